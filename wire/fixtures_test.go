@@ -1,0 +1,176 @@
+package wire
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/spate-io/spate/record"
+)
+
+// testBatch builds a RecordBatch v2 with n records' worth of opaque payload
+// bytes. The records section is not real varint records: wire treats batches
+// as opaque, and only record.Parse/Validate must accept them.
+func testBatch(baseOffset int64, n int, payload int) []byte {
+	b := make([]byte, record.HeaderSize+payload)
+	binary.BigEndian.PutUint64(b[0:], uint64(baseOffset))
+	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-record.LogOverhead))
+	binary.BigEndian.PutUint32(b[12:], 3) // partition leader epoch
+	b[16] = record.Magic
+	binary.BigEndian.PutUint32(b[23:], uint32(n-1)) // last offset delta
+	binary.BigEndian.PutUint64(b[27:], 1_700_000_000_000)
+	binary.BigEndian.PutUint64(b[35:], 1_700_000_000_999)
+	binary.BigEndian.PutUint64(b[43:], math.MaxUint64) // producer id -1
+	binary.BigEndian.PutUint16(b[51:], math.MaxUint16) // producer epoch -1
+	binary.BigEndian.PutUint32(b[53:], math.MaxUint32) // base sequence -1
+	binary.BigEndian.PutUint32(b[57:], uint32(n))
+	for i := record.HeaderSize; i < len(b); i++ {
+		b[i] = byte(i * 7)
+	}
+	binary.BigEndian.PutUint32(b[17:], record.Checksum(b[21:]))
+	return b
+}
+
+// twoBatches is two concatenated batches, as a producer sends for one partition.
+func twoBatches() []byte {
+	return append(testBatch(0, 10, 300), testBatch(10, 5, 120)...)
+}
+
+// requestCases are realistic and edge-value requests of every API.
+func requestCases() map[string]Request {
+	return map[string]Request{
+		"ApiVersions":   &APIVersionsRequest{},
+		"Metadata/all":  &MetadataRequest{AllTopics: true},
+		"Metadata/some": &MetadataRequest{Topics: []string{"orders", "payments.eu-west-1", ""}},
+		"Metadata/none": &MetadataRequest{},
+		"CreateTopics": &CreateTopicsRequest{
+			Topics: []CreateTopic{
+				{Name: "orders", Partitions: 12, ReplicationFactor: 3, Configs: []Config{
+					{Key: "retention.ms", Value: "604800000"}, {Key: "cleanup.policy", Value: "compact"}, {Key: "segment.bytes", Value: ""}}},
+				{Name: "x", Partitions: -1, ReplicationFactor: -1},
+			},
+			TimeoutMs:    30000,
+			ValidateOnly: true,
+		},
+		"CreateTopics/empty": &CreateTopicsRequest{},
+		"DeleteTopics":       &DeleteTopicsRequest{Topics: []string{"orders", "payments"}, TimeoutMs: math.MaxInt32},
+		"Produce": &ProduceRequest{Acks: AcksAll, TimeoutMs: 1500, Topics: []ProduceTopic{
+			{Name: "orders", Partitions: []ProducePartition{
+				{Partition: 0, Records: twoBatches()},
+				{Partition: 7, Records: testBatch(0, 1, 0)},
+			}},
+			{Name: "empty-and-null", Partitions: []ProducePartition{
+				{Partition: math.MaxInt32, Records: []byte{}},
+				{Partition: -1, Records: nil},
+			}},
+		}},
+		"Produce/acks0": &ProduceRequest{Acks: AcksNone},
+		"Fetch": &FetchRequest{ReplicaID: ConsumerReplicaID, MaxWaitMs: 500, MinBytes: 1, MaxBytes: 50 << 20,
+			Topics: []FetchTopic{
+				{Name: "orders", Partitions: []FetchPartition{
+					{Partition: 0, CurrentLeaderEpoch: -1, FetchOffset: 0, PartitionMaxBytes: 1 << 20},
+					{Partition: 1, CurrentLeaderEpoch: 5, FetchOffset: math.MaxInt64, PartitionMaxBytes: 0},
+				}},
+				{Name: "t2"},
+			}},
+		"Fetch/follower": &FetchRequest{ReplicaID: 2, MaxWaitMs: 0, MinBytes: 0, MaxBytes: math.MaxInt32},
+		"ListOffsets": &ListOffsetsRequest{Topics: []ListOffsetsTopic{
+			{Name: "orders", Partitions: []ListOffsetsPartition{
+				{Partition: 0, Timestamp: EarliestTimestamp},
+				{Partition: 1, Timestamp: LatestTimestamp},
+				{Partition: 2, Timestamp: 1_700_000_000_000},
+			}},
+		}},
+	}
+}
+
+// responseCases are realistic and edge-value responses of every API.
+func responseCases() map[string]Response {
+	recs := twoBatches()
+	return map[string]Response{
+		"ApiVersions":       &APIVersionsResponse{APIs: append([]VersionRange(nil), SupportedVersions()...)},
+		"ApiVersions/error": &APIVersionsResponse{ErrorCode: UnsupportedVersion, APIs: []VersionRange{{ProduceKey, 0, 3}}},
+		"Metadata": &MetadataResponse{
+			Brokers:      []MetadataBroker{{NodeID: 1, Host: "10.0.0.1", Port: 9092}, {NodeID: 2, Host: "broker-2.spate.internal", Port: 19092}},
+			ControllerID: 1,
+			Topics: []MetadataTopic{
+				{Name: "orders", Partitions: []MetadataPartition{
+					{Partition: 0, Leader: 1, LeaderEpoch: 4, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}},
+					{ErrorCode: LeaderNotAvailable, Partition: 1, Leader: -1, LeaderEpoch: -1, Replicas: []int32{2}},
+				}},
+				{ErrorCode: UnknownTopicOrPartition, Name: "missing"},
+			},
+		},
+		"Metadata/empty": &MetadataResponse{ControllerID: -1},
+		"CreateTopics": &CreateTopicsResponse{Topics: []TopicResult{
+			{Name: "orders"},
+			{Name: "orders", ErrorCode: TopicAlreadyExists, Message: `topic "orders" already exists`},
+		}},
+		"DeleteTopics": &DeleteTopicsResponse{Topics: []TopicResult{{Name: "gone", ErrorCode: UnknownTopicOrPartition}}},
+		"Produce": &ProduceResponse{Topics: []ProduceTopicResponse{
+			{Name: "orders", Partitions: []ProducePartitionResponse{
+				{Partition: 0, BaseOffset: 1 << 40, LogAppendTime: -1, LogStartOffset: 0},
+				{Partition: 1, ErrorCode: NotLeader, BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1},
+			}},
+		}},
+		"Fetch": &FetchResponse{Topics: []FetchTopicResponse{
+			{Name: "orders", Partitions: []FetchPartitionResponse{
+				{Partition: 0, HighWatermark: 15, LastStableOffset: -1, LogStartOffset: 0, Records: recs, RecordsLen: int32(len(recs))},
+				{Partition: 1, ErrorCode: OffsetOutOfRange, HighWatermark: 100, LastStableOffset: -1, LogStartOffset: 50, Records: nil, RecordsLen: -1},
+				{Partition: 2, HighWatermark: 0, LastStableOffset: -1, Records: []byte{}, RecordsLen: 0},
+			}},
+			{Name: "t2", Partitions: []FetchPartitionResponse{
+				{Partition: 9, HighWatermark: math.MaxInt64, LastStableOffset: math.MaxInt64, LogStartOffset: math.MaxInt64,
+					Records: recs[:100], RecordsLen: 100},
+			}},
+		}},
+		"ListOffsets": &ListOffsetsResponse{Topics: []ListOffsetsTopicResponse{
+			{Name: "orders", Partitions: []ListOffsetsPartitionResponse{
+				{Partition: 0, Timestamp: -1, Offset: 0},
+				{Partition: 2, Timestamp: 1_700_000_000_123, Offset: 42},
+				{Partition: 3, ErrorCode: UnknownTopicOrPartition, Timestamp: -1, Offset: -1},
+			}},
+		}},
+	}
+}
+
+// newResponse returns an empty response of the same type as p.
+func newResponse(k APIKey) Response {
+	switch k {
+	case APIVersionsKey:
+		return &APIVersionsResponse{}
+	case MetadataKey:
+		return &MetadataResponse{}
+	case CreateTopicsKey:
+		return &CreateTopicsResponse{}
+	case DeleteTopicsKey:
+		return &DeleteTopicsResponse{}
+	case ProduceKey:
+		return &ProduceResponse{}
+	case FetchKey:
+		return &FetchResponse{}
+	case ListOffsetsKey:
+		return &ListOffsetsResponse{}
+	}
+	return nil
+}
+
+// newRequest returns an empty request of key k.
+func newRequest(k APIKey) Request {
+	switch k {
+	case APIVersionsKey:
+		return &APIVersionsRequest{}
+	case MetadataKey:
+		return &MetadataRequest{}
+	case CreateTopicsKey:
+		return &CreateTopicsRequest{}
+	case DeleteTopicsKey:
+		return &DeleteTopicsRequest{}
+	case ProduceKey:
+		return &ProduceRequest{}
+	case FetchKey:
+		return &FetchRequest{}
+	case ListOffsetsKey:
+		return &ListOffsetsRequest{}
+	}
+	return nil
+}
