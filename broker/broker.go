@@ -1,0 +1,184 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/netio"
+	"github.com/spate-io/spate/segment"
+)
+
+// Broker is one running Spate broker. Make it with New, then Start; Close
+// stops it gracefully.
+type Broker struct {
+	cfg     Config
+	engine  *engine.Engine
+	server  *netio.Server
+	metrics *metrics
+
+	admin     *http.Server
+	adminLn   net.Listener
+	adminDone chan struct{}
+
+	stopping  atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New validates cfg and opens the storage engine (recovering any partition
+// that was not closed cleanly). It does not listen yet: call Start.
+func New(cfg Config) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ecfg, err := engineConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e, err := engine.Open(ecfg)
+	if err != nil {
+		return nil, fmt.Errorf("broker: open data dir %s: %w", cfg.DataDir, err)
+	}
+	b := &Broker{cfg: cfg, engine: e}
+	b.metrics = newMetrics(e)
+	srv, err := netio.NewServer(netio.Config{
+		Addr:             cfg.Addr,
+		Multicore:        cfg.EventLoops == 0,
+		NumEventLoop:     cfg.EventLoops,
+		MaxFrameSize:     int(cfg.MaxFrameBytes),
+		MaxInFlightBytes: int(cfg.MaxInFlightBytes),
+		IdleTimeout:      cfg.IdleTimeout,
+		Workers:          cfg.FetchWorkers,
+	}, newNativeHandler(b, b.metrics))
+	if err != nil {
+		e.Close(context.Background())
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	b.server = srv
+	return b, nil
+}
+
+// engineConfig maps the broker's keys onto the engine's defaults.
+func engineConfig(cfg Config) (engine.Config, error) {
+	ec := engine.DefaultConfig()
+	ec.DataDir = cfg.DataDir
+	ec.BrokerID = cfg.BrokerID
+	ec.DefaultPartitions = cfg.NumPartitions
+	ec.AutoCreateTopics = cfg.AutoCreateTopics
+	ec.RetentionCheckInterval = cfg.RetentionCheckEvery
+	ec.IndexIntervalBytes = cfg.IndexIntervalBytes
+	t := &ec.Topic
+	t.RetentionMs = cfg.RetentionAge
+	t.RetentionBytes = cfg.RetentionBytes
+	t.SegmentBytes = cfg.SegmentBytes
+	t.SegmentMs = cfg.SegmentAge
+	t.MaxMessageBytes = cfg.MaxMessageBytes
+	t.FlushMs = cfg.FlushInterval
+	switch cfg.FlushPolicy {
+	case "never":
+		t.FlushPolicy = segment.FlushNever
+	case "interval":
+		t.FlushPolicy = segment.FlushInterval
+	case "always":
+		t.FlushPolicy = segment.FlushAlways
+	default:
+		return ec, fmt.Errorf("%w: log.flush.policy %q", ErrConfig, cfg.FlushPolicy)
+	}
+	return ec, nil
+}
+
+// Start binds the native listener and the admin HTTP listener and begins
+// serving. With port 0 in an address, Addr and AdminAddr report the port
+// picked.
+func (b *Broker) Start() error {
+	if err := b.server.Start(); err != nil {
+		return fmt.Errorf("broker: native listener %s: %w", b.cfg.Addr, err)
+	}
+	if b.cfg.AdminAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", b.cfg.AdminAddr)
+	if err != nil {
+		b.server.Stop(context.Background())
+		return fmt.Errorf("broker: admin listener %s: %w", b.cfg.AdminAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(b.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/health", b.health)
+	b.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	b.adminLn = ln
+	b.adminDone = make(chan struct{})
+	go func() {
+		defer close(b.adminDone)
+		b.admin.Serve(ln)
+	}()
+	return nil
+}
+
+// health answers 200 while the broker serves and 503 once it is stopping,
+// so a load balancer drains it before the listener goes away.
+func (b *Broker) health(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if b.stopping.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "stopping")
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// Addr returns the native protocol address, with the real port once started.
+func (b *Broker) Addr() string {
+	if a := b.server.Addr(); a != nil {
+		return a.String()
+	}
+	return b.cfg.Addr
+}
+
+// AdminAddr returns the admin HTTP address, or "" when disabled.
+func (b *Broker) AdminAddr() string {
+	if b.adminLn != nil {
+		return b.adminLn.Addr().String()
+	}
+	return ""
+}
+
+// DataDir returns the directory the broker stores its data in.
+func (b *Broker) DataDir() string { return b.cfg.DataDir }
+
+// Engine returns the broker's storage engine, for tests and embedding.
+func (b *Broker) Engine() *engine.Engine { return b.engine }
+
+// Close stops the broker gracefully within cfg.ShutdownTimeout: /health
+// turns 503, the listener stops accepting, requests in flight finish (or
+// fail with a retriable error once the timeout passes), every log is
+// flushed and closed cleanly, and the admin listener closes last. Later
+// calls return the first call's result.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		b.stopping.Store(true)
+		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ShutdownTimeout)
+		defer cancel()
+		// The engine closes first so parked requests (acks=all, long-poll
+		// fetches) complete and their answers can still be written; then
+		// the network layer drains and closes the connections.
+		errEngine := b.engine.Close(ctx)
+		errServer := b.server.Stop(ctx)
+		var errAdmin error
+		if b.admin != nil {
+			errAdmin = b.admin.Shutdown(ctx)
+			<-b.adminDone
+		}
+		b.closeErr = errors.Join(errEngine, errServer, errAdmin)
+	})
+	return b.closeErr
+}

@@ -1,0 +1,290 @@
+package broker
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrConfig is wrapped by every configuration error: an unknown key, a value
+// that does not parse, or one out of range. Test with errors.Is.
+var ErrConfig = errors.New("broker: invalid configuration")
+
+// Config is everything a broker needs to start. The zero value is not
+// usable; start from DefaultConfig and apply sources with Load.
+type Config struct {
+	DataDir   string // data.dir: where partitions and metadata live
+	Addr      string // addr: native protocol listener, host:port (port 0 picks one)
+	AdminAddr string // admin.addr: HTTP /metrics and /health; empty disables it
+	BrokerID  int32  // broker.id
+
+	// Defaults for new topics (each may be overridden per topic).
+	NumPartitions       int32         // num.partitions: for auto-created topics and CreateTopics with -1
+	AutoCreateTopics    bool          // auto.create.topics.enable: produce/metadata to an unknown topic creates it
+	SegmentBytes        int64         // log.segment.bytes
+	SegmentAge          time.Duration // log.segment.ms
+	RetentionBytes      int64         // log.retention.bytes (-1: unlimited)
+	RetentionAge        time.Duration // log.retention.ms (-1: unlimited)
+	RetentionCheckEvery time.Duration // log.retention.check.interval.ms
+	FlushPolicy         string        // log.flush.policy: never | interval | always
+	FlushInterval       time.Duration // log.flush.interval.ms (for interval)
+	IndexIntervalBytes  int           // log.index.interval.bytes
+	MaxMessageBytes     int32         // message.max.bytes: largest batch accepted
+	MaxFrameBytes       int32         // socket.request.max.bytes: largest frame read off a socket
+	MaxInFlightBytes    int64         // connection.max.inflight.bytes: per-connection cap before reads pause
+	IdleTimeout         time.Duration // connections.max.idle.ms
+	EventLoops          int           // num.event.loops (0: one per core)
+	ShutdownTimeout     time.Duration // shutdown.timeout.ms: how long a graceful stop waits for in-flight requests
+	FetchWorkers        int           // num.fetch.workers: goroutines that fault cold pages in off the event loops
+}
+
+// DefaultConfig returns the embedded defaults `make run` uses.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:   "./data",
+		Addr:      "127.0.0.1:9192",
+		AdminAddr: "127.0.0.1:9644",
+		BrokerID:  0,
+
+		NumPartitions:       1,    // Kafka's default
+		AutoCreateTopics:    true, // Kafka's default: `spate produce t` just works
+		SegmentBytes:        1 << 30,
+		SegmentAge:          7 * 24 * time.Hour,
+		RetentionBytes:      -1,
+		RetentionAge:        7 * 24 * time.Hour,
+		RetentionCheckEvery: 5 * time.Minute,
+		FlushPolicy:         "never", // like Kafka: durability comes from replication; see docs/durability.md
+		FlushInterval:       time.Second,
+		IndexIntervalBytes:  4096,
+		MaxMessageBytes:     8 << 20,   // a 1 MiB producer batch fits with room to spare
+		MaxFrameBytes:       100 << 20, // Kafka's socket.request.max.bytes
+		MaxInFlightBytes:    64 << 20,
+		IdleTimeout:         10 * time.Minute,
+		EventLoops:          0,
+		ShutdownTimeout:     10 * time.Second,
+		FetchWorkers:        4,
+	}
+}
+
+// key describes one configuration key: its name in a config file, and how
+// to set and show it. Env var and flag names derive from the name.
+type key struct {
+	name string
+	doc  string
+	set  func(c *Config, v string) error
+	get  func(c *Config) string
+}
+
+func strKey(name, doc string, p func(*Config) *string) key {
+	return key{name, doc,
+		func(c *Config, v string) error { *p(c) = v; return nil },
+		func(c *Config) string { return *p(c) }}
+}
+
+func intKey[T int | int32 | int64](name, doc string, min int64, p func(*Config) *T) key {
+	return key{name, doc,
+		func(c *Config, v string) error {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not an integer", v)
+			}
+			if n < min {
+				return fmt.Errorf("%d is below the minimum %d", n, min)
+			}
+			if int64(T(n)) != n {
+				return fmt.Errorf("%d is out of range", n)
+			}
+			*p(c) = T(n)
+			return nil
+		},
+		func(c *Config) string { return strconv.FormatInt(int64(*p(c)), 10) }}
+}
+
+// msKey is a duration given in milliseconds, Kafka style; -1 means "never" where allowed.
+func msKey(name, doc string, allowNever bool, p func(*Config) *time.Duration) key {
+	return key{name, doc,
+		func(c *Config, v string) error {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not a whole number of milliseconds", v)
+			}
+			switch {
+			case n == -1 && allowNever:
+				*p(c) = -1
+			case n < 0:
+				return fmt.Errorf("%d is negative", n)
+			default:
+				*p(c) = time.Duration(n) * time.Millisecond
+			}
+			return nil
+		},
+		func(c *Config) string {
+			if *p(c) < 0 {
+				return "-1"
+			}
+			return strconv.FormatInt(p(c).Milliseconds(), 10)
+		}}
+}
+
+var keys = []key{
+	strKey("data.dir", "directory holding partitions and metadata", func(c *Config) *string { return &c.DataDir }),
+	strKey("addr", "native protocol listener host:port (port 0 picks a free port)", func(c *Config) *string { return &c.Addr }),
+	strKey("admin.addr", "admin HTTP listener for /metrics and /health (empty disables)", func(c *Config) *string { return &c.AdminAddr }),
+	intKey("broker.id", "this broker's id", 0, func(c *Config) *int32 { return &c.BrokerID }),
+	intKey("num.partitions", "partitions of an auto-created topic", 1, func(c *Config) *int32 { return &c.NumPartitions }),
+	{"auto.create.topics.enable", "create unknown topics on produce or metadata",
+		func(c *Config, v string) error {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.AutoCreateTopics = b
+			return nil
+		},
+		func(c *Config) string { return strconv.FormatBool(c.AutoCreateTopics) }},
+	intKey("log.segment.bytes", "roll a segment at this size", 1<<14, func(c *Config) *int64 { return &c.SegmentBytes }),
+	msKey("log.segment.ms", "roll a segment at this age", false, func(c *Config) *time.Duration { return &c.SegmentAge }),
+	intKey("log.retention.bytes", "delete old segments above this partition size (-1: unlimited)", -1, func(c *Config) *int64 { return &c.RetentionBytes }),
+	msKey("log.retention.ms", "delete segments older than this (-1: unlimited)", true, func(c *Config) *time.Duration { return &c.RetentionAge }),
+	msKey("log.retention.check.interval.ms", "how often retention runs", false, func(c *Config) *time.Duration { return &c.RetentionCheckEvery }),
+	{"log.flush.policy", "when appends are fdatasync'd: never | interval | always",
+		func(c *Config, v string) error {
+			switch v = strings.TrimSpace(v); v {
+			case "never", "interval", "always":
+				c.FlushPolicy = v
+				return nil
+			}
+			return fmt.Errorf("%q is not one of never, interval, always", v)
+		},
+		func(c *Config) string { return c.FlushPolicy }},
+	msKey("log.flush.interval.ms", "fdatasync period under log.flush.policy=interval", false, func(c *Config) *time.Duration { return &c.FlushInterval }),
+	intKey("log.index.interval.bytes", "bytes of log between sparse index entries", 1, func(c *Config) *int { return &c.IndexIntervalBytes }),
+	intKey("message.max.bytes", "largest record batch accepted", 64, func(c *Config) *int32 { return &c.MaxMessageBytes }),
+	intKey("socket.request.max.bytes", "largest request frame accepted", 1024, func(c *Config) *int32 { return &c.MaxFrameBytes }),
+	intKey("connection.max.inflight.bytes", "per-connection request+response bytes before reads pause", 1<<16, func(c *Config) *int64 { return &c.MaxInFlightBytes }),
+	msKey("connections.max.idle.ms", "close connections idle this long", false, func(c *Config) *time.Duration { return &c.IdleTimeout }),
+	intKey("num.event.loops", "gnet event loops (0: one per core)", 0, func(c *Config) *int { return &c.EventLoops }),
+	intKey("num.fetch.workers", "goroutines that fault cold segment pages in", 1, func(c *Config) *int { return &c.FetchWorkers }),
+	msKey("shutdown.timeout.ms", "graceful stop: wait this long for in-flight requests", false, func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+}
+
+func lookupKey(name string) (key, bool) {
+	for _, k := range keys {
+		if k.name == name {
+			return k, true
+		}
+	}
+	return key{}, false
+}
+
+// Set sets one key by its config-file name, e.g. Set("log.flush.policy", "always").
+func (c *Config) Set(name, value string) error {
+	k, ok := lookupKey(name)
+	if !ok {
+		return fmt.Errorf("%w: unknown key %q", ErrConfig, name)
+	}
+	if err := k.set(c, value); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrConfig, name, err)
+	}
+	return nil
+}
+
+// EnvName returns the environment variable for a key: SPATE_ and the name
+// upper-cased with dots as underscores (log.flush.policy → SPATE_LOG_FLUSH_POLICY).
+func EnvName(name string) string {
+	return "SPATE_" + strings.ToUpper(strings.ReplaceAll(name, ".", "_"))
+}
+
+// LoadFile applies a config file in Kafka's server.properties form:
+// `key=value` lines, `#` or `!` comments, blank lines ignored. An unknown key
+// or a bad value is an error naming the file and line.
+func (c *Config) LoadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	defer f.Close()
+	return c.loadProperties(path, f)
+}
+
+func (c *Config) loadProperties(name string, r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || s[0] == '#' || s[0] == '!' {
+			continue
+		}
+		k, v, ok := strings.Cut(s, "=")
+		if !ok {
+			return fmt.Errorf("%w: %s:%d: want key=value, got %q", ErrConfig, name, line, s)
+		}
+		if err := c.Set(strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
+			return fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%w: reading %s: %v", ErrConfig, name, err)
+	}
+	return nil
+}
+
+// LoadEnv applies every SPATE_* variable that names a key. environ is in
+// os.Environ form. Variables that name no broker key are returned so the
+// caller can warn about them (the CLI's own, like SPATE_BROKERS, are fine).
+func (c *Config) LoadEnv(environ []string) (unknown []string, err error) {
+	for _, kv := range environ {
+		name, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "SPATE_") {
+			continue
+		}
+		matched := false
+		for _, k := range keys {
+			if EnvName(k.name) == name {
+				if err := c.Set(k.name, v); err != nil {
+					return nil, fmt.Errorf("environment %s: %w", name, err)
+				}
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			unknown = append(unknown, name)
+		}
+	}
+	sort.Strings(unknown)
+	return unknown, nil
+}
+
+// Validate checks relations between keys that no single key can check.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("%w: data.dir is empty", ErrConfig)
+	}
+	if c.Addr == "" {
+		return fmt.Errorf("%w: addr is empty", ErrConfig)
+	}
+	if c.MaxMessageBytes > c.MaxFrameBytes {
+		return fmt.Errorf("%w: message.max.bytes %d exceeds socket.request.max.bytes %d", ErrConfig, c.MaxMessageBytes, c.MaxFrameBytes)
+	}
+	if int64(c.MaxMessageBytes) > c.SegmentBytes {
+		return fmt.Errorf("%w: message.max.bytes %d exceeds log.segment.bytes %d", ErrConfig, c.MaxMessageBytes, c.SegmentBytes)
+	}
+	return nil
+}
+
+// Keys lists every key with its current value and doc, sorted by name, for
+// `spate broker --help-config` and the docs.
+func (c *Config) Keys() [][3]string {
+	out := make([][3]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, [3]string{k.name, k.get(c), k.doc})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}

@@ -1,0 +1,232 @@
+package broker
+
+// Behavior: the native-protocol handler. It runs on a gnet event loop with
+// one frame at a time, decodes it with a pooled wire.Decoder, calls the
+// engine, and answers through the netio.Responder, now or later:
+//
+//	a payload too short for a header      close the connection (no header to answer)
+//	unknown api_key or version            UNSUPPORTED_VERSION error response, connection kept
+//	malformed body                        INVALID_REQUEST error response, connection kept
+//	Produce acks=0                        no response (Kafka semantics)
+//	everything else                       a response with per-partition error codes
+//
+// Frame payloads alias gnet's inbound buffer: the produce path hands the
+// record bytes to engine.Produce, which appends them before returning (the
+// one copy), so nothing here keeps a reference past ServeFrame.
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/netio"
+	"github.com/spate-io/spate/wire"
+)
+
+type nativeHandler struct {
+	b          *Broker
+	m          *metrics
+	decoders   sync.Pool // *wire.Decoder
+	produceOps sync.Pool // *produceOp
+	fetchOps   sync.Pool // *fetchOp
+}
+
+func newNativeHandler(b *Broker, m *metrics) *nativeHandler {
+	h := &nativeHandler{b: b, m: m}
+	h.decoders.New = func() any { return new(wire.Decoder) }
+	h.produceOps.New = newProduceOp
+	h.fetchOps.New = newFetchOp
+	return h
+}
+
+// ServeFrame implements netio.Handler.
+func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
+	start := time.Now()
+	h.m.bytesIn.Add(float64(len(payload) + 4))
+	d := h.decoders.Get().(*wire.Decoder)
+	defer h.decoders.Put(d)
+	hdr, req, err := d.Decode(payload)
+	if hdr.Key >= 0 && int(hdr.Key) < numAPIs {
+		h.m.requests[hdr.Key].Inc()
+	} else if err == nil || errors.Is(err, wire.ErrUnsupportedVersion) {
+		h.m.unknownAPI.Inc()
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, wire.ErrUnsupportedVersion):
+		buf := netio.GetBuffer()
+		buf.B = wire.AppendUnsupportedVersionResponse(buf.B, hdr)
+		h.m.bytesOut.Add(float64(len(buf.B)))
+		r.Reply(netio.BytesChunk(buf))
+		return
+	case len(payload) < wire.RequestHeaderLen:
+		// No correlation id to answer with: the peer is not speaking our protocol.
+		r.Close(err)
+		return
+	default:
+		h.replyError(r, hdr, start, wire.InvalidRequest)
+		return
+	}
+	switch q := req.(type) {
+	case *wire.APIVersionsRequest:
+		h.reply(r, hdr, start, &wire.APIVersionsResponse{APIs: wire.SupportedVersions()}, false)
+	case *wire.MetadataRequest:
+		h.metadata(r, hdr, start, q)
+	case *wire.CreateTopicsRequest:
+		h.createTopics(r, hdr, start, q)
+	case *wire.DeleteTopicsRequest:
+		h.deleteTopics(r, hdr, start, q)
+	case *wire.ProduceRequest:
+		h.produce(r, hdr, start, q)
+	case *wire.FetchRequest:
+		h.fetch(r, hdr, start, q)
+	case *wire.ListOffsetsRequest:
+		h.listOffsets(r, hdr, start, q)
+	default:
+		h.replyError(r, hdr, start, wire.UnsupportedVersion)
+	}
+}
+
+// reply encodes resp into a pooled buffer and hands it to the network layer.
+func (h *nativeHandler) reply(r *netio.Responder, hdr wire.RequestHeader, start time.Time, resp wire.Response, failed bool) {
+	buf := netio.GetBuffer()
+	buf.B = wire.AppendResponseFrame(buf.B, hdr.CorrelationID, resp)
+	h.m.bytesOut.Add(float64(len(buf.B)))
+	h.m.observe(hdr.Key, start, failed)
+	r.Reply(netio.BytesChunk(buf))
+}
+
+func (h *nativeHandler) replyError(r *netio.Responder, hdr wire.RequestHeader, start time.Time, code wire.ErrorCode) {
+	buf := netio.GetBuffer()
+	buf.B = wire.AppendErrorResponse(buf.B, hdr.CorrelationID, code)
+	h.m.bytesOut.Add(float64(len(buf.B)))
+	if hdr.Key >= 0 && int(hdr.Key) < numAPIs {
+		h.m.observe(hdr.Key, start, true)
+	}
+	r.Reply(netio.BytesChunk(buf))
+}
+
+// codeOf maps an engine error to the wire code a client acts on.
+func codeOf(err error) wire.ErrorCode {
+	switch {
+	case err == nil:
+		return wire.None
+	case errors.Is(err, engine.ErrUnknownTopicOrPartition):
+		return wire.UnknownTopicOrPartition
+	case errors.Is(err, engine.ErrTopicExists):
+		return wire.TopicAlreadyExists
+	case errors.Is(err, engine.ErrInvalidTopic):
+		return wire.InvalidTopic
+	case errors.Is(err, engine.ErrInvalidPartitions):
+		return wire.InvalidPartitions
+	case errors.Is(err, engine.ErrInvalidReplicationFactor):
+		return wire.InvalidReplicationFactor
+	case errors.Is(err, engine.ErrInvalidConfig):
+		return wire.InvalidConfig
+	case errors.Is(err, engine.ErrMessageTooLarge):
+		return wire.MessageTooLarge
+	case errors.Is(err, engine.ErrCorruptMessage), errors.Is(err, engine.ErrInvalidRecord):
+		return wire.CorruptMessage
+	case errors.Is(err, engine.ErrUnsupportedCompression):
+		return wire.UnsupportedCompressionType
+	case errors.Is(err, engine.ErrOffsetOutOfRange):
+		return wire.OffsetOutOfRange
+	case errors.Is(err, engine.ErrRequestTimedOut):
+		return wire.RequestTimedOut
+	case errors.Is(err, engine.ErrInvalidRequiredAcks):
+		return wire.InvalidRequiredAcks
+	case errors.Is(err, engine.ErrNotEnoughReplicas):
+		return wire.NotEnoughReplicas
+	case errors.Is(err, engine.ErrStorage):
+		return wire.KafkaStorageError
+	case errors.Is(err, engine.ErrShuttingDown):
+		// Retriable: the client reconnects to the restarted broker or another one.
+		return wire.BrokerNotAvailable
+	case errors.Is(err, engine.ErrInvalidRequest):
+		return wire.InvalidRequest
+	}
+	return wire.UnknownServerError
+}
+
+// listener describes the native listener for Metadata responses.
+func (h *nativeHandler) self() wire.MetadataBroker {
+	host, port, _ := net.SplitHostPort(h.b.Addr())
+	p, _ := strconv.Atoi(port)
+	return wire.MetadataBroker{NodeID: h.b.cfg.BrokerID, Host: host, Port: int32(p)}
+}
+
+func (h *nativeHandler) metadata(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.MetadataRequest) {
+	e := h.b.engine
+	names := q.Topics
+	if q.AllTopics {
+		names = e.Topics()
+	} else if h.b.cfg.AutoCreateTopics {
+		for _, name := range names {
+			if err := e.CreateTopic(name, -1, nil); err != nil && !errors.Is(err, engine.ErrTopicExists) {
+				continue // reported below through Describe's per-topic error
+			}
+		}
+	}
+	resp := &wire.MetadataResponse{
+		Brokers:      []wire.MetadataBroker{h.self()},
+		ControllerID: h.b.cfg.BrokerID,
+	}
+	for _, t := range e.Describe(names...) {
+		mt := wire.MetadataTopic{Name: t.Name, ErrorCode: codeOf(t.Err)}
+		if t.Err == nil {
+			if err := engine.ValidateTopicName(t.Name); err != nil {
+				mt.ErrorCode = wire.InvalidTopic
+			}
+		}
+		for _, p := range t.Partitions {
+			mt.Partitions = append(mt.Partitions, wire.MetadataPartition{
+				Partition: p.Partition, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
+				Replicas: p.Replicas, ISR: p.ISR,
+			})
+		}
+		resp.Topics = append(resp.Topics, mt)
+	}
+	h.reply(r, hdr, start, resp, false)
+}
+
+func (h *nativeHandler) createTopics(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.CreateTopicsRequest) {
+	resp := &wire.CreateTopicsResponse{Topics: make([]wire.TopicResult, 0, len(q.Topics))}
+	failed := false
+	for _, t := range q.Topics {
+		configs := make(map[string]string, len(t.Configs))
+		for _, c := range t.Configs {
+			configs[c.Key] = c.Value
+		}
+		var err error
+		if q.ValidateOnly {
+			err = h.b.engine.ValidateCreateTopic(t.Name, t.Partitions, t.ReplicationFactor, configs)
+		} else {
+			err = h.b.engine.CreateTopicReplicated(t.Name, t.Partitions, t.ReplicationFactor, configs)
+		}
+		res := wire.TopicResult{Name: t.Name, ErrorCode: codeOf(err)}
+		if err != nil {
+			res.Message = err.Error()
+			failed = true
+		}
+		resp.Topics = append(resp.Topics, res)
+	}
+	h.reply(r, hdr, start, resp, failed)
+}
+
+func (h *nativeHandler) deleteTopics(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.DeleteTopicsRequest) {
+	resp := &wire.DeleteTopicsResponse{Topics: make([]wire.TopicResult, 0, len(q.Topics))}
+	failed := false
+	for _, name := range q.Topics {
+		err := h.b.engine.DeleteTopic(name)
+		res := wire.TopicResult{Name: name, ErrorCode: codeOf(err)}
+		if err != nil {
+			res.Message = err.Error()
+			failed = true
+		}
+		resp.Topics = append(resp.Topics, res)
+	}
+	h.reply(r, hdr, start, resp, failed)
+}

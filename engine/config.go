@@ -1,0 +1,273 @@
+package engine
+
+// Behavior: the engine's Config and the per-topic configs. Topic configs use
+// Kafka's key names and validation ranges; unknown keys and bad values fail
+// with ErrInvalidConfig naming the key. Only overrides are persisted, so a
+// topic without an override follows the broker default it was opened with.
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spate-io/spate/segment"
+)
+
+// MaxPartitionsPerTopic bounds CreateTopic: every partition holds open files
+// and mappings, so a typo of 10^9 partitions must not take the broker down.
+const MaxPartitionsPerTopic = 10000
+
+// Config is everything Open needs. Start from DefaultConfig.
+type Config struct {
+	// DataDir holds topics.json and one directory per partition.
+	DataDir string
+	// BrokerID is reported as leader, replica and ISR member of every partition.
+	BrokerID int32
+	// DefaultPartitions is used by CreateTopic with -1 and by auto-creation.
+	DefaultPartitions int32
+	// Topic holds the defaults of every topic config (overridable per topic).
+	Topic TopicConfig
+	// RetentionCheckInterval is the period of the background ApplyRetention
+	// pass over every partition; 0 or negative disables it.
+	RetentionCheckInterval time.Duration
+	// AutoCreateTopics: Produce to an unknown topic creates it with the
+	// defaults. Off by default, unlike Kafka, because a mistyped topic name
+	// silently creating a topic is the more common accident; the broker
+	// config layer may turn it on.
+	AutoCreateTopics bool
+	// IndexIntervalBytes and MaxIndexBytes tune every partition's segments
+	// (broker-wide, not per topic).
+	IndexIntervalBytes int
+	MaxIndexBytes      int
+}
+
+// TopicConfig is the effective configuration of one topic.
+type TopicConfig struct {
+	RetentionMs       time.Duration       // retention.ms; -1 = unlimited
+	RetentionBytes    int64               // retention.bytes; -1 = unlimited
+	SegmentBytes      int64               // segment.bytes
+	SegmentMs         time.Duration       // segment.ms
+	MaxMessageBytes   int32               // max.message.bytes: largest batch accepted
+	FlushPolicy       segment.FlushPolicy // flush.policy (Spate): never | interval | always
+	FlushMs           time.Duration       // flush.ms: period of flush.policy=interval
+	CleanupPolicy     string              // cleanup.policy: only "delete" for now
+	MinInsyncReplicas int32               // min.insync.replicas: checked by acks=all
+}
+
+// DefaultConfig returns the engine defaults (Kafka's where Kafka has one).
+func DefaultConfig() Config {
+	seg := segment.DefaultConfig()
+	return Config{
+		DataDir:           "./data",
+		DefaultPartitions: 1, // Kafka num.partitions
+		Topic: TopicConfig{
+			RetentionMs:    7 * 24 * time.Hour, // Kafka log.retention.hours=168
+			RetentionBytes: -1,                 // Kafka: unlimited
+			SegmentBytes:   1 << 30,            // Kafka log.segment.bytes
+			SegmentMs:      7 * 24 * time.Hour, // Kafka log.roll.hours=168
+			// 8 MiB, not Kafka's ~1 MiB: a 1 MiB producer batch plus its
+			// overhead must fit, and Spate's benchmarks sweep up to 1 MiB.
+			MaxMessageBytes:   8 << 20,
+			FlushPolicy:       segment.FlushNever, // like Kafka: durability from replication
+			FlushMs:           time.Second,        // only used by flush.policy=interval
+			CleanupPolicy:     "delete",
+			MinInsyncReplicas: 1,
+		},
+		RetentionCheckInterval: 5 * time.Minute, // Kafka log.retention.check.interval.ms
+		AutoCreateTopics:       false,
+		IndexIntervalBytes:     seg.IndexIntervalBytes,
+		MaxIndexBytes:          seg.MaxIndexBytes,
+	}
+}
+
+// topicKey is one per-topic config: how to apply a string value and how to
+// show the effective one.
+type topicKey struct {
+	set func(c *TopicConfig, v string) error
+	get func(c *TopicConfig) string
+}
+
+func parseInt(v string, min, max int64) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an integer", v)
+	}
+	if n < min || n > max {
+		return 0, fmt.Errorf("%d is outside [%d, %d]", n, min, max)
+	}
+	return n, nil
+}
+
+const maxInt64 = 1<<63 - 1
+
+func msString(d time.Duration) string {
+	if d < 0 {
+		return "-1"
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10)
+}
+
+var topicKeys = map[string]topicKey{
+	"retention.ms": {
+		func(c *TopicConfig, v string) error {
+			n, err := parseInt(v, -1, maxInt64/int64(time.Millisecond))
+			if err != nil {
+				return err
+			}
+			c.RetentionMs = time.Duration(n) * time.Millisecond
+			if n < 0 {
+				c.RetentionMs = -1
+			}
+			return nil
+		},
+		func(c *TopicConfig) string { return msString(c.RetentionMs) }},
+	"retention.bytes": {
+		func(c *TopicConfig, v string) error {
+			n, err := parseInt(v, -1, maxInt64)
+			c.RetentionBytes = n
+			return err
+		},
+		func(c *TopicConfig) string { return strconv.FormatInt(c.RetentionBytes, 10) }},
+	"segment.bytes": {
+		func(c *TopicConfig, v string) error {
+			// Below one batch header a segment holds nothing; above 2 GiB-1 the
+			// index's 32-bit positions overflow.
+			n, err := parseInt(v, 61, 1<<31-1)
+			c.SegmentBytes = n
+			return err
+		},
+		func(c *TopicConfig) string { return strconv.FormatInt(c.SegmentBytes, 10) }},
+	"segment.ms": {
+		func(c *TopicConfig, v string) error {
+			n, err := parseInt(v, 1, maxInt64/int64(time.Millisecond))
+			c.SegmentMs = time.Duration(n) * time.Millisecond
+			return err
+		},
+		func(c *TopicConfig) string { return msString(c.SegmentMs) }},
+	"max.message.bytes": {
+		func(c *TopicConfig, v string) error {
+			n, err := parseInt(v, 0, 1<<31-1)
+			c.MaxMessageBytes = int32(n)
+			return err
+		},
+		func(c *TopicConfig) string { return strconv.FormatInt(int64(c.MaxMessageBytes), 10) }},
+	"flush.policy": {
+		func(c *TopicConfig, v string) error {
+			switch strings.TrimSpace(v) {
+			case "never":
+				c.FlushPolicy = segment.FlushNever
+			case "interval":
+				c.FlushPolicy = segment.FlushInterval
+			case "always":
+				c.FlushPolicy = segment.FlushAlways
+			default:
+				return fmt.Errorf("%q is not never, interval or always", v)
+			}
+			return nil
+		},
+		func(c *TopicConfig) string { return c.FlushPolicy.String() }},
+	"flush.ms": {
+		func(c *TopicConfig, v string) error {
+			// Kafka allows 0; here the interval drives a ticker, and a zero
+			// period would spin, so the floor is 1 ms.
+			n, err := parseInt(v, 1, maxInt64/int64(time.Millisecond))
+			c.FlushMs = time.Duration(n) * time.Millisecond
+			return err
+		},
+		func(c *TopicConfig) string { return msString(c.FlushMs) }},
+	"cleanup.policy": {
+		func(c *TopicConfig, v string) error {
+			for _, p := range strings.Split(v, ",") {
+				switch strings.TrimSpace(p) {
+				case "delete":
+				case "compact":
+					return fmt.Errorf("%q: log compaction is not supported yet (only \"delete\")", v)
+				default:
+					return fmt.Errorf("%q is not a cleanup policy (only \"delete\")", v)
+				}
+			}
+			c.CleanupPolicy = "delete"
+			return nil
+		},
+		func(c *TopicConfig) string { return c.CleanupPolicy }},
+	"min.insync.replicas": {
+		func(c *TopicConfig, v string) error {
+			n, err := parseInt(v, 1, 1<<31-1)
+			c.MinInsyncReplicas = int32(n)
+			return err
+		},
+		func(c *TopicConfig) string { return strconv.FormatInt(int64(c.MinInsyncReplicas), 10) }},
+}
+
+// applyOverrides returns base with the overrides applied, or an error
+// wrapping ErrInvalidConfig that names the first bad key (in sorted order,
+// so the message is stable).
+func applyOverrides(base TopicConfig, overrides map[string]string) (TopicConfig, error) {
+	keys := make([]string, 0, len(overrides))
+	for k := range overrides {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	c := base
+	for _, k := range keys {
+		tk, ok := topicKeys[k]
+		if !ok {
+			return base, fmt.Errorf("%w: unknown key %q", ErrInvalidConfig, k)
+		}
+		if err := tk.set(&c, overrides[k]); err != nil {
+			return base, fmt.Errorf("%w: %s: %v", ErrInvalidConfig, k, err)
+		}
+	}
+	return c, nil
+}
+
+// Map returns every topic config by its Kafka name, as strings.
+func (c TopicConfig) Map() map[string]string {
+	m := make(map[string]string, len(topicKeys))
+	for k, tk := range topicKeys {
+		m[k] = tk.get(&c)
+	}
+	return m
+}
+
+// segmentConfig maps the topic config onto one partition log's config.
+func (e *Engine) segmentConfig(c TopicConfig) segment.Config {
+	s := segment.DefaultConfig()
+	s.SegmentBytes = c.SegmentBytes
+	s.SegmentAge = c.SegmentMs
+	s.IndexIntervalBytes = e.cfg.IndexIntervalBytes
+	s.MaxIndexBytes = e.cfg.MaxIndexBytes
+	s.Flush = c.FlushPolicy
+	s.FlushInterval = c.FlushMs
+	s.RetentionBytes = c.RetentionBytes
+	switch {
+	case c.RetentionMs < 0:
+		s.RetentionAge = -1
+	case c.RetentionMs == 0:
+		// Kafka's retention.ms=0 means "keep nothing past its segment";
+		// segment reads 0 as unlimited, so ask for the smallest positive age.
+		s.RetentionAge = time.Nanosecond
+	default:
+		s.RetentionAge = c.RetentionMs
+	}
+	return s
+}
+
+// validate checks the engine config itself at Open.
+func (c Config) validate() error {
+	switch {
+	case c.DataDir == "":
+		return fmt.Errorf("%w: DataDir is empty", ErrInvalidConfig)
+	case c.DefaultPartitions < 1 || c.DefaultPartitions > MaxPartitionsPerTopic:
+		return fmt.Errorf("%w: DefaultPartitions %d outside [1, %d]", ErrInvalidConfig, c.DefaultPartitions, MaxPartitionsPerTopic)
+	case c.IndexIntervalBytes <= 0 || c.MaxIndexBytes <= 0:
+		return fmt.Errorf("%w: IndexIntervalBytes and MaxIndexBytes must be positive", ErrInvalidConfig)
+	}
+	// The defaults must pass the same checks as an override would.
+	if _, err := applyOverrides(c.Topic, c.Topic.Map()); err != nil {
+		return fmt.Errorf("default topic config: %w", err)
+	}
+	return nil
+}

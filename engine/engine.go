@@ -1,0 +1,189 @@
+package engine
+
+// Behavior: Open loads every topic listed in <DataDir>/topics.json and opens
+// its partition logs; Close refuses new requests with ErrShuttingDown, fails
+// every parked operation with ErrShuttingDown, waits (bounded by its context)
+// for requests already inside the engine, then flushes and closes every log.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Engine is one broker's topics and partitions. Its methods are safe for
+// concurrent use.
+type Engine struct {
+	cfg Config
+
+	// topics is a copy-on-write snapshot: readers Load it without a lock;
+	// writers replace it under admin.
+	topics atomic.Pointer[map[string]*topic]
+
+	// admin serializes topic creation and deletion and the writes of
+	// topics.json. Never taken on the produce or fetch path, nor while logs
+	// close (closing a log may run done callbacks, which may auto-create).
+	admin struct {
+		sync.Mutex
+		// deleting holds topics gone from the map whose logs DeleteTopic is
+		// still removing; their names cannot be re-created until it is done,
+		// since the new logs would open the same directories.
+		deleting map[string]struct{}
+	}
+
+	closing  atomic.Bool
+	inflight atomic.Int64 // requests inside the engine: see enter/leave
+
+	stopRetention chan struct{}
+	retentionDone sync.WaitGroup
+	closeOnce     sync.Once
+	closeErr      error
+}
+
+// topic is immutable after creation; DeleteTopic replaces the map without it.
+type topic struct {
+	name       string
+	cfg        TopicConfig
+	overrides  map[string]string
+	partitions []*partition
+}
+
+// Open creates DataDir if needed and opens every topic recorded there.
+func Open(cfg Config) (*Engine, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("%w: create data dir %s: %w", ErrStorage, cfg.DataDir, err)
+	}
+	e := &Engine{cfg: cfg, stopRetention: make(chan struct{})}
+	e.admin.deleting = map[string]struct{}{}
+	empty := map[string]*topic{}
+	e.topics.Store(&empty)
+	if err := e.load(); err != nil {
+		e.closeLogs()
+		return nil, err
+	}
+	if cfg.RetentionCheckInterval > 0 {
+		e.retentionDone.Add(1)
+		go e.retentionLoop(cfg.RetentionCheckInterval)
+	}
+	return e, nil
+}
+
+// lookup returns the partition, or an error wrapping
+// ErrUnknownTopicOrPartition. It takes no lock.
+func (e *Engine) lookup(name string, id int32) (*partition, error) {
+	t := (*e.topics.Load())[name]
+	if t == nil {
+		return nil, fmt.Errorf("%w: topic %q", ErrUnknownTopicOrPartition, name)
+	}
+	if id < 0 || int(id) >= len(t.partitions) {
+		return nil, fmt.Errorf("%w: %s-%d", ErrUnknownTopicOrPartition, name, id)
+	}
+	return t.partitions[id], nil
+}
+
+// enter registers a request; it fails once Close has begun. Every successful
+// enter is paired with one leave when the request's done has run.
+//
+// Invariant: the counter is raised before closing is read, and Close sets
+// closing before it reads the counter, so Close never misses a request that
+// got in (both are sequentially consistent atomics).
+func (e *Engine) enter() error {
+	e.inflight.Add(1)
+	if e.closing.Load() {
+		e.inflight.Add(-1)
+		return ErrShuttingDown
+	}
+	return nil
+}
+
+func (e *Engine) leave() { e.inflight.Add(-1) }
+
+// Close stops the engine: new requests fail with ErrShuttingDown, parked
+// acks=all produces and long-poll fetches complete with ErrShuttingDown,
+// requests already running get until ctx is done to finish, and then every
+// log is flushed and closed. It returns ctx's error if requests were still
+// running when ctx ended (the logs are closed anyway, and those requests get
+// storage errors), and the first log close error otherwise. Later calls
+// return the first call's result.
+func (e *Engine) Close(ctx context.Context) error {
+	e.closeOnce.Do(func() { e.closeErr = e.close(ctx) })
+	return e.closeErr
+}
+
+func (e *Engine) close(ctx context.Context) error {
+	e.closing.Store(true)
+	close(e.stopRetention)
+	e.retentionDone.Wait()
+	for _, t := range *e.topics.Load() {
+		for _, p := range t.partitions {
+			p.watchers.failAll(ErrShuttingDown)
+		}
+	}
+	var waitErr error
+	// Polling, not a condition variable: it runs once per shutdown, and it
+	// keeps the hot path to two atomic adds.
+	tick := time.NewTicker(time.Millisecond)
+	for e.inflight.Load() > 0 && waitErr == nil {
+		select {
+		case <-ctx.Done():
+			waitErr = fmt.Errorf("%w: %d requests still running: %w", ErrShuttingDown, e.inflight.Load(), ctx.Err())
+		case <-tick.C:
+		}
+	}
+	tick.Stop()
+	return errors.Join(waitErr, e.closeLogs())
+}
+
+// closeLogs closes every partition's log; partitions that a concurrent
+// DeleteTopic already closed are skipped.
+func (e *Engine) closeLogs() error {
+	var errs []error
+	for _, t := range *e.topics.Load() {
+		for _, p := range t.partitions {
+			if err := p.close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// retentionLoop applies retention to every partition each interval, so
+// retention.ms/retention.bytes act even on idle partitions.
+func (e *Engine) retentionLoop(every time.Duration) {
+	defer e.retentionDone.Done()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-e.stopRetention:
+			return
+		case now := <-tick.C:
+			e.ApplyRetention(now)
+		}
+	}
+}
+
+// ApplyRetention runs one retention pass over every partition now and
+// returns the number of segments deleted and the partitions that failed.
+// The background loop calls it every RetentionCheckInterval.
+func (e *Engine) ApplyRetention(now time.Time) (deleted int, err error) {
+	var errs []error
+	for _, t := range *e.topics.Load() {
+		for _, p := range t.partitions {
+			n, err := p.applyRetention(now)
+			deleted += n
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return deleted, errors.Join(errs...)
+}

@@ -1,0 +1,54 @@
+package engine
+
+import "errors"
+
+// Sentinel errors. Each failure kind has its own value; returned errors wrap
+// one with %w and name the topic, partition or offset. Test with errors.Is.
+var (
+	// ErrUnknownTopicOrPartition: the topic does not exist (or is being
+	// deleted), or it has no such partition.
+	ErrUnknownTopicOrPartition = errors.New("engine: unknown topic or partition")
+	// ErrTopicExists: CreateTopic of a name already in use.
+	ErrTopicExists = errors.New("engine: topic already exists")
+	// ErrInvalidTopic: the name breaks Kafka's rules or collides with an
+	// existing topic ('.' and '_' are interchangeable in metric names).
+	ErrInvalidTopic = errors.New("engine: invalid topic")
+	// ErrInvalidPartitions: a partition count below 1 (other than -1 for the
+	// default) or above MaxPartitionsPerTopic.
+	ErrInvalidPartitions = errors.New("engine: invalid number of partitions")
+	// ErrInvalidReplicationFactor: a replication factor this cluster cannot
+	// place (anything but 1 or -1 on a single broker).
+	ErrInvalidReplicationFactor = errors.New("engine: invalid replication factor")
+	// ErrInvalidConfig: an unknown topic config key or a bad value.
+	ErrInvalidConfig = errors.New("engine: invalid config")
+	// ErrMessageTooLarge: a batch larger than the topic's max.message.bytes.
+	ErrMessageTooLarge = errors.New("engine: message too large")
+	// ErrCorruptMessage: produce bytes that are not whole, valid batches
+	// (framing, magic, CRC-32C or record count).
+	ErrCorruptMessage = errors.New("engine: corrupt message")
+	// ErrInvalidRecord: a well-formed batch a client may not write (a control
+	// batch). Kafka answers INVALID_RECORD.
+	ErrInvalidRecord = errors.New("engine: invalid record")
+	// ErrUnsupportedCompression: a batch whose codec bits name no known codec.
+	ErrUnsupportedCompression = errors.New("engine: unsupported compression type")
+	// ErrOffsetOutOfRange: a fetch offset below the log start or above the
+	// log end offset.
+	ErrOffsetOutOfRange = errors.New("engine: offset out of range")
+	// ErrRequestTimedOut: acks=all waited Timeout for the high watermark.
+	// The batch may still be in the log (Kafka semantics): the client cannot
+	// tell, and an idempotent retry is how it finds out.
+	ErrRequestTimedOut = errors.New("engine: request timed out")
+	// ErrInvalidRequiredAcks: acks other than 0, 1 or -1.
+	ErrInvalidRequiredAcks = errors.New("engine: invalid required acks")
+	// ErrNotEnoughReplicas: acks=all while the ISR is smaller than
+	// min.insync.replicas. Nothing is appended.
+	ErrNotEnoughReplicas = errors.New("engine: not enough replicas")
+	// ErrStorage: the disk failed (append, sync, read or open). The partition's
+	// log refuses later calls.
+	ErrStorage = errors.New("engine: storage error")
+	// ErrShuttingDown: the engine is closing or closed.
+	ErrShuttingDown = errors.New("engine: shutting down")
+	// ErrInvalidRequest: a request that makes no sense (negative max bytes,
+	// an unsupported ListOffsets timestamp, ...).
+	ErrInvalidRequest = errors.New("engine: invalid request")
+)

@@ -1,0 +1,105 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spate-io/spate/segment"
+)
+
+// partition is one topic partition led by this broker.
+type partition struct {
+	topic string
+	id    int32
+	cfg   *TopicConfig // the topic's; immutable
+	log   *segment.Log
+	// committedOnFlush: the HW is FlushedOffset (flush.policy=always), so HW
+	// moves come from the syncer, not from appends.
+	committedOnFlush bool
+	// onFlushed is bound once so that registering it with WhenFlushed on every
+	// append allocates nothing.
+	onFlushed func(error)
+
+	watchers watchers
+
+	// mu serializes appends (so a request's batches are contiguous) and
+	// close; closed is written under mu and read without it by parked
+	// operations that must not take mu.
+	mu     sync.Mutex
+	closed atomic.Bool
+}
+
+func newPartition(topic string, id int32, cfg *TopicConfig, log *segment.Log) *partition {
+	p := &partition{topic: topic, id: id, cfg: cfg, log: log,
+		committedOnFlush: cfg.FlushPolicy == segment.FlushAlways}
+	p.onFlushed = func(error) { p.watchers.wake() }
+	return p
+}
+
+// highWatermark is the exclusive end of the committed log (see doc.go).
+func (p *partition) highWatermark() int64 {
+	if p.committedOnFlush {
+		return p.log.FlushedOffset()
+	}
+	return p.log.LogEndOffset()
+}
+
+// markClosed sets the closed flag once, after any append in progress, and
+// reports whether this call set it. Appends that come later see the flag.
+func (p *partition) markClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed.CompareAndSwap(false, true)
+}
+
+// close flushes and closes the log once. mu is not held while the log
+// closes: segment fires pending WhenFlushed callbacks from inside Close, and
+// those run done callbacks, which may produce again.
+func (p *partition) close() error {
+	if !p.markClosed() {
+		return nil
+	}
+	if err := p.log.Close(); err != nil && !errors.Is(err, segment.ErrClosed) {
+		return fmt.Errorf("%w: close %s-%d: %w", ErrStorage, p.topic, p.id, err)
+	}
+	return nil
+}
+
+// remove closes the log and deletes its directory. segment keeps the files
+// of FileRanges still held alive until they are released.
+func (p *partition) remove() error {
+	p.markClosed()
+	err := p.log.Delete()
+	if errors.Is(err, segment.ErrClosed) {
+		// Closed earlier (a failed create); Delete removes nothing then.
+		err = os.RemoveAll(p.log.Dir())
+	}
+	if err != nil {
+		return fmt.Errorf("%w: delete %s-%d: %w", ErrStorage, p.topic, p.id, err)
+	}
+	return nil
+}
+
+func (p *partition) applyRetention(now time.Time) (int, error) {
+	n, err := p.log.ApplyRetention(now)
+	if err != nil && !errors.Is(err, segment.ErrClosed) {
+		return n, fmt.Errorf("%w: retention on %s-%d: %w", ErrStorage, p.topic, p.id, err)
+	}
+	return n, nil
+}
+
+// storageErr maps a segment error to the engine's sentinels.
+func (p *partition) storageErr(op string, offset int64, err error) error {
+	switch {
+	case errors.Is(err, segment.ErrOffsetOutOfRange):
+		return fmt.Errorf("%w: %s %s-%d at offset %d: %w", ErrOffsetOutOfRange, op, p.topic, p.id, offset, err)
+	case errors.Is(err, segment.ErrClosed):
+		// Closed under us: the topic was deleted or the engine is closing.
+		return fmt.Errorf("%w: %s %s-%d: %w", ErrUnknownTopicOrPartition, op, p.topic, p.id, err)
+	}
+	return fmt.Errorf("%w: %s %s-%d at offset %d: %w", ErrStorage, op, p.topic, p.id, offset, err)
+}

@@ -1,0 +1,183 @@
+package netio
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"time"
+)
+
+// slowRead reads n bytes, pausing between small reads like a slow consumer.
+func slowRead(t *testing.T, r io.Reader, n int, pause time.Duration) []byte {
+	t.Helper()
+	out := make([]byte, 0, n)
+	buf := make([]byte, 1<<20)
+	for len(out) < n {
+		m, err := r.Read(buf[:min(len(buf), n-len(out))])
+		if err != nil {
+			t.Fatalf("read after %d of %d bytes: %v", len(out), n, err)
+		}
+		out = append(out, buf[:m]...)
+		time.Sleep(pause)
+	}
+	return out
+}
+
+func testFileRanges(t *testing.T, strategy FileWriteStrategy) {
+	const size = 64 << 20
+	tf := newTestFile(t, size)
+	s := startServer(t, Config{FileWrite: strategy, MaxInFlightBytes: 256 << 20}, fileHandler{tf})
+	c := dial(t, s)
+
+	type req struct {
+		pos int64
+		n   int
+	}
+	reqs := []req{{0, 100}, {4095, 2}, {12345, 1 << 20}, {0, 0}, {0, size}, {size - 7, 7}}
+	var buf []byte
+	for _, r := range reqs {
+		buf = append(buf, fileRequest(r.pos, r.n)...)
+	}
+	if _, err := c.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	// Let the socket buffer fill so the server meets EAGAIN mid-range.
+	time.Sleep(200 * time.Millisecond)
+	for _, r := range reqs {
+		hdr := slowRead(t, c, 4, 0)
+		if got := int(uint32(hdr[0])<<24 | uint32(hdr[1])<<16 | uint32(hdr[2])<<8 | uint32(hdr[3])); got != r.n {
+			t.Fatalf("range %+v: header says %d bytes", r, got)
+		}
+		got := slowRead(t, c, r.n, 100*time.Microsecond)
+		if !bytes.Equal(got, tf.data[r.pos:r.pos+int64(r.n)]) {
+			t.Fatalf("range %+v: bytes differ", r)
+		}
+	}
+	st := s.Stats()
+	if st.QueuedWrites == 0 {
+		t.Fatalf("no write was queued behind EAGAIN: %+v", st)
+	}
+	if strategy == WriteSendfile && st.SendfileCalls == 0 {
+		t.Fatalf("sendfile strategy made no sendfile call: %+v", st)
+	}
+	if strategy == WriteMmap && st.SendfileCalls != 0 {
+		t.Fatalf("mmap strategy made %d sendfile calls", st.SendfileCalls)
+	}
+	eventually(t, "every range released", func() bool { return tf.released.Load() == tf.ranges.Load() })
+	if tf.ranges.Load() != int64(len(reqs)) {
+		t.Fatalf("%d ranges made for %d requests", tf.ranges.Load(), len(reqs))
+	}
+}
+
+func TestFileRangeSendfile(t *testing.T) { testFileRanges(t, WriteSendfile) }
+func TestFileRangeMmap(t *testing.T)     { testFileRanges(t, WriteMmap) }
+
+func TestFileRangeColdPagesGoToWorker(t *testing.T) {
+	const size = 8 << 20
+	for _, ordered := range []bool{true, false} {
+		tf := newTestFile(t, size)
+		if !tf.dropCache() {
+			t.Skip("kernel kept the test file in the page cache after FADV_DONTNEED")
+		}
+		s := startServer(t, Config{Ordered: ordered}, fileHandler{tf})
+		c := dial(t, s)
+		c.Write(fileRequest(0, size))
+		c.Write(fileRequest(100, 10))
+		got := make(map[int][]byte)
+		for range 2 {
+			p, err := readFrame(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ordered && len(got) == 0 && len(p) != size {
+				t.Fatalf("ordered: first reply has %d bytes, want the cold %d", len(p), size)
+			}
+			got[len(p)] = p
+		}
+		if !bytes.Equal(got[size], tf.data) || !bytes.Equal(got[10], tf.data[100:110]) {
+			t.Fatalf("ordered=%v: cold ranges differ", ordered)
+		}
+		if st := s.Stats(); st.FaultedResponses == 0 {
+			t.Fatalf("cold range was not sent to a fault-in worker: %+v", st)
+		}
+		if !residentBytes(tf.mm) {
+			t.Fatalf("range not resident after the worker faulted it in")
+		}
+	}
+}
+
+// TestFileRangeClientGone: the client asks for ranges and disconnects
+// without reading; every range is released and nothing stays outstanding.
+func TestFileRangeClientGone(t *testing.T) {
+	tf := newTestFile(t, 32<<20)
+	for _, ordered := range []bool{false, true} {
+		s := startServer(t, Config{Ordered: ordered, MaxInFlightBytes: 256 << 20}, fileHandler{tf})
+		c := dial(t, s)
+		for range 4 {
+			c.Write(fileRequest(0, 32<<20))
+		}
+		eventually(t, "ranges handed out", func() bool { return tf.ranges.Load() > 0 })
+		c.Close()
+		eventually(t, "ranges released", func() bool {
+			return tf.released.Load() == tf.ranges.Load() && s.outstanding.Load() == 0
+		})
+	}
+}
+
+// TestManyChunks sends responses of more chunks than one writev(2) takes,
+// both straight to the socket and queued behind a large response.
+func TestManyChunks(t *testing.T) {
+	tf := newTestFile(t, 1<<20)
+	const n = 3000
+	manyReply := func(r *Responder) {
+		chunks := make([]Chunk, 0, n+1)
+		var want []byte
+		for i := range n {
+			if i%3 == 0 {
+				chunks = append(chunks, FileChunk(tf.rangeOf(int64(i), 5)))
+				want = append(want, tf.data[i:i+5]...)
+				continue
+			}
+			b := GetBuffer()
+			b.B = append(b.B, byte(i), byte(i>>8))
+			chunks = append(chunks, BytesChunk(b))
+			want = append(want, b.B...)
+		}
+		hdr := GetBuffer()
+		hdr.B = AppendFrame(hdr.B, nil)
+		hdr.B[3] = byte(len(want))
+		hdr.B[2] = byte(len(want) >> 8)
+		r.Reply(append([]Chunk{BytesChunk(hdr)}, chunks...)...)
+	}
+	var want []byte
+	for i := range n {
+		if i%3 == 0 {
+			want = append(want, tf.data[i:i+5]...)
+		} else {
+			want = append(want, byte(i), byte(i>>8))
+		}
+	}
+	for _, strategy := range []FileWriteStrategy{WriteMmap, WriteSendfile} {
+		h := handlerFunc(func(r *Responder, p []byte) {
+			if string(p) == "big" {
+				r.Reply(replyFrame(make([]byte, 16<<20)))
+				return
+			}
+			manyReply(r)
+		})
+		s := startServer(t, Config{FileWrite: strategy}, h)
+		c := dial(t, s)
+		c.Write(AppendFrame(nil, []byte("many")))
+		if got, err := readFrame(c); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("strategy %d: direct many-chunk reply: err %v, equal %v", strategy, err, bytes.Equal(got, want))
+		}
+		c.Write(AppendFrame(AppendFrame(nil, []byte("big")), []byte("many")))
+		time.Sleep(100 * time.Millisecond)
+		if _, err := readFrame(c); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := readFrame(c); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("strategy %d: queued many-chunk reply: err %v, equal %v", strategy, err, bytes.Equal(got, want))
+		}
+	}
+}

@@ -1,0 +1,155 @@
+package segment
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spate-io/spate/record"
+	"golang.org/x/sys/unix"
+)
+
+func fdatasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
+
+// Append stamps b's base offset in place (in the caller's buffer) to the log
+// end offset and writes b with one pwrite: the caller's bytes go straight to
+// the page cache. It returns the assigned base offset. Under FlushAlways it
+// returns only once an fdatasync covers b; concurrent appenders share one.
+// The caller has validated b (record.Batch.Validate).
+func (l *Log) Append(b record.Batch) (int64, error) {
+	base, err := l.append(b, false)
+	if err != nil || l.cfg.Flush != FlushAlways {
+		return base, err
+	}
+	return base, l.waitFlushed(b.LastOffset())
+}
+
+// AppendNoWait is Append without the wait for fdatasync under FlushAlways:
+// for callers that must never block on the disk (a gnet event loop). It still
+// starts the sync; pair it with WhenFlushed(b.LastOffset(), ...) to learn
+// when b is durable.
+func (l *Log) AppendNoWait(b record.Batch) (int64, error) {
+	base, err := l.append(b, false)
+	if err == nil && l.cfg.Flush == FlushAlways {
+		l.kickSyncer()
+	}
+	return base, err
+}
+
+// AppendVerbatim appends a batch that already carries its offsets (the
+// follower path). b.BaseOffset() must equal LogEndOffset(), else it returns
+// an error wrapping ErrOffsetMismatch. It never waits for fdatasync.
+func (l *Log) AppendVerbatim(b record.Batch) error {
+	_, err := l.append(b, true)
+	if err == nil && l.cfg.Flush == FlushAlways {
+		l.kickSyncer()
+	}
+	return err
+}
+
+func (l *Log) append(b record.Batch, verbatim bool) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usableLocked(); err != nil {
+		return 0, err
+	}
+	leo := l.leo.Load()
+	if verbatim {
+		if b.BaseOffset() != leo {
+			return 0, fmt.Errorf("%w: batch base %d, log end %d in %s", ErrOffsetMismatch, b.BaseOffset(), leo, l.dir)
+		}
+	} else {
+		b.SetBaseOffset(leo)
+	}
+	if int64(len(b)) > maxSegmentBytes {
+		return 0, fmt.Errorf("segment: batch of %d bytes at offset %d is above the 2 GiB segment limit", len(b), leo)
+	}
+	s := l.active()
+	if l.shouldRollLocked(s, len(b)) {
+		var err error
+		if s, err = l.rollLocked(); err != nil {
+			return 0, l.failLocked(err)
+		}
+	}
+	if s.size+int64(len(b)) > int64(len(s.data)) {
+		// Only an empty segment gets here (a batch bigger than SegmentBytes):
+		// no FileRange can hold a slice of its mapping, so remapping is safe.
+		s.unmapData()
+		if err := s.mapData(int64(len(b))); err != nil {
+			return 0, l.failLocked(err)
+		}
+	}
+	pos := s.size
+	if _, err := s.log.WriteAt(b, pos); err != nil {
+		// The file may now hold part of b past size; recovery cuts it.
+		return 0, l.failLocked(fmt.Errorf("segment: write %s at %d: %w", s.stem+logSuffix, pos, err))
+	}
+	if pos == 0 {
+		s.firstTs = time.Now()
+	}
+	s.size += int64(len(b))
+	s.next = b.NextOffset()
+	l.leo.Store(s.next)
+	if err := s.indexBatch(b, pos, l.cfg.IndexIntervalBytes); err != nil {
+		// b is written and counted; only its index entry is missing, which
+		// recovery rebuilds. The log still stops: the disk is failing.
+		return leo, l.failLocked(err)
+	}
+	return leo, nil
+}
+
+func (l *Log) shouldRollLocked(s *segment, n int) bool {
+	if s.size == 0 {
+		return false
+	}
+	return s.size+int64(n) > l.cfg.SegmentBytes ||
+		s.indexFull() ||
+		(l.cfg.SegmentAge > 0 && time.Since(s.firstTs) > l.cfg.SegmentAge)
+}
+
+// Roll seals the active segment and starts a new one at the log end offset.
+// It does nothing when the active segment is empty.
+func (l *Log) Roll() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usableLocked(); err != nil {
+		return err
+	}
+	if l.active().size == 0 {
+		return nil
+	}
+	if _, err := l.rollLocked(); err != nil {
+		return l.failLocked(err)
+	}
+	return nil
+}
+
+// rollLocked seals the active segment and creates the next one. The new
+// files' directory entry and the sealed segment are made durable by the
+// syncer's next round: at once under FlushAlways (the next append kicks it),
+// at the next tick under FlushInterval, and rollSyncDelay later under
+// FlushNever, so the recovery point keeps up with rolls whatever the policy.
+func (l *Log) rollLocked() (*segment, error) {
+	old := l.active()
+	if err := old.seal(); err != nil {
+		return nil, err
+	}
+	s, err := openSegment(l.dir, old.next, true, &l.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if s.size != 0 {
+		s.decRef()
+		return nil, fmt.Errorf("%w: new segment %s already holds %d bytes", ErrCorrupt, s.stem+logSuffix, s.size)
+	}
+	s.firstTs = time.Now()
+	l.mu.segs = append(l.mu.segs, s)
+	l.mu.dirDirty = true
+	if l.cfg.Flush == FlushNever {
+		select {
+		case l.rolled <- struct{}{}:
+		default: // the syncer already has a roll pending
+		}
+	}
+	return s, nil
+}

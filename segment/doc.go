@@ -1,0 +1,156 @@
+// Package segment stores one partition's log on disk: segment files, sparse
+// offset and time indexes, roll, retention, truncation, crash recovery, the
+// flush policy with group commit, and the leader-epoch checkpoint. It knows
+// nothing of networks or topics; a Log is one directory.
+//
+// # Files
+//
+// A log directory holds, for each segment, three files named by the segment's
+// base offset (the offset of its first record) as 20 zero-padded decimal
+// digits, so that names sort in offset order:
+//
+//	00000000000000000000.log        batches, back to back
+//	00000000000000000000.index      sparse offset index
+//	00000000000000000000.timeindex  sparse time index
+//	00000000000000368769.log        the next segment starts at offset 368769
+//	...
+//
+// and once per log:
+//
+//	recovery-point           offset below which everything was fdatasync'd
+//	log-start-offset         log start moved by DeleteRecordsBefore
+//	leader-epoch-checkpoint  leader epochs and their start offsets
+//	clean-shutdown           empty; present only between Close and the next Open
+//
+// Files ending in .tmp are half-written replacements; Open deletes them, and
+// index files whose .log is missing.
+//
+// # .log
+//
+// Kafka RecordBatch v2 batches (see package record) with no extra framing:
+// batch i+1 starts right after batch i and its base offset is batch i's
+// LastOffset()+1. A segment holds at most 2 GiB - 1 bytes, so positions fit
+// the index's uint32. Appends are one pwrite of the caller's bytes: the
+// benchmark in perf/segment.md measured pwrite 2-5x faster than copying into
+// a preallocated shared mapping for batches of 256 KiB and more (every new
+// page of the mapping takes a write fault), so mmap writes were deleted.
+//
+// # .index (offset index)
+//
+// One entry per IndexIntervalBytes of log (the first batch, at position 0,
+// is never indexed: a lookup with no entry starts at 0):
+//
+//	bytes  field            type              meaning
+//	0-3    relative offset  uint32 big endian batch base offset - segment base offset
+//	4-7    position         uint32 big endian byte position of that batch in the .log
+//
+// # .timeindex (time index)
+//
+// Written at the same moments as offset entries, when the segment's largest
+// timestamp grew since the last entry, and once more when the segment is
+// sealed (roll or close) so its largest timestamp survives a reopen:
+//
+//	bytes  field            type              meaning
+//	0-7    timestamp        int64 big endian  largest MaxTimestamp so far in the segment (ms)
+//	8-11   relative offset  uint32 big endian base offset of the batch carrying it - segment base
+//
+// Timestamps <= 0 are never indexed. Every batch before an entry's batch has
+// a MaxTimestamp <= the entry's timestamp, which is what OffsetForTimestamp
+// relies on.
+//
+// Both indexes of the active segment are preallocated to MaxIndexBytes (a
+// full index forces a roll) and trimmed to their entries on roll and close.
+// Lookups go through a read-only mmap; entries are written with pwrite, since
+// a write fault on a fresh page of the mapping blocked for milliseconds on
+// ext4. The number of valid entries is not stored: it is the longest prefix
+// whose relative offsets and positions (timestamps, for the time index)
+// strictly increase and whose positions lie inside the .log, so the zeros of
+// the preallocated tail end it.
+//
+// # recovery-point and log-start-offset
+//
+//	bytes  field   type
+//	0-7    offset  int64 big endian
+//	8-11   CRC-32C of bytes 0-7, uint32 big endian
+//
+// A missing or damaged file counts as absent: recovery point 0 (validate
+// everything), log start = first segment's base.
+//
+// # leader-epoch-checkpoint
+//
+// Kafka's text format: a line "0" (version), a line with the entry count,
+// then one "epoch startOffset" line per entry, epochs and start offsets both
+// strictly increasing. A checkpoint that does not parse makes Open fail with
+// ErrCorrupt: it cannot be rebuilt from the log.
+//
+// # Checksums
+//
+// A batch's CRC-32C (Castagnoli) covers its bytes from attributes to the end
+// (record package). It does not cover baseOffset, batchLength,
+// partitionLeaderEpoch or magic: recovery checks those by framing (length
+// covers at least a header and fits the file, magic is 2) and by offset
+// continuity (each base offset equals the previous batch's next offset, the
+// first equals the segment's base). Index files carry no checksum: they are
+// checked structurally and against the batch headers they point at, and
+// rebuilt when in doubt. The offset files carry a CRC-32C. Every file that is
+// replaced (offset files, the epoch checkpoint, a truncated segment that
+// readers still use) is written to a .tmp file, fsynced, renamed, and the
+// directory fsynced.
+//
+// # Flush policies: what survives what
+//
+// An Append that returned without error has its bytes in the kernel's page
+// cache. Under every policy that survives a crash of the process (kill -9, a
+// panic, an OOM kill): the page cache outlives the process, and recovery
+// finds the batches and keeps them. What survives a power loss, a kernel
+// crash or a hard VM stop depends on the policy:
+//
+//	FlushNever     Only what the kernel wrote back on its own (normally data
+//	               older than about 30 s, vm.dirty_expire_centisecs), what a
+//	               Flush or Close covered, and sealed segments, which the log
+//	               fdatasyncs 30 s after each roll. Recent acknowledged
+//	               appends can be lost: durability comes from replication.
+//	FlushInterval  Everything appended before the start of the last completed
+//	               periodic fdatasync: at most FlushInterval (plus one
+//	               fdatasync) of acknowledged appends can be lost.
+//	FlushAlways    Every batch whose Append returned (or whose WhenFlushed
+//	               callback fired with nil): Append waits for an fdatasync that
+//	               covers it. Nothing acknowledged is lost, provided the disk
+//	               honours cache flushes.
+//
+// In all cases FlushedOffset() is exact: every offset below it survived.
+// After a power loss the unsynced tail may hold zeros or a torn batch;
+// recovery cuts the log at the first batch that fails its checks, dropping
+// any later (unacknowledged under FlushAlways) batches with it.
+//
+// # Group commit
+//
+// One syncer goroutine per log runs every fdatasync. A round covers every
+// append made before it started; appends that arrive during the fdatasync
+// wait for the next round, so N concurrent FlushAlways appenders cost far
+// fewer than N fdatasyncs (TestGroupCommit measures it). AppendNoWait plus
+// WhenFlushed gives the same durability without blocking the caller.
+//
+// # Recovery
+//
+// Open trusts the indexes after a clean shutdown, checking only that the
+// active segment ends on a batch boundary and that each segment's first and
+// last index entries point at the batches they claim. After an unclean stop
+// it validates every batch (framing, CRC, offset continuity) of the segments
+// from the one holding the recovery point to the end, rebuilding their
+// indexes; earlier segments get the cheap index check and, if it fails, are
+// validated too. At the first bad batch the file is truncated and every later
+// segment deleted. Everything recovered is fdatasync'd before Open returns.
+//
+// # Concurrency
+//
+// A Log is safe for concurrent use. One RWMutex per log guards the segment
+// list: appends, rolls, truncation and retention take it exclusively, Read
+// and OffsetForTimestamp share it. fdatasync runs without the lock. Lock
+// order: Log.mu, then EpochCache.mu. A FileRange holds a reference on its
+// segment, so its file descriptor and read-only mapping stay valid after
+// retention or truncation removes the segment; truncation under a live range
+// writes the kept prefix to a new file instead of shrinking the mapped one.
+// The active segment's mapping is reserved at SegmentBytes, so appends never
+// remap under a reader.
+package segment

@@ -1,0 +1,264 @@
+package segment
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	offsetEntrySize = 8  // relative offset uint32 + position uint32
+	timeEntrySize   = 12 // timestamp int64 + relative offset uint32
+)
+
+// index is a memory-mapped file of fixed-size entries: the sparse offset
+// index or the time index of one segment. The active segment's indexes are
+// preallocated to MaxIndexBytes; lookups read the read-only mapping, and the
+// file is trimmed to its entries on roll and close.
+//
+// Entries are written with pwrite, not through the mapping: a write fault on
+// a fresh page of the preallocated file blocked for milliseconds on this
+// machine (ext4 page_mkwrite joins the running journal transaction), inside
+// Append; pwrite into the page cache does not (perf/segment.md).
+// Entries past n are zero (preallocated) or garbage after a crash, which is why
+// n is derived from the content (see countEntries) and never trusted blindly.
+//
+// Not safe for concurrent use: the Log's lock guards it.
+type index struct {
+	path      string
+	f         *os.File
+	mm        []byte // the mapping; len(mm) is the capacity in bytes
+	n         int    // valid entries
+	entrySize int
+}
+
+// openIndex maps the index at path, creating it if missing. A writable index
+// is extended to maxBytes; a read-only one is mapped at its file size. valid
+// decides, entry by entry, how long the valid prefix is.
+func openIndex(path string, entrySize, maxBytes int, writable bool, valid func(prev, e []byte) bool) (*index, error) {
+	flag := os.O_RDONLY | os.O_CREATE // a missing index is rebuilt, not fatal
+	if writable {
+		flag = os.O_RDWR | os.O_CREATE
+	}
+	f, err := os.OpenFile(path, flag, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("segment: open index %s: %w", path, err)
+	}
+	ix := &index{path: path, f: f, entrySize: entrySize}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("segment: stat index %s: %w", path, err)
+	}
+	size := int(fi.Size())
+	fresh := size == 0
+	if writable {
+		size = maxBytes / entrySize * entrySize
+		if err := f.Truncate(int64(size)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("segment: preallocate index %s: %w", path, err)
+		}
+	}
+	size = size / entrySize * entrySize
+	if size > 0 {
+		ix.mm, err = unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("segment: mmap index %s: %w", path, err)
+		}
+	}
+	if !fresh {
+		// Reading a fresh file's preallocated hole would only fault in zero
+		// pages, which costs milliseconds on a roll (measured, perf/segment.md).
+		ix.n = ix.countEntries(valid)
+	}
+	return ix, nil
+}
+
+func (ix *index) countEntries(valid func(prev, e []byte) bool) int {
+	var prev []byte
+	n := 0
+	for n < ix.capacity() && valid(prev, ix.entry(n)) {
+		prev = ix.entry(n)
+		n++
+	}
+	return n
+}
+
+func (ix *index) capacity() int      { return len(ix.mm) / ix.entrySize }
+func (ix *index) full() bool         { return ix.n >= ix.capacity() }
+func (ix *index) entry(i int) []byte { return ix.mm[i*ix.entrySize : (i+1)*ix.entrySize] }
+
+// appendEntry writes entry n; the caller checked !full().
+func (ix *index) appendEntry(e []byte) error {
+	if _, err := ix.f.WriteAt(e, int64(ix.n*ix.entrySize)); err != nil {
+		return fmt.Errorf("segment: write index %s entry %d: %w", ix.path, ix.n, err)
+	}
+	ix.n++
+	return nil
+}
+
+// reset drops every entry. The file is cut to zero and preallocated again,
+// so no old entry can be counted after a crash.
+func (ix *index) reset() error {
+	size := int64(len(ix.mm))
+	if err := ix.f.Truncate(0); err != nil {
+		return fmt.Errorf("segment: reset index %s: %w", ix.path, err)
+	}
+	if err := ix.f.Truncate(size); err != nil {
+		return fmt.Errorf("segment: reset index %s: %w", ix.path, err)
+	}
+	ix.n = 0
+	return nil
+}
+
+// trim shrinks the file to its entries, so a clean reopen maps no slack.
+// The mapping keeps its size; bytes past the file end are never touched.
+func (ix *index) trim() error {
+	if err := ix.f.Truncate(int64(ix.n * ix.entrySize)); err != nil {
+		return fmt.Errorf("segment: trim index %s: %w", ix.path, err)
+	}
+	return nil
+}
+
+// sync makes the entries and the trimmed size durable.
+func (ix *index) sync() error {
+	// Only the pages holding entries: the rest of a trimmed index's mapping
+	// lies past the end of its file.
+	if n := min(roundUpPage(ix.n*ix.entrySize), len(ix.mm)); n > 0 {
+		if err := unix.Msync(ix.mm[:n], unix.MS_SYNC); err != nil {
+			return fmt.Errorf("segment: msync index %s: %w", ix.path, err)
+		}
+	}
+	if err := ix.f.Sync(); err != nil {
+		return fmt.Errorf("segment: fsync index %s: %w", ix.path, err)
+	}
+	return nil
+}
+
+func (ix *index) close() error {
+	var err error
+	if ix.mm != nil {
+		err = unix.Munmap(ix.mm)
+		ix.mm = nil
+	}
+	if cerr := ix.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("segment: close index %s: %w", ix.path, err)
+	}
+	return nil
+}
+
+// Offset index entries.
+
+func offsetEntry(e []byte) (rel uint32, pos uint32) {
+	return binary.BigEndian.Uint32(e), binary.BigEndian.Uint32(e[4:])
+}
+
+func putOffsetEntry(e []byte, rel, pos uint32) {
+	binary.BigEndian.PutUint32(e, rel)
+	binary.BigEndian.PutUint32(e[4:], pos)
+}
+
+// offsetFloor returns the position of the last indexed batch whose relative
+// offset is <= rel, or 0 (the segment start) when there is none.
+func (ix *index) offsetFloor(rel uint32) int64 {
+	lo, hi := 0, ix.n // find the first entry with relative offset > rel
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if r, _ := offsetEntry(ix.entry(mid)); r <= rel {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return 0
+	}
+	_, pos := offsetEntry(ix.entry(lo - 1))
+	return int64(pos)
+}
+
+// offsetEntryValidator accepts offset entries while relative offsets and
+// positions strictly increase and positions stay inside [1, size). A zero
+// entry (preallocated space) always ends the prefix, because the batch at
+// position 0 is never indexed.
+func offsetEntryValidator(size int64) func(prev, e []byte) bool {
+	return func(prev, e []byte) bool {
+		rel, pos := offsetEntry(e)
+		if pos == 0 || int64(pos) >= size {
+			return false
+		}
+		if prev == nil {
+			return true
+		}
+		prel, ppos := offsetEntry(prev)
+		return rel > prel && pos > ppos
+	}
+}
+
+// Time index entries.
+
+func timeEntry(e []byte) (ts int64, rel uint32) {
+	return int64(binary.BigEndian.Uint64(e)), binary.BigEndian.Uint32(e[8:])
+}
+
+func putTimeEntry(e []byte, ts int64, rel uint32) {
+	binary.BigEndian.PutUint64(e, uint64(ts))
+	binary.BigEndian.PutUint32(e[8:], rel)
+}
+
+// timeEntryValidator accepts entries with strictly increasing positive
+// timestamps and non-decreasing relative offsets below maxRel. Timestamps <= 0
+// are never indexed, so a zero entry ends the prefix.
+func timeEntryValidator(maxRel int64) func(prev, e []byte) bool {
+	return func(prev, e []byte) bool {
+		ts, rel := timeEntry(e)
+		if ts <= 0 || int64(rel) >= maxRel {
+			return false
+		}
+		if prev == nil {
+			return true
+		}
+		pts, prel := timeEntry(prev)
+		return ts > pts && rel >= prel
+	}
+}
+
+// timeFloor returns the relative offset of the last entry with timestamp < ts,
+// and false when there is none. Every batch before that entry's batch has a
+// MaxTimestamp < ts, so a search for ts may start there.
+func (ix *index) timeFloor(ts int64) (uint32, bool) {
+	lo, hi := 0, ix.n // first entry with timestamp >= ts
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if t, _ := timeEntry(ix.entry(mid)); t < ts {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return 0, false
+	}
+	_, rel := timeEntry(ix.entry(lo - 1))
+	return rel, true
+}
+
+// lastTime returns the newest time entry, or ok=false.
+func (ix *index) lastTime() (ts int64, rel uint32, ok bool) {
+	if ix.n == 0 {
+		return 0, 0, false
+	}
+	ts, rel = timeEntry(ix.entry(ix.n - 1))
+	return ts, rel, true
+}
+
+func roundUpPage(n int) int {
+	p := os.Getpagesize()
+	return (n + p - 1) / p * p
+}

@@ -1,0 +1,132 @@
+package segment
+
+import (
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/spate-io/spate/record"
+)
+
+// FileRange is a run of whole batches inside one segment file, handed to the
+// network layer for sendfile(2) or writev of the mapping. It holds a
+// reference on its segment: the file descriptor and mapping stay valid until
+// Release, even if retention or truncation removes the segment meanwhile.
+type FileRange struct {
+	seg         *segment
+	pos         int64
+	n           int
+	first, next int64
+	released    bool
+}
+
+var rangePool = sync.Pool{New: func() any { return new(FileRange) }}
+
+func newRange() *FileRange {
+	r := rangePool.Get().(*FileRange)
+	*r = FileRange{}
+	return r
+}
+
+// File returns the segment file, for sendfile(2); nil when Len() == 0.
+// Do not close it or change its offset: it is shared.
+func (r *FileRange) File() *os.File {
+	if r.seg == nil {
+		return nil
+	}
+	return r.seg.log
+}
+
+// Pos returns the file position of the range's first byte.
+func (r *FileRange) Pos() int64 { return r.pos }
+
+// Len returns the range's size in bytes; 0 means nothing to send.
+func (r *FileRange) Len() int { return r.n }
+
+// Bytes returns the range as a read-only slice of the segment's mapping, no
+// copy. Writing to it faults. It is valid until Release.
+func (r *FileRange) Bytes() []byte {
+	if r.seg == nil {
+		return nil
+	}
+	return r.seg.data[r.pos : r.pos+int64(r.n) : r.pos+int64(r.n)]
+}
+
+// FirstOffset returns the base offset of the first batch (when Len() > 0).
+func (r *FileRange) FirstOffset() int64 { return r.first }
+
+// NextOffset returns the offset after the last batch (when Len() > 0); the
+// next Read continues there.
+func (r *FileRange) NextOffset() int64 { return r.next }
+
+// Release drops the range's reference and recycles r. A second Release right
+// after the first is a no-op, but r must not be used at all once released: a
+// later Read may hand the same *FileRange out again.
+func (r *FileRange) Release() {
+	if r.released {
+		return
+	}
+	r.released = true
+	if r.seg != nil {
+		r.seg.decRef()
+		r.seg = nil
+	}
+	rangePool.Put(r)
+}
+
+// Read returns the batches starting with the one that contains offset, in one
+// segment: whole batches only, each with LastOffset() < upTo (the high
+// watermark, exclusive), adding batches while the total stays within maxBytes
+// but always at least one if any qualifies (KIP-74). It never crosses a
+// segment boundary; the caller reads again from NextOffset().
+//
+// offset == LogEndOffset(), or no batch below upTo, gives a range with
+// Len() == 0. offset below LogStartOffset() or above LogEndOffset() gives an
+// error wrapping ErrOffsetOutOfRange. The caller must Release the range.
+func (l *Log) Read(offset int64, maxBytes int, upTo int64) (*FileRange, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if err := l.usableLocked(); err != nil {
+		return nil, err
+	}
+	leo := l.leo.Load()
+	if offset < l.mu.logStart || offset > leo {
+		return nil, fmt.Errorf("%w: offset %d outside [%d, %d] of %s", ErrOffsetOutOfRange, offset, l.mu.logStart, leo, l.dir)
+	}
+	r := newRange()
+	if offset == leo || offset >= upTo {
+		return r, nil
+	}
+	s := l.mu.segs[l.segIndexLocked(offset)]
+	if offset >= s.next {
+		// Only possible past the last batch of a segment whose successor
+		// starts later, which recovery never leaves behind.
+		r.Release()
+		return nil, fmt.Errorf("%w: offset %d in no segment of %s", ErrCorrupt, offset, l.dir)
+	}
+	pos, err := s.locate(offset)
+	if err != nil {
+		r.Release()
+		return nil, err
+	}
+	end, lastStart := pos, pos
+	for end+record.HeaderSize <= s.size {
+		if s.lastOffsetAt(end) >= upTo {
+			break
+		}
+		size := s.batchSizeAt(end)
+		if end > pos && end+size-pos > int64(maxBytes) {
+			break
+		}
+		lastStart = end
+		end += size
+	}
+	if end == pos {
+		return r, nil
+	}
+	s.incRef()
+	r.seg, r.pos, r.n = s, pos, int(end-pos)
+	r.first = s.baseOffsetAt(pos)
+	r.next = s.lastOffsetAt(lastStart) + 1
+	return r, nil
+}
