@@ -1,0 +1,167 @@
+package broker
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spate-io/spate/record"
+	"github.com/spate-io/spate/wire"
+)
+
+// startTestBroker runs a broker in this process on port 0 and a temp dir.
+func startTestBroker(t testing.TB, mutate func(*Config)) *Broker {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.AdminAddr = "127.0.0.1:0"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return b
+}
+
+// testConn sends pre-encoded frames and reads responses into a reused buffer.
+type testConn struct {
+	c    net.Conn
+	r    *bufio.Reader
+	buf  []byte
+	size [4]byte // a field, so reading it allocates nothing per call
+}
+
+func dialTest(t testing.TB, b *Broker) *testConn {
+	t.Helper()
+	c, err := net.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &testConn{c: c, r: bufio.NewReaderSize(c, 1<<20)}
+}
+
+// do writes frame and returns the body of the response (valid until the next call).
+func (c *testConn) do(t testing.TB, frame []byte) []byte {
+	if _, err := c.c.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c.r, c.size[:]); err != nil {
+		t.Fatal(err)
+	}
+	n := int(binary.BigEndian.Uint32(c.size[:]))
+	if cap(c.buf) < n {
+		c.buf = make([]byte, n)
+	}
+	c.buf = c.buf[:n]
+	if _, err := io.ReadFull(c.r, c.buf); err != nil {
+		t.Fatal(err)
+	}
+	_, body, err := wire.ParseResponseHeader(c.buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+func testBatch(t testing.TB, records, valueSize int) []byte {
+	var bld record.Builder
+	bld.Reset(nil, record.Options{})
+	v := make([]byte, valueSize)
+	for i := 0; i < records; i++ {
+		bld.Append(1700000000000, nil, v, nil)
+	}
+	out, err := bld.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func produceFrame(topic string, acks int16, batch []byte) []byte {
+	return wire.AppendRequestFrame(nil, 1, &wire.ProduceRequest{Acks: acks, TimeoutMs: 5000, Topics: []wire.ProduceTopic{{
+		Name: topic, Partitions: []wire.ProducePartition{{Partition: 0, Records: batch}},
+	}}})
+}
+
+func fetchFrame(topic string, offset int64, maxBytes int32) []byte {
+	return wire.AppendRequestFrame(nil, 2, &wire.FetchRequest{ReplicaID: wire.ConsumerReplicaID, MaxBytes: maxBytes, Topics: []wire.FetchTopic{{
+		Name: topic, Partitions: []wire.FetchPartition{{Partition: 0, CurrentLeaderEpoch: -1, FetchOffset: offset, PartitionMaxBytes: maxBytes}},
+	}}})
+}
+
+func TestMetricsAndHealth(t *testing.T) {
+	b := startTestBroker(t, nil)
+	c := dialTest(t, b)
+	var pr wire.ProduceResponse
+	for i := 0; i < 3; i++ {
+		if err := pr.Decode(c.do(t, produceFrame("metered", wire.AcksLeader, testBatch(t, 10, 100)))); err != nil {
+			t.Fatal(err)
+		}
+		if code := pr.Topics[0].Partitions[0].ErrorCode; code != wire.None {
+			t.Fatalf("produce: %s", code)
+		}
+	}
+	var fr wire.FetchResponse
+	if err := fr.Decode(c.do(t, fetchFrame("metered", 0, 1<<20))); err != nil {
+		t.Fatal(err)
+	}
+	if got := fr.Topics[0].Partitions[0]; got.ErrorCode != wire.None || got.HighWatermark != 30 || len(got.Records) == 0 {
+		t.Fatalf("fetch: code %s hw %d, %d record bytes", got.ErrorCode, got.HighWatermark, len(got.Records))
+	}
+
+	metrics := httpGet(t, "http://"+b.AdminAddr()+"/metrics", http.StatusOK)
+	for _, want := range []string{
+		`spate_requests_total{api="Produce"} 3`,
+		`spate_requests_total{api="Fetch"} 1`,
+		`spate_request_duration_seconds_count{api="Produce"} 3`,
+		`spate_partition_log_end_offset{partition="0",topic="metered"} 30`,
+		`spate_partition_high_watermark{partition="0",topic="metered"} 30`,
+		`spate_partitions 1`,
+		`spate_network_bytes_in_total `,
+		`spate_network_bytes_out_total `,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", metrics)
+	}
+	if got := httpGet(t, "http://"+b.AdminAddr()+"/health", http.StatusOK); got != "ok\n" {
+		t.Errorf("/health = %q", got)
+	}
+	b.stopping.Store(true)
+	httpGet(t, "http://"+b.AdminAddr()+"/health", http.StatusServiceUnavailable)
+}
+
+func httpGet(t *testing.T, url string, wantStatus int) string {
+	t.Helper()
+	cl := http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != wantStatus {
+		t.Fatalf("GET %s: %d, want %d", url, resp.StatusCode, wantStatus)
+	}
+	return string(body)
+}
