@@ -1,0 +1,97 @@
+// Package client is Spate's Go SDK: a Producer, a Consumer (direct
+// partition assignment; groups come later) and an Admin, speaking the native
+// protocol (package wire) over one pipelined TCP connection per broker.
+//
+//	p, err := client.NewProducer(client.SeedBrokers("127.0.0.1:9192"))
+//	p.Produce(ctx, &client.Record{Topic: "events", Value: v}, func(r *client.Record, err error) { ... })
+//	c, err := client.NewConsumer(client.SeedBrokers(addr), client.Assign("events", nil, client.Earliest()))
+//	fs, err := c.Poll(ctx)
+//
+// Options are functional (Opt); metrics attach through the Hook interfaces.
+// The package imports wire and record only, never broker code.
+//
+// # Connections
+//
+// Each connection starts with ApiVersions and refuses a broker lacking a
+// version this client sends. Requests are pipelined and matched to
+// responses by correlation id; writes are coalesced (everything queued
+// while the previous write ran goes out in one syscall). A request with no
+// answer within RequestTimeout closes its connection, because a response
+// arriving after a retry was sent could reorder a partition. A closed or
+// failed connection fails every request in flight on it with an error
+// wrapping wire.ErrNetworkException (retriable); the next request redials
+// after a jittered exponential backoff (RetryBackoff). Metadata is fetched
+// on first use of a topic, after errors that mean it is stale (NOT_LEADER,
+// UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, a lost connection) and
+// every MetadataMaxAge; each partition's requests go to its leader.
+//
+// # Delivery guarantees
+//
+// A record's callback runs exactly once. A nil error means, by acks:
+//
+//	AcksAll    (default) every in-sync replica has the record: it survives
+//	           the loss of any minority of them (min.insync.replicas rules).
+//	AcksLeader the leader appended it; lost if the leader dies before a
+//	           follower copied it.
+//	AcksNone   the batch was handed to the connection; nothing is known
+//	           about its fate, Offset is -1 and no error is ever reported.
+//
+// Whether an acknowledged record also survives a power loss depends on the
+// broker's log.flush.policy.
+//
+// Retriable failures (wire errors marked Retriable, lost connections,
+// timeouts) are retried with backoff until DeliveryTimeout, then the
+// records fail with ErrDeliveryTimeout wrapping the last error. Any other
+// error fails the batch's records at once with that error, wrapped with
+// the topic and partition: errors.Is(err, wire.ErrMessageTooLarge) works.
+// An error means the record may or may not have been written (a lost
+// acknowledgement looks like a lost request).
+//
+// Ordering: records of one partition are written, acknowledged and called
+// back in Produce order, retries included, because at most ONE produce
+// request per partition is in flight: its next batch waits until the
+// previous one is acknowledged or has finally failed. The cost is one round
+// trip per batch per partition; throughput comes from batching and from
+// many partitions (a request carries every ready partition of a broker,
+// and up to MaxInFlightPerBroker requests pipeline on a connection).
+//
+// Duplicates: the producer is not idempotent (the protocol has no producer
+// ids yet). A batch whose acknowledgement was lost with its connection is
+// sent again and then appears twice, immediately after itself; records are
+// never reordered or skipped. Delivery is at least once.
+//
+// # Buffers
+//
+// Produce copies the key, value and headers into the batch before it
+// returns: the caller may reuse those slices at once. The *Record is kept
+// until its callback (which sets Offset and Partition). Buffered records
+// are bounded by MaxBufferedBytes: Produce then blocks until room frees or
+// its context ends, or fails with ErrBufferFull under FailWhenBufferFull.
+// Steady-state Produce allocates nothing per record (batches, their
+// buffers and callback slices are pooled; see BenchmarkProduceAccumulate).
+//
+// Consumed records alias the fetched response buffers: Key, Value and
+// Headers are valid until the next Poll (the buffers are then reused), and
+// the *Record a RecordIter returns is overwritten by its next Next. The
+// iterator allocates nothing per record for uncompressed batches.
+//
+// # Consumer
+//
+// Each broker has one fetch in flight and at most one answered fetch
+// waiting for Poll, so the broker prepares the next answer while the
+// application processes the last. Batch CRCs are checked before records
+// are handed out, compressed batches are decompressed by the iterator, and
+// records below the requested offset (a fetch starts at the batch holding
+// it) and control batches are skipped. The position moves past the whole
+// batches received, so a reconnect after a broker restart resumes at the
+// next offset: no gap, no duplicate. OFFSET_OUT_OF_RANGE follows
+// OffsetReset (default: the log start).
+//
+// # Defaults
+//
+// BatchSize 16 KiB and Linger 5 ms (Kafka 4.0's batch.size and linger.ms);
+// AcksAll; MaxInFlightPerBroker 5; RequestTimeout 30 s; DeliveryTimeout
+// 2 min; MaxBufferedBytes 64 MiB; RetryBackoff 100 ms to 1 s;
+// MetadataMaxAge 5 min; MaxWait 500 ms, MinBytes 1, MaxBytes 50 MiB,
+// PartitionMaxBytes 1 MiB.
+package client

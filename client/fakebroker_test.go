@@ -1,0 +1,393 @@
+package client
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spate-io/spate/record"
+	"github.com/spate-io/spate/wire"
+)
+
+// fakeBroker is a small in-memory single-node broker speaking the native
+// protocol, for unit tests that must not depend on the real broker: it
+// stores batches per partition (stamping base offsets), serves fetches and
+// list offsets, and lets a test inject error codes.
+type fakeBroker struct {
+	t  testing.TB
+	ln net.Listener
+
+	mu         sync.Mutex
+	logs       map[string][]*fakeLog
+	autoCreate int32 // partitions of an auto-created topic; 0 disables it
+	// produceErr, when set, is consulted for each produced partition; a
+	// non-None code is answered instead of appending.
+	produceErr func(topic string, partition int32) wire.ErrorCode
+	// stall, when non-nil, holds every produce request until it is closed.
+	stall chan struct{}
+	// produceParts records how many partitions each produce request carried.
+	produceParts []int
+	requests     map[wire.APIKey]int
+	conns        []net.Conn
+	wg           sync.WaitGroup
+}
+
+type fakeLog struct {
+	batches [][]byte
+	next    int64
+}
+
+func newFakeBroker(t testing.TB) *fakeBroker {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := &fakeBroker{t: t, ln: ln, logs: make(map[string][]*fakeLog), requests: make(map[wire.APIKey]int)}
+	fb.wg.Add(1)
+	go fb.accept()
+	t.Cleanup(fb.close)
+	return fb
+}
+
+func (fb *fakeBroker) addr() string { return fb.ln.Addr().String() }
+
+func (fb *fakeBroker) close() {
+	fb.ln.Close()
+	fb.mu.Lock()
+	for _, c := range fb.conns {
+		c.Close()
+	}
+	fb.mu.Unlock()
+	fb.wg.Wait()
+}
+
+// dropConns closes every client connection, as a broker restart would.
+func (fb *fakeBroker) dropConns() {
+	fb.mu.Lock()
+	for _, c := range fb.conns {
+		c.Close()
+	}
+	fb.conns = nil
+	fb.mu.Unlock()
+}
+
+func (fb *fakeBroker) createTopic(name string, partitions int) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	logs := make([]*fakeLog, partitions)
+	for i := range logs {
+		logs[i] = new(fakeLog)
+	}
+	fb.logs[name] = logs
+}
+
+func (fb *fakeBroker) count(k wire.APIKey) int {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	return fb.requests[k]
+}
+
+// records returns every record stored in a partition, in offset order.
+func (fb *fakeBroker) records(topic string, partition int32) []record.Record {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	var out []record.Record
+	var it record.Iter
+	for _, raw := range fb.logs[topic][partition].batches {
+		b, err := record.Parse(raw)
+		if err != nil {
+			fb.t.Fatal(err)
+		}
+		if err := it.Reset(b); err != nil {
+			fb.t.Fatal(err)
+		}
+		for it.Next() {
+			r := *it.Record()
+			r.Key = append([]byte(nil), r.Key...)
+			r.Value = append([]byte(nil), r.Value...)
+			r.Headers = append([]record.Header(nil), r.Headers...)
+			out = append(out, r)
+		}
+		if err := it.Err(); err != nil {
+			fb.t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func (fb *fakeBroker) accept() {
+	defer fb.wg.Done()
+	for {
+		c, err := fb.ln.Accept()
+		if err != nil {
+			return
+		}
+		fb.mu.Lock()
+		fb.conns = append(fb.conns, c)
+		fb.mu.Unlock()
+		fb.wg.Add(1)
+		go fb.serve(c)
+	}
+}
+
+func (fb *fakeBroker) serve(c net.Conn) {
+	defer fb.wg.Done()
+	defer c.Close()
+	br := bufio.NewReader(c)
+	var d wire.Decoder
+	var out []byte
+	for {
+		var size [4]byte
+		if _, err := io.ReadFull(br, size[:]); err != nil {
+			return
+		}
+		payload := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := io.ReadFull(br, payload); err != nil {
+			return
+		}
+		h, req, err := d.Decode(payload)
+		if err != nil {
+			out = wire.AppendErrorResponse(out[:0], h.CorrelationID, wire.InvalidRequest)
+		} else {
+			resp := fb.handle(req)
+			if resp == nil {
+				continue // acks=0
+			}
+			out = wire.AppendResponseFrame(out[:0], h.CorrelationID, resp)
+		}
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+	}
+}
+
+func (fb *fakeBroker) handle(req wire.Request) wire.Response {
+	fb.mu.Lock()
+	fb.requests[req.APIKey()]++
+	fb.mu.Unlock()
+	switch q := req.(type) {
+	case *wire.APIVersionsRequest:
+		return &wire.APIVersionsResponse{APIs: wire.SupportedVersions()}
+	case *wire.MetadataRequest:
+		return fb.metadata(q)
+	case *wire.CreateTopicsRequest:
+		resp := &wire.CreateTopicsResponse{}
+		for _, t := range q.Topics {
+			r := wire.TopicResult{Name: t.Name}
+			fb.mu.Lock()
+			_, exists := fb.logs[t.Name]
+			fb.mu.Unlock()
+			if exists {
+				r.ErrorCode = wire.TopicAlreadyExists
+			} else {
+				fb.createTopic(t.Name, int(t.Partitions))
+			}
+			resp.Topics = append(resp.Topics, r)
+		}
+		return resp
+	case *wire.ProduceRequest:
+		return fb.produce(q)
+	case *wire.FetchRequest:
+		return fb.fetch(q)
+	case *wire.ListOffsetsRequest:
+		return fb.listOffsets(q)
+	}
+	return &wire.DeleteTopicsResponse{ErrorCode: wire.UnsupportedVersion}
+}
+
+func (fb *fakeBroker) metadata(q *wire.MetadataRequest) *wire.MetadataResponse {
+	host, port, _ := net.SplitHostPort(fb.addr())
+	p, _ := strconv.Atoi(port)
+	resp := &wire.MetadataResponse{Brokers: []wire.MetadataBroker{{NodeID: 0, Host: host, Port: int32(p)}}}
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	names := q.Topics
+	if q.AllTopics {
+		names = nil
+		for n := range fb.logs {
+			names = append(names, n)
+		}
+	}
+	for _, n := range names {
+		logs, ok := fb.logs[n]
+		if !ok && fb.autoCreate > 0 {
+			logs = make([]*fakeLog, fb.autoCreate)
+			for i := range logs {
+				logs[i] = new(fakeLog)
+			}
+			fb.logs[n] = logs
+			ok = true
+		}
+		t := wire.MetadataTopic{Name: n}
+		if !ok {
+			t.ErrorCode = wire.UnknownTopicOrPartition
+		}
+		for i := range logs {
+			t.Partitions = append(t.Partitions, wire.MetadataPartition{Partition: int32(i), Leader: 0,
+				Replicas: []int32{0}, ISR: []int32{0}})
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	return resp
+}
+
+func (fb *fakeBroker) partition(topic string, p int32) *fakeLog {
+	logs := fb.logs[topic]
+	if p < 0 || int(p) >= len(logs) {
+		return nil
+	}
+	return logs[p]
+}
+
+func (fb *fakeBroker) produce(q *wire.ProduceRequest) wire.Response {
+	resp := &wire.ProduceResponse{}
+	fb.mu.Lock()
+	inject, stall := fb.produceErr, fb.stall
+	fb.mu.Unlock()
+	if stall != nil {
+		<-stall
+	}
+	n := 0
+	for _, t := range q.Topics {
+		n += len(t.Partitions)
+	}
+	fb.mu.Lock()
+	fb.produceParts = append(fb.produceParts, n)
+	fb.mu.Unlock()
+	for _, t := range q.Topics {
+		rt := wire.ProduceTopicResponse{Name: t.Name}
+		for _, p := range t.Partitions {
+			pr := wire.ProducePartitionResponse{Partition: p.Partition, BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
+			if inject != nil {
+				pr.ErrorCode = inject(t.Name, p.Partition)
+			}
+			if pr.ErrorCode == wire.None {
+				pr.ErrorCode, pr.BaseOffset = fb.appendBatches(t.Name, p.Partition, p.Records)
+			}
+			rt.Partitions = append(rt.Partitions, pr)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if q.Acks == wire.AcksNone {
+		return nil
+	}
+	return resp
+}
+
+func (fb *fakeBroker) appendBatches(topic string, partition int32, records []byte) (wire.ErrorCode, int64) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	l := fb.partition(topic, partition)
+	if l == nil {
+		return wire.UnknownTopicOrPartition, -1
+	}
+	base := l.next
+	for rest := records; len(rest) > 0; {
+		b, err := record.Parse(rest)
+		if err == nil {
+			err = b.Validate()
+		}
+		if err != nil {
+			return wire.CorruptMessage, -1
+		}
+		cp := append([]byte(nil), b...)
+		record.Batch(cp).SetBaseOffset(l.next)
+		l.next += int64(b.RecordCount())
+		l.batches = append(l.batches, cp)
+		rest = rest[b.Size():]
+	}
+	return wire.None, base
+}
+
+func (fb *fakeBroker) fetch(q *wire.FetchRequest) *wire.FetchResponse {
+	deadline := time.Now().Add(time.Duration(q.MaxWaitMs) * time.Millisecond)
+	for {
+		resp, n := fb.fetchOnce(q)
+		if n >= int(q.MinBytes) || !time.Now().Before(deadline) {
+			return resp
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (fb *fakeBroker) fetchOnce(q *wire.FetchRequest) (*wire.FetchResponse, int) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	resp := &wire.FetchResponse{}
+	total := 0
+	for _, t := range q.Topics {
+		rt := wire.FetchTopicResponse{Name: t.Name}
+		for _, p := range t.Partitions {
+			pr := wire.FetchPartitionResponse{Partition: p.Partition, LastStableOffset: -1}
+			l := fb.partition(t.Name, p.Partition)
+			switch {
+			case l == nil:
+				pr.ErrorCode = wire.UnknownTopicOrPartition
+			case p.FetchOffset < 0 || p.FetchOffset > l.next:
+				pr.ErrorCode = wire.OffsetOutOfRange
+			default:
+				pr.HighWatermark = l.next
+				for _, b := range l.batches {
+					if record.Batch(b).NextOffset() <= p.FetchOffset {
+						continue
+					}
+					if len(pr.Records) > 0 && len(pr.Records)+len(b) > int(p.PartitionMaxBytes) {
+						break
+					}
+					pr.Records = append(pr.Records, b...)
+				}
+				total += len(pr.Records)
+			}
+			rt.Partitions = append(rt.Partitions, pr)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, total
+}
+
+func (fb *fakeBroker) listOffsets(q *wire.ListOffsetsRequest) *wire.ListOffsetsResponse {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	resp := &wire.ListOffsetsResponse{}
+	for _, t := range q.Topics {
+		rt := wire.ListOffsetsTopicResponse{Name: t.Name}
+		for _, p := range t.Partitions {
+			pr := wire.ListOffsetsPartitionResponse{Partition: p.Partition, Timestamp: -1, Offset: -1}
+			l := fb.partition(t.Name, p.Partition)
+			switch {
+			case l == nil:
+				pr.ErrorCode = wire.UnknownTopicOrPartition
+			case p.Timestamp == wire.EarliestTimestamp:
+				pr.Offset = 0
+			case p.Timestamp == wire.LatestTimestamp:
+				pr.Offset = l.next
+			default:
+				pr.Offset, pr.Timestamp = fb.offsetForTime(l, p.Timestamp)
+			}
+			rt.Partitions = append(rt.Partitions, pr)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}
+
+func (fb *fakeBroker) offsetForTime(l *fakeLog, ts int64) (int64, int64) {
+	var it record.Iter
+	for _, b := range l.batches {
+		if err := it.Reset(record.Batch(b)); err != nil {
+			fb.t.Error(err)
+			return -1, -1
+		}
+		for it.Next() {
+			if r := it.Record(); r.Timestamp >= ts {
+				return r.Offset, r.Timestamp
+			}
+		}
+	}
+	return -1, -1
+}

@@ -1,0 +1,439 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spate-io/spate/record"
+)
+
+// Producer batches records per partition and sends them to the partition
+// leaders. It is safe for concurrent use. See the package doc for the
+// delivery guarantees.
+type Producer struct {
+	cl  *cluster
+	cfg *config
+
+	topicsMu sync.RWMutex
+	topics   map[string]*topicProducer
+
+	wake chan struct{} // capacity 1: wakes the sender
+
+	// Buffered memory: bytes reserved by records not yet completed. Waiters
+	// for room sleep on memFreed, which release closes and replaces.
+	buffered   atomic.Int64
+	memWaiters atomic.Int32
+	memMu      sync.Mutex
+	memFreed   chan struct{}
+
+	// pending counts records produced and not yet completed; Flush waits
+	// for it to reach zero.
+	pending      atomic.Int64
+	flushing     atomic.Int32
+	flushMu      sync.Mutex
+	flushWaiters []chan struct{}
+
+	inflightMu sync.Mutex
+	inflight   map[int32]int // produce requests in flight per broker
+
+	// closeMu is read-held by every Produce call, so Close can wait for
+	// the calls in progress (and no record is buffered after its flush).
+	closeMu    sync.RWMutex
+	closing    atomic.Bool
+	closingCh  chan struct{} // closed when Close starts: wakes Produce calls waiting for room
+	closed     chan struct{} // closed by Close once flushing is over
+	senderDone chan struct{}
+	batchPool  sync.Pool
+}
+
+// topicProducer holds the partitions of one topic.
+type topicProducer struct {
+	name   string
+	parts  []*partitionProducer
+	sticky atomic.Int32 // partition for keyless records under PartitionDefault
+}
+
+// partitionProducer is one partition's accumulator.
+//
+// Invariant: at most one batch of a partition is in flight (inflight), and
+// a batch that failed retriably goes back to the head of queue; so batches
+// reach the broker, and their callbacks run, in Produce order.
+type partitionProducer struct {
+	topic     *topicProducer
+	partition int32
+
+	mu       sync.Mutex
+	open     *batch   // accepting records; nil when none
+	queue    []*batch // closed, waiting to be sent, oldest first
+	inflight bool
+	retryAt  time.Time
+}
+
+// batch is one record batch being built or sent. Batches are pooled with
+// their buffers and slices, so a steady stream of Produce calls allocates
+// nothing per record.
+type batch struct {
+	builder  record.Builder
+	buf      []byte // the finished batch once encoded is true
+	encoded  bool
+	recs     []*Record
+	cbs      []func(*Record, error)
+	reserved int64
+	created  time.Time
+	deadline time.Time // linger expiry
+	attempts int
+	lastErr  error
+}
+
+// NewProducer returns a producer. It connects lazily: the first Produce to
+// a topic fetches its metadata.
+func NewProducer(opts ...Opt) (*Producer, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	p := newProducer(cfg, newCluster(cfg))
+	go p.sendLoop()
+	return p, nil
+}
+
+func newProducer(cfg *config, cl *cluster) *Producer {
+	p := &Producer{
+		cl: cl, cfg: cfg,
+		topics:     make(map[string]*topicProducer),
+		wake:       make(chan struct{}, 1),
+		memFreed:   make(chan struct{}),
+		inflight:   make(map[int32]int),
+		closingCh:  make(chan struct{}),
+		closed:     make(chan struct{}),
+		senderDone: make(chan struct{}),
+	}
+	size := cfg.batchSize + 1<<10
+	p.batchPool.New = func() any { return &batch{buf: make([]byte, 0, size)} }
+	return p
+}
+
+// Produce buffers r for sending and returns; cb (may be nil) is called
+// exactly once with r and nil when r is acknowledged, or with the error
+// that failed it. Callbacks run on a client goroutine (a connection's
+// reader or the sender) in Produce order per partition; they must not
+// block, since they hold up other responses, and so should not call a
+// Produce that may wait for buffer room. Errors found before buffering (a closed
+// producer, a full buffer under FailWhenBufferFull, ctx ending while
+// waiting for room or metadata, a non-existent partition) call cb before
+// Produce returns. Produce blocks only for buffer room and, on the first
+// record of a topic, for its metadata.
+func (p *Producer) Produce(ctx context.Context, r *Record, cb func(*Record, error)) {
+	p.closeMu.RLock()
+	defer p.closeMu.RUnlock()
+	if p.closing.Load() {
+		complete(r, cb, ErrClosed)
+		return
+	}
+	size := encodedSizeBound(r)
+	if size > p.cfg.maxBufferedBytes || size > int64(p.cfg.maxFrame) {
+		complete(r, cb, fmt.Errorf("client: topic %q record of about %d bytes: %w", r.Topic, size, ErrRecordTooLarge))
+		return
+	}
+	if err := p.reserve(ctx, size); err != nil {
+		complete(r, cb, fmt.Errorf("client: topic %q: %w", r.Topic, err))
+		return
+	}
+	tp, err := p.topicFor(ctx, r.Topic)
+	if err != nil {
+		p.release(size)
+		complete(r, cb, err)
+		return
+	}
+	pp, sticky, err := p.choose(tp, r)
+	if err != nil {
+		p.release(size)
+		complete(r, cb, err)
+		return
+	}
+	if r.Timestamp.IsZero() {
+		r.Timestamp = time.Now()
+	}
+	p.pending.Add(1)
+	if pp.append(p, r, cb, size) && sticky {
+		tp.rotateSticky(pp.partition)
+	}
+}
+
+func complete(r *Record, cb func(*Record, error), err error) {
+	if cb != nil {
+		cb(r, err)
+	}
+}
+
+// ProduceSync produces records and waits for all of them to be
+// acknowledged or failed. It returns nil or the errors of the failed
+// records joined (errors.Is works on the result).
+func (p *Producer) ProduceSync(ctx context.Context, records ...*Record) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	wg.Add(len(records))
+	cb := func(r *Record, err error) {
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+		wg.Done()
+	}
+	for _, r := range records {
+		p.Produce(ctx, r, cb)
+	}
+	p.flushing.Add(1) // a caller waiting on records should not wait for linger
+	p.wakeSender()
+	wg.Wait()
+	p.flushing.Add(-1)
+	return errors.Join(errs...)
+}
+
+// Flush sends everything buffered at once (ignoring Linger) and waits until
+// no record is buffered or in flight, or until ctx ends. Records produced
+// concurrently with Flush are waited for too.
+func (p *Producer) Flush(ctx context.Context) error {
+	p.flushing.Add(1)
+	defer p.flushing.Add(-1)
+	p.wakeSender()
+	p.flushMu.Lock()
+	if p.pending.Load() == 0 {
+		p.flushMu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	p.flushWaiters = append(p.flushWaiters, ch)
+	p.flushMu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("client: flush with %d records pending: %w", p.pending.Load(), ctx.Err())
+	}
+}
+
+// Close stops accepting records (Produce fails with ErrClosed), flushes
+// what is buffered — every record is acknowledged or failed, within
+// DeliveryTimeout — and closes the connections.
+func (p *Producer) Close() error {
+	if p.closing.Swap(true) {
+		<-p.senderDone
+		return nil
+	}
+	close(p.closingCh)
+	p.closeMu.Lock() // wait for Produce calls in progress; later ones see closing
+	p.closeMu.Unlock()
+	err := p.Flush(context.Background())
+	close(p.closed)
+	<-p.senderDone
+	p.cl.close()
+	return err
+}
+
+// reserve takes n bytes of buffer memory, waiting for room unless the
+// producer fails fast. A record alone may always be buffered, so one
+// larger than the rest of the budget cannot deadlock.
+func (p *Producer) reserve(ctx context.Context, n int64) error {
+	limit := p.cfg.maxBufferedBytes
+	for {
+		cur := p.buffered.Load()
+		if cur+n <= limit || cur == 0 {
+			if p.buffered.CompareAndSwap(cur, cur+n) {
+				return nil
+			}
+			continue
+		}
+		if p.cfg.failWhenFull {
+			return fmt.Errorf("%d of %d bytes buffered: %w", cur, limit, ErrBufferFull)
+		}
+		p.memMu.Lock()
+		ch := p.memFreed
+		p.memWaiters.Add(1)
+		p.memMu.Unlock()
+		// Re-check after registering: a release that ran before the
+		// registration saw no waiter and closed nothing.
+		if c := p.buffered.Load(); c+n <= limit || c == 0 {
+			p.memWaiters.Add(-1)
+			continue
+		}
+		select {
+		case <-ch:
+			p.memWaiters.Add(-1)
+		case <-ctx.Done():
+			p.memWaiters.Add(-1)
+			return fmt.Errorf("waiting for buffer room (%d of %d bytes buffered): %w", cur, limit, ctx.Err())
+		case <-p.closingCh:
+			p.memWaiters.Add(-1)
+			return ErrClosed
+		}
+	}
+}
+
+func (p *Producer) release(n int64) {
+	p.buffered.Add(-n)
+	if p.memWaiters.Load() > 0 {
+		p.memMu.Lock()
+		close(p.memFreed)
+		p.memFreed = make(chan struct{})
+		p.memMu.Unlock()
+	}
+}
+
+// done records that n records completed, waking flushers when none is left.
+func (p *Producer) done(n int) {
+	if p.pending.Add(-int64(n)) != 0 {
+		return
+	}
+	p.flushMu.Lock()
+	if p.pending.Load() == 0 {
+		for _, ch := range p.flushWaiters {
+			close(ch)
+		}
+		p.flushWaiters = p.flushWaiters[:0]
+	}
+	p.flushMu.Unlock()
+}
+
+// topicFor returns the topic's accumulators, fetching its metadata first
+// if it is new. The partition count is taken once; partitions added later
+// are not produced to until the producer is recreated.
+func (p *Producer) topicFor(ctx context.Context, name string) (*topicProducer, error) {
+	p.topicsMu.RLock()
+	tp := p.topics[name]
+	p.topicsMu.RUnlock()
+	if tp != nil {
+		return tp, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.deliveryTimeout)
+	defer cancel()
+	tm, err := p.cl.waitTopic(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	p.topicsMu.Lock()
+	defer p.topicsMu.Unlock()
+	if tp = p.topics[name]; tp != nil {
+		return tp, nil
+	}
+	tp = &topicProducer{name: name, parts: make([]*partitionProducer, len(tm.partitions))}
+	for i := range tp.parts {
+		tp.parts[i] = &partitionProducer{topic: tp, partition: int32(i)}
+	}
+	tp.sticky.Store(int32(rand.IntN(len(tp.parts))))
+	p.topics[name] = tp
+	return tp, nil
+}
+
+// choose picks r's partition; sticky reports a keyless record placed by the
+// sticky partitioner.
+func (p *Producer) choose(tp *topicProducer, r *Record) (pp *partitionProducer, sticky bool, err error) {
+	n := int32(len(tp.parts))
+	switch {
+	case p.cfg.partitioning == PartitionManual:
+		if r.Partition < 0 || r.Partition >= n {
+			return nil, false, partitionErr(tp.name, r.Partition,
+				fmt.Errorf("topic has %d partitions: %w", n, ErrNoPartitions))
+		}
+		return tp.parts[r.Partition], false, nil
+	case r.Key != nil:
+		return tp.parts[KeyPartition(r.Key, n)], false, nil
+	default:
+		return tp.parts[tp.sticky.Load()], true, nil
+	}
+}
+
+// rotateSticky moves keyless records off partition from, whose batch just
+// closed, to another partition picked at random (Kafka's sticky
+// partitioner: whole batches instead of one record per partition).
+func (tp *topicProducer) rotateSticky(from int32) {
+	n := int32(len(tp.parts))
+	if n == 1 {
+		return
+	}
+	next := (from + 1 + rand.Int32N(n-1)) % n
+	tp.sticky.CompareAndSwap(from, next)
+}
+
+// append adds r to the partition's open batch, closing it first if r does
+// not fit and after if it is full. It reports whether a batch was closed.
+func (pp *partitionProducer) append(p *Producer, r *Record, cb func(*Record, error), size int64) (closed bool) {
+	limit := p.cfg.batchSize
+	pp.mu.Lock()
+	b := pp.open
+	if b != nil && b.builder.Size()+int(size) > limit {
+		pp.queue = append(pp.queue, b)
+		b, closed = nil, true
+	}
+	opened := b == nil
+	if opened {
+		b = p.newBatch()
+		pp.open = b
+	}
+	b.builder.Append(r.Timestamp.UnixMilli(), r.Key, r.Value, r.Headers)
+	b.recs = append(b.recs, r)
+	b.cbs = append(b.cbs, cb)
+	b.reserved += size
+	if b.builder.Size() >= limit {
+		pp.queue = append(pp.queue, b)
+		pp.open = nil
+		closed = true
+	}
+	pp.mu.Unlock()
+	// The sender needs to know about a new linger deadline or a full batch;
+	// a record added to an already open batch changes neither.
+	if closed || opened {
+		p.wakeSender()
+	}
+	return closed
+}
+
+func (p *Producer) newBatch() *batch {
+	b := p.batchPool.Get().(*batch)
+	b.builder.Reset(b.buf[:0], record.Options{Compression: p.cfg.compression})
+	b.created = time.Now()
+	b.deadline = b.created.Add(p.cfg.linger)
+	return b
+}
+
+// recycle returns a completed batch to the pool.
+func (p *Producer) recycle(b *batch) {
+	clear(b.recs)
+	clear(b.cbs)
+	b.recs, b.cbs = b.recs[:0], b.cbs[:0]
+	b.encoded, b.reserved, b.attempts, b.lastErr = false, 0, 0, nil
+	if cap(b.buf) > 4*(p.cfg.batchSize+1<<10) && cap(b.buf) > maxPooledFrame {
+		return // one huge record grew it; do not keep that much per pooled batch
+	}
+	b.buf = b.buf[:0]
+	p.batchPool.Put(b)
+}
+
+// encode finishes the batch once; a retry resends the same bytes.
+func (b *batch) encode() error {
+	if b.encoded {
+		return nil
+	}
+	buf, err := b.builder.Finish()
+	if err != nil {
+		return err
+	}
+	b.buf, b.encoded = buf, true
+	return nil
+}
+
+func (p *Producer) wakeSender() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
