@@ -13,6 +13,12 @@ import (
 // with arbitrary .index and .timeindex files, after an unclean stop. Open must
 // not panic, must keep a valid prefix of the input (byte for byte), serve
 // every offset in it, and accept appends after it.
+//
+// Each input costs a few milliseconds of real file I/O, so with the default
+// -fuzzminimizetime (60s per new input) the workers spend nearly all their
+// time minimizing; run it with a bound:
+//
+//	go test -run '^$' -fuzz '^FuzzRecover$' -fuzztime 60s -fuzzminimizetime 20x ./segment
 func FuzzRecover(f *testing.F) {
 	// Valid batches whose offsets do not follow each other.
 	var gappy []byte

@@ -14,6 +14,7 @@ import (
 // Release, even if retention or truncation removes the segment meanwhile.
 type FileRange struct {
 	seg         *segment
+	data        []byte // the segment's valid bytes when the range was made
 	pos         int64
 	n           int
 	first, next int64
@@ -49,7 +50,7 @@ func (r *FileRange) Bytes() []byte {
 	if r.seg == nil {
 		return nil
 	}
-	return r.seg.data[r.pos : r.pos+int64(r.n) : r.pos+int64(r.n)]
+	return r.data[r.pos : r.pos+int64(r.n) : r.pos+int64(r.n)]
 }
 
 // FirstOffset returns the base offset of the first batch (when Len() > 0).
@@ -69,7 +70,7 @@ func (r *FileRange) Release() {
 	r.released = true
 	if r.seg != nil {
 		r.seg.decRef()
-		r.seg = nil
+		r.seg, r.data = nil, nil
 	}
 	rangePool.Put(r)
 }
@@ -83,38 +84,51 @@ func (r *FileRange) Release() {
 // offset == LogEndOffset(), or no batch below upTo, gives a range with
 // Len() == 0. offset below LogStartOffset() or above LogEndOffset() gives an
 // error wrapping ErrOffsetOutOfRange. The caller must Release the range.
+//
+// The lock is held only to find the segment, take a reference and read the
+// index; the header scan runs without it, so a Read that faults in cold pages
+// never holds up appends.
 func (l *Log) Read(offset int64, maxBytes int, upTo int64) (*FileRange, error) {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
 	if err := l.usableLocked(); err != nil {
+		l.mu.RUnlock()
 		return nil, err
 	}
 	leo := l.leo.Load()
 	if offset < l.mu.logStart || offset > leo {
-		return nil, fmt.Errorf("%w: offset %d outside [%d, %d] of %s", ErrOffsetOutOfRange, offset, l.mu.logStart, leo, l.dir)
+		start := l.mu.logStart
+		l.mu.RUnlock()
+		return nil, fmt.Errorf("%w: offset %d outside [%d, %d] of %s", ErrOffsetOutOfRange, offset, start, leo, l.dir)
 	}
 	r := newRange()
 	if offset == leo || offset >= upTo {
+		l.mu.RUnlock()
 		return r, nil
 	}
 	s := l.mu.segs[l.segIndexLocked(offset)]
 	if offset >= s.next {
 		// Only possible past the last batch of a segment whose successor
 		// starts later, which recovery never leaves behind.
+		l.mu.RUnlock()
 		r.Release()
 		return nil, fmt.Errorf("%w: offset %d in no segment of %s", ErrCorrupt, offset, l.dir)
 	}
-	pos, err := s.locate(offset)
+	data, pos := s.valid(), s.floor(offset)
+	s.incRef()
+	l.mu.RUnlock()
+
+	pos, err := scanTo(data, pos, offset, s.stem)
 	if err != nil {
+		s.decRef()
 		r.Release()
 		return nil, err
 	}
 	end, lastStart := pos, pos
-	for end+record.HeaderSize <= s.size {
-		if s.lastOffsetAt(end) >= upTo {
+	for end+record.HeaderSize <= int64(len(data)) {
+		if lastOffsetIn(data, end) >= upTo {
 			break
 		}
-		size := s.batchSizeAt(end)
+		size := batchSizeIn(data, end)
 		if end > pos && end+size-pos > int64(maxBytes) {
 			break
 		}
@@ -122,11 +136,11 @@ func (l *Log) Read(offset int64, maxBytes int, upTo int64) (*FileRange, error) {
 		end += size
 	}
 	if end == pos {
+		s.decRef()
 		return r, nil
 	}
-	s.incRef()
-	r.seg, r.pos, r.n = s, pos, int(end-pos)
-	r.first = s.baseOffsetAt(pos)
-	r.next = s.lastOffsetAt(lastStart) + 1
+	r.seg, r.data, r.pos, r.n = s, data, pos, int(end-pos)
+	r.first = baseOffsetIn(data, pos)
+	r.next = lastOffsetIn(data, lastStart) + 1
 	return r, nil
 }

@@ -180,37 +180,51 @@ func (s *segment) batchAt(pos int64) (record.Batch, error) {
 	return record.Parse(s.data[pos:s.size])
 }
 
-// baseOffsetAt reads the base offset of the batch header at pos.
-func (s *segment) baseOffsetAt(pos int64) int64 {
-	return int64(binary.BigEndian.Uint64(s.data[pos:]))
+// Header readers over a slice of a segment's valid bytes. They trust the
+// framing: callers only pass positions of batches inside [0, len(data)),
+// which the segment invariant makes whole, valid batches.
+
+func baseOffsetIn(data []byte, pos int64) int64 {
+	return int64(binary.BigEndian.Uint64(data[pos:]))
 }
 
-// lastOffsetAt reads just the lastOffset of the batch header at pos, for scans
+// lastOffsetIn reads just the lastOffset of the batch at pos, for scans
 // that must not touch the records.
-func (s *segment) lastOffsetAt(pos int64) int64 {
-	h := s.data[pos:]
-	return int64(binary.BigEndian.Uint64(h)) + int64(int32(binary.BigEndian.Uint32(h[23:])))
+func lastOffsetIn(data []byte, pos int64) int64 {
+	return baseOffsetIn(data, pos) + int64(int32(binary.BigEndian.Uint32(data[pos+23:])))
 }
 
-// batchSizeAt returns the whole size of the batch at pos.
-func (s *segment) batchSizeAt(pos int64) int64 {
-	return int64(int32(binary.BigEndian.Uint32(s.data[pos+8:]))) + record.LogOverhead
+func batchSizeIn(data []byte, pos int64) int64 {
+	return int64(int32(binary.BigEndian.Uint32(data[pos+8:]))) + record.LogOverhead
 }
+
+func (s *segment) baseOffsetAt(pos int64) int64 { return baseOffsetIn(s.data, pos) }
+
+// valid returns the segment's valid bytes; the caller holds the Log's lock.
+// The slice stays readable without the lock while a reference is held:
+// bytes below size never change (truncation under a reference moves the
+// file aside instead of cutting it).
+func (s *segment) valid() []byte { return s.data[:s.size:s.size] }
+
+// floor returns the index floor position for offset; the caller holds the
+// Log's lock, since the index changes with appends and truncation.
+func (s *segment) floor(offset int64) int64 { return s.idx.offsetFloor(uint32(offset - s.base)) }
 
 // locate returns the position of the batch that contains offset, which must be
 // in [base, next). Lookup = index floor entry + forward scan of headers.
 func (s *segment) locate(offset int64) (int64, error) {
-	pos := s.idx.offsetFloor(uint32(offset - s.base))
-	for pos < s.size {
-		if pos+record.HeaderSize > s.size {
-			break
-		}
-		if s.lastOffsetAt(pos) >= offset {
+	return scanTo(s.valid(), s.floor(offset), offset, s.stem)
+}
+
+// scanTo walks batch headers in data from pos to the batch containing offset.
+func scanTo(data []byte, pos, offset int64, stem string) (int64, error) {
+	for pos+record.HeaderSize <= int64(len(data)) {
+		if lastOffsetIn(data, pos) >= offset {
 			return pos, nil
 		}
-		pos += s.batchSizeAt(pos)
+		pos += batchSizeIn(data, pos)
 	}
-	return 0, fmt.Errorf("%w: offset %d not found in %s (size %d)", ErrCorrupt, offset, s.stem+logSuffix, s.size)
+	return 0, fmt.Errorf("%w: offset %d not found in %s (size %d)", ErrCorrupt, offset, stem+logSuffix, len(data))
 }
 
 // indexBatch records b, which was just placed at pos, in the indexes.
