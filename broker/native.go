@@ -85,6 +85,8 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 		h.fetch(r, hdr, start, q)
 	case *wire.ListOffsetsRequest:
 		h.listOffsets(r, hdr, start, q)
+	case *wire.InitProducerIDRequest:
+		h.initProducerID(r, hdr, start, q)
 	default:
 		h.replyError(r, hdr, start, wire.UnsupportedVersion)
 	}
@@ -147,6 +149,10 @@ func codeOf(err error) wire.ErrorCode {
 		return wire.BrokerNotAvailable
 	case errors.Is(err, engine.ErrInvalidRequest):
 		return wire.InvalidRequest
+	case errors.Is(err, engine.ErrOutOfOrderSequence):
+		return wire.OutOfOrderSequenceNumber
+	case errors.Is(err, engine.ErrInvalidProducerEpoch):
+		return wire.InvalidProducerEpoch
 	}
 	return wire.UnknownServerError
 }
@@ -229,4 +235,24 @@ func (h *nativeHandler) deleteTopics(r *netio.Responder, hdr wire.RequestHeader,
 		resp.Topics = append(resp.Topics, res)
 	}
 	h.reply(r, hdr, start, resp, failed)
+}
+
+// initProducerID gives an idempotent producer its id. Transactions do not
+// exist yet, so a transactional id is refused rather than ignored: a
+// transactional producer must not believe it got fencing it does not have.
+func (h *nativeHandler) initProducerID(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.InitProducerIDRequest) {
+	resp := &wire.InitProducerIDResponse{ProducerID: -1, ProducerEpoch: -1}
+	if q.TransactionalID != "" {
+		resp.ErrorCode = wire.InvalidRequest
+		h.reply(r, hdr, start, resp, true)
+		return
+	}
+	id, epoch, err := h.b.engine.InitProducerID()
+	if err != nil {
+		resp.ErrorCode = codeOf(err)
+		h.reply(r, hdr, start, resp, true)
+		return
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, epoch
+	h.reply(r, hdr, start, resp, false)
 }

@@ -19,6 +19,9 @@ func benchProducer(b *testing.B, partitions int, opts ...Opt) *Producer {
 	cl := newCluster(cfg)
 	b.Cleanup(cl.close)
 	p := newProducer(cfg, cl)
+	// As if InitProducerID had been answered: no network here.
+	p.producerID = 1
+	p.idReady.Store(true)
 	tp := &topicProducer{name: "t", parts: make([]*partitionProducer, partitions)}
 	for i := range tp.parts {
 		tp.parts[i] = &partitionProducer{topic: tp, partition: int32(i)}
@@ -36,7 +39,7 @@ func drainAll(b *testing.B, p *Producer) {
 		pp.queue = pp.queue[len(pp.queue):]
 		pp.mu.Unlock()
 		for _, bt := range queue {
-			if err := bt.encode(); err != nil {
+			if err := p.encode(pp, bt); err != nil {
 				b.Fatal(err)
 			}
 			p.finish(pp, bt, 0, nil)
@@ -48,14 +51,28 @@ func drainAll(b *testing.B, p *Producer) {
 // accumulators, batch encoding and the acknowledgement path (callbacks,
 // buffer release, batch recycling): everything but the network. One op is
 // one record; steady state must allocate nothing.
+//
+// Medians of -count 3, idempotence on and off in the same run:
+//
+//	go test -run '^$' -bench ProduceAccumulate -benchtime 1s -count 3 ./client
+//	go1.26.8 linux/amd64, AMD EPYC (2 vCPUs), kernel 6.18.44-fc-v669
+//
+//	value=100B,compression=none,idempotent=true    128.2 ns/op  0 allocs/op
+//	value=100B,compression=none,idempotent=false   131.5 ns/op  0 allocs/op
+//	value=1000B,compression=none,idempotent=true   183.2 ns/op  0 allocs/op
+//	value=100B,compression=lz4,idempotent=true     176.7 ns/op  0 allocs/op
+//
+// Before idempotence (no producer fields) the same command measured
+// 128.2, 193.5 and 167.3 ns/op for the first, third and fourth rows.
 func BenchmarkProduceAccumulate(b *testing.B) {
 	cases := []struct {
-		value int
-		codec record.Compression
-	}{{100, record.None}, {1000, record.None}, {100, record.LZ4}}
+		value      int
+		codec      record.Compression
+		idempotent bool
+	}{{100, record.None, true}, {1000, record.None, true}, {100, record.LZ4, true}, {100, record.None, false}}
 	for _, tc := range cases {
-		b.Run(fmt.Sprintf("value=%dB,compression=%s", tc.value, tc.codec), func(b *testing.B) {
-			p := benchProducer(b, 4, Compression(tc.codec), BatchSize(16<<10))
+		b.Run(fmt.Sprintf("value=%dB,compression=%s,idempotent=%v", tc.value, tc.codec, tc.idempotent), func(b *testing.B) {
+			p := benchProducer(b, 4, Compression(tc.codec), BatchSize(16<<10), Idempotent(tc.idempotent))
 			ctx := context.Background()
 			value := make([]byte, tc.value)
 			key := []byte("key-0001")

@@ -55,10 +55,42 @@
 // many partitions (a request carries every ready partition of a broker,
 // and up to MaxInFlightPerBroker requests pipeline on a connection).
 //
-// Duplicates: the producer is not idempotent (the protocol has no producer
-// ids yet). A batch whose acknowledgement was lost with its connection is
-// sent again and then appears twice, immediately after itself; records are
-// never reordered or skipped. Delivery is at least once.
+// Duplicates: the producer is idempotent by default (Idempotent(true),
+// Kafka 3.x's default). On its first Produce it gets a producer id from a
+// broker (InitProducerId); every batch carries that id, an epoch and a
+// per-partition sequence number, and a retry resends the batch's bytes
+// unchanged. The partition leader remembers the sequence ranges and
+// offsets of each producer's last 5 batches, so a retried batch that was
+// already written is not written again: it is answered with its original
+// offset. Under AcksAll with the broker's flush.policy=always, each record
+// of one Producer is therefore stored exactly once per partition, in
+// Produce order, across lost connections, request timeouts and broker
+// crashes (the broker rebuilds that memory from its log's last two
+// segments when it restarts; docs/protocol.md says when that is not
+// enough). With flush.policy never or interval a crash can lose
+// acknowledged records, but still writes none twice.
+//
+// What stays at least once:
+//   - a new Producer (a restarted process) gets a new producer id, so
+//     re-sending records an earlier Producer may have written duplicates
+//     them: the application must deduplicate across producer sessions;
+//   - a record whose callback got an error may or may not have been
+//     written (DeliveryTimeout, or an error after the request left), and
+//     producing it again is a new record.
+//
+// When a batch that was sent fails for good (its delivery timeout passed,
+// or a non-retriable error such as OUT_OF_ORDER_SEQUENCE_NUMBER), its
+// records fail with that error, and the partition starts a new producer
+// epoch at sequence 0 so that the following records are accepted whether or
+// not the broker kept the failed batch. The producer does not stop: only
+// that batch's records fail. DUPLICATE_SEQUENCE_NUMBER (a broker that has
+// the batch but not its offset) counts as success, with Offset -1.
+//
+// Idempotence needs AcksAll: Idempotent(true) with another RequiredAcks
+// fails NewProducer with ErrInvalidOption, and when Idempotent is not
+// given, RequiredAcks(AcksLeader) or RequiredAcks(AcksNone) turns it off
+// (Kafka 3.x's rules). With it off, a batch whose acknowledgement was lost
+// is written twice, right after itself: at least once, never reordered.
 //
 // # Buffers
 //
@@ -90,7 +122,7 @@
 // # Defaults
 //
 // BatchSize 16 KiB and Linger 5 ms (Kafka 4.0's batch.size and linger.ms);
-// AcksAll; MaxInFlightPerBroker 5; RequestTimeout 30 s; DeliveryTimeout
+// AcksAll; Idempotent on; MaxInFlightPerBroker 5; RequestTimeout 30 s; DeliveryTimeout
 // 2 min; MaxBufferedBytes 64 MiB; RetryBackoff 100 ms to 1 s;
 // MetadataMaxAge 5 min; MaxWait 500 ms, MinBytes 1, MaxBytes 50 MiB,
 // PartitionMaxBytes 1 MiB.

@@ -33,13 +33,32 @@ type fakeBroker struct {
 	// produceParts records how many partitions each produce request carried.
 	produceParts []int
 	requests     map[wire.APIKey]int
-	conns        []net.Conn
-	wg           sync.WaitGroup
+	// nextProducerID is the id the next InitProducerId gets; initIDErrs
+	// InitProducerId requests are answered BROKER_NOT_AVAILABLE first.
+	nextProducerID int64
+	initIDErrs     int
+	// lostAcks produce requests are applied and then answered by closing
+	// the connection, as a broker that crashed after writing would;
+	// duplicates counts idempotent batches recognized as retries.
+	lostAcks   int
+	duplicates int
+	conns      []net.Conn
+	wg         sync.WaitGroup
 }
 
 type fakeLog struct {
 	batches [][]byte
 	next    int64
+	// producers holds the last batch of each producer id, for the broker's
+	// sequence rules (docs/protocol.md) cut down to a one-batch cache: the
+	// client has one request per partition in flight.
+	producers map[int64]fakeSeq
+}
+
+type fakeSeq struct {
+	epoch       int16
+	first, last int32
+	base        int64
 }
 
 func newFakeBroker(t testing.TB) *fakeBroker {
@@ -158,6 +177,9 @@ func (fb *fakeBroker) serve(c net.Conn) {
 			if resp == nil {
 				continue // acks=0
 			}
+			if fb.loseAck(req) {
+				return // the produce was applied; its answer is lost with the connection
+			}
 			out = wire.AppendResponseFrame(out[:0], h.CorrelationID, resp)
 		}
 		if _, err := c.Write(out); err != nil {
@@ -196,6 +218,15 @@ func (fb *fakeBroker) handle(req wire.Request) wire.Response {
 		return fb.fetch(q)
 	case *wire.ListOffsetsRequest:
 		return fb.listOffsets(q)
+	case *wire.InitProducerIDRequest:
+		fb.mu.Lock()
+		defer fb.mu.Unlock()
+		if fb.initIDErrs > 0 {
+			fb.initIDErrs--
+			return &wire.InitProducerIDResponse{ErrorCode: wire.BrokerNotAvailable, ProducerID: -1, ProducerEpoch: -1}
+		}
+		fb.nextProducerID++
+		return &wire.InitProducerIDResponse{ProducerID: fb.nextProducerID - 1}
 	}
 	return &wire.DeleteTopicsResponse{ErrorCode: wire.UnsupportedVersion}
 }
@@ -295,6 +326,9 @@ func (fb *fakeBroker) appendBatches(topic string, partition int32, records []byt
 		if err != nil {
 			return wire.CorruptMessage, -1
 		}
+		if code, dupBase := l.checkSequence(b, &fb.duplicates); code != wire.None || dupBase >= 0 {
+			return code, dupBase
+		}
 		cp := append([]byte(nil), b...)
 		record.Batch(cp).SetBaseOffset(l.next)
 		l.next += int64(b.RecordCount())
@@ -390,4 +424,47 @@ func (fb *fakeBroker) offsetForTime(l *fakeLog, ts int64) (int64, int64) {
 		}
 	}
 	return -1, -1
+}
+
+// checkSequence applies the idempotent-producer rules to b: a non-None code
+// to refuse it, a base offset >= 0 for a duplicate, or (None, -1) to append
+// it, in which case it is remembered at l.next.
+func (l *fakeLog) checkSequence(b record.Batch, dups *int) (wire.ErrorCode, int64) {
+	id := b.ProducerID()
+	if id < 0 {
+		return wire.None, -1
+	}
+	first := b.BaseSequence()
+	cur := fakeSeq{epoch: b.ProducerEpoch(), first: first, last: addSeq(first, int(b.LastOffsetDelta())), base: l.next}
+	prev, known := l.producers[id]
+	switch {
+	case !known:
+	case cur.epoch < prev.epoch:
+		return wire.InvalidProducerEpoch, -1
+	case cur.epoch > prev.epoch:
+		if first != 0 {
+			return wire.OutOfOrderSequenceNumber, -1
+		}
+	case first == prev.first && cur.last == prev.last:
+		*dups++
+		return wire.None, prev.base
+	case first != addSeq(prev.last, 1):
+		return wire.OutOfOrderSequenceNumber, -1
+	}
+	if l.producers == nil {
+		l.producers = map[int64]fakeSeq{}
+	}
+	l.producers[id] = cur
+	return wire.None, -1
+}
+
+// loseAck reports whether the answer to req is to be lost (see lostAcks).
+func (fb *fakeBroker) loseAck(req wire.Request) bool {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	if _, ok := req.(*wire.ProduceRequest); !ok || fb.lostAcks == 0 {
+		return false
+	}
+	fb.lostAcks--
+	return true
 }

@@ -310,37 +310,29 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 	rest := pollValues(t, c, 2*n-total)
 	for part := range int32(2) {
 		vs := append(first[part], rest[part]...)
-		checkInOrder(t, part, vs, n)
+		checkExactlyOnce(t, part, vs, n)
 	}
 }
 
-// checkInOrder: the first occurrences of values are exactly 0..n-1 in
-// order. Repeats of already-seen values can only come from a batch whose
-// acknowledgement was lost (the producer is not idempotent) and are
-// tolerated; a gap or a reordering is not.
-func checkInOrder(t testing.TB, part int32, values []string, n int) {
+// checkExactlyOnce: values are exactly 0..n-1 in order. The producer is
+// idempotent (the default), so a batch retried after a lost
+// acknowledgement is not stored twice; a repeat, a gap or a reordering
+// fails the test.
+func checkExactlyOnce(t testing.TB, part int32, values []string, n int) {
 	t.Helper()
-	next := 0
-	for _, v := range values {
-		i, err := strconv.Atoi(v)
-		if err != nil {
-			t.Fatalf("partition %d: value %q", part, v)
-		}
-		switch {
-		case i == next:
-			next++
-		case i > next:
-			t.Fatalf("partition %d: %d before %d: gap or reorder", part, i, next)
+	for i, v := range values {
+		if v != strconv.Itoa(i) {
+			t.Fatalf("partition %d: offset %d holds %q, want %d (repeat, gap or reorder)", part, i, v, i)
 		}
 	}
-	if next != n {
-		t.Fatalf("partition %d: %d of %d records", part, next, n)
+	if len(values) != n {
+		t.Fatalf("partition %d: %d of %d records", part, len(values), n)
 	}
 }
 
 // TestIntegrationConnectionCuts runs a producer through a proxy that cuts
 // every connection at random moments: all records are acknowledged, and
-// each partition holds them in produce order.
+// each partition holds each of them exactly once, in produce order.
 func TestIntegrationConnectionCuts(t *testing.T) {
 	b := startBroker(t, t.TempDir(), "127.0.0.1:0")
 	createTopic(t, b.Addr(), "t", 3)
@@ -412,11 +404,105 @@ func TestIntegrationConnectionCuts(t *testing.T) {
 	for _, lo := range ends {
 		total += int(lo.Offset)
 	}
+	if total != 3*n {
+		t.Fatalf("%d records stored for %d produced", total, 3*n)
+	}
 	got := pollValues(t, c, total)
 	for part := range int32(3) {
-		checkInOrder(t, part, got[part], n)
+		checkExactlyOnce(t, part, got[part], n)
 	}
-	t.Logf("%d cuts; %d records stored for %d produced (the rest are re-sent batches)", cuts.Load(), total, 3*n)
+	t.Logf("%d cuts; %d records stored for %d produced", cuts.Load(), total, 3*n)
+}
+
+// TestIntegrationRestartMidStreamExactlyOnce restarts a real broker three
+// times while a producer streams to it with acks=all and
+// flush.policy=always (the setting). Each stop is preceded by a cut
+// of every connection, as a crash does it: requests the broker already
+// appended lose their answers and are retried against the restarted
+// broker, whose producer state was rebuilt from the log. Every record must
+// be acknowledged and stored exactly once, in order. (With
+// Idempotent(false) this test sees duplicates.)
+func TestIntegrationRestartMidStreamExactlyOnce(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, "127.0.0.1:0")
+	addr := b.Addr()
+	a, err := client.NewAdmin(client.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CreateTopic(ctxFor(t), "t", 2, 1, map[string]string{"flush.policy": "always"}); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	proxy, err := cutproxy.New(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	p, err := client.NewProducer(client.SeedBrokers(proxy.Addr()), client.Dialer(proxy.Dial), fastRetries(), client.Partitioner(client.PartitionManual),
+		client.Linger(time.Millisecond), client.BatchSize(256), client.RequiredAcks(client.AcksAll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	const n = 3000
+	var wg sync.WaitGroup
+	var failed, acked atomic.Int32
+	wg.Add(2 * n)
+	go func() {
+		for i := range n {
+			for part := range int32(2) {
+				p.Produce(ctxFor(t), &client.Record{Topic: "t", Partition: part, Value: []byte(strconv.Itoa(i))},
+					func(_ *client.Record, err error) {
+						if err != nil {
+							failed.Add(1)
+							t.Error(err)
+						} else {
+							acked.Add(1)
+						}
+						wg.Done()
+					})
+			}
+			if i%10 == 9 {
+				time.Sleep(time.Millisecond) // a stream, not one burst before the first restart
+			}
+		}
+	}()
+	for restart := range 3 {
+		waitForCount(t, &acked, int32((restart+1)*n/3/2))
+		proxy.CutAll()
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		b = restartBroker(t, dir, addr)
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d records failed across the restarts", failed.Load())
+	}
+	c, err := client.NewConsumer(client.SeedBrokers(addr), fastRetries(), client.Assign("t", nil, client.Earliest()),
+		client.MaxWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := pollValues(t, c, 2*n)
+	for part := range int32(2) {
+		checkExactlyOnce(t, part, got[part], n)
+	}
+}
+
+// waitForCount waits until c reaches at least want.
+func waitForCount(t testing.TB, c *atomic.Int32, want int32) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for c.Load() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("count %d, waited for %d", c.Load(), want)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // TestIntegrationCreateTopicInvalid: a broker error comes back testable

@@ -85,6 +85,8 @@ type config struct {
 	maxBufferedBytes int64
 	failWhenFull     bool
 	partitioning     Partitioning
+	idempotent       bool
+	idempotentSet    bool // Idempotent was given: a conflict with acks is an error
 
 	// consumer
 	assign            []assignment
@@ -117,6 +119,7 @@ func defaultConfig() config {
 		maxInFlight:      5,               // Kafka's max.in.flight.requests.per.connection
 		deliveryTimeout:  2 * time.Minute, // Kafka's delivery.timeout.ms
 		maxBufferedBytes: 64 << 20,        // a little above Kafka's 32 MiB buffer.memory
+		idempotent:       true,            // Kafka 3.x's enable.idempotence default
 
 		maxWait:           500 * time.Millisecond, // Kafka's fetch.max.wait.ms
 		minBytes:          1,                      // answer as soon as anything is there
@@ -145,7 +148,15 @@ func newConfig(opts []Opt) (*config, error) {
 	case c.maxBufferedBytes < int64(c.batchSize):
 		return nil, fmt.Errorf("client: max buffered bytes %d below batch size %d: %w",
 			c.maxBufferedBytes, c.batchSize, ErrInvalidOption)
+	case c.idempotent && c.idempotentSet && c.acks != AcksAll:
+		return nil, fmt.Errorf("client: Idempotent(true) needs RequiredAcks(AcksAll), got acks=%d: "+
+			"only an answer from every in-sync replica tells a retry whether its batch was written; "+
+			"use AcksAll or Idempotent(false): %w", c.acks, ErrInvalidOption)
 	}
+	// Kafka 3.x's rule: idempotence that is on only by default gives way to
+	// an explicit acks other than all, so configurations written for an
+	// at-least-once producer keep working.
+	c.idempotent = c.idempotent && c.acks == AcksAll
 	return &c, nil
 }
 
@@ -190,6 +201,17 @@ func WithHooks(hooks ...Hook) Opt { return func(c *config) { c.hooks = append(c.
 
 // RequiredAcks sets the producer's acks (default AcksAll).
 func RequiredAcks(a Acks) Opt { return func(c *config) { c.acks = a } }
+
+// Idempotent turns the idempotent producer on or off (default on, as Kafka
+// 3.x's enable.idempotence). On, each partition's batches carry the
+// producer id and a sequence number, and the broker drops a retried batch
+// it already has: see the package doc's delivery guarantees. It needs
+// AcksAll: NewProducer fails with ErrInvalidOption when Idempotent(true) is
+// given with another acks setting, and the default (not given) turns
+// itself off under RequiredAcks(AcksLeader) or RequiredAcks(AcksNone).
+func Idempotent(on bool) Opt {
+	return func(c *config) { c.idempotent, c.idempotentSet = on, true }
+}
 
 // BatchSize is the uncompressed size in bytes at which a partition's open
 // batch is closed and sent (default 16 KiB, Kafka's batch.size). A record

@@ -41,6 +41,13 @@ type Producer struct {
 	inflightMu sync.Mutex
 	inflight   map[int32]int // produce requests in flight per broker
 
+	// The producer id and epoch of an idempotent producer: written once by
+	// initProducerID under idMu, then read without a lock after idReady.
+	idMu       sync.Mutex
+	idReady    atomic.Bool
+	producerID int64
+	idEpoch    int16
+
 	// closeMu is read-held by every Produce call, so Close can wait for
 	// the calls in progress (and no record is buffered after its flush).
 	closeMu    sync.RWMutex
@@ -72,6 +79,12 @@ type partitionProducer struct {
 	queue    []*batch // closed, waiting to be sent, oldest first
 	inflight bool
 	retryAt  time.Time
+
+	// Idempotence (see seq.go): the epoch this partition's batches carry,
+	// the sequence the next record appended is predicted to get, and the
+	// sequence the next batch sent gets.
+	epoch              int16
+	createSeq, sendSeq int32
 }
 
 // batch is one record batch being built or sent. Batches are pooled with
@@ -88,6 +101,11 @@ type batch struct {
 	deadline time.Time // linger expiry
 	attempts int
 	lastErr  error
+	// epoch and baseSeq were written into the builder's options when the
+	// batch was created (idempotent producer only); encode re-stamps the
+	// header if the partition's epoch moved on since.
+	epoch   int16
+	baseSeq int32
 }
 
 // NewProducer returns a producer. It connects lazily: the first Produce to
@@ -126,8 +144,10 @@ func newProducer(cfg *config, cl *cluster) *Producer {
 // Produce that may wait for buffer room. Errors found before buffering (a closed
 // producer, a full buffer under FailWhenBufferFull, ctx ending while
 // waiting for room or metadata, a non-existent partition) call cb before
-// Produce returns. Produce blocks only for buffer room and, on the first
-// record of a topic, for its metadata.
+// Produce returns. Produce blocks only for buffer room, on the first
+// record of a topic for its metadata, and on the producer's first record
+// for its producer id (idempotent producers; concurrent first calls wait
+// for the one that asks, up to DeliveryTimeout).
 func (p *Producer) Produce(ctx context.Context, r *Record, cb func(*Record, error)) {
 	p.closeMu.RLock()
 	defer p.closeMu.RUnlock()
@@ -141,6 +161,11 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb func(*Record, erro
 		return
 	}
 	if err := p.reserve(ctx, size); err != nil {
+		complete(r, cb, fmt.Errorf("client: topic %q: %w", r.Topic, err))
+		return
+	}
+	if err := p.initProducerID(ctx); err != nil {
+		p.release(size)
 		complete(r, cb, fmt.Errorf("client: topic %q: %w", r.Topic, err))
 		return
 	}
@@ -327,7 +352,7 @@ func (p *Producer) topicFor(ctx context.Context, name string) (*topicProducer, e
 	}
 	tp = &topicProducer{name: name, parts: make([]*partitionProducer, len(tm.partitions))}
 	for i := range tp.parts {
-		tp.parts[i] = &partitionProducer{topic: tp, partition: int32(i)}
+		tp.parts[i] = &partitionProducer{topic: tp, partition: int32(i), epoch: p.idEpoch}
 	}
 	tp.sticky.Store(int32(rand.IntN(len(tp.parts))))
 	p.topics[name] = tp
@@ -376,10 +401,11 @@ func (pp *partitionProducer) append(p *Producer, r *Record, cb func(*Record, err
 	}
 	opened := b == nil
 	if opened {
-		b = p.newBatch()
+		b = p.newBatch(pp)
 		pp.open = b
 	}
 	b.builder.Append(r.Timestamp.UnixMilli(), r.Key, r.Value, r.Headers)
+	pp.createSeq = addSeq(pp.createSeq, 1)
 	b.recs = append(b.recs, r)
 	b.cbs = append(b.cbs, cb)
 	b.reserved += size
@@ -397,9 +423,17 @@ func (pp *partitionProducer) append(p *Producer, r *Record, cb func(*Record, err
 	return closed
 }
 
-func (p *Producer) newBatch() *batch {
+// newBatch starts pp's next batch; pp.mu is held. An idempotent batch
+// carries the partition's epoch and the sequence its first record is
+// predicted to get (see seq.go).
+func (p *Producer) newBatch(pp *partitionProducer) *batch {
 	b := p.batchPool.Get().(*batch)
-	b.builder.Reset(b.buf[:0], record.Options{Compression: p.cfg.compression})
+	opts := record.Options{Compression: p.cfg.compression}
+	if p.cfg.idempotent {
+		b.epoch, b.baseSeq = pp.epoch, pp.createSeq
+		opts.HasProducer, opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = true, p.producerID, b.epoch, b.baseSeq
+	}
+	b.builder.Reset(b.buf[:0], opts)
 	b.created = time.Now()
 	b.deadline = b.created.Add(p.cfg.linger)
 	return b
@@ -418,8 +452,10 @@ func (p *Producer) recycle(b *batch) {
 	p.batchPool.Put(b)
 }
 
-// encode finishes the batch once; a retry resends the same bytes.
-func (b *batch) encode() error {
+// encode finishes pp's batch b once; a retry resends the same bytes, so an
+// idempotent batch keeps its sequence across retries. The partition has no
+// other batch in flight.
+func (p *Producer) encode(pp *partitionProducer, b *batch) error {
 	if b.encoded {
 		return nil
 	}
@@ -428,6 +464,9 @@ func (b *batch) encode() error {
 		return err
 	}
 	b.buf, b.encoded = buf, true
+	if p.cfg.idempotent {
+		pp.assignSequence(b)
+	}
 	return nil
 }
 

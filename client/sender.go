@@ -229,7 +229,7 @@ func (p *Producer) sendRequest(r *produceReq, c *conn) {
 	keptParts := r.parts[:0]
 	for i, b := range r.batches {
 		pp := r.parts[i]
-		if err := b.encode(); err != nil {
+		if err := p.encode(pp, b); err != nil {
 			p.finish(pp, b, -1, partitionErr(pp.topic.name, pp.partition, err))
 			continue
 		}
@@ -287,6 +287,11 @@ func (p *Producer) completeRequest(r *produceReq, resp *wire.ProduceResponse, er
 		if err == nil && resp != nil {
 			base, perr = partitionResult(resp, pp.topic.name, pp.partition)
 		}
+		if errors.Is(perr, wire.ErrDuplicateSequenceNumber) {
+			// The broker has the batch but no longer its offset (Kafka
+			// brokers answer so for a batch older than their cache).
+			base, perr = -1, nil
+		}
 		if perr != nil {
 			perr = partitionErr(pp.topic.name, pp.partition, perr)
 		}
@@ -333,6 +338,13 @@ func (p *Producer) finish(pp *partitionProducer, b *batch, base int64, err error
 	}
 	if err != nil && retriable(err) {
 		err = fmt.Errorf("%w after %d attempts: %w", ErrDeliveryTimeout, b.attempts+1, err)
+	}
+	switch {
+	case err == nil || !p.cfg.idempotent:
+	case b.encoded:
+		pp.bumpEpoch()
+	default:
+		pp.forgetUnsent()
 	}
 	for i, r := range b.recs {
 		r.Partition = pp.partition

@@ -13,6 +13,23 @@ package engine
 //	Fetch (resident range, up to 1 MiB)         431 ns/op              0 allocs/op
 //	LongPoll (park + wake by a produce)        2967 ns/op   176 B/op  3 allocs/op
 //
+// Idempotent produce (a producer id and sequence in every batch, checked
+// and recorded under the partition lock), against the plain path in the
+// same run; medians of -count 3 (the idempotent op also recomputes the
+// batch's CRC-32C in the benchmark loop, to advance the sequence):
+//
+//	go test -run '^$' -bench 'Produce' -benchtime 1s -count 3 ./engine
+//	go1.26.8 linux/amd64, AMD EPYC (2 vCPUs), kernel 6.18.44-fc-v669
+//
+//	Produce/batch=16KiB,acks=1,flush=never              10002 ns/op  1638 MB/s  0 allocs/op
+//	Produce/batch=16KiB,acks=1,flush=never,idempotent    9519 ns/op  1721 MB/s  0 allocs/op
+//	Produce/batch=16KiB,acks=all,flush=never             9534 ns/op  1718 MB/s  0 allocs/op
+//	Produce/batch=16KiB,acks=all,flush=never,idempotent  9706 ns/op  1688 MB/s  0 allocs/op
+//
+// The plain 16 KiB acks=1 case measured 9636 ns/op, 0 allocs/op on the
+// tree before idempotence (same command, same machine), so the extra
+// producer-id check on the plain path is within the noise.
+//
 // Engine vs segment alone, same run:
 //
 //	go test -run '^$' -bench 'SegmentBaseline|Produce/.*never' -benchtime 1s -count 3 ./engine
@@ -21,6 +38,7 @@ package engine
 //	batch=1MiB:   Produce 509422 ns/op, SegmentBaseline 882423 ns/op (within this machine's noise)
 
 import (
+	"encoding/binary"
 	"fmt"
 	"testing"
 	"time"
@@ -39,18 +57,31 @@ func BenchmarkProduce(b *testing.B) {
 		size  int
 		acks  int16
 		flush string
+		idem  bool
 	}{
-		{16 << 10, 1, "never"},
-		{1 << 20, 1, "never"},
-		{16 << 10, -1, "never"},
-		{16 << 10, 1, "always"},
+		{16 << 10, 1, "never", false},
+		{1 << 20, 1, "never", false},
+		{16 << 10, -1, "never", false},
+		{16 << 10, 1, "always", false},
+		{16 << 10, 1, "never", true},
+		{16 << 10, -1, "never", true},
 	}
 	for _, c := range cases {
 		acks := map[int16]string{1: "1", -1: "all"}[c.acks]
-		b.Run(fmt.Sprintf("batch=%dKiB,acks=%s,flush=%s", c.size>>10, acks, c.flush), func(b *testing.B) {
+		name := fmt.Sprintf("batch=%dKiB,acks=%s,flush=%s", c.size>>10, acks, c.flush)
+		if c.idem {
+			name += ",idempotent"
+		}
+		b.Run(name, func(b *testing.B) {
 			e := openTestEngine(b, nil)
 			mustCreate(b, e, "bench", 1, map[string]string{"segment.bytes": "67108864", "retention.bytes": "268435456", "flush.policy": c.flush})
-			batch := makeBatch(c.size/1024, c.size-61, 1)
+			count := c.size / 1024
+			batch := makeBatch(count, c.size-61, 1)
+			if c.idem {
+				batch = idemBatch(1, 0, 0, count)
+				batch = append(batch, make([]byte, c.size-len(batch))...)
+				binary.BigEndian.PutUint32(batch[8:], uint32(len(batch)-record.LogOverhead))
+			}
 			answered := make(chan error, 1)
 			done := func(r ProduceResult) { answered <- r.Err }
 			req := ProduceRequest{Topic: "bench", Acks: c.acks, Timeout: time.Minute, Records: batch}
@@ -58,6 +89,12 @@ func BenchmarkProduce(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
+				if c.idem {
+					// The next sequence, and so a new CRC: a second CRC-32C
+					// pass over the batch per op that the plain cases lack.
+					binary.BigEndian.PutUint32(batch[53:], uint32(i*count))
+					reseal(batch)
+				}
 				e.Produce(req, done)
 				if err := <-answered; err != nil {
 					b.Fatal(err)

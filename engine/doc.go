@@ -1,6 +1,8 @@
 // Package engine is the broker core of Spate: topics and their partitions,
-// produce and fetch semantics, delayed operations (acks=all, long-poll fetch),
-// ListOffsets, retention scheduling and graceful shutdown.
+// produce and fetch semantics, idempotent-producer deduplication (producer
+// ids, per-partition sequence state rebuilt from the log on open), delayed
+// operations (acks=all, long-poll fetch), ListOffsets, retention scheduling
+// and graceful shutdown.
 //
 // It speaks Go values, not bytes off a socket: the native dispatcher (netio)
 // and the Kafka front end (kafka) decode requests, call Engine methods and
@@ -11,6 +13,7 @@
 //
 //	<DataDir>/topics.json              topic names, partition counts, config overrides
 //	<DataDir>/<topic>-<partition>/     one segment.Log per partition (Kafka's layout)
+//	<DataDir>/producer_id_block        end of the producer id block in use (producerid.go)
 //
 // topics.json is replaced atomically (write a temp file, fsync, rename, fsync
 // the directory), so after a crash it is either the old or the new version.
@@ -44,7 +47,9 @@
 // Locks are taken in this order, and never the other way round:
 //
 //	Engine.admin       create/delete topic, persist topics.json; never on a hot path
-//	partition.mu       one per partition: serializes appends and close
+//	producerIDs.mu     InitProducerID; taken alone
+//	partition.mu       one per partition: serializes appends, the idempotent
+//	                   producer state (producerstate.go) and close
 //	watchers.mu        one per partition: its list of parked operations
 //	delayedFetch.mu    one per parked fetch: its re-read and completion
 //	(segment's locks)  taken inside segment.Log calls

@@ -35,6 +35,8 @@ type Engine struct {
 		deleting map[string]struct{}
 	}
 
+	producerIDs *producerIDs
+
 	closing  atomic.Bool
 	inflight atomic.Int64 // requests inside the engine: see enter/leave
 
@@ -60,7 +62,11 @@ func Open(cfg Config) (*Engine, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: create data dir %s: %w", ErrStorage, cfg.DataDir, err)
 	}
-	e := &Engine{cfg: cfg, stopRetention: make(chan struct{})}
+	ids, err := openProducerIDs(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, producerIDs: ids, stopRetention: make(chan struct{})}
 	e.admin.deleting = map[string]struct{}{}
 	empty := map[string]*topic{}
 	e.topics.Store(&empty)

@@ -27,7 +27,9 @@ var (
 	// (framing, magic, CRC-32C or record count).
 	ErrCorruptMessage = errors.New("engine: corrupt message")
 	// ErrInvalidRecord: a well-formed batch a client may not write (a control
-	// batch). Kafka answers INVALID_RECORD.
+	// batch; a batch with a producer id that is not alone in its request's
+	// records, or that lacks an epoch or sequence). Kafka answers
+	// INVALID_RECORD.
 	ErrInvalidRecord = errors.New("engine: invalid record")
 	// ErrUnsupportedCompression: a batch whose codec bits name no known codec.
 	ErrUnsupportedCompression = errors.New("engine: unsupported compression type")
@@ -48,6 +50,13 @@ var (
 	ErrStorage = errors.New("engine: storage error")
 	// ErrShuttingDown: the engine is closing or closed.
 	ErrShuttingDown = errors.New("engine: shutting down")
+	// ErrOutOfOrderSequence: an idempotent producer's batch whose sequence
+	// does not follow its last one on the partition (or a new epoch that
+	// does not start at 0). Nothing is appended.
+	ErrOutOfOrderSequence = errors.New("engine: out of order sequence number")
+	// ErrInvalidProducerEpoch: an idempotent producer's batch with an epoch
+	// older than the partition's for its producer id. Nothing is appended.
+	ErrInvalidProducerEpoch = errors.New("engine: invalid producer epoch")
 	// ErrInvalidRequest: a request that makes no sense (negative max bytes,
 	// an unsupported ListOffsets timestamp, ...).
 	ErrInvalidRequest = errors.New("engine: invalid request")

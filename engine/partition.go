@@ -26,16 +26,18 @@ type partition struct {
 
 	watchers watchers
 
-	// mu serializes appends (so a request's batches are contiguous) and
-	// close; closed is written under mu and read without it by parked
-	// operations that must not take mu.
-	mu     sync.Mutex
-	closed atomic.Bool
+	// mu serializes appends (so a request's batches are contiguous), the
+	// idempotent-producer checks that go with them, and close; closed is
+	// written under mu and read without it by parked operations that must
+	// not take mu.
+	mu        sync.Mutex
+	closed    atomic.Bool
+	producers producerStates // guarded by mu; see producerstate.go
 }
 
 func newPartition(topic string, id int32, cfg *TopicConfig, log *segment.Log) *partition {
 	p := &partition{topic: topic, id: id, cfg: cfg, log: log,
-		committedOnFlush: cfg.FlushPolicy == segment.FlushAlways}
+		committedOnFlush: cfg.FlushPolicy == segment.FlushAlways, producers: producerStates{}}
 	p.onFlushed = func(error) { p.watchers.wake() }
 	return p
 }
@@ -85,6 +87,9 @@ func (p *partition) remove() error {
 }
 
 func (p *partition) applyRetention(now time.Time) (int, error) {
+	p.mu.Lock()
+	p.producers.expire(now.Add(-producerExpiration).UnixMilli())
+	p.mu.Unlock()
 	n, err := p.log.ApplyRetention(now)
 	if err != nil && !errors.Is(err, segment.ErrClosed) {
 		return n, fmt.Errorf("%w: retention on %s-%d: %w", ErrStorage, p.topic, p.id, err)

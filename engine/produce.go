@@ -2,11 +2,14 @@ package engine
 
 // Behavior: Produce validates every batch of one partition's request before
 // appending any (whole batches, magic 2, size <= max.message.bytes, known
-// codec, CRC-32C, record count, no control batch), so a bad request appends
-// nothing. It then stamps the partition leader epoch and appends each batch
-// with segment's AppendNoWait: the one copy, caller's buffer to page cache,
-// happens inside the call, so the caller may reuse Records once Produce
-// returns. When done runs:
+// codec, CRC-32C, record count, no control batch, a batch with a producer
+// id alone), so a bad request appends nothing. A batch with a producer id
+// is deduplicated by its sequence (producerstate.go): a retry of a batch
+// already in the log appends nothing and is answered with the original
+// base offset. Produce then stamps the partition leader epoch and appends
+// each batch with segment's AppendNoWait: the one copy, caller's buffer to
+// page cache, happens inside the call, so the caller may reuse Records once
+// Produce returns. When done runs:
 //
 //	acks=0           after the append, inside Produce.
 //	acks=1           after the append (inside Produce), or after the
@@ -170,7 +173,29 @@ func (p *partition) validate(records []byte) error {
 			return fmt.Errorf("%w: %s-%d: batch at byte %d claims %d records in %d bytes",
 				ErrCorruptMessage, p.topic, p.id, pos, b.RecordCount(), len(b.Records()))
 		}
+		if err := p.validateProducer(b, pos, len(records)); err != nil {
+			return err
+		}
 		pos += b.Size()
+	}
+	return nil
+}
+
+// validateProducer checks the producer fields of the batch at byte pos of a
+// request of n record bytes. A batch with a producer id must come alone
+// (Kafka's rule for produce v3+), so its sequence check and append are one
+// all-or-nothing step, and must carry a real epoch and sequence.
+func (p *partition) validateProducer(b record.Batch, pos, n int) error {
+	if b.ProducerID() < 0 {
+		return nil
+	}
+	switch {
+	case pos != 0 || b.Size() != n:
+		return fmt.Errorf("%w: %s-%d: batch at byte %d has producer id %d but is not the request's only batch for the partition",
+			ErrInvalidRecord, p.topic, p.id, pos, b.ProducerID())
+	case b.ProducerEpoch() < 0 || b.BaseSequence() < 0:
+		return fmt.Errorf("%w: %s-%d: batch of producer %d has epoch %d and base sequence %d; both must be >= 0",
+			ErrInvalidRecord, p.topic, p.id, b.ProducerID(), b.ProducerEpoch(), b.BaseSequence())
 	}
 	return nil
 }
@@ -178,12 +203,17 @@ func (p *partition) validate(records []byte) error {
 // append stamps and appends already validated batches under the partition
 // lock, so one request's batches are contiguous in the log. If a later batch
 // fails to append, the earlier ones stay (the log refuses further appends
-// anyway after an I/O error).
+// anyway after an I/O error). A batch with a producer id (alone in records,
+// see validateProducer) is checked against the producer state first: a
+// duplicate appends nothing and returns the original offsets.
 func (p *partition) append(records []byte) (base, last int64, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed.Load() {
 		return 0, 0, fmt.Errorf("%w: %s-%d is closed", ErrUnknownTopicOrPartition, p.topic, p.id)
+	}
+	if b, _ := record.Parse(records); b.ProducerID() >= 0 {
+		return p.appendIdempotentLocked(b)
 	}
 	base = -1
 	for pos := 0; pos < len(records); {
@@ -202,6 +232,25 @@ func (p *partition) append(records []byte) (base, last int64, err error) {
 		pos += b.Size()
 	}
 	return base, last, nil
+}
+
+// appendIdempotentLocked appends one batch of an idempotent producer, or
+// answers a duplicate with the batch it repeats; p.mu is held.
+func (p *partition) appendIdempotentLocked(b record.Batch) (base, last int64, err error) {
+	dup, err := p.producers.check(p, b)
+	if err != nil {
+		return 0, 0, err
+	}
+	if dup != nil {
+		return dup.baseOffset, dup.baseOffset + int64(dup.lastOffsetDelta), nil
+	}
+	b.SetPartitionLeaderEpoch(0)
+	base, err = p.log.AppendNoWait(b)
+	if err != nil {
+		return 0, 0, p.storageErr("append", p.log.LogEndOffset(), err)
+	}
+	p.producers.record(b, base, time.Now().UnixMilli())
+	return base, b.LastOffset(), nil
 }
 
 // autoCreate creates an unknown topic with the defaults (AutoCreateTopics).

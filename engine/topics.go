@@ -169,7 +169,14 @@ func (e *Engine) openTopic(name string, partitions int32, cfg TopicConfig, overr
 			}
 			return nil, fmt.Errorf("%w: open %s: %w", ErrStorage, dir, err)
 		}
-		t.partitions = append(t.partitions, newPartition(name, i, &t.cfg, log))
+		p := newPartition(name, i, &t.cfg, log)
+		t.partitions = append(t.partitions, p)
+		if err := p.rebuildProducers(); err != nil {
+			for _, p := range t.partitions {
+				p.close()
+			}
+			return nil, err
+		}
 	}
 	return t, nil
 }

@@ -5,7 +5,7 @@ import "fmt"
 // APIKey identifies a request type (int16 on the wire).
 type APIKey int16
 
-// The implemented APIs. Keys 7-9 are reserved for more admin APIs and 10-29
+// The implemented APIs. Keys 8-9 are reserved for more admin APIs and 10-29
 // for the consumer-group APIs (see docs/protocol.md); the broker answers any
 // key it does not implement with UnsupportedVersion
 // (AppendUnsupportedVersionResponse).
@@ -17,6 +17,9 @@ const (
 	ProduceKey      APIKey = 4
 	FetchKey        APIKey = 5
 	ListOffsetsKey  APIKey = 6
+	// InitProducerIDKey takes key 7 from the admin range: it is answered by
+	// any broker, like an admin request, and is not on a hot path.
+	InitProducerIDKey APIKey = 7
 )
 
 // String returns the API's name, e.g. "Produce".
@@ -36,6 +39,8 @@ func (k APIKey) String() string {
 		return "Fetch"
 	case ListOffsetsKey:
 		return "ListOffsets"
+	case InitProducerIDKey:
+		return "InitProducerId"
 	}
 	return fmt.Sprintf("APIKey(%d)", int16(k))
 }
@@ -43,13 +48,14 @@ func (k APIKey) String() string {
 // requestNames names each request in decode errors, indexed by key, so the
 // success path builds no string.
 var requestNames = [...]string{
-	APIVersionsKey:  "ApiVersions request",
-	MetadataKey:     "Metadata request",
-	CreateTopicsKey: "CreateTopics request",
-	DeleteTopicsKey: "DeleteTopics request",
-	ProduceKey:      "Produce request",
-	FetchKey:        "Fetch request",
-	ListOffsetsKey:  "ListOffsets request",
+	APIVersionsKey:    "ApiVersions request",
+	MetadataKey:       "Metadata request",
+	CreateTopicsKey:   "CreateTopics request",
+	DeleteTopicsKey:   "DeleteTopics request",
+	ProduceKey:        "Produce request",
+	FetchKey:          "Fetch request",
+	ListOffsetsKey:    "ListOffsets request",
+	InitProducerIDKey: "InitProducerId request",
 }
 
 // VersionRange is the inclusive range of versions of one API a peer speaks.
@@ -71,6 +77,7 @@ var supported = []VersionRange{
 	{ProduceKey, 0, 0},
 	{FetchKey, 0, 0},
 	{ListOffsetsKey, 0, 0},
+	{InitProducerIDKey, 0, 0},
 }
 
 // SupportedVersions returns the version range of every API this build
@@ -130,15 +137,16 @@ func decodeWith(r *reader, body []byte, n *names, v interface{ decode(*reader) }
 // a frame allocates nothing in steady state. Give each event loop (or each
 // connection) its own Decoder: it is not safe for concurrent use.
 type Decoder struct {
-	names        names
-	r            reader
-	APIVersions  APIVersionsRequest
-	Metadata     MetadataRequest
-	CreateTopics CreateTopicsRequest
-	DeleteTopics DeleteTopicsRequest
-	Produce      ProduceRequest
-	Fetch        FetchRequest
-	ListOffsets  ListOffsetsRequest
+	names          names
+	r              reader
+	APIVersions    APIVersionsRequest
+	Metadata       MetadataRequest
+	CreateTopics   CreateTopicsRequest
+	DeleteTopics   DeleteTopicsRequest
+	Produce        ProduceRequest
+	Fetch          FetchRequest
+	ListOffsets    ListOffsetsRequest
+	InitProducerID InitProducerIDRequest
 }
 
 // Decode parses one request payload (a frame without its size field).
@@ -185,6 +193,8 @@ func (d *Decoder) Decode(payload []byte) (RequestHeader, Request, error) {
 		req = &d.Fetch
 	case ListOffsetsKey:
 		req = &d.ListOffsets
+	case InitProducerIDKey:
+		req = &d.InitProducerID
 	}
 	if err := decodeWith(&d.r, body, &d.names, req, requestNames[h.Key]); err != nil {
 		return h, nil, fmt.Errorf("correlation id %d: %w", h.CorrelationID, err)

@@ -40,7 +40,11 @@ const (
 	NotController                ErrorCode = 41
 	InvalidRequest               ErrorCode = 42
 	PolicyViolation              ErrorCode = 44
+	OutOfOrderSequenceNumber     ErrorCode = 45
+	DuplicateSequenceNumber      ErrorCode = 46
+	InvalidProducerEpoch         ErrorCode = 47
 	KafkaStorageError            ErrorCode = 56
+	UnknownProducerID            ErrorCode = 59
 	FencedLeaderEpoch            ErrorCode = 74
 	UnknownLeaderEpoch           ErrorCode = 75
 	UnsupportedCompressionType   ErrorCode = 76
@@ -122,6 +126,16 @@ var (
 		"the request body is malformed or inconsistent"}
 	ErrPolicyViolation = &Error{PolicyViolation, "POLICY_VIOLATION", false,
 		"the request violates a broker policy"}
+	// The idempotent-producer errors are not retriable, as in Kafka: sending
+	// the same batch again cannot change the broker's answer.
+	ErrOutOfOrderSequenceNumber = &Error{OutOfOrderSequenceNumber, "OUT_OF_ORDER_SEQUENCE_NUMBER", false,
+		"the batch's sequence number does not follow the producer's last one on this partition; nothing was written"}
+	ErrDuplicateSequenceNumber = &Error{DuplicateSequenceNumber, "DUPLICATE_SEQUENCE_NUMBER", false,
+		"the batch was already written; the broker no longer knows its offset"}
+	ErrInvalidProducerEpoch = &Error{InvalidProducerEpoch, "INVALID_PRODUCER_EPOCH", false,
+		"the batch's producer epoch is older than the partition's for this producer id"}
+	ErrUnknownProducerID = &Error{UnknownProducerID, "UNKNOWN_PRODUCER_ID", false,
+		"the broker has no state for the batch's producer id"}
 	ErrKafkaStorageError = &Error{KafkaStorageError, "KAFKA_STORAGE_ERROR", true,
 		"a disk error on the broker while reading or writing the log"}
 	ErrFencedLeaderEpoch = &Error{FencedLeaderEpoch, "FENCED_LEADER_EPOCH", true,
@@ -142,8 +156,9 @@ var knownErrors = []*Error{
 	ErrInvalidTopic, ErrRecordListTooLarge, ErrNotEnoughReplicas, ErrNotEnoughReplicasAfterAppend,
 	ErrInvalidRequiredAcks, ErrInvalidTimestamp, ErrUnsupportedVersion, ErrTopicAlreadyExists,
 	ErrInvalidPartitions, ErrInvalidReplicationFactor, ErrInvalidReplicaAssignment, ErrInvalidConfig,
-	ErrNotController, ErrInvalidRequest, ErrPolicyViolation, ErrKafkaStorageError,
-	ErrFencedLeaderEpoch, ErrUnknownLeaderEpoch, ErrUnsupportedCompressionType, ErrOffsetNotAvailable,
+	ErrNotController, ErrInvalidRequest, ErrPolicyViolation, ErrOutOfOrderSequenceNumber,
+	ErrDuplicateSequenceNumber, ErrInvalidProducerEpoch, ErrKafkaStorageError,
+	ErrUnknownProducerID, ErrFencedLeaderEpoch, ErrUnknownLeaderEpoch, ErrUnsupportedCompressionType, ErrOffsetNotAvailable,
 }
 
 var codeErrors = func() map[ErrorCode]*Error {

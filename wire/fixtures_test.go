@@ -72,7 +72,9 @@ func requestCases() map[string]Request {
 				}},
 				{Name: "t2"},
 			}},
-		"Fetch/follower": &FetchRequest{ReplicaID: 2, MaxWaitMs: 0, MinBytes: 0, MaxBytes: math.MaxInt32},
+		"Fetch/follower":     &FetchRequest{ReplicaID: 2, MaxWaitMs: 0, MinBytes: 0, MaxBytes: math.MaxInt32},
+		"InitProducerId":     &InitProducerIDRequest{TransactionTimeoutMs: 60000},
+		"InitProducerId/txn": &InitProducerIDRequest{TransactionalID: "orders-writer", TransactionTimeoutMs: math.MinInt32},
 		"ListOffsets": &ListOffsetsRequest{Topics: []ListOffsetsTopic{
 			{Name: "orders", Partitions: []ListOffsetsPartition{
 				{Partition: 0, Timestamp: EarliestTimestamp},
@@ -123,6 +125,9 @@ func responseCases() map[string]Response {
 					Records: recs[:100], RecordsLen: 100},
 			}},
 		}},
+		"InitProducerId":       &InitProducerIDResponse{ProducerID: 1 << 40, ProducerEpoch: 0},
+		"InitProducerId/max":   &InitProducerIDResponse{ProducerID: math.MaxInt64, ProducerEpoch: math.MaxInt16},
+		"InitProducerId/error": &InitProducerIDResponse{ErrorCode: InvalidRequest, ProducerID: -1, ProducerEpoch: -1},
 		"ListOffsets": &ListOffsetsResponse{Topics: []ListOffsetsTopicResponse{
 			{Name: "orders", Partitions: []ListOffsetsPartitionResponse{
 				{Partition: 0, Timestamp: -1, Offset: 0},
@@ -150,6 +155,8 @@ func newResponse(k APIKey) Response {
 		return &FetchResponse{}
 	case ListOffsetsKey:
 		return &ListOffsetsResponse{}
+	case InitProducerIDKey:
+		return &InitProducerIDResponse{}
 	}
 	return nil
 }
@@ -171,6 +178,8 @@ func newRequest(k APIKey) Request {
 		return &FetchRequest{}
 	case ListOffsetsKey:
 		return &ListOffsetsRequest{}
+	case InitProducerIDKey:
+		return &InitProducerIDRequest{}
 	}
 	return nil
 }

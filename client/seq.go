@@ -1,0 +1,141 @@
+package client
+
+// Idempotence: the producer asks a broker for a producer id once, on its
+// first Produce, and stamps every batch with it, the partition's epoch and
+// a per-partition sequence number (the sequence of the batch's first record;
+// records count from 0 per partition and wrap from MaxInt32 to 0). The
+// broker drops a batch whose sequence range it already has and answers
+// with the original offset, so a retry after a lost acknowledgement cannot
+// write twice (see docs/protocol.md, "Idempotent produce").
+//
+// Sequence assignment. A batch's sequence is predicted when it is created
+// (createSeq, advanced per record appended, so the builder writes it into
+// the header with no extra pass) and confirmed when it is first encoded for
+// sending (sendSeq, advanced by the batch's record count). A retry resends
+// the encoded bytes, sequence included. A batch that fails before it is
+// ever sent uses no sequence, and the prediction is recomputed. The two
+// agree unless a batch failed for good after it was sent: the broker may or may not have it, so the
+// next batch's sequence cannot follow it safely. Then the partition bumps
+// its epoch and starts again at sequence 0 (Kafka's KIP-360 does the same
+// through the broker), and batches created before the bump are re-stamped
+// when they are encoded: new epoch and sequence in the header, CRC-32C
+// recomputed. That extra CRC pass happens only after a failure.
+//
+// The epoch is per partition: the broker keeps state per (partition,
+// producer id), so one partition's failure does not disturb another's
+// sequence. An epoch bumped 32,767 times on one partition would wrap and be
+// refused with INVALID_PRODUCER_EPOCH; a producer that fails that often
+// should be recreated (a new producer gets a new id).
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/spate-io/spate/record"
+	"github.com/spate-io/spate/wire"
+)
+
+// Byte offsets in the RecordBatch v2 header (record's doc.go has the table).
+const (
+	batchCRCOffset           = 17
+	batchAttributesOffset    = 21 // the CRC covers everything from here on
+	batchProducerEpochOffset = 51
+	batchBaseSequenceOffset  = 53
+)
+
+// addSeq advances a sequence by n records, wrapping from MaxInt32 to 0 as
+// Kafka's sequences do.
+func addSeq(seq int32, n int) int32 {
+	return int32((int64(seq) + int64(n)) % (math.MaxInt32 + 1))
+}
+
+// initProducerID gets the producer id on first use, retrying retriable
+// failures until ctx or DeliveryTimeout ends. Concurrent first Produce
+// calls wait for the one that asks.
+func (p *Producer) initProducerID(ctx context.Context) error {
+	if !p.cfg.idempotent || p.idReady.Load() {
+		return nil
+	}
+	p.idMu.Lock()
+	defer p.idMu.Unlock()
+	if p.idReady.Load() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.deliveryTimeout)
+	defer cancel()
+	var resp wire.InitProducerIDResponse
+	err := p.cl.retry(ctx, func() error {
+		c, err := p.cl.anyConn(ctx)
+		if err != nil {
+			return err
+		}
+		if err := c.request(ctx, &wire.InitProducerIDRequest{}, &resp, p.cfg.reqTO); err != nil {
+			return err
+		}
+		return resp.ErrorCode.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("init producer id: %w", err)
+	}
+	p.producerID, p.idEpoch = resp.ProducerID, resp.ProducerEpoch
+	p.idReady.Store(true)
+	return nil
+}
+
+// assignSequence confirms the sequence of batch b, just encoded for its
+// first send, re-stamping it if the partition's epoch moved on since it was
+// created.
+func (pp *partitionProducer) assignSequence(b *batch) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if b.epoch != pp.epoch || b.baseSeq != pp.sendSeq {
+		b.epoch, b.baseSeq = pp.epoch, pp.sendSeq
+		restamp(b.buf, b.epoch, b.baseSeq)
+	}
+	pp.sendSeq = addSeq(pp.sendSeq, len(b.recs))
+}
+
+// bumpEpoch starts the partition over after a sent batch failed for good:
+// a new epoch, sequence 0 for the next batch sent, and the records already
+// buffered (queued and open batches, to be re-stamped) counted so that
+// batches created from now on are predicted right.
+func (pp *partitionProducer) bumpEpoch() {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	pp.epoch++
+	pp.sendSeq = 0
+	pp.resyncLocked()
+}
+
+// forgetUnsent is called when a batch that was never sent fails (its
+// delivery timeout passed in the queue, or it could not be encoded): its
+// records took predicted sequences they will not use, so the prediction
+// for new batches is recomputed from the next sequence to send.
+func (pp *partitionProducer) forgetUnsent() {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	pp.resyncLocked()
+}
+
+// resyncLocked predicts createSeq as sendSeq plus the records buffered in
+// unsent batches; pp.mu is held.
+func (pp *partitionProducer) resyncLocked() {
+	unsent := 0
+	for _, b := range pp.queue {
+		unsent += len(b.recs)
+	}
+	if pp.open != nil {
+		unsent += len(pp.open.recs)
+	}
+	pp.createSeq = addSeq(pp.sendSeq, unsent)
+}
+
+// restamp writes epoch and sequence into a finished batch and reseals its CRC.
+func restamp(batch []byte, epoch int16, seq int32) {
+	be := binary.BigEndian
+	be.PutUint16(batch[batchProducerEpochOffset:], uint16(epoch))
+	be.PutUint32(batch[batchBaseSequenceOffset:], uint32(seq))
+	be.PutUint32(batch[batchCRCOffset:], record.Checksum(batch[batchAttributesOffset:]))
+}
