@@ -22,6 +22,9 @@ func main() {
 		Version: version,
 		Commands: []*cli.Command{
 			brokerCommand(),
+			topicCommand(),
+			produceCommand(),
+			consumeCommand(),
 		},
 		EnableBashCompletion: true,
 	}
