@@ -83,16 +83,11 @@ func engineConfig(cfg Config) (engine.Config, error) {
 	t.SegmentMs = cfg.SegmentAge
 	t.MaxMessageBytes = cfg.MaxMessageBytes
 	t.FlushMs = cfg.FlushInterval
-	switch cfg.FlushPolicy {
-	case "never":
-		t.FlushPolicy = segment.FlushNever
-	case "interval":
-		t.FlushPolicy = segment.FlushInterval
-	case "always":
-		t.FlushPolicy = segment.FlushAlways
-	default:
-		return ec, fmt.Errorf("%w: log.flush.policy %q", ErrConfig, cfg.FlushPolicy)
+	policy, err := segment.ParseFlushPolicy(cfg.FlushPolicy)
+	if err != nil {
+		return ec, fmt.Errorf("%w: log.flush.policy: %v", ErrConfig, err)
 	}
+	t.FlushPolicy = policy
 	return ec, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spate-io/spate/segment"
 )
 
 // ErrConfig is wrapped by every configuration error: an unknown key, a value
@@ -155,12 +157,12 @@ var keys = []key{
 	msKey("log.retention.check.interval.ms", "how often retention runs", false, func(c *Config) *time.Duration { return &c.RetentionCheckEvery }),
 	{"log.flush.policy", "when appends are fdatasync'd: never | interval | always",
 		func(c *Config, v string) error {
-			switch v = strings.TrimSpace(v); v {
-			case "never", "interval", "always":
-				c.FlushPolicy = v
-				return nil
+			v = strings.TrimSpace(v)
+			if _, err := segment.ParseFlushPolicy(v); err != nil {
+				return err
 			}
-			return fmt.Errorf("%q is not one of never, interval, always", v)
+			c.FlushPolicy = v
+			return nil
 		},
 		func(c *Config) string { return c.FlushPolicy }},
 	msKey("log.flush.interval.ms", "fdatasync period under log.flush.policy=interval", false, func(c *Config) *time.Duration { return &c.FlushInterval }),

@@ -38,7 +38,7 @@ func TestConfigPrecedenceFileThenEnv(t *testing.T) {
 func TestConfigRejectsBadInput(t *testing.T) {
 	cases := []struct{ file, want string }{
 		{"no.such.key=1\n", `unknown key "no.such.key"`},
-		{"log.flush.policy=sometimes\n", "not one of never, interval, always"},
+		{"log.flush.policy=sometimes\n", "is not never, interval or always"},
 		{"num.partitions=0\n", "below the minimum"},
 		{"broker.id=99999999999\n", "out of range"},
 		{"log.segment.ms=-1\n", "negative"},

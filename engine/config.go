@@ -154,18 +154,9 @@ var topicKeys = map[string]topicKey{
 		},
 		func(c *TopicConfig) string { return strconv.FormatInt(int64(c.MaxMessageBytes), 10) }},
 	"flush.policy": {
-		func(c *TopicConfig, v string) error {
-			switch strings.TrimSpace(v) {
-			case "never":
-				c.FlushPolicy = segment.FlushNever
-			case "interval":
-				c.FlushPolicy = segment.FlushInterval
-			case "always":
-				c.FlushPolicy = segment.FlushAlways
-			default:
-				return fmt.Errorf("%q is not never, interval or always", v)
-			}
-			return nil
+		func(c *TopicConfig, v string) (err error) {
+			c.FlushPolicy, err = segment.ParseFlushPolicy(strings.TrimSpace(v))
+			return err
 		},
 		func(c *TopicConfig) string { return c.FlushPolicy.String() }},
 	"flush.ms": {

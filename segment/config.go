@@ -2,6 +2,7 @@ package segment
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -31,6 +32,16 @@ func (p FlushPolicy) String() string {
 		return "always"
 	}
 	return "unknown"
+}
+
+// ParseFlushPolicy parses the names String returns: never, interval, always.
+func ParseFlushPolicy(name string) (FlushPolicy, error) {
+	for _, p := range []FlushPolicy{FlushNever, FlushInterval, FlushAlways} {
+		if name == p.String() {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("flush policy %q is not never, interval or always", name)
 }
 
 // Config tunes one Log. Zero fields are not replaced by defaults: start from
