@@ -12,59 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spate-io/spate/broker"
+	"github.com/spate-io/spate/broker/brokertest"
 	"github.com/spate-io/spate/client"
 	"github.com/spate-io/spate/client/internal/cutproxy"
 	"github.com/spate-io/spate/record"
 	"github.com/spate-io/spate/wire"
 )
-
-// startBroker starts a real broker on dir and addr ("127.0.0.1:0" picks a
-// port) and stops it when the test ends.
-func startBroker(t testing.TB, dir, addr string) *broker.Broker {
-	t.Helper()
-	b, err := tryStartBroker(dir, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
-func tryStartBroker(dir, addr string) (*broker.Broker, error) {
-	cfg := broker.DefaultConfig()
-	cfg.DataDir, cfg.Addr, cfg.AdminAddr = dir, addr, ""
-	cfg.ShutdownTimeout = 2 * time.Second
-	b, err := broker.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := b.Start(); err != nil {
-		b.Close()
-		return nil, err
-	}
-	return b, nil
-}
-
-// restartBroker starts a broker on the address a closed one used. The
-// old listener may take a moment to be released (bind: address already in
-// use), so it retries for a few seconds.
-func restartBroker(t testing.TB, dir, addr string) *broker.Broker {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for attempt := 1; ; attempt++ {
-		b, err := tryStartBroker(dir, addr)
-		if err == nil {
-			t.Logf("broker restarted on %s after %d attempts", addr, attempt)
-			t.Cleanup(func() { b.Close() })
-			return b
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("restart on %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 func ctxFor(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -113,7 +66,7 @@ func pollValues(t testing.TB, c *client.Consumer, n int) map[int32][]string {
 }
 
 func TestIntegrationProduceConsumeDescribe(t *testing.T) {
-	b := startBroker(t, t.TempDir(), "127.0.0.1:0")
+	b := brokertest.Start(t, nil)
 	createTopic(t, b.Addr(), "events", 3)
 	for _, codec := range []record.Compression{record.None, record.Gzip, record.Snappy, record.LZ4, record.Zstd} {
 		t.Run("compression="+codec.String(), func(t *testing.T) {
@@ -190,7 +143,7 @@ func TestIntegrationProduceConsumeDescribe(t *testing.T) {
 }
 
 func TestIntegrationStartPositions(t *testing.T) {
-	b := startBroker(t, t.TempDir(), "127.0.0.1:0")
+	b := brokertest.Start(t, nil)
 	createTopic(t, b.Addr(), "t", 1)
 	p, err := client.NewProducer(client.SeedBrokers(b.Addr()), client.Linger(0))
 	if err != nil {
@@ -253,7 +206,7 @@ func TestIntegrationStartPositions(t *testing.T) {
 // sees every record in order with no gap.
 func TestIntegrationBrokerRestart(t *testing.T) {
 	dir := t.TempDir()
-	b := startBroker(t, dir, "127.0.0.1:0")
+	b := brokertest.StartOn(t, dir, "127.0.0.1:0", nil)
 	addr := b.Addr()
 	createTopic(t, addr, "t", 2)
 	p, err := client.NewProducer(client.SeedBrokers(addr), fastRetries(), client.Partitioner(client.PartitionManual),
@@ -298,7 +251,7 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 	}
 	go produce(n/2, n) // buffered and retried while the broker is down
 	time.Sleep(200 * time.Millisecond)
-	restartBroker(t, dir, addr)
+	brokertest.StartOn(t, dir, addr, nil)
 	wg.Wait()
 	if failed.Load() > 0 {
 		t.Fatalf("%d records failed across the restart", failed.Load())
@@ -334,7 +287,7 @@ func checkExactlyOnce(t testing.TB, part int32, values []string, n int) {
 // every connection at random moments: all records are acknowledged, and
 // each partition holds each of them exactly once, in produce order.
 func TestIntegrationConnectionCuts(t *testing.T) {
-	b := startBroker(t, t.TempDir(), "127.0.0.1:0")
+	b := brokertest.Start(t, nil)
 	createTopic(t, b.Addr(), "t", 3)
 	proxy, err := cutproxy.New(b.Addr())
 	if err != nil {
@@ -424,7 +377,7 @@ func TestIntegrationConnectionCuts(t *testing.T) {
 // Idempotent(false) this test sees duplicates.)
 func TestIntegrationRestartMidStreamExactlyOnce(t *testing.T) {
 	dir := t.TempDir()
-	b := startBroker(t, dir, "127.0.0.1:0")
+	b := brokertest.StartOn(t, dir, "127.0.0.1:0", nil)
 	addr := b.Addr()
 	a, err := client.NewAdmin(client.SeedBrokers(addr))
 	if err != nil {
@@ -475,7 +428,7 @@ func TestIntegrationRestartMidStreamExactlyOnce(t *testing.T) {
 		if err := b.Close(); err != nil {
 			t.Fatal(err)
 		}
-		b = restartBroker(t, dir, addr)
+		b = brokertest.StartOn(t, dir, addr, nil)
 	}
 	wg.Wait()
 	if failed.Load() > 0 {
@@ -508,7 +461,7 @@ func waitForCount(t testing.TB, c *atomic.Int32, want int32) {
 // TestIntegrationCreateTopicInvalid: a broker error comes back testable
 // with errors.Is and naming the topic.
 func TestIntegrationCreateTopicInvalid(t *testing.T) {
-	b := startBroker(t, t.TempDir(), "127.0.0.1:0")
+	b := brokertest.Start(t, nil)
 	a, err := client.NewAdmin(client.SeedBrokers(b.Addr()))
 	if err != nil {
 		t.Fatal(err)
@@ -530,7 +483,7 @@ func BenchmarkProduceBroker(b *testing.B) {
 	for _, batch := range []int{16 << 10, 256 << 10, 1 << 20} {
 		for _, acks := range []client.Acks{client.AcksLeader, client.AcksAll} {
 			b.Run(fmt.Sprintf("batch=%dKiB,acks=%d", batch>>10, acks), func(b *testing.B) {
-				br := startBroker(b, b.TempDir(), "127.0.0.1:0")
+				br := brokertest.Start(b, nil)
 				createTopic(b, br.Addr(), "bench", 4)
 				p, err := client.NewProducer(client.SeedBrokers(br.Addr()), client.BatchSize(batch),
 					client.RequiredAcks(acks), client.Linger(5*time.Millisecond))
@@ -578,7 +531,7 @@ func BenchmarkProduceBroker(b *testing.B) {
 // BenchmarkConsumeBroker reads 100-byte records back through a real
 // in-process broker; one op is one record.
 func BenchmarkConsumeBroker(b *testing.B) {
-	br := startBroker(b, b.TempDir(), "127.0.0.1:0")
+	br := brokertest.Start(b, nil)
 	createTopic(b, br.Addr(), "bench", 1)
 	p, err := client.NewProducer(client.SeedBrokers(br.Addr()), client.BatchSize(256<<10))
 	if err != nil {

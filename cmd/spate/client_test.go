@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spate-io/spate/broker"
+	"github.com/spate-io/spate/broker/brokertest"
 	"github.com/spate-io/spate/client"
 )
 
@@ -19,17 +19,7 @@ import (
 
 func testBroker(t *testing.T) string {
 	t.Helper()
-	cfg := broker.DefaultConfig()
-	cfg.DataDir, cfg.Addr, cfg.AdminAddr = t.TempDir(), "127.0.0.1:0", ""
-	b, err := broker.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b.Addr()
+	return brokertest.Start(t, nil).Addr()
 }
 
 func TestProduceConsumeInProcess(t *testing.T) {
