@@ -153,12 +153,9 @@ type TopicDescription struct {
 }
 
 // PartitionDescription is one partition's replicas and offsets.
-//
-// The native protocol's ListOffsets "latest" answers the high watermark (the
-// end of what consumers may read), so HighWatermark is that value and there
-// is no separate log end offset: uncommitted records beyond the high
-// watermark (acks=all writes not yet on every in-sync replica) are not
-// visible to clients.
+// LogEndOffset may exceed HighWatermark by records appended but not yet
+// committed (not yet fdatasync'd under flush.policy=always, or not yet on
+// every in-sync replica); consumers can read up to HighWatermark only.
 type PartitionDescription struct {
 	Partition      int32
 	Leader         int32 // -1: none
@@ -166,6 +163,7 @@ type PartitionDescription struct {
 	Replicas       []int32
 	ISR            []int32
 	LogStartOffset int64
+	LogEndOffset   int64
 	HighWatermark  int64
 	Err            error // a partition error from metadata or ListOffsets
 }
@@ -192,7 +190,7 @@ func (a *Admin) DescribeTopics(ctx context.Context, names ...string) ([]TopicDes
 		for _, p := range t.Partitions {
 			pd := PartitionDescription{Partition: p.Partition, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
 				Replicas: append([]int32(nil), p.Replicas...), ISR: append([]int32(nil), p.ISR...),
-				LogStartOffset: -1, HighWatermark: -1}
+				LogStartOffset: -1, LogEndOffset: -1, HighWatermark: -1}
 			if err := p.ErrorCode.Err(); err != nil {
 				pd.Err = partitionErr(t.Name, p.Partition, err)
 			}
@@ -207,7 +205,11 @@ func (a *Admin) DescribeTopics(ctx context.Context, names ...string) ([]TopicDes
 	if err != nil {
 		return nil, err
 	}
-	end, err := a.ListOffsets(ctx, Latest(), tps...)
+	hw, err := a.ListOffsets(ctx, Latest(), tps...)
+	if err != nil {
+		return nil, err
+	}
+	end, err := a.ListOffsets(ctx, logEnd(), tps...)
 	if err != nil {
 		return nil, err
 	}
@@ -215,10 +217,10 @@ func (a *Admin) DescribeTopics(ctx context.Context, names ...string) ([]TopicDes
 		for j := range descs[i].Partitions {
 			pd := &descs[i].Partitions[j]
 			tp := TopicPartition{descs[i].Name, pd.Partition}
-			s, e := start[tp], end[tp]
-			pd.LogStartOffset, pd.HighWatermark = s.Offset, e.Offset
+			s, h, e := start[tp], hw[tp], end[tp]
+			pd.LogStartOffset, pd.HighWatermark, pd.LogEndOffset = s.Offset, h.Offset, e.Offset
 			if pd.Err == nil {
-				pd.Err = errors.Join(s.Err, e.Err)
+				pd.Err = errors.Join(s.Err, h.Err, e.Err)
 			}
 		}
 	}

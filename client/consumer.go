@@ -23,6 +23,10 @@ func Earliest() Offset { return Offset{at: wire.EarliestTimestamp} }
 // Latest starts at the log end offset: only records produced from now on.
 func Latest() Offset { return Offset{at: wire.LatestTimestamp} }
 
+// logEnd designates the log end offset, records above the high watermark
+// included: for DescribeTopics only, since a consumer cannot read there.
+func logEnd() Offset { return Offset{at: wire.LogEndTimestamp} }
+
 // At starts at an exact offset. An offset out of range is handled by the
 // OffsetReset policy.
 func At(offset int64) Offset { return Offset{at: offset} }

@@ -122,8 +122,8 @@ func TestIntegrationProduceConsumeDescribe(t *testing.T) {
 	}
 	var sum int64
 	for _, p := range descs[0].Partitions {
-		if p.Err != nil || p.LogStartOffset != 0 || p.Leader < 0 {
-			t.Fatalf("partition %+v", p)
+		if p.Err != nil || p.LogStartOffset != 0 || p.Leader < 0 || p.LogEndOffset != p.HighWatermark {
+			t.Fatalf("partition %+v (log end must equal the high watermark once acks=all answered)", p)
 		}
 		sum += p.HighWatermark
 	}

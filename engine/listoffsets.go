@@ -2,7 +2,8 @@ package engine
 
 // Behavior: ListOffsets answers Kafka's ListOffsets for one partition:
 // timestamp -2 (EarliestTimestamp) gives the log start offset, -1
-// (LatestTimestamp) the high watermark, and any timestamp >= 0 the first
+// (LatestTimestamp) the high watermark, -3 (LogEndTimestamp) the log end
+// offset, and any timestamp >= 0 the first
 // offset whose batch has a record at or after it, or -1 when there is none
 // below the high watermark (consumers must not see uncommitted offsets).
 
@@ -12,6 +13,9 @@ import "fmt"
 const (
 	LatestTimestamp   = -1
 	EarliestTimestamp = -2
+	// LogEndTimestamp is a Spate extension: the log end offset, records
+	// above the high watermark included.
+	LogEndTimestamp = -3
 )
 
 // ListOffsets returns the offset for timestamp in one partition. Errors:
@@ -31,6 +35,8 @@ func (e *Engine) ListOffsets(topic string, partition int32, timestamp int64) (in
 		return p.log.LogStartOffset(), nil
 	case timestamp == LatestTimestamp:
 		return p.highWatermark(), nil
+	case timestamp == LogEndTimestamp:
+		return p.log.LogEndOffset(), nil
 	case timestamp < 0:
 		return -1, fmt.Errorf("%w: %s-%d: ListOffsets timestamp %d is not supported", ErrInvalidRequest, topic, partition, timestamp)
 	}

@@ -36,14 +36,14 @@ func TestProduceFetchRoundTrip(t *testing.T) {
 	if got, want := pr.Records.Bytes(), slices.Concat(sent...); !slices.Equal(got, want) {
 		t.Fatalf("fetched %d bytes differ from the %d produced", len(got), len(want))
 	}
-	for off, want := range map[int64]int64{EarliestTimestamp: 0, LatestTimestamp: 15, 1002: 3, 5000: -1} {
+	for off, want := range map[int64]int64{EarliestTimestamp: 0, LatestTimestamp: 15, LogEndTimestamp: 15, 1002: 3, 5000: -1} {
 		got, err := e.ListOffsets("rt", 1, off)
 		if err != nil || got != want {
 			t.Errorf("ListOffsets(%d) = %d, %v; want %d", off, got, err, want)
 		}
 	}
-	if _, err := e.ListOffsets("rt", 1, -3); !errors.Is(err, ErrInvalidRequest) {
-		t.Errorf("ListOffsets(-3) = %v", err)
+	if _, err := e.ListOffsets("rt", 1, -4); !errors.Is(err, ErrInvalidRequest) {
+		t.Errorf("ListOffsets(-4) = %v", err)
 	}
 	if _, err := e.ListOffsets("rt", 2, -1); !errors.Is(err, ErrUnknownTopicOrPartition) {
 		t.Errorf("ListOffsets(rt-2) = %v", err)
@@ -131,7 +131,7 @@ func TestAcksWaitForSyncUnderFlushAlways(t *testing.T) {
 	e := openTestEngine(t, nil)
 	mustCreate(t, e, "dur", 1, map[string]string{"flush.policy": "always"})
 	p := mustPartition(t, e, "dur", 0)
-	for _, acks := range []int16{1, -1, 1, -1} {
+	for i, acks := range []int16{1, -1, 1, -1} {
 		b := makeBatch(10, 1000, 1)
 		type answer struct {
 			r       ProduceResult
@@ -141,6 +141,12 @@ func TestAcksWaitForSyncUnderFlushAlways(t *testing.T) {
 		e.Produce(ProduceRequest{Topic: "dur", Acks: acks, Timeout: 10 * time.Second, Records: b}, func(r ProduceResult) {
 			ch <- answer{r, p.log.FlushedOffset()}
 		})
+		// The append is done when Produce returns; the sync may not be.
+		leo, _ := e.ListOffsets("dur", 0, LogEndTimestamp)
+		hw, _ := e.ListOffsets("dur", 0, LatestTimestamp)
+		if want := int64(10 * (i + 1)); leo != want || hw > leo {
+			t.Errorf("after append %d: log end %d (want %d), high watermark %d", i, leo, want, hw)
+		}
 		a := <-ch
 		last := a.r.BaseOffset + 9
 		if a.r.Err != nil || a.flushed <= last {

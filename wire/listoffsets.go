@@ -4,9 +4,15 @@ package wire
 const (
 	// EarliestTimestamp asks for the log start offset.
 	EarliestTimestamp int64 = -2
-	// LatestTimestamp asks for the log end offset (the high watermark for
-	// consumers: the offset the next committed record will get).
+	// LatestTimestamp asks for the high watermark: the end of what
+	// consumers may read, the offset the next committed record will get.
 	LatestTimestamp int64 = -1
+	// LogEndTimestamp (a Spate extension; Kafka has no such value) asks for
+	// the log end offset: the offset the next appended record will get,
+	// including records not yet committed (above the high watermark, e.g.
+	// waiting for an fdatasync under flush.policy=always). For operators'
+	// tools such as `spate topic describe`; consumers use LatestTimestamp.
+	LogEndTimestamp int64 = -3
 )
 
 // ListOffsetsRequest finds offsets by time.

@@ -173,12 +173,10 @@ func topicDescribeCommand() *cli.Command {
   LEADER          the broker id of its leader (-1: none)
   REPLICAS, ISR   broker ids of its replicas and of the in-sync ones
   LOG-START       the first offset still stored (retention moves it)
-  LOG-END         the offset the next record will get, AS FAR AS CLIENTS
-                  CAN SEE: the native protocol answers only the high
-                  watermark, so this column repeats HIGH-WATERMARK. On a
-                  single broker the two are always equal; with replicas,
-                  records beyond the high watermark exist on the leader
-                  but are not shown.
+  LOG-END         the offset the next appended record will get; records
+                  between HIGH-WATERMARK and LOG-END are stored but not yet
+                  committed (waiting for an fdatasync under
+                  flush.policy=always, or for in-sync replicas)
   HIGH-WATERMARK  the end of what consumers may read; HIGH-WATERMARK minus
                   LOG-START is the number of records readable
 
@@ -239,7 +237,7 @@ func describeTopics(ctx context.Context, a *client.Admin, names []string, out io
 		fmt.Fprintln(tw, "PARTITION\tLEADER\tREPLICAS\tISR\tLOG-START\tLOG-END\tHIGH-WATERMARK")
 		for _, p := range d.Partitions {
 			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Partition, p.Leader, ids(p.Replicas), ids(p.ISR),
-				offset(p.LogStartOffset), offset(p.HighWatermark), offset(p.HighWatermark))
+				offset(p.LogStartOffset), offset(p.LogEndOffset), offset(p.HighWatermark))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
