@@ -1,0 +1,150 @@
+// Command kfakebench is a perf harness, not library code: it runs the
+// Kafka-protocol peer of the headline comparison (perf/bench.md), franz-go's
+// kfake broker driven by a franz-go (kgo) producer, with the same knobs and
+// the same JSON fields as `spate bench produce`.
+//
+//	kfakebench serve -addr 127.0.0.1:19092            # the broker, in its own process
+//	kfakebench produce -brokers 127.0.0.1:19092 -record-size 100 -batch-size 1048576 -duration 5s
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		log.Fatal("usage: kfakebench serve|produce [flags]")
+	}
+	switch os.Args[1] {
+	case "serve":
+		serve(os.Args[2:])
+	case "produce":
+		produce(os.Args[2:])
+	default:
+		log.Fatalf("unknown mode %q", os.Args[1])
+	}
+}
+
+func serve(args []string) {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:19092", "listen address")
+	fs.Parse(args)
+	_, port, err := net.SplitHostPort(*addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(p), kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(1), kfake.BrokerConfigs(map[string]string{"message.max.bytes": "16777216"}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("kfake listening on", c.ListenAddrs())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	c.Close()
+}
+
+// result carries the field names `spate bench` prints.
+type result struct {
+	Target        string  `json:"target"`
+	BatchSize     int     `json:"batch_size"`
+	RecordSize    int     `json:"record_size"`
+	Records       int64   `json:"records"`
+	RecordsPerSec float64 `json:"records_per_sec"`
+	MBPerSec      float64 `json:"mb_per_sec"`
+	P50Ms         float64 `json:"p50_ms"`
+	P99Ms         float64 `json:"p99_ms"`
+	P999Ms        float64 `json:"p999_ms"`
+	MaxMs         float64 `json:"max_ms"`
+	Errors        int64   `json:"errors"`
+}
+
+func produce(args []string) {
+	fs := flag.NewFlagSet("produce", flag.ExitOnError)
+	brokers := fs.String("brokers", "127.0.0.1:19092", "seed broker")
+	topic := fs.String("topic", "bench", "topic (auto-created)")
+	recordSize := fs.Int("record-size", 100, "value bytes per record")
+	batchSize := fs.Int("batch-size", 1<<20, "producer batch max bytes")
+	linger := fs.Duration("linger", 0, "producer linger")
+	acks := fs.Int("acks", 1, "1 (leader) or -1 (all)")
+	duration := fs.Duration("duration", 5*time.Second, "how long to produce")
+	warmup := fs.Duration("warmup", time.Second, "excluded from the results")
+	fs.Parse(args)
+
+	ack := kgo.LeaderAck()
+	if *acks == -1 {
+		ack = kgo.AllISRAcks()
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(*brokers), kgo.DefaultProduceTopic(*topic), kgo.RequiredAcks(ack),
+		kgo.ProducerBatchMaxBytes(int32(*batchSize)), kgo.ProducerLinger(*linger), kgo.MaxBufferedRecords(1 << 20),
+		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.AllowAutoTopicCreation()}
+	if *acks != -1 {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	value := make([]byte, *recordSize)
+
+	var measuring atomic.Bool
+	var acked, errs atomic.Int64
+	var mu sync.Mutex
+	hist := hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)
+	record := func(r *kgo.Record, err error) {
+		if err != nil {
+			errs.Add(1)
+			return
+		}
+		if !measuring.Load() {
+			return
+		}
+		acked.Add(1)
+		us := time.Since(r.Context.Value(sentKey{}).(time.Time)).Microseconds()
+		mu.Lock()
+		hist.RecordValue(max(us, 1))
+		mu.Unlock()
+	}
+	start := time.Now()
+	var measuredFrom time.Time
+	for time.Since(start) < *warmup+*duration {
+		if !measuring.Load() && time.Since(start) >= *warmup {
+			measuredFrom = time.Now()
+			measuring.Store(true)
+		}
+		r := &kgo.Record{Value: value, Context: context.WithValue(ctx, sentKey{}, time.Now())}
+		cl.Produce(ctx, r, record)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		log.Fatal(err)
+	}
+	el := time.Since(measuredFrom).Seconds()
+	res := result{Target: "kfake+franz-go", BatchSize: *batchSize, RecordSize: *recordSize, Records: acked.Load(), Errors: errs.Load(),
+		RecordsPerSec: float64(acked.Load()) / el, MBPerSec: float64(acked.Load()) * float64(*recordSize) / el / 1e6,
+		P50Ms: ms(hist.ValueAtQuantile(50)), P99Ms: ms(hist.ValueAtQuantile(99)), P999Ms: ms(hist.ValueAtQuantile(99.9)), MaxMs: ms(hist.Max())}
+	json.NewEncoder(os.Stdout).Encode(res)
+}
+
+type sentKey struct{}
+
+func ms(us int64) float64 { return float64(us) / 1000 }

@@ -1,0 +1,177 @@
+// Command rawlimits is a perf harness, not library code: it measures the
+// physical limits every Spate figure in perf/bench.md is a share of, on the
+// same machine and in the same run: loopback TCP throughput between two
+// processes, sequential file writes, and a 100-byte TCP ping-pong between
+// two processes (the latency floor for one record in flight).
+//
+//	rawlimits tcp  -duration 5s         # prints JSON {mb_per_sec}
+//	rawlimits disk -dir DIR -size 2GiB  # prints JSON {mb_per_sec}
+//	rawlimits ping -duration 5s         # prints JSON {p50_ms,p99_ms,...}
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		log.Fatal("usage: rawlimits tcp|disk|ping|sink|echo [flags]")
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	duration := fs.Duration("duration", 5*time.Second, "how long to measure")
+	dir := fs.String("dir", os.TempDir(), "directory for the disk test")
+	sizeMiB := fs.Int("size-mib", 2048, "MiB written by the disk test")
+	addr := fs.String("addr", "", "internal: address of the peer process")
+	fs.Parse(os.Args[2:])
+	out := json.NewEncoder(os.Stdout)
+	switch os.Args[1] {
+	case "tcp":
+		out.Encode(map[string]any{"limit": "loopback tcp, 1 MiB writes, two processes", "mb_per_sec": tcpThroughput(*duration)})
+	case "disk":
+		out.Encode(map[string]any{"limit": "sequential 1 MiB file writes, no fsync", "mb_per_sec": diskThroughput(*dir, *sizeMiB)})
+	case "ping":
+		out.Encode(pingPong(*duration))
+	case "sink":
+		sink(*addr)
+	case "echo":
+		echo(*addr)
+	}
+}
+
+// peer starts this binary in another mode as a second process, listening
+// on a port it picks; it returns the address and a stop function.
+func peer(mode string) (string, func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(os.Args[0], mode, "-addr", addr)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return addr, func() { cmd.Process.Kill(); cmd.Wait() }
+}
+
+func sink(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go io.Copy(io.Discard, c)
+	}
+}
+
+func echo(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			buf := make([]byte, 100)
+			for {
+				if _, err := io.ReadFull(c, buf); err != nil {
+					return
+				}
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+func tcpThroughput(d time.Duration) float64 {
+	addr, stop := peer("sink")
+	defer stop()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 1<<20)
+	var n int64
+	start := time.Now()
+	for time.Since(start) < d {
+		w, err := c.Write(buf)
+		if err != nil {
+			log.Fatal(err)
+		}
+		n += int64(w)
+	}
+	return float64(n) / time.Since(start).Seconds() / 1e6
+}
+
+func diskThroughput(dir string, sizeMiB int) float64 {
+	path := filepath.Join(dir, "rawlimits.tmp")
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.Remove(path)
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	start := time.Now()
+	for i := 0; i < sizeMiB; i++ {
+		if _, err := f.Write(buf); err != nil {
+			log.Fatal(err)
+		}
+	}
+	return float64(sizeMiB<<20) / time.Since(start).Seconds() / 1e6
+}
+
+func pingPong(d time.Duration) map[string]any {
+	addr, stop := peer("echo")
+	defer stop()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	hist := hdrhistogram.New(1, int64(time.Second/time.Microsecond), 3)
+	buf := make([]byte, 100)
+	start := time.Now()
+	for time.Since(start) < d {
+		t := time.Now()
+		if _, err := c.Write(buf); err != nil {
+			log.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			log.Fatal(err)
+		}
+		hist.RecordValue(max(time.Since(t).Microseconds(), 1))
+	}
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	return map[string]any{"limit": "100-byte TCP ping-pong between two processes", "round_trips": hist.TotalCount(),
+		"p50_ms": ms(hist.ValueAtQuantile(50)), "p99_ms": ms(hist.ValueAtQuantile(99)),
+		"p999_ms": ms(hist.ValueAtQuantile(99.9)), "max_ms": ms(hist.Max())}
+}
