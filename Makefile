@@ -6,7 +6,7 @@ DATA_DIR ?= ./data
 FUZZTIME ?= 10s
 PKGS     := ./...
 
-.PHONY: all build run test test-short bench fuzz lint clean
+.PHONY: all build run test test-short bench microbench fuzz lint clean
 
 all: build
 
@@ -25,8 +25,13 @@ test:
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
-# Micro-benchmarks of the hot paths (storage, codecs, framing).
+# The headline comparison, unattended (~5 min): raw limits, Spate, kfake +
+# franz-go and NATS JetStream in one run; results in perf/results/latest.
 bench:
+	bash perf/run-bench.sh perf/results/latest
+
+# Micro-benchmarks of the hot paths (storage, codecs, framing, broker round trips).
+microbench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS)
 
 # Runs every Fuzz target briefly (FUZZTIME each). Minimization is capped at 20

@@ -94,7 +94,9 @@ func produce(args []string) {
 		ack = kgo.AllISRAcks()
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(*brokers), kgo.DefaultProduceTopic(*topic), kgo.RequiredAcks(ack),
-		kgo.ProducerBatchMaxBytes(int32(*batchSize)), kgo.ProducerLinger(*linger), kgo.MaxBufferedRecords(1 << 20),
+		kgo.ProducerBatchMaxBytes(int32(*batchSize)), kgo.ProducerLinger(*linger),
+		// The same bound spate bench gives its producer: 4 batches per partition.
+		kgo.MaxBufferedBytes(4 * *batchSize),
 		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.AllowAutoTopicCreation()}
 	if *acks != -1 {
 		opts = append(opts, kgo.DisableIdempotentWrite())

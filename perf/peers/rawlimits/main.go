@@ -5,13 +5,14 @@
 // two processes (the latency floor for one record in flight).
 //
 //	rawlimits tcp  -duration 5s         # prints JSON {mb_per_sec}
-//	rawlimits disk -dir DIR -size 2GiB  # prints JSON {mb_per_sec}
+//	rawlimits disk -dir DIR -duration 5s # prints JSON {mb_per_sec}
 //	rawlimits ping -duration 5s         # prints JSON {p50_ms,p99_ms,...}
 package main
 
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -30,7 +31,6 @@ func main() {
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	duration := fs.Duration("duration", 5*time.Second, "how long to measure")
 	dir := fs.String("dir", os.TempDir(), "directory for the disk test")
-	sizeMiB := fs.Int("size-mib", 2048, "MiB written by the disk test")
 	addr := fs.String("addr", "", "internal: address of the peer process")
 	fs.Parse(os.Args[2:])
 	out := json.NewEncoder(os.Stdout)
@@ -38,7 +38,7 @@ func main() {
 	case "tcp":
 		out.Encode(map[string]any{"limit": "loopback tcp, 1 MiB writes, two processes", "mb_per_sec": tcpThroughput(*duration)})
 	case "disk":
-		out.Encode(map[string]any{"limit": "sequential 1 MiB file writes, no fsync", "mb_per_sec": diskThroughput(*dir, *sizeMiB)})
+		out.Encode(map[string]any{"limit": "sequential 1 MiB writes into 256 MiB files, the oldest deleted beyond 1 GiB, no fsync", "mb_per_sec": diskThroughput(*dir, *duration)})
 	case "ping":
 		out.Encode(pingPong(*duration))
 	case "sink":
@@ -131,22 +131,47 @@ func tcpThroughput(d time.Duration) float64 {
 	return float64(n) / time.Since(start).Seconds() / 1e6
 }
 
-func diskThroughput(dir string, sizeMiB int) float64 {
-	path := filepath.Join(dir, "rawlimits.tmp")
-	f, err := os.Create(path)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.Remove(path)
-	defer f.Close()
+// diskThroughput writes the way a broker's partition does under the
+// settings perf/run-bench.sh gives Spate (256 MiB segments, 1 GiB retained):
+// 1 MiB writes into 256 MiB files, deleting the oldest beyond four, for d.
+// Deleted files' dirty pages never reach the disk, as with retention.
+func diskThroughput(dir string, d time.Duration) float64 {
 	buf := make([]byte, 1<<20)
+	const perFile = 256
+	var files []string
+	var f *os.File
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+		for _, p := range files {
+			os.Remove(p)
+		}
+	}()
+	var written int64
 	start := time.Now()
-	for i := 0; i < sizeMiB; i++ {
+	for i := 0; time.Since(start) < d; i++ {
+		if i%perFile == 0 {
+			if f != nil {
+				f.Close()
+			}
+			p := filepath.Join(dir, fmt.Sprintf("rawlimits-%06d.tmp", i/perFile))
+			var err error
+			if f, err = os.Create(p); err != nil {
+				log.Fatal(err)
+			}
+			files = append(files, p)
+			if len(files) > 4 {
+				os.Remove(files[0])
+				files = files[1:]
+			}
+		}
 		if _, err := f.Write(buf); err != nil {
 			log.Fatal(err)
 		}
+		written += int64(len(buf))
 	}
-	return float64(sizeMiB<<20) / time.Since(start).Seconds() / 1e6
+	return float64(written) / time.Since(start).Seconds() / 1e6
 }
 
 func pingPong(d time.Duration) map[string]any {
