@@ -165,3 +165,35 @@ func httpGet(t *testing.T, url string, wantStatus int) string {
 	}
 	return string(body)
 }
+
+// TestAPIVersionsAdvertisesOnlyServedAPIs: every API the broker advertises
+// is answered (not UNSUPPORTED_VERSION), and an API wire knows but the
+// broker does not serve is not advertised.
+func TestAPIVersionsAdvertisesOnlyServedAPIs(t *testing.T) {
+	b := startTestBroker(t, nil)
+	c := dialTest(t, b)
+	var resp wire.APIVersionsResponse
+	if err := resp.Decode(c.do(t, wire.AppendRequestFrame(nil, 1, &wire.APIVersionsRequest{}))); err != nil {
+		t.Fatal(err)
+	}
+	advertised := map[wire.APIKey]bool{}
+	for _, a := range resp.APIs {
+		advertised[a.Key] = true
+	}
+	for _, want := range []wire.APIKey{wire.MetadataKey, wire.ProduceKey, wire.FetchKey, wire.InitProducerIDKey} {
+		if !advertised[want] {
+			t.Errorf("%s not advertised", want)
+		}
+	}
+	for _, v := range wire.SupportedVersions() {
+		if advertised[v.Key] {
+			continue
+		}
+		// Known to wire, not advertised: the broker must refuse it, or the
+		// advertisement is wrong the other way.
+		body := c.do(t, []byte{0, 0, 0, 8, byte(v.Key >> 8), byte(v.Key), 0, 0, 0, 0, 0, 2})
+		if wire.ErrorCode(binary.BigEndian.Uint16(body)) != wire.UnsupportedVersion {
+			t.Errorf("%s is not advertised but answered %x", v.Key, body[:2])
+		}
+	}
+}

@@ -72,7 +72,7 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 	}
 	switch q := req.(type) {
 	case *wire.APIVersionsRequest:
-		h.reply(r, hdr, start, &wire.APIVersionsResponse{APIs: wire.SupportedVersions()}, false)
+		h.reply(r, hdr, start, &wire.APIVersionsResponse{APIs: servedAPIs}, false)
 	case *wire.MetadataRequest:
 		h.metadata(r, hdr, start, q)
 	case *wire.CreateTopicsRequest:
@@ -90,6 +90,24 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 	default:
 		h.replyError(r, hdr, start, wire.UnsupportedVersion)
 	}
+}
+
+// servedAPIs is what ApiVersions advertises: the APIs ServeFrame answers.
+// wire may define more (codecs of APIs whose broker side is not wired yet);
+// advertising those would invite requests that can only fail.
+var servedAPIs = served(wire.APIVersionsKey, wire.MetadataKey, wire.CreateTopicsKey, wire.DeleteTopicsKey,
+	wire.ProduceKey, wire.FetchKey, wire.ListOffsetsKey, wire.InitProducerIDKey)
+
+func served(keys ...wire.APIKey) []wire.VersionRange {
+	var out []wire.VersionRange
+	for _, v := range wire.SupportedVersions() {
+		for _, k := range keys {
+			if v.Key == k {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
 
 // reply encodes resp into a pooled buffer and hands it to the network layer.

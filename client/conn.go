@@ -64,6 +64,10 @@ type conn struct {
 	nc    net.Conn
 	hooks *hooks
 	max   int
+	// speaks[k] reports whether the broker implements the version of API k
+	// this client sends. Written once by the handshake before the conn is
+	// handed out, read-only afterwards.
+	speaks [maxAPIKey]bool
 
 	mu struct {
 		sync.Mutex
@@ -103,30 +107,30 @@ func dialHandshake(ctx context.Context, cfg *config, h *hooks, node int32, addr 
 		c.fail(err)
 		return nil, fmt.Errorf("client: handshake with broker %d at %s: %w", node, addr, err)
 	}
-	if err := checkVersions(resp.APIs); err != nil {
-		c.fail(err)
-		return nil, fmt.Errorf("client: broker %d at %s: %w", node, addr, err)
-	}
+	c.speaks = speaks(resp.APIs)
 	return c, nil
 }
 
-// checkVersions verifies the broker speaks the version of every API this
-// client sends. Every API is at version 0 today; when one gains a version
-// this is where the highest common one is picked.
-func checkVersions(apis []wire.VersionRange) error {
+// maxAPIKey bounds the API keys a connection tracks; higher keys are
+// treated as not spoken.
+const maxAPIKey = 64
+
+// speaks reports, per API key, whether the broker's advertised range
+// overlaps the version this client sends. Every API is at version 0 today;
+// when one gains a version this is where the highest common one is picked.
+// A broker that lacks an API only fails requests of that API (see send), so
+// an older broker keeps serving a newer client for everything it knows.
+func speaks(apis []wire.VersionRange) (out [maxAPIKey]bool) {
 	for _, want := range wire.SupportedVersions() {
-		ok := false
 		for _, a := range apis {
-			if a.Key == want.Key && a.MinVersion <= want.MaxVersion && a.MaxVersion >= want.MinVersion {
-				ok = true
+			if a.Key == want.Key && a.Key >= 0 && int(a.Key) < maxAPIKey &&
+				a.MinVersion <= want.MaxVersion && a.MaxVersion >= want.MinVersion {
+				out[a.Key] = true
 			}
 		}
-		if !ok && want.Key != wire.APIVersionsKey {
-			return fmt.Errorf("broker does not speak %s v%d-%d: %w",
-				want.Key, want.MinVersion, want.MaxVersion, wire.ErrUnsupportedVersion)
-		}
 	}
-	return nil
+	out[wire.APIVersionsKey] = true
+	return out
 }
 
 // send queues req. With cb == nil no response is expected (acks=0) and the
@@ -134,6 +138,9 @@ func checkVersions(apis []wire.VersionRange) error {
 // response. It returns an error (and does not call cb) when the connection
 // has already failed.
 func (c *conn) send(req wire.Request, timeout time.Duration, cb onResponse) error {
+	if k := req.APIKey(); k != wire.APIVersionsKey && (k < 0 || int(k) >= maxAPIKey || !c.speaks[k]) {
+		return fmt.Errorf("client: broker %d at %s does not speak %s: %w", c.node, c.addr, k, wire.ErrUnsupportedVersion)
+	}
 	c.mu.Lock()
 	if err := c.mu.err; err != nil {
 		c.mu.Unlock()

@@ -175,3 +175,17 @@ func TestPeriodicMetadataRefresh(t *testing.T) {
 	before := fb.count(wire.MetadataKey)
 	waitFor(t, func() bool { return fb.count(wire.MetadataKey) >= before+3 })
 }
+
+// TestSendRefusesOnlyUnspokenAPIs: a broker that lacks an API (an older
+// broker, a newer client) fails requests of that API with
+// ErrUnsupportedVersion, before anything is written, and nothing else.
+func TestSendRefusesOnlyUnspokenAPIs(t *testing.T) {
+	c := &conn{node: 1, addr: "test", speaks: speaks([]wire.VersionRange{{Key: wire.MetadataKey, MinVersion: 0, MaxVersion: 0}})}
+	if !c.speaks[wire.MetadataKey] || c.speaks[wire.ProduceKey] || !c.speaks[wire.APIVersionsKey] {
+		t.Fatalf("speaks = %v", c.speaks[:8])
+	}
+	err := c.send(&wire.ProduceRequest{}, time.Second, nil)
+	if !errors.Is(err, wire.ErrUnsupportedVersion) || wire.IsRetriable(err) {
+		t.Fatalf("send of an API the broker lacks: %v", err)
+	}
+}
