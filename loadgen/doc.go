@@ -1,0 +1,67 @@
+// Package loadgen is the load generator behind `spate bench`: it drives a
+// Spate cluster with real clients (package client) over real sockets and
+// reports throughput and latency.
+//
+// # Runs
+//
+// Produce runs N producers, each with its own client.Producer (so its own
+// connections), writing records of a fixed size or of a size drawn
+// uniformly from [min, max], with no key or a key drawn from a keyspace of
+// K keys. Consume runs M consumers, each assigned a share of the
+// partitions, reading from the log start. E2E runs both at once and
+// measures the time from a record's send to its receipt by a consumer.
+// Sweep repeats Produce over a grid of batch sizes (and optionally
+// lingers, record sizes and acks), each on a fresh topic.
+//
+// # What is measured
+//
+// Produce latency is send → acknowledgement (the record's callback). The
+// callbacks of one acknowledged batch share a clock read, at most 64 in a
+// row: reading the clock per record cost a fifth of the load generator's
+// CPU (perf/bench.md).
+// E2E latency is send → consumer receive; the send time travels in the
+// first 8 bytes of the value (Unix nanoseconds, big endian), since the
+// record timestamp only has milliseconds. Both clocks are the same host's
+// wall clock in the usual single-machine setup; across machines they are
+// only as good as the clock sync.
+//
+// Closed-loop runs (Rate 0) send as fast as the producer accepts records;
+// a record's send time is when Produce was called. Open-loop runs (Rate >
+// 0) spread Rate records/s over the producers on a fixed schedule, and a
+// record's send time is its INTENDED time on that schedule, not the moment
+// Produce was finally called: when the client or broker stalls, the
+// records that should have gone out meanwhile are charged the stall, so
+// the percentiles do not suffer from coordinated omission.
+//
+// Throughput counts only records the broker acknowledged (callback with a
+// nil error); failed records are counted separately as errors. Records
+// whose send time falls in the warm-up period are sent and acknowledged
+// but are left out of every reported figure. Elapsed time runs from the end
+// of the warm-up to the last acknowledgement.
+//
+// After a produce run the topic's high watermarks are read again with
+// Admin.DescribeTopics: HWDelta (the sum of the high watermark moves) must
+// equal AckedTotal (every acknowledged record, warm-up included). Without
+// idempotence (the client turns it off for acks 0 and 1) a retried batch
+// whose first acknowledgement was lost is written twice, so HWDelta can
+// then exceed AckedTotal; it never falls short of it. Nothing else may
+// write to the topic during a run.
+//
+// # Closed-loop latency
+//
+// In a closed loop the producer's buffer is always full, so the buffer
+// size, not the broker, sets most of the latency (Little's law). The
+// default buffer is 4 batches per partition: one in flight and the next
+// ones filling. A larger buffer adds queueing, not throughput (measured
+// in perf/bench.md).
+//
+// # Histograms
+//
+// Latencies go into HDR histograms (microsecond resolution, 3 significant
+// digits, up to one hour) kept per producer or consumer and per one-second
+// interval. Each interval's histograms feed the progress line and are
+// merged into the run's total once the warm-up is over.
+//
+// MB/s is 10^6 bytes of record payload (key plus value) per second; batch
+// and protocol overhead are not counted.
+package loadgen
