@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,6 +110,13 @@ func (b *Broker) Start() error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(b.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/health", b.health)
+	// Profiles of the running broker (go tool pprof http://ADMIN/debug/pprof/profile?seconds=5).
+	// The admin listener defaults to loopback; expose it only where profiles may be read.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	b.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	b.adminLn = ln
 	b.adminDone = make(chan struct{})

@@ -144,6 +144,9 @@ func TestMetricsAndHealth(t *testing.T) {
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", metrics)
 	}
+	if got := httpGet(t, "http://"+b.AdminAddr()+"/debug/pprof/goroutine?debug=1", http.StatusOK); !strings.Contains(got, "goroutine profile:") {
+		t.Errorf("/debug/pprof/goroutine answered %.80q", got)
+	}
 	if got := httpGet(t, "http://"+b.AdminAddr()+"/health", http.StatusOK); got != "ok\n" {
 		t.Errorf("/health = %q", got)
 	}

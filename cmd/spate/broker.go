@@ -102,7 +102,7 @@ func runBroker(c *cli.Context) error {
 	fmt.Printf("spate broker %d started\n", cfg.BrokerID)
 	fmt.Printf("  native protocol  %s\n", b.Addr())
 	if a := b.AdminAddr(); a != "" {
-		fmt.Printf("  admin http       http://%s/metrics  http://%s/health\n", a, a)
+		fmt.Printf("  admin http       http://%s/metrics  http://%s/health  http://%s/debug/pprof/\n", a, a, a)
 	}
 	fmt.Printf("  data directory   %s\n", dir)
 	fmt.Printf("  flush policy     %s\n", cfg.FlushPolicy)
