@@ -620,7 +620,9 @@ func (c *Consumer) partitionRecords(resp *wire.FetchResponse, tp topicPartition,
 			break
 		}
 		if err == nil {
-			err = b.Validate()
+			// A fetched batch may have been thinned by compaction: fewer
+			// records than its offset range, possibly none.
+			err = b.ValidateStored()
 		}
 		if err != nil {
 			return fp, from, fmt.Errorf("batch at offset %d: %w: %w", next, err, wire.ErrCorruptMessage)

@@ -32,6 +32,9 @@ type Config struct {
 	// RetentionCheckInterval is the period of the background ApplyRetention
 	// pass over every partition; 0 or negative disables it.
 	RetentionCheckInterval time.Duration
+	// CompactionCheckInterval is the period of the background compaction
+	// pass over compacted topics' partitions; 0 or negative disables it.
+	CompactionCheckInterval time.Duration
 	// AutoCreateTopics: Produce to an unknown topic creates it with the
 	// defaults. Off by default, unlike Kafka, because a mistyped topic name
 	// silently creating a topic is the more common accident; the broker
@@ -52,9 +55,19 @@ type TopicConfig struct {
 	MaxMessageBytes   int32               // max.message.bytes: largest batch accepted
 	FlushPolicy       segment.FlushPolicy // flush.policy (Spate): never | interval | always
 	FlushMs           time.Duration       // flush.ms: period of flush.policy=interval
-	CleanupPolicy     string              // cleanup.policy: only "delete" for now
+	CleanupPolicy     string              // cleanup.policy: "delete", "compact" or "compact,delete"
 	MinInsyncReplicas int32               // min.insync.replicas: checked by acks=all
+	// Compaction (compact.go); used only when CleanupPolicy includes compact.
+	DeleteRetentionMs      time.Duration // delete.retention.ms: how long tombstones outlive their first cleaning
+	MinCompactionLagMs     time.Duration // min.compaction.lag.ms: records younger than this are not cleaned
+	MinCleanableDirtyRatio float64       // min.cleanable.dirty.ratio: clean once this share of the log is dirty
 }
+
+// compacted reports whether cleanup.policy includes compact.
+func (c *TopicConfig) compacted() bool { return strings.Contains(c.CleanupPolicy, "compact") }
+
+// deletes reports whether cleanup.policy includes delete (retention applies).
+func (c *TopicConfig) deletes() bool { return strings.Contains(c.CleanupPolicy, "delete") }
 
 // DefaultConfig returns the engine defaults (Kafka's where Kafka has one).
 func DefaultConfig() Config {
@@ -74,11 +87,17 @@ func DefaultConfig() Config {
 			FlushMs:           time.Second,        // only used by flush.policy=interval
 			CleanupPolicy:     "delete",
 			MinInsyncReplicas: 1,
+			// Kafka's defaults: delete.retention.ms = 1 day,
+			// min.compaction.lag.ms = 0, min.cleanable.dirty.ratio = 0.5.
+			DeleteRetentionMs:      24 * time.Hour,
+			MinCompactionLagMs:     0,
+			MinCleanableDirtyRatio: 0.5,
 		},
-		RetentionCheckInterval: 5 * time.Minute, // Kafka log.retention.check.interval.ms
-		AutoCreateTopics:       false,
-		IndexIntervalBytes:     seg.IndexIntervalBytes,
-		MaxIndexBytes:          seg.MaxIndexBytes,
+		CompactionCheckInterval: 15 * time.Second, // Kafka log.cleaner.backoff.ms
+		RetentionCheckInterval:  5 * time.Minute,  // Kafka log.retention.check.interval.ms
+		AutoCreateTopics:        false,
+		IndexIntervalBytes:      seg.IndexIntervalBytes,
+		MaxIndexBytes:           seg.MaxIndexBytes,
 	}
 }
 
@@ -170,19 +189,56 @@ var topicKeys = map[string]topicKey{
 		func(c *TopicConfig) string { return msString(c.FlushMs) }},
 	"cleanup.policy": {
 		func(c *TopicConfig, v string) error {
+			var compact, del bool
 			for _, p := range strings.Split(v, ",") {
 				switch strings.TrimSpace(p) {
 				case "delete":
+					del = true
 				case "compact":
-					return fmt.Errorf("%q: log compaction is not supported yet (only \"delete\")", v)
+					compact = true
 				default:
-					return fmt.Errorf("%q is not a cleanup policy (only \"delete\")", v)
+					return fmt.Errorf("%q is not a cleanup policy (delete, compact or both)", v)
 				}
 			}
-			c.CleanupPolicy = "delete"
+			// One spelling per meaning, so Map shows what Describe compares.
+			switch {
+			case compact && del:
+				c.CleanupPolicy = "compact,delete"
+			case compact:
+				c.CleanupPolicy = "compact"
+			default:
+				c.CleanupPolicy = "delete"
+			}
 			return nil
 		},
 		func(c *TopicConfig) string { return c.CleanupPolicy }},
+	"delete.retention.ms": {
+		func(c *TopicConfig, v string) error {
+			n, err := parseInt(v, 0, maxInt64/int64(time.Millisecond))
+			c.DeleteRetentionMs = time.Duration(n) * time.Millisecond
+			return err
+		},
+		func(c *TopicConfig) string { return msString(c.DeleteRetentionMs) }},
+	"min.compaction.lag.ms": {
+		func(c *TopicConfig, v string) error {
+			n, err := parseInt(v, 0, maxInt64/int64(time.Millisecond))
+			c.MinCompactionLagMs = time.Duration(n) * time.Millisecond
+			return err
+		},
+		func(c *TopicConfig) string { return msString(c.MinCompactionLagMs) }},
+	"min.cleanable.dirty.ratio": {
+		func(c *TopicConfig, v string) error {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return fmt.Errorf("%q is not a number", v)
+			}
+			if !(f >= 0 && f <= 1) {
+				return fmt.Errorf("%v is outside [0, 1]", f)
+			}
+			c.MinCleanableDirtyRatio = f
+			return nil
+		},
+		func(c *TopicConfig) string { return strconv.FormatFloat(c.MinCleanableDirtyRatio, 'g', -1, 64) }},
 	"min.insync.replicas": {
 		func(c *TopicConfig, v string) error {
 			n, err := parseInt(v, 1, 1<<31-1)
@@ -242,6 +298,11 @@ func (e *Engine) segmentConfig(c TopicConfig) segment.Config {
 		s.RetentionAge = time.Nanosecond
 	default:
 		s.RetentionAge = c.RetentionMs
+	}
+	if !c.deletes() {
+		// cleanup.policy=compact alone: Kafka deletes nothing by age or
+		// size, the cleaner alone bounds the log.
+		s.RetentionBytes, s.RetentionAge = -1, -1
 	}
 	return s
 }

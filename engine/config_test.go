@@ -17,6 +17,9 @@ func TestTopicConfigValidation(t *testing.T) {
 		{"max.message.bytes", "1048588"}, {"flush.policy", "never"},
 		{"flush.policy", "interval"}, {"flush.policy", "always"},
 		{"flush.ms", "10"}, {"cleanup.policy", "delete"}, {"min.insync.replicas", "1"},
+		{"cleanup.policy", "compact"}, {"cleanup.policy", "compact,delete"}, {"cleanup.policy", "delete, compact"},
+		{"delete.retention.ms", "0"}, {"min.compaction.lag.ms", "1000"},
+		{"min.cleanable.dirty.ratio", "0"}, {"min.cleanable.dirty.ratio", "0.99"},
 	}
 	for _, g := range good {
 		if _, err := applyOverrides(DefaultConfig().Topic, map[string]string{g.key: g.value}); err != nil {
@@ -28,7 +31,9 @@ func TestTopicConfigValidation(t *testing.T) {
 		{"segment.bytes", "10"}, {"segment.bytes", "4294967296"}, {"segment.ms", "0"},
 		{"max.message.bytes", "-1"}, {"max.message.bytes", "3000000000"},
 		{"flush.policy", "sometimes"}, {"flush.ms", "0"},
-		{"cleanup.policy", "compact"}, {"cleanup.policy", "compact,delete"}, {"cleanup.policy", "shred"},
+		{"cleanup.policy", "shred"}, {"cleanup.policy", "compact,shred"},
+		{"delete.retention.ms", "-1"}, {"min.compaction.lag.ms", "-1"},
+		{"min.cleanable.dirty.ratio", "1.5"}, {"min.cleanable.dirty.ratio", "NaN"}, {"min.cleanable.dirty.ratio", "x"},
 		{"min.insync.replicas", "0"}, {"no.such.key", "1"},
 	}
 	for _, b := range bad {
@@ -37,9 +42,9 @@ func TestTopicConfigValidation(t *testing.T) {
 			t.Errorf("%s=%s: %v, want ErrInvalidConfig naming the key", b.key, b.value, err)
 		}
 	}
-	_, err := applyOverrides(DefaultConfig().Topic, map[string]string{"cleanup.policy": "compact"})
-	if !strings.Contains(err.Error(), "not supported yet") {
-		t.Errorf("compact error %q does not say it is unsupported yet", err)
+	c, err := applyOverrides(DefaultConfig().Topic, map[string]string{"cleanup.policy": "delete,compact"})
+	if err != nil || c.CleanupPolicy != "compact,delete" || !c.compacted() || !c.deletes() {
+		t.Errorf("cleanup.policy=delete,compact gives %q, %v; want compact,delete", c.CleanupPolicy, err)
 	}
 }
 
@@ -61,6 +66,10 @@ func TestTopicConfigMapping(t *testing.T) {
 	c, _ = applyOverrides(e.cfg.Topic, map[string]string{"retention.ms": "-1"})
 	if s := e.segmentConfig(c); s.RetentionAge >= 0 {
 		t.Errorf("retention.ms=-1 maps to RetentionAge %v, want unlimited (<0)", s.RetentionAge)
+	}
+	c, _ = applyOverrides(e.cfg.Topic, map[string]string{"cleanup.policy": "compact", "retention.ms": "1000", "retention.bytes": "4096"})
+	if s := e.segmentConfig(c); s.RetentionAge >= 0 || s.RetentionBytes >= 0 {
+		t.Errorf("cleanup.policy=compact keeps retention %v / %d bytes, want none", s.RetentionAge, s.RetentionBytes)
 	}
 }
 

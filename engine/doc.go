@@ -48,6 +48,8 @@
 //
 //	Engine.admin       create/delete topic, persist topics.json; never on a hot path
 //	producerIDs.mu     InitProducerID; taken alone
+//	GroupCoordinator.mu  the group state machine; taken alone, never held
+//	                   while calling into the Engine (groupcoordinator.go)
 //	partition.mu       one per partition: serializes appends, the idempotent
 //	                   producer state (producerstate.go) and close
 //	watchers.mu        one per partition: its list of parked operations
@@ -63,4 +65,71 @@
 // Invariant: every parked operation is in the watcher list of at least one
 // partition until it completes, so Close, which sweeps every list after
 // setting the closing flag, completes all of them (see purgatory.go).
+//
+// # Consumer groups and committed offsets
+//
+// GroupCoordinator (groupcoordinator.go) runs Kafka's classic group protocol
+// with static membership (KIP-345) and member ids handed out by the broker
+// (KIP-394). The lead's dispatcher opens it after the Engine with
+// OpenGroupCoordinator, which reloads every group, and closes it before the
+// Engine. Its core is a deterministic state machine (group.go, groupjoin.go,
+// offsets.go): time comes in as now arguments and Tick; answers and writes
+// to __consumer_offsets come out through an outbox that the driver runs
+// after dropping its lock. Group states:
+//
+//	from                 event                                            to
+//	Empty                a member joins                                   PreparingRebalance
+//	PreparingRebalance   every member rejoined (or the rebalance timeout) CompletingRebalance
+//	PreparingRebalance   no member left at the barrier                    Empty
+//	CompletingRebalance  the leader's assignment is written               Stable
+//	CompletingRebalance  a member joins, leaves, expires or changes its   PreparingRebalance
+//	  or Stable          subscription, or the leader rejoins
+//	Empty                DeleteGroups                                     Dead (forgotten)
+//
+// Group state and offsets are stored in the internal topic __consumer_offsets
+// (OffsetsTopic; GroupConfig.OffsetsTopicPartitions partitions, 50 by
+// default) as records whose layout is Kafka's own (offsetsrecord.go). The
+// group's partition is OffsetsPartitionFor: Java's String.hashCode of the
+// group id, Kafka's abs, mod the partition count. Integers are big-endian;
+// string is int16 length + bytes (-1 = null); bytes is int32 length + bytes.
+//
+//	offset commit key (v1)        group metadata key (v2)
+//	int16  version = 1            int16  version = 2
+//	string group                  string group
+//	string topic
+//	int32  partition
+//
+//	offset value (v3)             group metadata value (v3)
+//	int16  version = 3            int16  version = 3
+//	int64  offset                 string protocol_type
+//	int32  leader_epoch           int32  generation
+//	string metadata               string protocol (null when Empty)
+//	int64  commit_timestamp (ms)  string leader (null when Empty)
+//	                              int64  state_timestamp (ms)
+//	                              int32  member count, then per member:
+//	                                string member_id, string group_instance_id
+//	                                (null: dynamic), string client_id,
+//	                                string client_host, int32 rebalance_timeout_ms,
+//	                                int32 session_timeout_ms, bytes subscription
+//	                                (metadata of the chosen protocol),
+//	                                bytes assignment
+//
+// A null value is a tombstone: DeleteGroups writes one for the group key and
+// for every offset key. Records go through Engine.Produce with acks=-1, one
+// batch per write (a multi-partition commit is all or nothing), so a commit
+// is acknowledged only when it is committed under the topic's flush policy,
+// and memory is updated only after that. The topic is created on first use
+// with cleanup.policy=compact if this build accepts it (else delete),
+// retention.ms=-1, retention.bytes=-1 and segment.bytes =
+// GroupConfig.OffsetsTopicSegmentBytes (100 MiB, Kafka's).
+//
+// What survives a restart: every acknowledged commit, and each group's
+// generation, protocol, leader and members with their assignments as of its
+// last completed sync (or its last move to Empty). OpenGroupCoordinator reads
+// every partition from log start to high watermark; the latest record per
+// key wins. A group with members comes back Stable with fresh session
+// deadlines, so its members just keep heartbeating; one that was mid-
+// rebalance comes back as it was at its last sync, and its members find out
+// by REBALANCE_IN_PROGRESS or ILLEGAL_GENERATION and rejoin. Parked joins
+// and syncs do not survive: Close answers them with ErrNotCoordinator.
 package engine

@@ -78,6 +78,7 @@ func Open(cfg Config) (*Engine, error) {
 		e.retentionDone.Add(1)
 		go e.retentionLoop(cfg.RetentionCheckInterval)
 	}
+	e.startCompaction()
 	return e, nil
 }
 

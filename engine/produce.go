@@ -176,6 +176,11 @@ func (p *partition) validate(records []byte) error {
 		if err := p.validateProducer(b, pos, len(records)); err != nil {
 			return err
 		}
+		if p.cfg.compacted() {
+			if err := p.validateKeys(b, pos); err != nil {
+				return err
+			}
+		}
 		pos += b.Size()
 	}
 	return nil

@@ -277,7 +277,7 @@ func TestValidateCreateTopic(t *testing.T) {
 		{"x.y", 1, nil, ErrTopicExists},
 		{"x_y", 1, nil, ErrInvalidTopic},
 		{"fresh", 0, nil, ErrInvalidPartitions},
-		{"fresh", 1, map[string]string{"cleanup.policy": "compact"}, ErrInvalidConfig},
+		{"fresh", 1, map[string]string{"cleanup.policy": "shred"}, ErrInvalidConfig},
 	}
 	for _, c := range cases {
 		err := e.ValidateCreateTopic(c.name, c.partitions, -1, c.configs)

@@ -208,3 +208,112 @@ func (c Compression) String() string {
 	}
 	return fmt.Sprintf("compression(%d)", int8(c))
 }
+
+// ValidateStored checks a batch read back from a log, which log compaction
+// may have thinned: the CRC-32C over [attributes, end) and a record count in
+// [0, LastOffsetDelta+1]. Compaction keeps a batch's offset range (its
+// lastOffsetDelta) while dropping records, and keeps a batch with no records
+// at all where it must hold an offset range or a producer's last sequence, so
+// Validate's count == lastOffsetDelta+1 does not hold for stored batches.
+// Readers of fetched or recovered batches use this; a broker taking a batch
+// from a producer uses Validate. It returns an error wrapping ErrCorrupt.
+func (b Batch) ValidateStored() error {
+	if got, want := Checksum(b[offAttributes:]), b.CRC(); got != want {
+		return fmt.Errorf("%w: crc 0x%08x, header says 0x%08x", ErrCorrupt, got, want)
+	}
+	n, last := b.RecordCount(), b.LastOffsetDelta()
+	if n < 0 || last < 0 || int64(n) > int64(last)+1 {
+		return fmt.Errorf("%w: record count %d with last offset delta %d", ErrCorrupt, n, last)
+	}
+	return nil
+}
+
+// HasDeleteHorizon reports whether log compaction stored a delete horizon in
+// BaseTimestamp (attribute bit 6): the time after which its tombstones may go.
+func (b Batch) HasDeleteHorizon() bool { return b.Attributes()&AttrDeleteHorizon != 0 }
+
+// AppendCompacted appends to dst a copy of b that holds only the records keep
+// accepts, for log compaction. The copy keeps b's baseOffset, lastOffsetDelta
+// (so its offset range is unchanged), partitionLeaderEpoch, attributes,
+// codec, MaxTimestamp and producer fields; each kept record keeps its offset
+// and timestamp. recordCount becomes the number kept, which is why stored
+// batches are checked with ValidateStored. When deleteHorizon > 0 and b has
+// none yet, the copy stores it (AttrDeleteHorizon, BaseTimestamp =
+// deleteHorizon, timestamp deltas re-based on it), as Kafka's cleaner does
+// (KIP-534). it is scratch for decoding b; keep sees each record once, in
+// offset order, and must not retain r. kept is 0 when keep accepted nothing;
+// dst is then returned unchanged, since a batch of no records is written with
+// AppendEmpty. Errors wrap ErrCorrupt (b's records do not decode) or the
+// codec's failure.
+func AppendCompacted(dst []byte, b Batch, it *Iter, keep func(r *Record) bool, deleteHorizon int64) (
+	out []byte, kept int, err error) {
+	if err := it.Reset(b); err != nil {
+		return dst, 0, err
+	}
+	baseTS := b.BaseTimestamp()
+	attrs := uint16(b.Attributes())
+	if deleteHorizon > 0 && !b.HasDeleteHorizon() {
+		baseTS = deleteHorizon
+		attrs |= AttrDeleteHorizon
+	}
+	start := len(dst)
+	out = append(dst, b[:HeaderSize]...)
+	var raw []byte // uncompressed records of a compressed batch
+	for it.Next() {
+		r := it.Record()
+		if !keep(r) {
+			continue
+		}
+		tsDelta := r.Timestamp - baseTS
+		offsetDelta := int32(r.Offset - b.BaseOffset())
+		size := recordBodySize(tsDelta, offsetDelta, r.Key, r.Value, r.Headers)
+		if b.Compression() == None {
+			out = appendRecord(out, int32(size), tsDelta, offsetDelta, r.Key, r.Value, r.Headers)
+		} else {
+			raw = appendRecord(raw, int32(size), tsDelta, offsetDelta, r.Key, r.Value, r.Headers)
+		}
+		kept++
+	}
+	if err := it.Err(); err != nil {
+		return dst, 0, err
+	}
+	if kept == 0 {
+		return dst, 0, nil
+	}
+	if b.Compression() != None {
+		if out, err = appendCompressed(out, raw, b.Compression()); err != nil {
+			return dst, 0, fmt.Errorf("record: %s compression of batch at base offset %d: %w", b.Compression(), b.BaseOffset(), err)
+		}
+	}
+	h, be := out[start:start+HeaderSize], binary.BigEndian
+	be.PutUint32(h[offBatchLength:], uint32(len(out)-start-LogOverhead))
+	be.PutUint16(h[offAttributes:], attrs)
+	be.PutUint64(h[offBaseTimestamp:], uint64(baseTS))
+	be.PutUint32(h[offRecordCount:], uint32(kept))
+	be.PutUint32(h[offCRC:], Checksum(out[start+offAttributes:]))
+	return out, kept, nil
+}
+
+// AppendEmpty appends to dst a batch of no records that covers offsets
+// [base, base+lastOffsetDelta], for log compaction: it holds an offset range
+// whose records were all removed, so offsets stay contiguous from batch to
+// batch. It is uncompressed, with CreateTime timestamps both maxTimestamp,
+// leader epoch epoch and the given producer fields (NoProducer for none).
+func AppendEmpty(dst []byte, base int64, lastOffsetDelta int32, maxTimestamp int64, epoch int32,
+	producerID int64, producerEpoch int16, baseSequence int32) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, HeaderSize)...)
+	h, be := dst[start:], binary.BigEndian
+	be.PutUint64(h[offBaseOffset:], uint64(base))
+	be.PutUint32(h[offBatchLength:], HeaderSize-LogOverhead)
+	be.PutUint32(h[offPartitionLeaderEpoch:], uint32(epoch))
+	h[offMagic] = Magic
+	be.PutUint32(h[offLastOffsetDelta:], uint32(lastOffsetDelta))
+	be.PutUint64(h[offBaseTimestamp:], uint64(maxTimestamp))
+	be.PutUint64(h[offMaxTimestamp:], uint64(maxTimestamp))
+	be.PutUint64(h[offProducerID:], uint64(producerID))
+	be.PutUint16(h[offProducerEpoch:], uint16(producerEpoch))
+	be.PutUint32(h[offBaseSequence:], uint32(baseSequence))
+	be.PutUint32(h[offCRC:], Checksum(h[offAttributes:]))
+	return dst
+}

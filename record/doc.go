@@ -72,6 +72,10 @@
 // magic 2, all bytes present (ErrShort otherwise, so a reader knows to read
 // more or that a log tail is torn). Batch.Validate checks the CRC and that
 // recordCount = lastOffsetDelta+1 >= 1, what a broker checks on produce.
+// Batch.ValidateStored is the check for batches read back from a log:
+// the CRC and 0 <= recordCount <= lastOffsetDelta+1, because compaction
+// keeps a batch's offset range while dropping records from it (or all of
+// them). Consumers and log recovery use it; producers' batches get Validate.
 // Iter checks each record as it decodes it: lengths within the record and the
 // record within the batch, varints not overlong, offset deltas strictly
 // increasing and at most lastOffsetDelta, exactly recordCount records and no

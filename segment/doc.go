@@ -21,9 +21,11 @@
 //	log-start-offset         log start moved by DeleteRecordsBefore
 //	leader-epoch-checkpoint  leader epochs and their start offsets
 //	clean-shutdown           empty; present only between Close and the next Open
+//	cleaner-offset-checkpoint  offsets below it were compacted (same format as recovery-point)
 //
 // Files ending in .tmp are half-written replacements; Open deletes them, and
-// index files whose .log is missing.
+// index files whose .log is missing. The compaction files below are handled
+// by Open before anything else.
 //
 // # .log
 //
@@ -144,12 +146,45 @@
 // validated too. At the first bad batch the file is truncated and every later
 // segment deleted. Everything recovered is fdatasync'd before Open returns.
 //
+// # Compaction
+//
+// Log.Compact rewrites sealed segments (never the active one) keeping the
+// latest record per key. Batches keep their base offset and lastOffsetDelta;
+// recordCount drops to the records kept, so stored batches are checked with
+// record.Batch.ValidateStored. A batch left with no record is replaced by an
+// empty batch (recordCount 0) covering its offsets, merged with neighbouring
+// ones, so batches still tile the offsets and recovery's continuity check
+// holds. A tombstone's batch gets a delete horizon (attribute bit 6,
+// baseTimestamp = first clean + delete retention) and loses its tombstones on
+// a pass after that time; once the earliest pending horizon has passed, a
+// pass runs whatever the dirty ratio (KIP-534; this is remembered in memory
+// only, so after a restart the next dirty pass removes them). Cleaning segment B writes, next to B's files:
+//
+//  1. <B>.cleaned.log, fsynced; then <B>.cleaned.index and .timeindex are
+//     built from it (every batch validated), fsynced and renamed to
+//     <B>.swap.index and <B>.swap.timeindex; directory fsynced.
+//  2. Under the log's lock, if B is still a sealed segment of the log:
+//     rename <B>.cleaned.log to <B>.swap.log (the commit point), fsync the
+//     directory, rename both index .swap files over B's indexes, fsync the
+//     directory, rename <B>.swap.log over <B>.log, and fsync the directory
+//     once the lock is released.
+//
+// Open first finishes every committed copy (a <B>.swap.log: rename the index
+// .swap files that are still there, then the log) and then deletes every
+// other file with ".cleaned." or ".swap." in its name. So a crash leaves
+// either B's old files or the cleaned ones, never neither: while
+// <B>.swap.log exists every index .swap file belongs to it, because the log
+// is renamed last and only after the index renames are durable. Readers
+// holding a FileRange of the old B keep its unlinked file until Release.
+// The cleaner-offset-checkpoint file records where the next pass's dirty
+// section starts; a lost or stale one only costs a redundant pass.
+//
 // # Concurrency
 //
 // A Log is safe for concurrent use. One RWMutex per log guards the segment
 // list: appends, rolls, truncation and retention take it exclusively, Read
 // and OffsetForTimestamp share it. fdatasync runs without the lock. Lock
-// order: Log.mu, then EpochCache.mu. A FileRange holds a reference on its
+// order: Log.cleaner, then Log.mu, then EpochCache.mu. A FileRange holds a reference on its
 // segment, so its file descriptor and read-only mapping stay valid after
 // retention or truncation removes the segment; truncation under a live range
 // writes the kept prefix to a new file instead of shrinking the mapped one.

@@ -52,6 +52,8 @@ type Log struct {
 	// syncer-owned scratch, reused so a sync allocates nothing.
 	syncSegs []*segment
 	syncFire []waiter
+
+	cleaner cleanerState // compaction; see compact.go
 }
 
 // Open opens the log in dir, creating dir if missing, and recovers it: after a
@@ -134,6 +136,9 @@ func (l *Log) load() error {
 // listSegments returns the base offsets of the .log files in dir, ascending,
 // and removes leftovers: temp files and indexes without a log.
 func (l *Log) listSegments() ([]int64, error) {
+	if err := recoverCleaning(l.dir); err != nil {
+		return nil, err
+	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
 		return nil, fmt.Errorf("segment: list %s: %w", l.dir, err)
