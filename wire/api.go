@@ -5,9 +5,9 @@ import "fmt"
 // APIKey identifies a request type (int16 on the wire).
 type APIKey int16
 
-// The implemented APIs. Keys 8-9 are reserved for more admin APIs and 10-29
-// for the consumer-group APIs (see docs/protocol.md); the broker answers any
-// key it does not implement with UnsupportedVersion
+// The implemented APIs. Keys 8-9 are reserved for more admin APIs and 20-29
+// for further consumer-group APIs (see docs/protocol.md); the broker answers
+// any key it does not implement with UnsupportedVersion
 // (AppendUnsupportedVersionResponse).
 const (
 	APIVersionsKey  APIKey = 0
@@ -20,6 +20,18 @@ const (
 	// InitProducerIDKey takes key 7 from the admin range: it is answered by
 	// any broker, like an admin request, and is not on a hot path.
 	InitProducerIDKey APIKey = 7
+	// The consumer-group APIs (group.go, groupoffsets.go, groupadmin.go),
+	// answered by the group's coordinator.
+	FindCoordinatorKey APIKey = 10
+	JoinGroupKey       APIKey = 11
+	SyncGroupKey       APIKey = 12
+	HeartbeatKey       APIKey = 13
+	LeaveGroupKey      APIKey = 14
+	OffsetCommitKey    APIKey = 15
+	OffsetFetchKey     APIKey = 16
+	ListGroupsKey      APIKey = 17
+	DescribeGroupsKey  APIKey = 18
+	DeleteGroupsKey    APIKey = 19
 )
 
 // String returns the API's name, e.g. "Produce".
@@ -41,6 +53,26 @@ func (k APIKey) String() string {
 		return "ListOffsets"
 	case InitProducerIDKey:
 		return "InitProducerId"
+	case FindCoordinatorKey:
+		return "FindCoordinator"
+	case JoinGroupKey:
+		return "JoinGroup"
+	case SyncGroupKey:
+		return "SyncGroup"
+	case HeartbeatKey:
+		return "Heartbeat"
+	case LeaveGroupKey:
+		return "LeaveGroup"
+	case OffsetCommitKey:
+		return "OffsetCommit"
+	case OffsetFetchKey:
+		return "OffsetFetch"
+	case ListGroupsKey:
+		return "ListGroups"
+	case DescribeGroupsKey:
+		return "DescribeGroups"
+	case DeleteGroupsKey:
+		return "DeleteGroups"
 	}
 	return fmt.Sprintf("APIKey(%d)", int16(k))
 }
@@ -56,6 +88,17 @@ var requestNames = [...]string{
 	FetchKey:          "Fetch request",
 	ListOffsetsKey:    "ListOffsets request",
 	InitProducerIDKey: "InitProducerId request",
+	// 8 and 9 are not implemented: Decode never indexes them.
+	FindCoordinatorKey: "FindCoordinator request",
+	JoinGroupKey:       "JoinGroup request",
+	SyncGroupKey:       "SyncGroup request",
+	HeartbeatKey:       "Heartbeat request",
+	LeaveGroupKey:      "LeaveGroup request",
+	OffsetCommitKey:    "OffsetCommit request",
+	OffsetFetchKey:     "OffsetFetch request",
+	ListGroupsKey:      "ListGroups request",
+	DescribeGroupsKey:  "DescribeGroups request",
+	DeleteGroupsKey:    "DeleteGroups request",
 }
 
 // VersionRange is the inclusive range of versions of one API a peer speaks.
@@ -65,10 +108,10 @@ type VersionRange struct {
 	MaxVersion int16
 }
 
-// supported is what this build implements. Every API is at version 0: the
-// protocol is new and has no older clients to serve.
-// Invariant: supported[k].Key == k (keys are contiguous from 0); Supports
-// indexes it by key.
+// supported is what this build implements, in key order. Every API is at
+// version 0: the protocol is new and has no older clients to serve. Keys are
+// not contiguous (8 and 9 are reserved), so Supports looks keys up in
+// supportedByKey.
 var supported = []VersionRange{
 	{APIVersionsKey, 0, 0},
 	{MetadataKey, 0, 0},
@@ -78,7 +121,33 @@ var supported = []VersionRange{
 	{FetchKey, 0, 0},
 	{ListOffsetsKey, 0, 0},
 	{InitProducerIDKey, 0, 0},
+	{FindCoordinatorKey, 0, 0},
+	{JoinGroupKey, 0, 0},
+	{SyncGroupKey, 0, 0},
+	{HeartbeatKey, 0, 0},
+	{LeaveGroupKey, 0, 0},
+	{OffsetCommitKey, 0, 0},
+	{OffsetFetchKey, 0, 0},
+	{ListGroupsKey, 0, 0},
+	{DescribeGroupsKey, 0, 0},
+	{DeleteGroupsKey, 0, 0},
 }
+
+// supportedEntry is one slot of supportedByKey; ok is false for a key this
+// build does not implement.
+type supportedEntry struct {
+	VersionRange
+	ok bool
+}
+
+// supportedByKey indexes supported by key.
+var supportedByKey = func() []supportedEntry {
+	t := make([]supportedEntry, int(supported[len(supported)-1].Key)+1)
+	for _, v := range supported {
+		t[v.Key].VersionRange, t[v.Key].ok = v, true
+	}
+	return t
+}()
 
 // SupportedVersions returns the version range of every API this build
 // implements, in key order; the broker sends it in its ApiVersions response.
@@ -87,10 +156,10 @@ func SupportedVersions() []VersionRange { return supported }
 
 // Supports reports whether this build implements version v of key k.
 func Supports(k APIKey, v int16) bool {
-	if k < 0 || int(k) >= len(supported) {
+	if k < 0 || int(k) >= len(supportedByKey) || !supportedByKey[k].ok {
 		return false
 	}
-	r := supported[k]
+	r := supportedByKey[k]
 	return v >= r.MinVersion && v <= r.MaxVersion
 }
 
@@ -147,6 +216,17 @@ type Decoder struct {
 	Fetch          FetchRequest
 	ListOffsets    ListOffsetsRequest
 	InitProducerID InitProducerIDRequest
+
+	FindCoordinator FindCoordinatorRequest
+	JoinGroup       JoinGroupRequest
+	SyncGroup       SyncGroupRequest
+	Heartbeat       HeartbeatRequest
+	LeaveGroup      LeaveGroupRequest
+	OffsetCommit    OffsetCommitRequest
+	OffsetFetch     OffsetFetchRequest
+	ListGroups      ListGroupsRequest
+	DescribeGroups  DescribeGroupsRequest
+	DeleteGroups    DeleteGroupsRequest
 }
 
 // Decode parses one request payload (a frame without its size field).
@@ -195,6 +275,26 @@ func (d *Decoder) Decode(payload []byte) (RequestHeader, Request, error) {
 		req = &d.ListOffsets
 	case InitProducerIDKey:
 		req = &d.InitProducerID
+	case FindCoordinatorKey:
+		req = &d.FindCoordinator
+	case JoinGroupKey:
+		req = &d.JoinGroup
+	case SyncGroupKey:
+		req = &d.SyncGroup
+	case HeartbeatKey:
+		req = &d.Heartbeat
+	case LeaveGroupKey:
+		req = &d.LeaveGroup
+	case OffsetCommitKey:
+		req = &d.OffsetCommit
+	case OffsetFetchKey:
+		req = &d.OffsetFetch
+	case ListGroupsKey:
+		req = &d.ListGroups
+	case DescribeGroupsKey:
+		req = &d.DescribeGroups
+	case DeleteGroupsKey:
+		req = &d.DeleteGroups
 	}
 	if err := decodeWith(&d.r, body, &d.names, req, requestNames[h.Key]); err != nil {
 		return h, nil, fmt.Errorf("correlation id %d: %w", h.CorrelationID, err)

@@ -10,11 +10,11 @@ import (
 // inbound bytes, decode each, and answer — including the request the broker
 // cannot serve. The client side is the mirror image.
 func Example() {
-	// What a client sends: a produce and a request for a reserved API key.
+	// What a client sends: a produce and a request for an unassigned API key.
 	var in []byte
 	in = wire.AppendRequestFrame(in, 1, &wire.ProduceRequest{Acks: wire.AcksLeader, TimeoutMs: 1000,
 		Topics: []wire.ProduceTopic{{Name: "orders", Partitions: []wire.ProducePartition{{Partition: 0, Records: []byte("batch bytes")}}}}})
-	in = append(in, 0, 0, 0, 8, 0, 11, 0, 0, 0, 0, 0, 2) // JoinGroup (reserved), correlation id 2
+	in = append(in, 0, 0, 0, 8, 0, 30, 0, 0, 0, 0, 0, 2) // api key 30 (unassigned), correlation id 2
 
 	var d wire.Decoder // one per event loop
 	var out []byte

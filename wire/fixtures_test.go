@@ -158,7 +158,7 @@ func newResponse(k APIKey) Response {
 	case InitProducerIDKey:
 		return &InitProducerIDResponse{}
 	}
-	return nil
+	return newGroupResponse(k)
 }
 
 // newRequest returns an empty request of key k.
@@ -181,5 +181,5 @@ func newRequest(k APIKey) Request {
 	case InitProducerIDKey:
 		return &InitProducerIDRequest{}
 	}
-	return nil
+	return newGroupRequest(k)
 }
