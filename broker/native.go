@@ -16,6 +16,7 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -49,6 +50,11 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 	d := h.decoders.Get().(*wire.Decoder)
 	defer h.decoders.Put(d)
 	hdr, req, err := d.Decode(payload)
+	if len(payload) >= wire.RequestHeaderLen && !servesKey(hdr.Key) {
+		// Known to wire or not, this broker does not answer it: refuse it
+		// as unsupported before looking at its body.
+		err = fmt.Errorf("%s: %w", hdr.Key, wire.ErrUnsupportedVersion)
+	}
 	if hdr.Key >= 0 && int(hdr.Key) < numAPIs {
 		h.m.requests[hdr.Key].Inc()
 	} else if err == nil || errors.Is(err, wire.ErrUnsupportedVersion) {
@@ -97,6 +103,18 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 // advertising those would invite requests that can only fail.
 var servedAPIs = served(wire.APIVersionsKey, wire.MetadataKey, wire.CreateTopicsKey, wire.DeleteTopicsKey,
 	wire.ProduceKey, wire.FetchKey, wire.ListOffsetsKey, wire.InitProducerIDKey)
+
+// servedKeys[k] reports whether ServeFrame answers API k (from servedAPIs).
+var servedKeys = func() (t [numAPIs]bool) {
+	for _, v := range servedAPIs {
+		if v.Key >= 0 && int(v.Key) < numAPIs {
+			t[v.Key] = true
+		}
+	}
+	return t
+}()
+
+func servesKey(k wire.APIKey) bool { return k >= 0 && int(k) < numAPIs && servedKeys[k] }
 
 func served(keys ...wire.APIKey) []wire.VersionRange {
 	var out []wire.VersionRange
