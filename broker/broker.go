@@ -23,6 +23,7 @@ import (
 type Broker struct {
 	cfg     Config
 	engine  *engine.Engine
+	groups  *engine.GroupCoordinator
 	server  *netio.Server
 	metrics *metrics
 
@@ -49,7 +50,14 @@ func New(cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: open data dir %s: %w", cfg.DataDir, err)
 	}
-	b := &Broker{cfg: cfg, engine: e}
+	// The coordinator reloads every group from __consumer_offsets, so it
+	// opens after the engine has recovered that topic's logs.
+	groups, err := engine.OpenGroupCoordinator(e, engine.DefaultGroupConfig())
+	if err != nil {
+		e.Close(context.Background())
+		return nil, fmt.Errorf("broker: open group coordinator in %s: %w", cfg.DataDir, err)
+	}
+	b := &Broker{cfg: cfg, engine: e, groups: groups}
 	b.metrics = newMetrics(e)
 	srv, err := netio.NewServer(netio.Config{
 		Addr:             cfg.Addr,
@@ -61,6 +69,7 @@ func New(cfg Config) (*Broker, error) {
 		Workers:          cfg.FetchWorkers,
 	}, newNativeHandler(b, b.metrics))
 	if err != nil {
+		groups.Close()
 		e.Close(context.Background())
 		return nil, fmt.Errorf("broker: %w", err)
 	}
@@ -173,7 +182,11 @@ func (b *Broker) Close() error {
 		defer cancel()
 		// The engine closes first so parked requests (acks=all, long-poll
 		// fetches) complete and their answers can still be written; then
-		// the network layer drains and closes the connections.
+		// the network layer drains and closes the connections. The group
+		// coordinator closes before the engine: it answers parked joins
+		// and syncs with NOT_COORDINATOR and must not write to a closed
+		// engine.
+		b.groups.Close()
 		errEngine := b.engine.Close(ctx)
 		errServer := b.server.Stop(ctx)
 		var errAdmin error

@@ -93,6 +93,26 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 		h.listOffsets(r, hdr, start, q)
 	case *wire.InitProducerIDRequest:
 		h.initProducerID(r, hdr, start, q)
+	case *wire.FindCoordinatorRequest:
+		h.findCoordinator(r, hdr, start, q)
+	case *wire.JoinGroupRequest:
+		h.joinGroup(r, hdr, start, q)
+	case *wire.SyncGroupRequest:
+		h.syncGroup(r, hdr, start, q)
+	case *wire.HeartbeatRequest:
+		h.heartbeat(r, hdr, start, q)
+	case *wire.LeaveGroupRequest:
+		h.leaveGroup(r, hdr, start, q)
+	case *wire.OffsetCommitRequest:
+		h.offsetCommit(r, hdr, start, q)
+	case *wire.OffsetFetchRequest:
+		h.offsetFetch(r, hdr, start, q)
+	case *wire.ListGroupsRequest:
+		h.listGroups(r, hdr, start, q)
+	case *wire.DescribeGroupsRequest:
+		h.describeGroups(r, hdr, start, q)
+	case *wire.DeleteGroupsRequest:
+		h.deleteGroups(r, hdr, start, q)
 	default:
 		h.replyError(r, hdr, start, wire.UnsupportedVersion)
 	}
@@ -102,7 +122,9 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 // wire may define more (codecs of APIs whose broker side is not wired yet);
 // advertising those would invite requests that can only fail.
 var servedAPIs = served(wire.APIVersionsKey, wire.MetadataKey, wire.CreateTopicsKey, wire.DeleteTopicsKey,
-	wire.ProduceKey, wire.FetchKey, wire.ListOffsetsKey, wire.InitProducerIDKey)
+	wire.ProduceKey, wire.FetchKey, wire.ListOffsetsKey, wire.InitProducerIDKey,
+	wire.FindCoordinatorKey, wire.JoinGroupKey, wire.SyncGroupKey, wire.HeartbeatKey, wire.LeaveGroupKey,
+	wire.OffsetCommitKey, wire.OffsetFetchKey, wire.ListGroupsKey, wire.DescribeGroupsKey, wire.DeleteGroupsKey)
 
 // servedKeys[k] reports whether ServeFrame answers API k (from servedAPIs).
 var servedKeys = func() (t [numAPIs]bool) {
@@ -152,6 +174,13 @@ func codeOf(err error) wire.ErrorCode {
 	switch {
 	case err == nil:
 		return wire.None
+	}
+	if code, ok := groupCodeOf(err); ok {
+		// First: a failed write to __consumer_offsets wraps both
+		// ErrCoordinatorNotAvailable and the storage error behind it.
+		return code
+	}
+	switch {
 	case errors.Is(err, engine.ErrUnknownTopicOrPartition):
 		return wire.UnknownTopicOrPartition
 	case errors.Is(err, engine.ErrTopicExists):

@@ -1,0 +1,286 @@
+package broker
+
+// Behavior: the ten consumer-group APIs (wire keys 10-19) translated onto
+// engine.GroupCoordinator. docs/groups.md has the protocol.
+//
+//	FindCoordinator   this broker (single-broker clusters), creating __consumer_offsets on first use
+//	JoinGroup         parks until the join barrier opens; answered from the coordinator's goroutine
+//	SyncGroup         a follower parks until the leader's assignment is written
+//	OffsetCommit      answered once the offsets are written (acks=all) to __consumer_offsets;
+//	                  a request-level error is repeated in every partition, as Kafka does
+//	Heartbeat, LeaveGroup, OffsetFetch, ListGroups, DescribeGroups   answered at once
+//	DeleteGroups      answered once the tombstones are written
+//
+// Parked answers (join, sync, commit, delete) run on another goroutine and
+// reply through the netio.Responder, which accepts that. They read only the
+// coordinator's result: the decoded request belongs to a pooled decoder
+// that is reused once ServeFrame returns, and the coordinator copies the
+// byte fields it keeps. The connection's responses stay in request order,
+// so a client must not expect an answer to a request sent behind a parked
+// JoinGroup on the same connection before the join completes (Kafka brokers
+// behave the same way).
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/netio"
+	"github.com/spate-io/spate/wire"
+)
+
+func (h *nativeHandler) findCoordinator(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.FindCoordinatorRequest) {
+	resp := &wire.FindCoordinatorResponse{NodeID: -1, Port: -1}
+	if q.KeyType != wire.CoordinatorKeyGroup {
+		// Transactional coordinators (key type 1) do not exist yet.
+		resp.ErrorCode = wire.InvalidRequest
+		resp.Message = "unsupported coordinator key type " + strconv.Itoa(int(q.KeyType))
+		h.reply(r, hdr, start, resp, true)
+		return
+	}
+	if _, _, err := h.b.groups.FindCoordinator(q.Key); err != nil {
+		resp.ErrorCode, resp.Message = codeOf(err), err.Error()
+		h.reply(r, hdr, start, resp, true)
+		return
+	}
+	self := h.self()
+	resp.NodeID, resp.Host, resp.Port = self.NodeID, self.Host, self.Port
+	h.reply(r, hdr, start, resp, false)
+}
+
+func (h *nativeHandler) joinGroup(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.JoinGroupRequest) {
+	req := engine.JoinGroupRequest{
+		GroupID:          q.GroupID,
+		MemberID:         q.MemberID,
+		GroupInstanceID:  q.GroupInstanceID,
+		ClientID:         q.ClientID,
+		ClientHost:       clientHost(r.Conn().RemoteAddr),
+		SessionTimeout:   time.Duration(q.SessionTimeoutMs) * time.Millisecond,
+		RebalanceTimeout: time.Duration(q.RebalanceTimeoutMs) * time.Millisecond,
+		ProtocolType:     q.ProtocolType,
+		Protocols:        make([]engine.GroupProtocol, len(q.Protocols)),
+	}
+	for i, p := range q.Protocols {
+		req.Protocols[i] = engine.GroupProtocol{Name: p.Name, Metadata: p.Metadata}
+	}
+	h.b.groups.JoinGroup(req, time.Now(), func(res engine.JoinGroupResult) {
+		resp := &wire.JoinGroupResponse{
+			ErrorCode:    codeOf(res.Err),
+			GenerationID: res.GenerationID,
+			ProtocolType: res.ProtocolType,
+			ProtocolName: res.ProtocolName,
+			Leader:       res.Leader,
+			MemberID:     res.MemberID,
+			Members:      make([]wire.JoinGroupMember, len(res.Members)),
+		}
+		for i, m := range res.Members {
+			resp.Members[i] = wire.JoinGroupMember{MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID, Metadata: m.Metadata}
+		}
+		h.reply(r, hdr, start, resp, res.Err != nil)
+	})
+}
+
+// clientHost is the peer's IP, as Kafka's DescribeGroups shows it.
+func clientHost(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return host
+	}
+	return a.String()
+}
+
+func (h *nativeHandler) syncGroup(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.SyncGroupRequest) {
+	req := engine.SyncGroupRequest{
+		GroupID:         q.GroupID,
+		GenerationID:    q.GenerationID,
+		MemberID:        q.MemberID,
+		GroupInstanceID: q.GroupInstanceID,
+		ProtocolType:    q.ProtocolType,
+		ProtocolName:    q.ProtocolName,
+	}
+	if len(q.Assignments) > 0 {
+		req.Assignments = make([]engine.GroupAssignment, len(q.Assignments))
+		for i, a := range q.Assignments {
+			req.Assignments[i] = engine.GroupAssignment{MemberID: a.MemberID, Assignment: a.Assignment}
+		}
+	}
+	h.b.groups.SyncGroup(req, time.Now(), func(res engine.SyncGroupResult) {
+		resp := &wire.SyncGroupResponse{
+			ErrorCode:    codeOf(res.Err),
+			ProtocolType: res.ProtocolType,
+			ProtocolName: res.ProtocolName,
+			Assignment:   res.Assignment,
+		}
+		h.reply(r, hdr, start, resp, res.Err != nil)
+	})
+}
+
+func (h *nativeHandler) heartbeat(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.HeartbeatRequest) {
+	err := h.b.groups.Heartbeat(engine.HeartbeatRequest{
+		GroupID: q.GroupID, GenerationID: q.GenerationID, MemberID: q.MemberID, GroupInstanceID: q.GroupInstanceID,
+	}, time.Now())
+	h.reply(r, hdr, start, &wire.HeartbeatResponse{ErrorCode: codeOf(err)}, err != nil)
+}
+
+func (h *nativeHandler) leaveGroup(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.LeaveGroupRequest) {
+	members := make([]engine.LeavingMember, len(q.Members))
+	for i, m := range q.Members {
+		members[i] = engine.LeavingMember{MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID}
+	}
+	errs, err := h.b.groups.LeaveGroup(q.GroupID, members, time.Now())
+	resp := &wire.LeaveGroupResponse{ErrorCode: codeOf(err), Members: make([]wire.LeaveGroupMemberResponse, len(q.Members))}
+	failed := err != nil
+	for i, m := range q.Members {
+		resp.Members[i] = wire.LeaveGroupMemberResponse{MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID}
+		if i < len(errs) && errs[i] != nil {
+			resp.Members[i].ErrorCode = codeOf(errs[i])
+			failed = true
+		}
+	}
+	h.reply(r, hdr, start, resp, failed)
+}
+
+func (h *nativeHandler) offsetCommit(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.OffsetCommitRequest) {
+	req := engine.OffsetCommitRequest{
+		GroupID: q.GroupID, GenerationID: q.GenerationID, MemberID: q.MemberID, GroupInstanceID: q.GroupInstanceID,
+	}
+	// The response mirrors the request's shape; it is built now because
+	// done runs after q has gone back to the decoder pool.
+	resp := &wire.OffsetCommitResponse{Topics: make([]wire.OffsetCommitTopicResponse, len(q.Topics))}
+	for i, t := range q.Topics {
+		rt := &resp.Topics[i]
+		rt.Name = t.Name
+		rt.Partitions = make([]wire.OffsetCommitPartitionResponse, len(t.Partitions))
+		for j, p := range t.Partitions {
+			rt.Partitions[j].Partition = p.Partition
+			req.Offsets = append(req.Offsets, engine.CommitOffset{
+				Topic: t.Name, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: p.LeaderEpoch, Metadata: p.Metadata,
+			})
+		}
+	}
+	h.b.groups.CommitOffsets(req, time.Now(), func(err error) {
+		code := codeOf(err)
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				resp.Topics[i].Partitions[j].ErrorCode = code
+			}
+		}
+		h.reply(r, hdr, start, resp, err != nil)
+	})
+}
+
+func (h *nativeHandler) offsetFetch(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.OffsetFetchRequest) {
+	var partitions []engine.TopicPartition
+	if !q.AllTopics {
+		partitions = []engine.TopicPartition{} // non-nil: "these partitions", even when none
+		for _, t := range q.Topics {
+			for _, p := range t.Partitions {
+				partitions = append(partitions, engine.TopicPartition{Topic: t.Name, Partition: p})
+			}
+		}
+	}
+	offsets, err := h.b.groups.FetchOffsets(q.GroupID, partitions)
+	resp := &wire.OffsetFetchResponse{ErrorCode: codeOf(err)}
+	// The coordinator returns the request's order, or topic then partition
+	// order for all topics, so one topic's partitions are adjacent.
+	for _, o := range offsets {
+		if n := len(resp.Topics); n == 0 || resp.Topics[n-1].Name != o.Topic {
+			resp.Topics = append(resp.Topics, wire.OffsetFetchTopicResponse{Name: o.Topic})
+		}
+		t := &resp.Topics[len(resp.Topics)-1]
+		t.Partitions = append(t.Partitions, wire.OffsetFetchPartitionResponse{
+			Partition: o.Partition, Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata,
+		})
+	}
+	h.reply(r, hdr, start, resp, err != nil)
+}
+
+func (h *nativeHandler) listGroups(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.ListGroupsRequest) {
+	states := make([]engine.GroupState, 0, len(q.StatesFilter))
+	for _, name := range q.StatesFilter {
+		st, ok := engine.ParseGroupState(name)
+		if !ok {
+			h.reply(r, hdr, start, &wire.ListGroupsResponse{ErrorCode: wire.InvalidRequest}, true)
+			return
+		}
+		states = append(states, st)
+	}
+	groups := h.b.groups.ListGroups(states...)
+	resp := &wire.ListGroupsResponse{Groups: make([]wire.ListedGroup, len(groups))}
+	for i, g := range groups {
+		resp.Groups[i] = wire.ListedGroup{GroupID: g.GroupID, ProtocolType: g.ProtocolType, State: g.State.String()}
+	}
+	h.reply(r, hdr, start, resp, false)
+}
+
+func (h *nativeHandler) describeGroups(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.DescribeGroupsRequest) {
+	groups := h.b.groups.DescribeGroups(q.Groups...)
+	resp := &wire.DescribeGroupsResponse{Groups: make([]wire.DescribedGroup, len(groups))}
+	for i, g := range groups {
+		dg := wire.DescribedGroup{
+			GroupID: g.GroupID, State: g.State.String(), ProtocolType: g.ProtocolType, Protocol: g.Protocol,
+			Members: make([]wire.DescribedMember, len(g.Members)),
+		}
+		if g.GroupID == "" {
+			dg.ErrorCode = wire.InvalidGroupID
+		}
+		for j, m := range g.Members {
+			dg.Members[j] = wire.DescribedMember{
+				MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID, ClientID: m.ClientID,
+				ClientHost: m.ClientHost, Metadata: m.Metadata, Assignment: m.Assignment,
+			}
+		}
+		resp.Groups[i] = dg
+	}
+	h.reply(r, hdr, start, resp, false)
+}
+
+func (h *nativeHandler) deleteGroups(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.DeleteGroupsRequest) {
+	ids := append([]string(nil), q.Groups...)
+	h.b.groups.DeleteGroups(ids, time.Now(), func(errs []error) {
+		resp := &wire.DeleteGroupsResponse{Results: make([]wire.DeleteGroupResult, len(ids))}
+		failed := false
+		for i, id := range ids {
+			resp.Results[i].GroupID = id
+			if i < len(errs) && errs[i] != nil {
+				resp.Results[i].ErrorCode = codeOf(errs[i])
+				failed = true
+			}
+		}
+		h.reply(r, hdr, start, resp, failed)
+	})
+}
+
+// groupErrorCodes maps the coordinator's sentinels to their Kafka codes.
+var groupErrorCodes = []struct {
+	err  error
+	code wire.ErrorCode
+}{
+	{engine.ErrCoordinatorNotAvailable, wire.CoordinatorNotAvailable},
+	{engine.ErrNotCoordinator, wire.NotCoordinator},
+	{engine.ErrIllegalGeneration, wire.IllegalGeneration},
+	{engine.ErrInconsistentGroupProtocol, wire.InconsistentGroupProtocol},
+	{engine.ErrInvalidGroupID, wire.InvalidGroupID},
+	{engine.ErrUnknownMemberID, wire.UnknownMemberID},
+	{engine.ErrInvalidSessionTimeout, wire.InvalidSessionTimeout},
+	{engine.ErrRebalanceInProgress, wire.RebalanceInProgress},
+	{engine.ErrNonEmptyGroup, wire.NonEmptyGroup},
+	{engine.ErrGroupIDNotFound, wire.GroupIDNotFound},
+	{engine.ErrMemberIDRequired, wire.MemberIDRequired},
+	{engine.ErrGroupMaxSizeReached, wire.GroupMaxSizeReached},
+	{engine.ErrFencedInstanceID, wire.FencedInstanceID},
+}
+
+// groupCodeOf returns the code of a group coordinator error, if err is one.
+func groupCodeOf(err error) (wire.ErrorCode, bool) {
+	for _, g := range groupErrorCodes {
+		if errors.Is(err, g.err) {
+			return g.code, true
+		}
+	}
+	return wire.None, false
+}
