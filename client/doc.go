@@ -1,5 +1,7 @@
 // Package client is Spate's Go SDK: a Producer, a Consumer (direct
-// partition assignment; groups come later) and an Admin, speaking the native
+// partition assignment), a GroupConsumer (consumer groups: the coordinator
+// assigns partitions, offsets are committed; see group.go) and an Admin,
+// speaking the native
 // protocol (package wire) over one pipelined TCP connection per broker.
 //
 //	p, err := client.NewProducer(client.SeedBrokers("127.0.0.1:9192"))
