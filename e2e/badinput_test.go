@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spate-io/spate/record"
 	"github.com/spate-io/spate/wire"
 )
 
@@ -29,7 +31,37 @@ func TestBadInputLeavesBrokerAndOthersUnharmed(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	acked := [2][]string{}
-	var goodErr error
+	var goodErr, consumerErr error
+	var consumed int64
+	// The well-behaved consumer: long-poll fetches of partition 0 from where
+	// it got to, checking every batch, for as long as the abuse lasts.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w := dialWire(t, b.Addr)
+		next := int64(0)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var resp wire.FetchResponse
+			err := w.tryRoundTrip(&wire.FetchRequest{ReplicaID: wire.ConsumerReplicaID, MaxWaitMs: 100, MinBytes: 1, MaxBytes: 1 << 20,
+				Topics: []wire.FetchTopic{{Name: "good", Partitions: []wire.FetchPartition{{Partition: 0, CurrentLeaderEpoch: -1, FetchOffset: next, PartitionMaxBytes: 1 << 20}}}}}, &resp)
+			if err == nil && resp.Topics[0].Partitions[0].ErrorCode != wire.None {
+				err = fmt.Errorf("fetch at %d: %s", next, resp.Topics[0].Partitions[0].ErrorCode)
+			}
+			if err == nil {
+				next, err = checkBatches(resp.Topics[0].Partitions[0].Records, next)
+			}
+			if err != nil {
+				consumerErr = fmt.Errorf("good consumer: %w", err)
+				return
+			}
+			consumed = next
+		}
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -148,6 +180,12 @@ func TestBadInputLeavesBrokerAndOthersUnharmed(t *testing.T) {
 	if goodErr != nil {
 		t.Fatal(goodErr)
 	}
+	if consumerErr != nil {
+		t.Fatal(consumerErr)
+	}
+	if consumed == 0 {
+		t.Fatal("the good consumer read nothing while the abuse went on")
+	}
 	reader := dialWire(t, b.Addr)
 	for p := int32(0); p < 2; p++ {
 		got := reader.readAll("good", p)
@@ -199,4 +237,29 @@ func (w *wireConn) requireUsable(t *testing.T) {
 	if resp.ErrorCode != wire.None || len(resp.APIs) == 0 {
 		t.Fatalf("ApiVersions after an error: code %s, %d APIs", resp.ErrorCode, len(resp.APIs))
 	}
+}
+
+// checkBatches validates every whole batch in records and returns the
+// offset after the last one; batches must continue from next.
+func checkBatches(records []byte, next int64) (int64, error) {
+	for len(records) > 0 {
+		b, err := record.Parse(records)
+		if errors.Is(err, record.ErrShort) {
+			break
+		}
+		if err != nil {
+			return next, err
+		}
+		if err := b.ValidateStored(); err != nil {
+			return next, err
+		}
+		if b.NextOffset() > next {
+			if b.BaseOffset() > next {
+				return next, fmt.Errorf("gap: batch at %d, expected %d", b.BaseOffset(), next)
+			}
+			next = b.NextOffset()
+		}
+		records = records[b.Size():]
+	}
+	return next, nil
 }
