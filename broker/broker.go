@@ -52,7 +52,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 	// The coordinator reloads every group from __consumer_offsets, so it
 	// opens after the engine has recovered that topic's logs.
-	groups, err := engine.OpenGroupCoordinator(e, engine.DefaultGroupConfig())
+	groups, err := engine.OpenGroupCoordinator(e, cfg.groupConfig())
 	if err != nil {
 		e.Close(context.Background())
 		return nil, fmt.Errorf("broker: open group coordinator in %s: %w", cfg.DataDir, err)

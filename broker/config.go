@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spate-io/spate/engine"
 	"github.com/spate-io/spate/segment"
 )
 
@@ -44,6 +45,12 @@ type Config struct {
 	EventLoops          int           // num.event.loops (0: one per core)
 	ShutdownTimeout     time.Duration // shutdown.timeout.ms: how long a graceful stop waits for in-flight requests
 	FetchWorkers        int           // num.fetch.workers: goroutines that fault cold pages in off the event loops
+
+	// Group coordinator (engine.GroupConfig; Kafka's names and defaults).
+	GroupInitialRebalanceDelay time.Duration // group.initial.rebalance.delay.ms: hold an empty group's first rebalance for late joiners
+	GroupMinSessionTimeout     time.Duration // group.min.session.timeout.ms: shortest session a member may ask for
+	GroupMaxSessionTimeout     time.Duration // group.max.session.timeout.ms: longest session a member may ask for
+	OffsetsTopicPartitions     int32         // offsets.topic.num.partitions: partitions __consumer_offsets is created with
 }
 
 // DefaultConfig returns the embedded defaults `make run` uses.
@@ -71,7 +78,23 @@ func DefaultConfig() Config {
 		EventLoops:          0,
 		ShutdownTimeout:     10 * time.Second,
 		FetchWorkers:        4,
+
+		GroupInitialRebalanceDelay: 3 * time.Second,  // Kafka's default
+		GroupMinSessionTimeout:     6 * time.Second,  // Kafka's default
+		GroupMaxSessionTimeout:     30 * time.Minute, // Kafka's default
+		OffsetsTopicPartitions:     50,               // Kafka's default
 	}
+}
+
+// groupConfig maps the group keys onto the coordinator's configuration;
+// the fields without a broker key keep engine.DefaultGroupConfig's values.
+func (c *Config) groupConfig() engine.GroupConfig {
+	g := engine.DefaultGroupConfig()
+	g.InitialRebalanceDelay = c.GroupInitialRebalanceDelay
+	g.MinSessionTimeout = c.GroupMinSessionTimeout
+	g.MaxSessionTimeout = c.GroupMaxSessionTimeout
+	g.OffsetsTopicPartitions = c.OffsetsTopicPartitions
+	return g
 }
 
 // key describes one configuration key: its name in a config file, and how
@@ -174,6 +197,10 @@ var keys = []key{
 	intKey("num.event.loops", "gnet event loops (0: one per core)", 0, func(c *Config) *int { return &c.EventLoops }),
 	intKey("num.fetch.workers", "goroutines that fault cold segment pages in", 1, func(c *Config) *int { return &c.FetchWorkers }),
 	msKey("shutdown.timeout.ms", "graceful stop: wait this long for in-flight requests", false, func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+	msKey("group.initial.rebalance.delay.ms", "hold an empty group's first rebalance this long so members starting together join one generation", false, func(c *Config) *time.Duration { return &c.GroupInitialRebalanceDelay }),
+	msKey("group.min.session.timeout.ms", "shortest session timeout a group member may ask for", false, func(c *Config) *time.Duration { return &c.GroupMinSessionTimeout }),
+	msKey("group.max.session.timeout.ms", "longest session timeout a group member may ask for", false, func(c *Config) *time.Duration { return &c.GroupMaxSessionTimeout }),
+	intKey("offsets.topic.num.partitions", "partitions __consumer_offsets is created with (an existing topic keeps its count)", 1, func(c *Config) *int32 { return &c.OffsetsTopicPartitions }),
 }
 
 func lookupKey(name string) (key, bool) {
@@ -273,6 +300,13 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMessageBytes > c.MaxFrameBytes {
 		return fmt.Errorf("%w: message.max.bytes %d exceeds socket.request.max.bytes %d", ErrConfig, c.MaxMessageBytes, c.MaxFrameBytes)
+	}
+	if c.GroupMinSessionTimeout <= 0 || c.GroupMaxSessionTimeout < c.GroupMinSessionTimeout {
+		return fmt.Errorf("%w: group.min.session.timeout.ms %d must be positive and at most group.max.session.timeout.ms %d",
+			ErrConfig, c.GroupMinSessionTimeout.Milliseconds(), c.GroupMaxSessionTimeout.Milliseconds())
+	}
+	if c.OffsetsTopicPartitions > engine.MaxPartitionsPerTopic {
+		return fmt.Errorf("%w: offsets.topic.num.partitions %d exceeds %d", ErrConfig, c.OffsetsTopicPartitions, engine.MaxPartitionsPerTopic)
 	}
 	if int64(c.MaxMessageBytes) > c.SegmentBytes {
 		return fmt.Errorf("%w: message.max.bytes %d exceeds log.segment.bytes %d", ErrConfig, c.MaxMessageBytes, c.SegmentBytes)

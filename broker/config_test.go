@@ -81,3 +81,58 @@ func TestConfigKeysRoundTrip(t *testing.T) {
 		t.Errorf("EnvName = %q, want %q", got, want)
 	}
 }
+
+func TestConfigGroupKeysMapOntoCoordinator(t *testing.T) {
+	c := DefaultConfig()
+	def := c.groupConfig()
+	if def.InitialRebalanceDelay != 3*time.Second || def.MinSessionTimeout != 6*time.Second ||
+		def.MaxSessionTimeout != 30*time.Minute || def.OffsetsTopicPartitions != 50 {
+		t.Errorf("defaults are not Kafka's: %+v", def)
+	}
+	body := "group.initial.rebalance.delay.ms=0\ngroup.min.session.timeout.ms=1500\ngroup.max.session.timeout.ms=60000\noffsets.topic.num.partitions=7\n"
+	if err := c.loadProperties("g.properties", strings.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	g := c.groupConfig()
+	if g.InitialRebalanceDelay != 0 || g.MinSessionTimeout != 1500*time.Millisecond ||
+		g.MaxSessionTimeout != time.Minute || g.OffsetsTopicPartitions != 7 {
+		t.Errorf("group config = %+v, want delay 0, sessions [1.5s, 1m], 7 partitions", g)
+	}
+	// Keys without a broker setting keep the engine's defaults.
+	if g.CommitTimeout != def.CommitTimeout || g.TickInterval != def.TickInterval {
+		t.Errorf("unmapped fields changed: %+v", g)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid group settings rejected: %v", err)
+	}
+	got := map[string]string{}
+	for _, k := range c.Keys() {
+		got[k[0]] = k[1]
+	}
+	if got["group.min.session.timeout.ms"] != "1500" || got["offsets.topic.num.partitions"] != "7" {
+		t.Errorf("Keys shows %q and %q", got["group.min.session.timeout.ms"], got["offsets.topic.num.partitions"])
+	}
+}
+
+func TestConfigGroupKeysRejected(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{"offsets.topic.num.partitions=0\n", "below the minimum"},
+		{"group.initial.rebalance.delay.ms=-1\n", "negative"},
+	} {
+		c := DefaultConfig()
+		if err := c.loadProperties("g.properties", strings.NewReader(tc.file)); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want ErrConfig containing %q", tc.file, err, tc.want)
+		}
+	}
+	for _, mutate := range []func(*Config){
+		func(c *Config) { c.GroupMinSessionTimeout, c.GroupMaxSessionTimeout = time.Minute, time.Second },
+		func(c *Config) { c.GroupMinSessionTimeout = 0 },
+		func(c *Config) { c.OffsetsTopicPartitions = 10001 },
+	} {
+		c := DefaultConfig()
+		mutate(&c)
+		if err := c.Validate(); !errors.Is(err, ErrConfig) {
+			t.Errorf("Validate(%+v) = %v, want ErrConfig", c, err)
+		}
+	}
+}

@@ -109,7 +109,7 @@ func (s *GroupSettings) fill() error {
 		s.AutoCommitInterval = 5 * time.Second
 	}
 	for _, a := range s.Assignors {
-		if a != AssignRange && a != AssignRoundRobin {
+		if a != AssignRange && a != AssignRoundRobin && a != AssignSticky {
 			return fmt.Errorf("client: assignor %q: %w", a, ErrInvalidOption)
 		}
 	}
@@ -144,6 +144,10 @@ type GroupConsumer struct {
 		assigned  map[topicPartition]bool
 		positions map[topicPartition]int64 // after the records Poll returned
 		processed map[topicPartition]int64 // after the records of Polls before the last
+		// lastOwned is the assignment revoked before this member rejoins:
+		// the eager protocol drops it first, and the sticky assignor needs
+		// it in the subscription (owned_partitions) to keep it in place.
+		lastOwned map[string][]int32
 	}
 
 	stop      context.CancelFunc
@@ -402,7 +406,9 @@ func (g *GroupConsumer) findCoordinator() (*conn, error) {
 // join runs JoinGroup (twice for a new dynamic member) and SyncGroup, and
 // starts fetching the assignment.
 func (g *GroupConsumer) join(coord *conn, memberID string) (generation, error) {
-	sub := encodeSubscription(g.topics)
+	g.mu.Lock()
+	sub := encodeSubscriptionOwned(g.topics, g.mu.lastOwned)
+	g.mu.Unlock()
 	req := &wire.JoinGroupRequest{GroupID: g.group, MemberID: memberID, GroupInstanceID: g.s.InstanceID,
 		SessionTimeoutMs: int32(g.s.SessionTimeout / time.Millisecond), RebalanceTimeoutMs: int32(g.s.RebalanceTimeout / time.Millisecond),
 		ProtocolType: GroupProtocolType}
@@ -456,11 +462,11 @@ func (g *GroupConsumer) leaderAssign(protocol string, members []wire.JoinGroupMe
 	ms := make([]groupMember, len(members))
 	counts := map[string]int32{}
 	for i, m := range members {
-		topics, err := decodeSubscription(m.Metadata)
+		topics, owned, err := decodeSubscriptionOwned(m.Metadata)
 		if err != nil {
 			return nil, fmt.Errorf("client: group %q member %s: %w", g.group, m.MemberID, err)
 		}
-		ms[i] = groupMember{id: m.MemberID, topics: topics}
+		ms[i] = groupMember{id: m.MemberID, topics: topics, owned: owned}
 		for _, t := range topics {
 			counts[t] = 0
 		}
@@ -611,9 +617,12 @@ func (g *GroupConsumer) revoke(gen generation) {
 	}
 	g.mu.Lock()
 	var tps []TopicPartition
+	owned := make(map[string][]int32)
 	for tp := range g.mu.assigned {
 		tps = append(tps, TopicPartition{tp.topic, tp.partition})
+		owned[tp.topic] = append(owned[tp.topic], tp.partition)
 	}
+	g.mu.lastOwned = owned
 	c := g.mu.consumer
 	g.mu.consumer = nil
 	g.mu.assigned = nil

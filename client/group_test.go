@@ -57,11 +57,14 @@ func fastGroup(r *groupReader) client.GroupSettings {
 	}
 }
 
-func startReader(t *testing.T, addr, group, topic, instance string, seen map[string]int, mu *sync.Mutex) *groupReader {
+func startReader(t *testing.T, addr, group, topic, instance string, seen map[string]int, mu *sync.Mutex, mods ...func(*client.GroupSettings)) *groupReader {
 	t.Helper()
 	r := &groupReader{seen: seen, done: make(chan error, 1)}
 	settings := fastGroup(r)
 	settings.InstanceID = instance
+	for _, m := range mods {
+		m(&settings)
+	}
 	gc, err := client.NewGroupConsumer(group, []string{topic}, settings, client.SeedBrokers(addr), fastRetries())
 	if err != nil {
 		t.Fatal(err)
@@ -185,6 +188,41 @@ func TestGroupConsumersSplitThenTakeOver(t *testing.T) {
 		}
 	}
 	mu.Unlock()
+}
+
+// TestStickyAssignorKeepsPartitionsInPlace: with the sticky assignor, a
+// third member joining a group of two takes only what balance needs, and
+// each of the first two keeps a subset of what it had.
+func TestStickyAssignorKeepsPartitionsInPlace(t *testing.T) {
+	b := brokertest.Start(t, nil)
+	const topic, group, parts = "sticky", "stickers", 6
+	createTopic(t, b.Addr(), topic, parts)
+	produceSpread(t, b.Addr(), topic, parts, 0, 60)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	sticky := func(s *client.GroupSettings) { s.Assignors = []string{client.AssignSticky} }
+	r1 := startReader(t, b.Addr(), group, topic, "", seen, &mu, sticky)
+	r2 := startReader(t, b.Addr(), group, topic, "", seen, &mu, sticky)
+	waitSeen(t, &mu, seen, 0, 60)
+	before1, before2 := r1.partitions(), r2.partitions()
+	if len(before1) != 3 || len(before2) != 3 {
+		t.Fatalf("first generation: %v and %v, want 3 each", before1, before2)
+	}
+	r3 := startReader(t, b.Addr(), group, topic, "", seen, &mu, sticky)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(r3.partitions()) != 2 || len(r1.partitions()) != 2 || len(r2.partitions()) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the third joined: %v, %v, %v; want 2 each", r1.partitions(), r2.partitions(), r3.partitions())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, c := range []struct{ before, after []client.TopicPartition }{{before1, r1.partitions()}, {before2, r2.partitions()}} {
+		for _, tp := range c.after {
+			if !slices.Contains(c.before, tp) {
+				t.Errorf("a first member got %v after the rebalance; it had %v: the sticky assignor moved more than balance needs", c.after, c.before)
+			}
+		}
+	}
 }
 
 func TestGroupConsumerResumesFromCommitted(t *testing.T) {

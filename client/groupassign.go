@@ -1,16 +1,19 @@
 package client
 
 // Client-side assignors of the group consumer and the bytes the group
-// carries for them. The encodings are Kafka's ConsumerProtocol version 0
-// (protocol type "consumer"), so a Kafka tool reading DescribeGroups
+// carries for them. The encodings are Kafka's ConsumerProtocol versions 0
+// and 1 (protocol type "consumer"), so a Kafka tool reading DescribeGroups
 // understands them. Integers are big-endian; string is an int16 length
 // then bytes; user_data is an int32 length then bytes, always -1 (null)
 // from this client and ignored when read.
 //
 //	Subscription (JoinGroup protocol metadata)
-//	  version    int16     0
+//	  version    int16     0, or 1 when owned_partitions follows
 //	  topics     int32 count, then that many string
 //	  user_data  bytes     null
+//	  owned_partitions (version 1 only; KIP-429) int32 count, then per topic:
+//	    topic      string
+//	    partitions int32 count, then that many int32
 //
 //	Assignment (SyncGroup assignment)
 //	  version    int16     0
@@ -41,6 +44,14 @@ const (
 	// then partition) to the members in turn (sorted by id), skipping
 	// members not subscribed to the partition's topic.
 	AssignRoundRobin = "roundrobin"
+	// AssignSticky (Kafka's StickyAssignor, under the eager protocol)
+	// balances the partitions like roundrobin but keeps every partition
+	// with the member that owned it before the rebalance (the
+	// subscription's owned_partitions) unless balance needs it elsewhere:
+	// see stickyAssign. Fewer partitions change hands; every member still
+	// stops and restarts fetching on a rebalance (the cooperative protocol,
+	// KIP-429, is not implemented yet).
+	AssignSticky = "sticky"
 )
 
 // errBadGroupBytes: a subscription or assignment that does not parse.
@@ -122,26 +133,41 @@ func (r *groupReader) count(elemSize int) int {
 	return n
 }
 
-func decodeSubscription(b []byte) ([]string, error) {
+// encodeSubscriptionOwned is the version 1 subscription: topics and the
+// partitions the member owns now, which the sticky assignor keeps with it.
+func encodeSubscriptionOwned(topics []string, owned map[string][]int32) []byte {
+	b := encodeSubscription(topics)
+	binary.BigEndian.PutUint16(b, 1)
+	// An assignment body is the same topic → partitions array, between
+	// its version and its user_data.
+	a := encodeAssignment(owned)
+	return append(b, a[2:len(a)-4]...)
+}
+
+// decodeSubscriptionOwned decodes either version; owned is empty for a
+// version 0 subscription.
+func decodeSubscriptionOwned(b []byte) ([]string, map[string][]int32, error) {
 	r := groupReader{b: b}
-	r.int16() // version: later versions only append fields
+	version := r.int16() // later versions only append fields
 	topics := make([]string, r.count(2))
 	for i := range topics {
 		topics[i] = r.string()
 	}
-	if r.err != nil {
-		return nil, fmt.Errorf("subscription of %d bytes: %w", len(b), r.err)
+	if n := r.int32(); n > 0 { // user_data: skipped, -1 is null
+		r.take(int(n))
 	}
-	return topics, nil
+	owned := make(map[string][]int32)
+	if version >= 1 {
+		readTopicPartitions(&r, owned)
+	}
+	if r.err != nil {
+		return nil, nil, fmt.Errorf("subscription of %d bytes: %w", len(b), r.err)
+	}
+	return topics, owned, nil
 }
 
-func decodeAssignment(b []byte) (map[string][]int32, error) {
-	out := make(map[string][]int32)
-	if len(b) == 0 {
-		return out, nil // a member the leader gave nothing
-	}
-	r := groupReader{b: b}
-	r.int16()
+// readTopicPartitions reads a topic → partitions array into out.
+func readTopicPartitions(r *groupReader, out map[string][]int32) {
 	n := r.count(6)
 	for i := 0; i < n && r.err == nil; i++ {
 		t := r.string()
@@ -151,6 +177,16 @@ func decodeAssignment(b []byte) (map[string][]int32, error) {
 		}
 		out[t] = append(out[t], ps...)
 	}
+}
+
+func decodeAssignment(b []byte) (map[string][]int32, error) {
+	out := make(map[string][]int32)
+	if len(b) == 0 {
+		return out, nil // a member the leader gave nothing
+	}
+	r := groupReader{b: b}
+	r.int16()
+	readTopicPartitions(&r, out)
 	if r.err != nil {
 		return nil, fmt.Errorf("assignment of %d bytes: %w", len(b), r.err)
 	}
@@ -161,6 +197,7 @@ func decodeAssignment(b []byte) (map[string][]int32, error) {
 type groupMember struct {
 	id     string
 	topics []string
+	owned  map[string][]int32 // from a version 1 subscription; nil for version 0
 }
 
 // assign runs the named assignor. partitions gives each subscribed topic's
@@ -218,8 +255,133 @@ func assign(protocol string, members []groupMember, partitions map[string]int32)
 				}
 			}
 		}
+	case AssignSticky:
+		stickyAssign(members, topics, partitions, out)
 	default:
 		return nil, fmt.Errorf("client: unknown assignor %q: %w", protocol, ErrInvalidOption)
 	}
 	return out, nil
+}
+
+// tp names one partition inside the assignors.
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// stickyAssign fills out (every member has an entry, members and topics
+// are sorted) with a balanced assignment that moves as few owned
+// partitions as it can. Three passes:
+//
+//  1. Keep: each member keeps the partitions it owns that still exist and
+//     that it still subscribes to, at most ceil(partitions/members) of
+//     them (its lowest ones), and a partition claimed by two members
+//     stays with the first by id.
+//  2. Fill: every other partition, in (topic, partition) order, goes to
+//     the subscribed member with the fewest partitions (ties: lowest id).
+//  3. Balance: while some member holds two more than a member that
+//     subscribes to one of its partitions' topics, the largest such
+//     partition moves from the fuller member to the emptier one
+//     (rebalanceStep).
+//
+// Invariant: afterwards no partition can move from a member to another
+// subscribed member and leave them closer in size, so with identical
+// subscriptions sizes differ by at most one. Pass 3 ends because every
+// move lowers the sum of squared sizes. The result depends only on the
+// inputs, never on map order, so every leader computes the same plan.
+func stickyAssign(members []groupMember, topics []string, partitions map[string]int32, out map[string]map[string][]int32) {
+	total := 0
+	subscribed := make(map[string]map[string]bool, len(members))
+	for _, m := range members {
+		subscribed[m.id] = make(map[string]bool, len(m.topics))
+		for _, t := range m.topics {
+			if _, ok := partitions[t]; ok {
+				subscribed[m.id][t] = true
+			}
+		}
+	}
+	for _, t := range topics {
+		total += int(partitions[t])
+	}
+	if len(members) == 0 || total == 0 {
+		return
+	}
+	limit := (total + len(members) - 1) / len(members)
+	owner := make(map[tp]string, total)
+	held := make(map[string][]tp, len(members))
+	for _, m := range members {
+		var mine []tp
+		for t, ps := range m.owned {
+			if !subscribed[m.id][t] {
+				continue
+			}
+			for _, p := range ps {
+				if p >= 0 && p < partitions[t] {
+					mine = append(mine, tp{t, p})
+				}
+			}
+		}
+		slices.SortFunc(mine, func(a, b tp) int { return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition)) })
+		for _, x := range slices.Compact(mine) {
+			if _, taken := owner[x]; !taken && len(held[m.id]) < limit {
+				owner[x] = m.id
+				held[m.id] = append(held[m.id], x)
+			}
+		}
+	}
+	for _, t := range topics {
+		for p := int32(0); p < partitions[t]; p++ {
+			x := tp{t, p}
+			if _, ok := owner[x]; ok {
+				continue
+			}
+			best := ""
+			for _, m := range members {
+				if subscribed[m.id][t] && (best == "" || len(held[m.id]) < len(held[best])) {
+					best = m.id
+				}
+			}
+			if best != "" {
+				owner[x] = best
+				held[best] = append(held[best], x)
+			}
+		}
+	}
+	for rebalanceStep(members, subscribed, held) { // one move per call
+	}
+	for _, m := range members {
+		for _, x := range held[m.id] {
+			out[m.id][x.topic] = append(out[m.id][x.topic], x.partition)
+		}
+		for _, ps := range out[m.id] {
+			slices.Sort(ps)
+		}
+	}
+}
+
+// rebalanceStep moves one partition from the fullest member that can give
+// one to the emptiest member that can take it, and reports whether it
+// moved anything. Taking from the fullest first means a member at or
+// under its fair share never loses a partition to balance (with identical
+// subscriptions).
+func rebalanceStep(members []groupMember, subscribed map[string]map[string]bool, held map[string][]tp) bool {
+	bySize := slices.Clone(members) // sorted by id, so ties go by id
+	slices.SortStableFunc(bySize, func(a, b groupMember) int { return cmp.Compare(len(held[b.id]), len(held[a.id])) })
+	for _, from := range bySize {
+		for j := len(bySize) - 1; j >= 0; j-- {
+			to := bySize[j]
+			if len(held[from.id]) <= len(held[to.id])+1 {
+				break // the rest are at least as full
+			}
+			ps := held[from.id]
+			for i := len(ps) - 1; i >= 0; i-- {
+				if subscribed[to.id][ps[i].topic] {
+					held[to.id] = append(held[to.id], ps[i])
+					held[from.id] = slices.Delete(ps, i, i+1)
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
