@@ -47,7 +47,18 @@ Examples:
   spate consume events
   spate consume events --from end --format '%p/%o %k=%v\n'
   spate consume events --partition 0,3 --from 2026-11-24T21:00:00Z --count 10
-  spate consume events --json --exit-idle 2s > events.jsonl`,
+  spate consume events --json --exit-idle 2s > events.jsonl
+  spate consume events --group billing --from end
+
+With --group G the command is a member of consumer group G: the group's
+coordinator shares the topic's partitions among its members, each partition
+starts at G's committed offset (--from, beginning or end only, applies to
+partitions without one), and offsets are committed every 5s and at exit.
+A member killed without exiting keeps its partitions until
+--session-timeout passes; the others then read them again from the last
+commit (at least once). --partition does not combine with --group. With
+--count, records fetched after the count is reached are committed without
+being printed (GroupConsumer commits whole fetches).`,
 		Flags: []cli.Flag{
 			brokersFlag(),
 			&cli.StringFlag{Name: "from", Aliases: []string{"o"}, Value: "beginning", Usage: "start `POSITION`: beginning, end, OFFSET, @MILLIS or an RFC 3339 TIME"},
@@ -56,6 +67,8 @@ Examples:
 			&cli.DurationFlag{Name: "exit-idle", Usage: "exit after this long without a record (0: never)"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: `%v\n`, Usage: "record `template`: %k %v %p %o %t %%, \\n \\t \\r \\\\"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record"},
+			&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Usage: "read as a member of consumer `GROUP`"},
+			&cli.DurationFlag{Name: "session-timeout", Value: 45 * time.Second, Usage: "with --group: the coordinator drops a member silent this long (6s to 30m)"},
 		},
 		Action: withArgs(runConsume),
 	}
@@ -71,6 +84,9 @@ type consumeConfig struct {
 	format     recordFormat  // nil with json
 	json       bool
 	opts       []client.Opt
+
+	group          string // "": read the partitions directly
+	sessionTimeout time.Duration
 }
 
 // flushEvery bounds how long a printed record may sit in the output buffer.
@@ -98,6 +114,9 @@ func consumeConfigFrom(c *cli.Context, args []string) (consumeConfig, error) {
 		return cfg, err
 	}
 	if cfg.partitions, err = parsePartitions(list(c, "partition")); err != nil {
+		return cfg, err
+	}
+	if err := groupConfigFrom(c, &cfg); err != nil {
 		return cfg, err
 	}
 	if cfg.count < 0 || cfg.exitIdle < 0 {
@@ -163,6 +182,9 @@ func parsePartitions(values []string) ([]int32, error) {
 // the idle time passes or ctx ends (all clean ends), or a partition fails.
 // It returns how many records it printed.
 func consume(ctx context.Context, cfg consumeConfig, out io.Writer) (int64, error) {
+	if cfg.group != "" {
+		return consumeGroup(ctx, cfg, out)
+	}
 	if cfg.partitions != nil {
 		if err := checkPartitions(ctx, cfg); err != nil {
 			return 0, err
@@ -173,6 +195,58 @@ func consume(ctx context.Context, cfg consumeConfig, out io.Writer) (int64, erro
 		return 0, fmt.Errorf("consume: topic %q: %w", cfg.topic, err)
 	}
 	defer c.Close()
+	return printAll(ctx, c, cfg, out)
+}
+
+// consumeGroup is consume as a member of cfg.group. Close runs after the
+// output was flushed and commits the positions of everything fetched:
+// everything printed, plus the rest of the last fetch when --count cut it.
+func consumeGroup(ctx context.Context, cfg consumeConfig, out io.Writer) (int64, error) {
+	settings := client.GroupSettings{SessionTimeout: cfg.sessionTimeout, Start: &cfg.from}
+	// Kafka's rule of thumb, a heartbeat at most every third of the session,
+	// so a short session (as in tests of a takeover) survives a lost beat.
+	if settings.HeartbeatInterval = cfg.sessionTimeout / 3; settings.HeartbeatInterval > 3*time.Second {
+		settings.HeartbeatInterval = 0 // the default, 3 s
+	}
+	gc, err := client.NewGroupConsumer(cfg.group, []string{cfg.topic}, settings, cfg.opts...)
+	if err != nil {
+		return 0, fmt.Errorf("consume: group %q, topic %q: %w", cfg.group, cfg.topic, err)
+	}
+	n, err := printAll(ctx, gc, cfg, out)
+	if cerr := gc.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("consume: commit offsets at exit: %w", cerr)
+	}
+	return n, err
+}
+
+// groupConfigFrom reads --group and --session-timeout into cfg.
+func groupConfigFrom(c *cli.Context, cfg *consumeConfig) error {
+	cfg.group, cfg.sessionTimeout = c.String("group"), c.Duration("session-timeout")
+	if cfg.group == "" {
+		if c.IsSet("session-timeout") {
+			return errors.New("consume: --session-timeout needs --group")
+		}
+		return nil
+	}
+	if cfg.partitions != nil {
+		return errors.New("consume: --partition and --group exclude each other: the group assigns the partitions")
+	}
+	if from := c.String("from"); !slices.Contains([]string{"beginning", "earliest", "end", "latest"}, from) {
+		return fmt.Errorf("consume: --from %q with --group: want beginning or end (where partitions without a committed offset start)", from)
+	}
+	if cfg.sessionTimeout < 6*time.Second || cfg.sessionTimeout > 30*time.Minute {
+		return fmt.Errorf("consume: --session-timeout %v: want 6s to 30m (the broker's range)", cfg.sessionTimeout)
+	}
+	return nil
+}
+
+// poller is a Consumer or a GroupConsumer.
+type poller interface {
+	Poll(ctx context.Context) (client.Fetches, error)
+}
+
+// printAll prints records of c to out (buffered) as printRecords does.
+func printAll(ctx context.Context, c poller, cfg consumeConfig, out io.Writer) (int64, error) {
 	w := bufio.NewWriterSize(out, 256<<10)
 	n, err := printRecords(ctx, c, cfg, w)
 	if ferr := w.Flush(); err == nil && ferr != nil {
@@ -181,7 +255,7 @@ func consume(ctx context.Context, cfg consumeConfig, out io.Writer) (int64, erro
 	return n, err
 }
 
-func printRecords(ctx context.Context, c *client.Consumer, cfg consumeConfig, w *bufio.Writer) (n int64, err error) {
+func printRecords(ctx context.Context, c poller, cfg consumeConfig, w *bufio.Writer) (n int64, err error) {
 	lastRecord, lastFlush := time.Now(), time.Now()
 	for {
 		wait := flushEvery

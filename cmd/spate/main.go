@@ -25,6 +25,7 @@ func main() {
 			topicCommand(),
 			produceCommand(),
 			consumeCommand(),
+			groupCommand(),
 			benchCommand(),
 		},
 		EnableBashCompletion: true,
