@@ -105,7 +105,7 @@ func (a *Admin) coordinatorRequest(ctx context.Context, group string, req wire.R
 			return err
 		}
 		if owned {
-			err = requestOwned(ctx, c, req, resp, a.cfg.reqTO)
+			err = c.request(ctx, req, resp, a.cfg.reqTO)
 		} else {
 			err = c.request(ctx, req, resp, a.cfg.reqTO)
 		}

@@ -162,15 +162,18 @@ func (c *conn) send(req wire.Request, timeout time.Duration, cb onResponse) erro
 }
 
 // request sends req and decodes its response into resp, waiting at most
-// timeout or until ctx ends.
+// timeout or until ctx ends. resp owns what it decodes: the response frame
+// is left to the garbage collector rather than returned to the frame pool,
+// because byte fields of resp (JoinGroup metadata, SyncGroup assignments,
+// DescribeGroups member data) alias it. request serves metadata, admin and
+// group calls; the fetch path, which recycles frames, uses send directly.
 func (c *conn) request(ctx context.Context, req wire.Request, resp wire.Response, timeout time.Duration) error {
 	type result struct {
-		f    *frame
 		body []byte
 		err  error
 	}
 	ch := make(chan result, 1)
-	err := c.send(req, timeout, func(f *frame, body []byte, err error) { ch <- result{f, body, err} })
+	err := c.send(req, timeout, func(_ *frame, body []byte, err error) { ch <- result{body, err} })
 	if err != nil {
 		return err
 	}
@@ -179,9 +182,7 @@ func (c *conn) request(ctx context.Context, req wire.Request, resp wire.Response
 		if r.err != nil {
 			return r.err
 		}
-		err := resp.Decode(r.body)
-		putFrame(r.f)
-		return err
+		return resp.Decode(r.body)
 	case <-ctx.Done():
 		return fmt.Errorf("client: %s to broker %d: %w", req.APIKey(), c.node, ctx.Err())
 	}

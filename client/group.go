@@ -36,7 +36,6 @@ package client
 // partition: records are never skipped but may be read twice.
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -420,7 +419,7 @@ func (g *GroupConsumer) join(coord *conn, memberID string) (generation, error) {
 	timeout := g.s.RebalanceTimeout + g.cl.cfg.reqTO
 	var resp wire.JoinGroupResponse
 	for {
-		if err := requestOwned(g.ctx, coord, req, &resp, timeout); err != nil {
+		if err := coord.request(g.ctx, req, &resp, timeout); err != nil {
 			return generation{}, fmt.Errorf("client: join group %q: %w", g.group, err)
 		}
 		if resp.ErrorCode != wire.MemberIDRequired {
@@ -442,7 +441,7 @@ func (g *GroupConsumer) join(coord *conn, memberID string) (generation, error) {
 		sync.Assignments = assignments
 	}
 	var sresp wire.SyncGroupResponse
-	if err := requestOwned(g.ctx, coord, sync, &sresp, timeout); err != nil {
+	if err := coord.request(g.ctx, sync, &sresp, timeout); err != nil {
 		return gen, fmt.Errorf("client: sync group %q generation %d: %w", g.group, gen.id, err)
 	}
 	if sresp.ErrorCode != wire.None {
@@ -652,36 +651,4 @@ func (g *GroupConsumer) leave(coord *conn, memberID string) {
 	var resp wire.LeaveGroupResponse
 	coord.request(ctx, &wire.LeaveGroupRequest{GroupID: g.group,
 		Members: []wire.LeaveGroupMember{{MemberID: memberID}}}, &resp, g.cl.cfg.reqTO)
-}
-
-// requestOwned is conn.request for a response whose byte fields outlive
-// the call (JoinGroup metadata, SyncGroup assignments): conn.request
-// decodes in place and returns the frame the fields alias to the pool.
-func requestOwned(ctx context.Context, c *conn, req wire.Request, resp wire.Response, timeout time.Duration) error {
-	type result struct {
-		body []byte
-		err  error
-	}
-	ch := make(chan result, 1)
-	err := c.send(req, timeout, func(f *frame, body []byte, err error) {
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		owned := bytes.Clone(body)
-		putFrame(f)
-		ch <- result{body: owned}
-	})
-	if err != nil {
-		return err
-	}
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return r.err
-		}
-		return resp.Decode(r.body)
-	case <-ctx.Done():
-		return fmt.Errorf("client: %s to broker %d: %w", req.APIKey(), c.node, ctx.Err())
-	}
 }
