@@ -19,28 +19,6 @@ import (
 	"github.com/spate-io/spate/segment"
 )
 
-// startCompaction starts the background compaction loop; Close stops it with
-// the retention loop (same stop channel and wait group).
-func (e *Engine) startCompaction() {
-	if e.cfg.CompactionCheckInterval <= 0 {
-		return
-	}
-	e.retentionDone.Add(1)
-	go func() {
-		defer e.retentionDone.Done()
-		tick := time.NewTicker(e.cfg.CompactionCheckInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-e.stopRetention:
-				return
-			case now := <-tick.C:
-				e.Compact(now)
-			}
-		}
-	}()
-}
-
 // Compact runs one compaction pass at now over every partition of every
 // compacted topic and returns the number of segments rewritten and the
 // partitions that failed. The background loop calls it every

@@ -74,11 +74,10 @@ func Open(cfg Config) (*Engine, error) {
 		e.closeLogs()
 		return nil, err
 	}
-	if cfg.RetentionCheckInterval > 0 {
-		e.retentionDone.Add(1)
-		go e.retentionLoop(cfg.RetentionCheckInterval)
-	}
-	e.startCompaction()
+	// Retention runs even on idle partitions, so retention.ms and
+	// retention.bytes act without traffic; compaction likewise.
+	e.every(cfg.RetentionCheckInterval, func(now time.Time) { e.ApplyRetention(now) })
+	e.every(cfg.CompactionCheckInterval, func(now time.Time) { e.Compact(now) })
 	return e, nil
 }
 
@@ -162,20 +161,27 @@ func (e *Engine) closeLogs() error {
 	return errors.Join(errs...)
 }
 
-// retentionLoop applies retention to every partition each interval, so
-// retention.ms/retention.bytes act even on idle partitions.
-func (e *Engine) retentionLoop(every time.Duration) {
-	defer e.retentionDone.Done()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-e.stopRetention:
-			return
-		case now := <-tick.C:
-			e.ApplyRetention(now)
-		}
+// every runs fn at each tick of interval until Close (nothing when
+// interval <= 0). Close stops every such loop through stopRetention and
+// waits for them with retentionDone.
+func (e *Engine) every(interval time.Duration, fn func(now time.Time)) {
+	if interval <= 0 {
+		return
 	}
+	e.retentionDone.Add(1)
+	go func() {
+		defer e.retentionDone.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-e.stopRetention:
+				return
+			case now := <-tick.C:
+				fn(now)
+			}
+		}
+	}()
 }
 
 // ApplyRetention runs one retention pass over every partition now and
