@@ -2,7 +2,6 @@ package client
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -43,25 +42,12 @@ func TestProduceThroughConnectionCuts(t *testing.T) {
 	p := newTestProducer(t, fb, Dialer(proxy.Dial), Partitioner(PartitionManual), BatchSize(400),
 		Linger(time.Millisecond), RequestTimeout(2*time.Second))
 
-	stop := make(chan struct{})
-	var cuts atomic.Int32
-	go func() {
-		rng := rand.New(rand.NewPCG(7, 7))
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Duration(1+rng.IntN(15)) * time.Millisecond):
-				proxy.CutAll()
-				cuts.Add(1)
-			}
-		}
-	}()
+	cutter := proxy.CutEvery(7, time.Millisecond, 15*time.Millisecond)
 	// Produce until enough cuts happened (at least 2,000 records per partition).
 	var acked atomic.Int32
 	var wg sync.WaitGroup
 	perPartition := 0
-	for ; perPartition < 2000 || (cuts.Load() < 20 && perPartition < 1_000_000); perPartition++ {
+	for ; perPartition < 2000 || (cutter.Cuts() < 20 && perPartition < 1_000_000); perPartition++ {
 		i := perPartition
 		wg.Add(3)
 		for part := range int32(3) {
@@ -77,7 +63,7 @@ func TestProduceThroughConnectionCuts(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	close(stop)
+	cuts := cutter.Stop()
 	if int(acked.Load()) != 3*perPartition {
 		t.Fatalf("%d of %d acknowledged", acked.Load(), 3*perPartition)
 	}
@@ -91,8 +77,8 @@ func TestProduceThroughConnectionCuts(t *testing.T) {
 	fb.mu.Lock()
 	dups := fb.duplicates
 	fb.mu.Unlock()
-	t.Logf("%d connection cuts, %d retried batches recognized as already written", cuts.Load(), dups)
-	if cuts.Load() < 20 {
-		t.Fatalf("only %d cuts happened: the test did not exercise reconnects", cuts.Load())
+	t.Logf("%d connection cuts, %d retried batches recognized as already written", cuts, dups)
+	if cuts < 20 {
+		t.Fatalf("only %d cuts happened: the test did not exercise reconnects", cuts)
 	}
 }

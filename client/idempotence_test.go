@@ -207,8 +207,8 @@ func TestAddSeqWraps(t *testing.T) {
 // batch that never left (forgetUnsent) and after a sent one failed for
 // good (bumpEpoch).
 func TestSequencePredictionAfterFailures(t *testing.T) {
-	queued := &batch{recs: make([]*Record, 4)}
-	open := &batch{recs: make([]*Record, 2)}
+	queued := &batch{recs: make([]*Record, 4), n: 4}
+	open := &batch{recs: make([]*Record, 2), n: 2}
 	pp := &partitionProducer{queue: []*batch{queued}, open: open, epoch: 3, sendSeq: 10, createSeq: 25}
 	pp.forgetUnsent()
 	if pp.createSeq != 16 || pp.sendSeq != 10 || pp.epoch != 3 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -301,24 +300,11 @@ func TestIntegrationConnectionCuts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	stop := make(chan struct{})
-	var cuts atomic.Int32
-	go func() {
-		rng := rand.New(rand.NewPCG(3, 4))
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Duration(2+rng.IntN(20)) * time.Millisecond):
-				proxy.CutAll()
-				cuts.Add(1)
-			}
-		}
-	}()
+	cutter := proxy.CutEvery(3, 2*time.Millisecond, 21*time.Millisecond)
 	// Produce until enough cuts happened (at least 3,000 records per partition).
 	var wg sync.WaitGroup
 	n := 0
-	for ; n < 3000 || (cuts.Load() < 20 && n < 1_000_000); n++ {
+	for ; n < 3000 || (cutter.Cuts() < 20 && n < 1_000_000); n++ {
 		i := n
 		wg.Add(3)
 		for part := range int32(3) {
@@ -332,9 +318,9 @@ func TestIntegrationConnectionCuts(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	close(stop)
-	if cuts.Load() < 20 {
-		t.Fatalf("only %d cuts: reconnects not exercised", cuts.Load())
+	cuts := cutter.Stop()
+	if cuts < 20 {
+		t.Fatalf("only %d cuts: reconnects not exercised", cuts)
 	}
 	c, err := client.NewConsumer(client.SeedBrokers(b.Addr()), client.Assign("t", nil, client.Earliest()),
 		client.MaxWait(50*time.Millisecond))
@@ -364,7 +350,7 @@ func TestIntegrationConnectionCuts(t *testing.T) {
 	for part := range int32(3) {
 		checkExactlyOnce(t, part, got[part], n)
 	}
-	t.Logf("%d cuts; %d records stored for %d produced", cuts.Load(), total, 3*n)
+	t.Logf("%d cuts; %d records stored for %d produced", cuts, total, 3*n)
 }
 
 // TestIntegrationRestartMidStreamExactlyOnce restarts a real broker three

@@ -91,11 +91,15 @@ type partitionProducer struct {
 // their buffers and slices, so a steady stream of Produce calls allocates
 // nothing per record.
 type batch struct {
-	builder  record.Builder
-	buf      []byte // the finished batch once encoded is true
-	encoded  bool
-	recs     []*Record
-	cbs      []func(*Record, error)
+	builder record.Builder
+	buf     []byte // the finished batch once encoded is true
+	encoded bool
+	recs    []*Record
+	cbs     []func(*Record, error)
+	n       int // records in the batch (len(recs) unless built by ProduceBatch)
+	// onBatch is the one callback of a batch built by ProduceBatch, whose
+	// records are not *Records (recs and cbs stay empty).
+	onBatch  func(BatchResult, error)
 	reserved int64
 	created  time.Time
 	deadline time.Time // linger expiry
@@ -160,18 +164,8 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb func(*Record, erro
 		complete(r, cb, fmt.Errorf("client: topic %q record of about %d bytes: %w", r.Topic, size, ErrRecordTooLarge))
 		return
 	}
-	if err := p.reserve(ctx, size); err != nil {
-		complete(r, cb, fmt.Errorf("client: topic %q: %w", r.Topic, err))
-		return
-	}
-	if err := p.initProducerID(ctx); err != nil {
-		p.release(size)
-		complete(r, cb, fmt.Errorf("client: topic %q: %w", r.Topic, err))
-		return
-	}
-	tp, err := p.topicFor(ctx, r.Topic)
+	tp, err := p.admit(ctx, r.Topic, size)
 	if err != nil {
-		p.release(size)
 		complete(r, cb, err)
 		return
 	}
@@ -188,6 +182,24 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb func(*Record, erro
 	if pp.append(p, r, cb, size) && sticky {
 		tp.rotateSticky(pp.partition)
 	}
+}
+
+// admit reserves size bytes of buffer memory, gets the producer id (first
+// use) and the topic's accumulators; on error nothing stays reserved.
+func (p *Producer) admit(ctx context.Context, topic string, size int64) (*topicProducer, error) {
+	if err := p.reserve(ctx, size); err != nil {
+		return nil, fmt.Errorf("client: topic %q: %w", topic, err)
+	}
+	if err := p.initProducerID(ctx); err != nil {
+		p.release(size)
+		return nil, fmt.Errorf("client: topic %q: %w", topic, err)
+	}
+	tp, err := p.topicFor(ctx, topic)
+	if err != nil {
+		p.release(size)
+		return nil, err
+	}
+	return tp, nil
 }
 
 func complete(r *Record, cb func(*Record, error), err error) {
@@ -408,6 +420,7 @@ func (pp *partitionProducer) append(p *Producer, r *Record, cb func(*Record, err
 	pp.createSeq = addSeq(pp.createSeq, 1)
 	b.recs = append(b.recs, r)
 	b.cbs = append(b.cbs, cb)
+	b.n++
 	b.reserved += size
 	if b.builder.Size() >= limit {
 		pp.queue = append(pp.queue, b)
@@ -423,17 +436,19 @@ func (pp *partitionProducer) append(p *Producer, r *Record, cb func(*Record, err
 	return closed
 }
 
-// newBatch starts pp's next batch; pp.mu is held. An idempotent batch
-// carries the partition's epoch and the sequence its first record is
-// predicted to get (see seq.go).
+// newBatch starts pp's next batch; pp.mu is held.
 func (p *Producer) newBatch(pp *partitionProducer) *batch {
+	b := p.emptyBatch()
+	p.stampSequence(pp, b)
+	return b
+}
+
+// emptyBatch takes a batch from the pool, its builder reset. An idempotent
+// batch's epoch and sequence are set by stampSequence.
+func (p *Producer) emptyBatch() *batch {
 	b := p.batchPool.Get().(*batch)
-	opts := record.Options{Compression: p.cfg.compression}
-	if p.cfg.idempotent {
-		b.epoch, b.baseSeq = pp.epoch, pp.createSeq
-		opts.HasProducer, opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = true, p.producerID, b.epoch, b.baseSeq
-	}
-	b.builder.Reset(b.buf[:0], opts)
+	b.builder.Reset(b.buf[:0], record.Options{Compression: p.cfg.compression,
+		HasProducer: p.cfg.idempotent, ProducerID: p.producerID})
 	b.created = time.Now()
 	b.deadline = b.created.Add(p.cfg.linger)
 	return b
@@ -443,7 +458,7 @@ func (p *Producer) newBatch(pp *partitionProducer) *batch {
 func (p *Producer) recycle(b *batch) {
 	clear(b.recs)
 	clear(b.cbs)
-	b.recs, b.cbs = b.recs[:0], b.cbs[:0]
+	b.recs, b.cbs, b.n, b.onBatch = b.recs[:0], b.cbs[:0], 0, nil
 	b.encoded, b.reserved, b.attempts, b.lastErr = false, 0, 0, nil
 	if cap(b.buf) > 4*(p.cfg.batchSize+1<<10) && cap(b.buf) > maxPooledFrame {
 		return // one huge record grew it; do not keep that much per pooled batch

@@ -346,6 +346,9 @@ func (p *Producer) finish(pp *partitionProducer, b *batch, base int64, err error
 	default:
 		pp.forgetUnsent()
 	}
+	if b.onBatch != nil {
+		b.onBatch(BatchResult{Topic: pp.topic.name, Partition: pp.partition, BaseOffset: base, Records: b.n, Bytes: len(b.buf)}, err)
+	}
 	for i, r := range b.recs {
 		r.Partition = pp.partition
 		if err == nil {
@@ -358,10 +361,10 @@ func (p *Producer) finish(pp *partitionProducer, b *batch, base int64, err error
 	}
 	if err == nil {
 		for _, h := range p.cl.hooks.produced {
-			h.OnProduceBatchWritten(pp.topic.name, pp.partition, len(b.recs), len(b.buf))
+			h.OnProduceBatchWritten(pp.topic.name, pp.partition, b.n, len(b.buf))
 		}
 	}
-	n, reserved := len(b.recs), b.reserved
+	n, reserved := b.n, b.reserved
 	pp.mu.Lock()
 	pp.inflight = false
 	pp.mu.Unlock()

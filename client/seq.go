@@ -84,6 +84,17 @@ func (p *Producer) initProducerID(ctx context.Context) error {
 	return nil
 }
 
+// stampSequence gives batch b, about to join pp's batches, the
+// partition's epoch and the sequence its first record is predicted to get
+// (see the top of this file); pp.mu is held.
+func (p *Producer) stampSequence(pp *partitionProducer, b *batch) {
+	if !p.cfg.idempotent {
+		return
+	}
+	b.epoch, b.baseSeq = pp.epoch, pp.createSeq
+	b.builder.SetProducerSequence(b.epoch, b.baseSeq)
+}
+
 // assignSequence confirms the sequence of batch b, just encoded for its
 // first send, re-stamping it if the partition's epoch moved on since it was
 // created.
@@ -94,7 +105,7 @@ func (pp *partitionProducer) assignSequence(b *batch) {
 		b.epoch, b.baseSeq = pp.epoch, pp.sendSeq
 		restamp(b.buf, b.epoch, b.baseSeq)
 	}
-	pp.sendSeq = addSeq(pp.sendSeq, len(b.recs))
+	pp.sendSeq = addSeq(pp.sendSeq, b.n)
 }
 
 // bumpEpoch starts the partition over after a sent batch failed for good:
@@ -124,10 +135,10 @@ func (pp *partitionProducer) forgetUnsent() {
 func (pp *partitionProducer) resyncLocked() {
 	unsent := 0
 	for _, b := range pp.queue {
-		unsent += len(b.recs)
+		unsent += b.n
 	}
 	if pp.open != nil {
-		unsent += len(pp.open.recs)
+		unsent += pp.open.n
 	}
 	pp.createSeq = addSeq(pp.sendSeq, unsent)
 }

@@ -112,6 +112,15 @@ type Config struct {
 	// consumers and the admin), after the options above.
 	ClientOpts []client.Opt
 
+	// PerRecord sends every record with client.Producer.Produce (a
+	// *Record and a callback each, the way Kafka clients send). Without it
+	// a closed-loop run without keys builds whole batches with
+	// client.Producer.ProduceBatch, each for the next partition in turn.
+	// Open-loop runs, keyed runs and E2E always send per record: they need
+	// a send time per record, or the key's partition. Result.API says which
+	// ran.
+	PerRecord bool
+
 	// Rate is the open-loop target in records/s across all producers; 0
 	// runs closed-loop (as fast as possible).
 	Rate float64
@@ -204,6 +213,9 @@ func (c *Config) clientOpts(extra ...client.Opt) []client.Opt {
 	opts := append([]client.Opt{client.SeedBrokers(c.Brokers...)}, extra...)
 	return append(opts, c.ClientOpts...)
 }
+
+// bulk reports whether producers send whole batches (see PerRecord).
+func (c *Config) bulk() bool { return !c.PerRecord && c.Rate == 0 && c.KeySpace == 0 }
 
 // producerOpts returns a producer's options.
 func (c *Config) producerOpts() []client.Opt {

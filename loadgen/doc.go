@@ -13,12 +13,27 @@
 // Sweep repeats Produce over a grid of batch sizes (and optionally
 // lingers, record sizes and acks), each on a fresh topic.
 //
+// # Two send paths
+//
+// A closed-loop produce run without keys builds whole batches with
+// client.Producer.ProduceBatch: records are appended straight into the
+// batch, and one callback acknowledges the batch (Result.API "batch").
+// With Config.PerRecord, and always for open-loop, keyed and E2E runs,
+// every record goes through client.Producer.Produce with its own *Record
+// and callback, as with a Kafka client (Result.API "record"). Both paths
+// use the same producer: batching, buffer, retries, idempotence and acks
+// are the same; perf/bench.md compares them.
+//
 // # What is measured
 //
-// Produce latency is send → acknowledgement (the record's callback). The
+// Produce latency is send → acknowledgement. On the per-record path the
 // callbacks of one acknowledged batch share a clock read, at most 64 in a
 // row: reading the clock per record cost a fifth of the load generator's
-// CPU (perf/bench.md).
+// CPU (perf/bench.md). On the batch path records are appended in groups
+// of up to 64 that share the clock read taken before the group's first
+// record, so a recorded send time is early by at most one group's append
+// time (a microsecond or two) and latency is overstated by that much,
+// never understated; the ack is one clock read for the whole batch.
 // E2E latency is send → consumer receive; the send time travels in the
 // first 8 bytes of the value (Unix nanoseconds, big endian), since the
 // record timestamp only has milliseconds. Both clocks are the same host's
@@ -26,7 +41,8 @@
 // only as good as the clock sync.
 //
 // Closed-loop runs (Rate 0) send as fast as the producer accepts records;
-// a record's send time is when Produce was called. Open-loop runs (Rate >
+// a record's send time is when Produce was called (on the batch path: when
+// the record was appended). Open-loop runs (Rate >
 // 0) spread Rate records/s over the producers on a fixed schedule, and a
 // record's send time is its INTENDED time on that schedule, not the moment
 // Produce was finally called: when the client or broker stalls, the

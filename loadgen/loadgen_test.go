@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,11 +40,20 @@ func baseConfig(addr, topic string) loadgen.Config {
 		BatchSize: 64 << 10, Linger: time.Millisecond, RecordSize: loadgen.Sizes{Min: 100, Max: 100}}
 }
 
+// TestProduceClosedLoop runs both send paths: whole batches (the default
+// for a closed loop without keys) and a Produce call per record.
 func TestProduceClosedLoop(t *testing.T) {
+	for _, api := range []string{"batch", "record"} {
+		t.Run(api, func(t *testing.T) { testProduceClosedLoop(t, api) })
+	}
+}
+
+func testProduceClosedLoop(t *testing.T, api string) {
 	addr := startBroker(t)
 	cfg := baseConfig(addr, "closed")
 	cfg.Partitions, cfg.Producers = 2, 2
 	cfg.Warmup, cfg.Duration = 200*time.Millisecond, time.Second
+	cfg.PerRecord = api == "record"
 	var progress bytes.Buffer
 	cfg.Progress = &progress
 	r, err := loadgen.Produce(context.Background(), cfg)
@@ -58,8 +68,8 @@ func TestProduceClosedLoop(t *testing.T) {
 	if r.RecordsPerSec <= 0 || r.Records == 0 || r.Errors != 0 {
 		t.Fatalf("records %d at %.0f/s, %d errors (%s)", r.Records, r.RecordsPerSec, r.Errors, r.FirstError)
 	}
-	if r.Partitions != 2 {
-		t.Fatalf("topic has %d partitions, want the 2 asked for", r.Partitions)
+	if r.Partitions != 2 || r.API != api {
+		t.Fatalf("topic has %d partitions, sent by %q: want the 2 asked for, by %q", r.Partitions, r.API, api)
 	}
 	if r.AckedTotal != r.HWDelta {
 		t.Fatalf("acked %d records, high watermarks moved by %d", r.AckedTotal, r.HWDelta)
@@ -89,6 +99,26 @@ func TestProduceClosedLoop(t *testing.T) {
 	}
 	if c.Records != r.HWDelta || c.Bytes != 100*r.HWDelta || c.RecordsPerSec <= 0 {
 		t.Fatalf("consumed %d records (%d bytes) at %.0f/s, want the %d produced", c.Records, c.Bytes, c.RecordsPerSec, r.HWDelta)
+	}
+}
+
+// TestProduceRecordCount: a run bounded by a record count stops at
+// exactly that many measured records, on both send paths, with several
+// producers competing for the last ones.
+func TestProduceRecordCount(t *testing.T) {
+	addr := startBroker(t)
+	for _, perRecord := range []bool{false, true} {
+		cfg := baseConfig(addr, "count-"+strconv.FormatBool(perRecord))
+		cfg.Partitions, cfg.Producers, cfg.PerRecord = 3, 3, perRecord
+		cfg.BatchSize, cfg.Records = 4<<10, 100_003
+		r, err := loadgen.Produce(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Records != cfg.Records || r.AckedTotal != cfg.Records || r.HWDelta != cfg.Records || r.Count != cfg.Records || r.Errors != 0 {
+			t.Fatalf("api %s: measured %d, acked %d, hw delta %d, histogram %d, errors %d (%s): want %d each, no error",
+				r.API, r.Records, r.AckedTotal, r.HWDelta, r.Count, r.Errors, r.FirstError, cfg.Records)
+		}
 	}
 }
 

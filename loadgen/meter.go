@@ -91,7 +91,23 @@ func (h batchAcked) OnProduceBatchWritten(string, int32, int, int) {
 	h.r.mu.Unlock()
 }
 
+// ackGroups accounts a batch's records, sent in groups, whose outcome is
+// known at now: one histogram entry per group, weighted by its records.
+func (r *recorder) ackGroups(groups []sendGroup, now time.Time, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range groups {
+		r.accountLocked(g.sent, now, g.measured, int64(g.records), g.bytes, err)
+	}
+}
+
 func (r *recorder) recordLocked(sent, now time.Time, measured bool, bytes int, err error) {
+	r.accountLocked(sent, now, measured, 1, bytes, err)
+}
+
+// accountLocked accounts n records of bytes in all, sent at sent, whose
+// outcome is known at now.
+func (r *recorder) accountLocked(sent, now time.Time, measured bool, n int64, bytes int, err error) {
 	us := int64(now.Sub(sent) / time.Microsecond)
 	us = max(histMinUS, min(us, histMaxUS))
 	switch {
@@ -100,21 +116,21 @@ func (r *recorder) recordLocked(sent, now time.Time, measured bool, bytes int, e
 			r.mu.firstErr = err
 		}
 		if measured {
-			r.mu.counts.errors++
+			r.mu.counts.errors += n
 		} else {
-			r.mu.counts.warmErrors++
+			r.mu.counts.warmErrors += n
 		}
 	case measured:
-		r.mu.counts.acked++
+		r.mu.counts.acked += n
 		r.mu.counts.bytes += int64(bytes)
-		r.mu.interval.RecordValue(us)
+		r.mu.interval.RecordValues(us, n)
 		if now.After(r.mu.lastAck) {
 			r.mu.lastAck = now
 		}
 	default:
-		r.mu.counts.warmAcked++
+		r.mu.counts.warmAcked += n
 		r.mu.counts.warmBytes += int64(bytes)
-		r.mu.warm.RecordValue(us)
+		r.mu.warm.RecordValues(us, n)
 	}
 }
 

@@ -41,6 +41,10 @@ func Produce(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res := resultOf("produce", &c)
 	pr := newProduceRun(&c, sendsOf(producers), producers, recs, false)
+	res.API = "record"
+	if c.bulk() {
+		pr.bulk, res.API = producers, "batch"
+	}
 	m := newMeter(pr.recs, c.Progress, pr.start, pr.measureStart)
 	go m.run()
 	err = pr.run(ctx)
@@ -97,10 +101,11 @@ type produceRun struct {
 	recs         []*recorder
 	start        time.Time
 	measureStart time.Time
-	end          time.Time    // no record is sent at or after end
-	measured     atomic.Int64 // measured records handed to a producer
-	stamp        bool         // write the send time into the value (e2e)
-	payloads     [][]byte     // random bytes values are cut from, per worker
+	end          time.Time          // no record is sent at or after end
+	measured     atomic.Int64       // measured records handed to a producer
+	stamp        bool               // write the send time into the value (e2e)
+	bulk         []*client.Producer // per worker: send whole batches (Config.PerRecord off)
+	payloads     [][]byte           // random bytes values are cut from, per worker
 }
 
 // newProduceRun sets up a worker per send function, each recording into
@@ -158,7 +163,11 @@ func (pr *produceRun) run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pr.work(ctx, i)
+			if pr.bulk != nil {
+				pr.workBulk(ctx, i, pr.bulk[i])
+			} else {
+				pr.work(ctx, i)
+			}
 		}()
 	}
 	wg.Wait()
@@ -206,6 +215,29 @@ func newPacer(start time.Time, rate float64, i, n int) pacer {
 // compressed payloads (zstd's window can span it).
 const payloadBytes = 1 << 20
 
+// values cuts record values from one worker's random payload, each at a
+// random offset, sized by Config.RecordSize.
+type values struct {
+	rng      *rand.Rand
+	payload  []byte
+	min, max int
+}
+
+// values returns worker i's value source.
+func (pr *produceRun) values(i int) values {
+	return values{rng: rand.New(rand.NewPCG(uint64(i)+1, uint64(pr.start.UnixNano())^0x5eed)),
+		payload: pr.payloads[i], min: pr.cfg.RecordSize.Min, max: pr.cfg.RecordSize.Max}
+}
+
+func (v *values) next() []byte {
+	size := v.min
+	if v.max > size {
+		size += v.rng.IntN(v.max - size + 1)
+	}
+	off := v.rng.IntN(len(v.payload) - size + 1)
+	return v.payload[off : off+size]
+}
+
 // work is producer i's loop. Records come from a pool and go back to it
 // in their callback, so a steady run allocates nothing per record.
 func (pr *produceRun) work(ctx context.Context, i int) {
@@ -213,7 +245,7 @@ func (pr *produceRun) work(ctx context.Context, i int) {
 	rec := pr.recs[i]
 	send := pr.sends[i]
 	rng := rand.New(rand.NewPCG(uint64(i)+1, uint64(pr.start.UnixNano())))
-	payload := pr.payloads[i]
+	vals := pr.values(i)
 	var key []byte
 	pool := sync.Pool{New: func() any { return new(client.Record) }}
 	clock := pr.now
@@ -240,12 +272,7 @@ func (pr *produceRun) work(ctx context.Context, i int) {
 		if !sent.Before(pr.measureStart) && c.Records > 0 && pr.measured.Add(1) > c.Records {
 			return
 		}
-		size := c.RecordSize.Min
-		if c.RecordSize.Max > size {
-			size += rng.IntN(c.RecordSize.Max - size + 1)
-		}
-		off := rng.IntN(len(payload) - size + 1)
-		value := payload[off : off+size]
+		value := vals.next()
 		if pr.stamp {
 			binary.BigEndian.PutUint64(value, uint64(sent.UnixNano()))
 		}

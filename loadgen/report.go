@@ -28,7 +28,10 @@ type Result struct {
 	MaxInFlight   int     `json:"max_in_flight"`
 	BufferBytes   int64   `json:"buffer_bytes"`
 	TargetRate    float64 `json:"target_rate"` // records/s; 0: closed loop
-	WarmupS       float64 `json:"warmup_s"`
+	// API is how producers sent: "batch" (client.Producer.ProduceBatch) or
+	// "record" (client.Producer.Produce); see Config.PerRecord.
+	API     string  `json:"api,omitempty"`
+	WarmupS float64 `json:"warmup_s"`
 
 	// ElapsedS runs from the end of the warm-up to the last measured
 	// acknowledgement (or receipt).

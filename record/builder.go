@@ -144,6 +144,14 @@ func (b *Builder) Append(timestamp int64, key, value []byte, headers []Header) {
 	b.count++
 }
 
+// SetProducerSequence changes the producer epoch and base sequence the
+// header will carry (Options.HasProducer must be set). It is for a producer
+// that learns a batch's place in its sequence only after the records were
+// appended: Finish writes the header, so no byte is rewritten.
+func (b *Builder) SetProducerSequence(epoch int16, baseSequence int32) {
+	b.opts.ProducerEpoch, b.opts.BaseSequence = epoch, baseSequence
+}
+
 // Count returns the number of records appended since Reset.
 func (b *Builder) Count() int { return int(b.count) }
 

@@ -199,6 +199,26 @@ func TestBuilderOptions(t *testing.T) {
 			t.Fatalf("attributes %#x, want transactional, control and lz4", b.Attributes())
 		}
 	})
+	t.Run("sequence set after the records", func(t *testing.T) {
+		var bd Builder
+		bd.Reset(nil, Options{HasProducer: true, ProducerID: 5, ProducerEpoch: 1, BaseSequence: 0})
+		bd.Append(1000, nil, []byte("a"), nil)
+		bd.SetProducerSequence(2, 300)
+		raw, err := bd.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Validate(); err != nil {
+			t.Fatalf("Validate after SetProducerSequence: %v", err)
+		}
+		if b.ProducerID() != 5 || b.ProducerEpoch() != 2 || b.BaseSequence() != 300 {
+			t.Fatalf("producer %d/%d/%d, want 5/2/300", b.ProducerID(), b.ProducerEpoch(), b.BaseSequence())
+		}
+	})
 	t.Run("base timestamp", func(t *testing.T) {
 		b := build(t, Options{UseBaseTimestamp: true, BaseTimestamp: 500}, recs)
 		got, err := readAll(b)

@@ -66,6 +66,7 @@ func producerFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-in-flight", Value: 5, Usage: "produce requests in flight per broker connection"},
 		&cli.StringFlag{Name: "buffer", Usage: "each producer's unacknowledged bytes, e.g. 64MiB (default: 4 x batch size x partitions)"},
 		&cli.Float64Flag{Name: "rate", Usage: "open loop: records/s across all producers, latency from intended send times (0: closed loop)"},
+		&cli.BoolFlag{Name: "per-record", Usage: "send each record with Producer.Produce, as Kafka clients do (default in a closed loop without keys: whole batches with Producer.ProduceBatch)"},
 	}
 }
 
@@ -203,7 +204,7 @@ func benchConfigFrom(c *cli.Context, producer bool) (loadgen.Config, error) {
 	cfg := loadgen.Config{Brokers: benchBrokers(c), Topic: c.String("topic"), Partitions: int32(c.Int("partitions")),
 		ReplicationFactor: int16(c.Int("replication-factor")), Producers: c.Int("producers"),
 		Consumers: c.Int("consumers"), KeySpace: c.Int("keys"), Linger: c.Duration("linger"),
-		MaxInFlight: c.Int("max-in-flight"), Rate: c.Float64("rate"), Warmup: c.Duration("warmup"),
+		MaxInFlight: c.Int("max-in-flight"), Rate: c.Float64("rate"), PerRecord: c.Bool("per-record"), Warmup: c.Duration("warmup"),
 		Duration: c.Duration("duration"), Records: c.Int64("records")}
 	var err error
 	if !c.Bool("quiet") {

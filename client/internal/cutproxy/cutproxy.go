@@ -7,8 +7,11 @@ package cutproxy
 import (
 	"context"
 	"io"
+	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Proxy forwards every connection it accepts to Target.
@@ -50,6 +53,43 @@ func (p *Proxy) CutAll() {
 	}
 	p.conns = nil
 	p.mu.Unlock()
+}
+
+// Cutter cuts a proxy's connections at random intervals until stopped.
+type Cutter struct {
+	cuts atomic.Int32
+	stop chan struct{}
+	done chan struct{}
+}
+
+// CutEvery starts cutting every connection (CutAll) after a pause drawn
+// uniformly from [min, max] each time, the pauses seeded by seed.
+func (p *Proxy) CutEvery(seed uint64, min, max time.Duration) *Cutter {
+	c := &Cutter{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		rng := rand.New(rand.NewPCG(seed, seed))
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-time.After(min + time.Duration(rng.Int64N(int64(max-min)+1))):
+				p.CutAll()
+				c.cuts.Add(1)
+			}
+		}
+	}()
+	return c
+}
+
+// Cuts returns how many cuts were made so far.
+func (c *Cutter) Cuts() int32 { return c.cuts.Load() }
+
+// Stop stops cutting and returns the number of cuts made.
+func (c *Cutter) Stop() int32 {
+	close(c.stop)
+	<-c.done
+	return c.cuts.Load()
 }
 
 // Close stops accepting, cuts every connection and waits for the copiers.
