@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: the headline comparison on this machine, unattended, in one
-# run: raw limits (loopback TCP, sequential disk writes, TCP ping-pong),
-# Spate (spate bench), franz-go's kfake driven by a franz-go producer, and
+# run: raw limits (loopback TCP, sequential disk writes into deleted and
+# into kept files, fresh-memory first touches, TCP ping-pong), Spate (spate
+# bench, on its batch path and on its per-record path), franz-go's kfake driven by a franz-go producer, and
 # NATS JetStream (file storage) with the nats CLI's bench, at the same record
 # size and batch sizes. Every process it starts is stopped on exit.
 #
@@ -58,6 +59,8 @@ echo "== raw limits"
 for r in $(seq "$reps"); do
 	"$work/rawlimits" tcp -duration "$dur" >"$out/raw/limit-tcp-$r.json"
 	"$work/rawlimits" disk -dir "$work" -duration "$dur" >"$out/raw/limit-disk-$r.json"
+	"$work/rawlimits" disk-kept -dir "$work" -duration "$dur" >"$out/raw/limit-diskkept-$r.json"
+	"$work/rawlimits" touch -duration "$dur" >"$out/raw/limit-touch-$r.json"
 	"$work/rawlimits" ping -duration "$dur" >"$out/raw/limit-ping-$r.json"
 done
 
@@ -70,6 +73,7 @@ wait_port 127.0.0.1:29192
 sb() { "$work/spate" bench "$@" -b 127.0.0.1:29192 --quiet --json; }
 for r in $(seq "$reps"); do
 	sb produce --topic head$r --partitions 1 --record-size "$rsize" --batch-size 1MiB --acks 1 --duration "$dur" >"$out/raw/spate-headline-$r.json"
+	sb produce --topic headrec$r --partitions 1 --record-size "$rsize" --batch-size 1MiB --acks 1 --duration "$dur" --per-record >"$out/raw/spate-headline-record-$r.json"
 	sb produce --topic lat$r --record-size "$rsize" --batch-size 256 --linger 0 --max-in-flight 1 --buffer 256 --acks 1 --duration "$dur" >"$out/raw/spate-latency-$r.json"
 done
 sb sweep --topic sweep --batch-sizes "$batches" --record-size "$rsize" --duration "$dur" --chart "$out" >"$out/raw/spate-sweep.json"

@@ -47,19 +47,24 @@ def med(rows, key):
     return statistics.median(vals) if vals else None
 
 
-spate = load("spate-headline-*.json")
+spate = load("spate-headline-[0-9]*.json")
+spaterec = load("spate-headline-record-*.json")
 kfake = load("kfake-headline-*.json")
 natsh = nats("nats-headline-*.txt")
 lat = load("spate-latency-*.json")
 tcp = load("limit-tcp-*.json")
-disk = load("limit-disk-*.json")
+disk = load("limit-disk-[0-9]*.json")
+diskkept = load("limit-diskkept-*.json")
+touch = load("limit-touch-*.json")
 ping = load("limit-ping-*.json")
 
 print(open(os.path.join(out, "machine.txt")).read())
 print("## Headline: one producer, one partition, 100-byte records, 1 MiB batches, acks=1\n")
 print("| system | records/s min / median / max | MB/s median | p50 ms median | p99 ms median |")
 print("|---|---|---|---|---|")
-for name, rows in (("Spate (`spate bench produce`)", spate), ("kfake + franz-go producer", kfake), ("NATS JetStream, file storage (`nats bench js pub async`)", natsh)):
+for name, rows in (("Spate (`spate bench produce`, batch path: Producer.ProduceBatch)", spate),
+                   ("Spate (`spate bench produce --per-record`: Producer.Produce per record)", spaterec),
+                   ("kfake + franz-go producer", kfake), ("NATS JetStream, file storage (`nats bench js pub async`)", natsh)):
     rps = [r["records_per_sec"] for r in rows]
     mb = med(rows, "mb_per_sec")
     print(f"| {name} | {mmm(rps)} | {'' if mb is None else f'{mb:,.1f}'} | {med(rows, 'p50_ms') or 'n/a'} | {med(rows, 'p99_ms') or 'n/a'} |")
@@ -69,8 +74,13 @@ print("\n## Ratios (medians)\n")
 print("| ratio | value | goal |")
 print("|---|---|---|")
 print(f"| Spate records/s | {s:,.0f} | >= 10,000,000 |" if s else "| Spate records/s | n/a | |")
+sr = med(spaterec, "records_per_sec")
+if sr:
+    print(f"| Spate records/s, per-record path | {sr:,.0f} | |")
 if s and k:
     print(f"| Spate / kfake+franz-go | {s / k:.2f}x | >= 4x |")
+if sr and k:
+    print(f"| Spate per-record path / kfake+franz-go (both a call and a callback per record) | {sr / k:.2f}x | |")
 if s and n:
     print(f"| Spate / NATS JetStream | {s / n:.2f}x | |")
 smb = med(spate, "mb_per_sec")
@@ -78,6 +88,8 @@ if smb and tcp:
     print(f"| Spate payload MB/s / loopback TCP MB/s ({med(tcp, 'mb_per_sec'):,.0f}) | {smb / med(tcp, 'mb_per_sec'):.1%} | |")
 if smb and disk:
     print(f"| Spate payload MB/s / sequential disk write MB/s ({med(disk, 'mb_per_sec'):,.0f}) | {smb / med(disk, 'mb_per_sec'):.1%} | |")
+if smb and diskkept:
+    print(f"| Spate payload MB/s / sequential write into kept files MB/s ({med(diskkept, 'mb_per_sec'):,.0f}) | {smb / med(diskkept, 'mb_per_sec'):.1%} | |")
 lp99, pp99 = med(lat, "p99_ms"), med(ping, "p99_ms")
 if lp99 and pp99:
     print(f"| one record in flight, acks=1: Spate p99 {lp99:.3f} ms / TCP ping-pong p99 {pp99:.3f} ms | {lp99 / pp99:.2f}x | <= 1.2x |")
@@ -85,6 +97,8 @@ if lp99 and pp99:
 print("\n## Raw limits (min / median / max)\n")
 print(f"- loopback TCP, 1 MiB writes between two processes: {mmm([r['mb_per_sec'] for r in tcp])} MB/s")
 print(f"- sequential 1 MiB writes into rotating 256 MiB files, 1 GiB kept, no fsync: {mmm([r['mb_per_sec'] for r in disk])} MB/s")
+print(f"- sequential 1 MiB writes into 256 MiB files, all kept until the end, no fsync: {mmm([r['mb_per_sec'] for r in diskkept])} MB/s")
+print(f"- first writes to fresh anonymous memory (page faults): {mmm([r['mb_per_sec'] for r in touch])} MB/s")
 print(f"- 100-byte TCP ping-pong p50 {mmm([r['p50_ms'] for r in ping])} ms, p99 {mmm([r['p99_ms'] for r in ping])} ms")
 
 sweep_path = os.path.join(raw, "spate-sweep.json")
