@@ -104,6 +104,15 @@
 // Steady-state Produce allocates nothing per record (batches, their
 // buffers and callback slices are pooled; see BenchmarkProduceAccumulate).
 //
+// # Bulk produce
+//
+// ProduceBatch skips the per-record machinery for a producer that knows
+// its partition: a fill function appends records straight into a new
+// batch's record.Builder, and one callback reports the batch's base offset
+// and record count. Ordering, retries, idempotence and acks are Produce's.
+// It is what `spate bench produce` uses by default; perf/bench.md compares
+// the two paths.
+//
 // Consumed records alias the fetched response buffers: Key, Value and
 // Headers are valid until the next Poll (the buffers are then reused), and
 // the *Record a RecordIter returns is overwritten by its next Next. The
