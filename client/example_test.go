@@ -9,6 +9,7 @@ import (
 
 	"github.com/spate-io/spate/broker"
 	"github.com/spate-io/spate/client"
+	"github.com/spate-io/spate/record"
 )
 
 // exampleBroker starts a broker on a temporary directory and a free port;
@@ -70,6 +71,38 @@ func ExampleProducer() {
 	// hello at offset 0
 	// world at offset 1
 	// again at offset 2
+}
+
+func ExampleProducer_ProduceBatch() {
+	addr, stop := exampleBroker()
+	defer stop()
+	ctx := context.Background()
+
+	p, err := client.NewProducer(client.SeedBrokers(addr))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Close()
+
+	// One batch of 1,000 records for partition 0, built in place; one
+	// callback for all of them.
+	done := make(chan struct{})
+	p.ProduceBatch(ctx, "metrics", 0, func(b *record.Builder) {
+		now := time.Now().UnixMilli()
+		for i := range 1000 {
+			b.Append(now, nil, fmt.Appendf(nil, "sample-%d", i), nil)
+		}
+	}, func(r client.BatchResult, err error) {
+		defer close(done)
+		if err != nil {
+			log.Print(err)
+			return
+		}
+		fmt.Printf("%d records at offsets %d to %d\n", r.Records, r.BaseOffset, r.BaseOffset+int64(r.Records)-1)
+	})
+	<-done
+	// Output:
+	// 1000 records at offsets 0 to 999
 }
 
 func ExampleConsumer() {
