@@ -90,6 +90,8 @@ func (p *Producer) ProduceBatch(ctx context.Context, topic string, partition int
 		pp.open = nil
 	}
 	p.stampSequence(pp, b)
+	b.seq = pp.nextSeq
+	pp.nextSeq++
 	pp.createSeq = addSeq(pp.createSeq, b.n)
 	pp.queue = append(pp.queue, b)
 	pp.mu.Unlock()

@@ -55,7 +55,12 @@
 // previous one is acknowledged or has finally failed. The cost is one round
 // trip per batch per partition; throughput comes from batching and from
 // many partitions (a request carries every ready partition of a broker,
-// and up to MaxInFlightPerBroker requests pipeline on a connection).
+// and up to MaxInFlightPerBroker requests pipeline on a connection). A
+// producer that is not idempotent may let more batches of a partition fly
+// (MaxInFlightPerPartition): they follow each other on one connection, and
+// batches that fail together are resent in order, but a batch retried
+// after a later one succeeded lands after it, as in Kafka with
+// max.in.flight.requests.per.connection > 1 without idempotence.
 //
 // Duplicates: the producer is idempotent by default (Idempotent(true),
 // Kafka 3.x's default). On its first Produce it gets a producer id from a

@@ -81,6 +81,7 @@ type config struct {
 	linger           time.Duration
 	compression      record.Compression
 	maxInFlight      int
+	partInFlight     int // batches of one partition in flight
 	deliveryTimeout  time.Duration
 	maxBufferedBytes int64
 	failWhenFull     bool
@@ -117,6 +118,7 @@ func defaultConfig() config {
 		batchSize:        16 << 10,
 		linger:           5 * time.Millisecond,
 		maxInFlight:      5,               // Kafka's max.in.flight.requests.per.connection
+		partInFlight:     1,               // never reordered; see MaxInFlightPerPartition
 		deliveryTimeout:  2 * time.Minute, // Kafka's delivery.timeout.ms
 		maxBufferedBytes: 64 << 20,        // a little above Kafka's 32 MiB buffer.memory
 		idempotent:       true,            // Kafka 3.x's enable.idempotence default
@@ -141,6 +143,8 @@ func newConfig(opts []Opt) (*config, error) {
 		return nil, fmt.Errorf("client: batch size %d: %w", c.batchSize, ErrInvalidOption)
 	case c.maxInFlight < 1:
 		return nil, fmt.Errorf("client: max in flight %d: %w", c.maxInFlight, ErrInvalidOption)
+	case c.partInFlight < 1:
+		return nil, fmt.Errorf("client: max in flight per partition %d: %w", c.partInFlight, ErrInvalidOption)
 	case c.acks != AcksNone && c.acks != AcksLeader && c.acks != AcksAll:
 		return nil, fmt.Errorf("client: acks %d: %w", c.acks, ErrInvalidOption)
 	case !c.compression.Valid():
@@ -157,6 +161,11 @@ func newConfig(opts []Opt) (*config, error) {
 	// an explicit acks other than all, so configurations written for an
 	// at-least-once producer keep working.
 	c.idempotent = c.idempotent && c.acks == AcksAll
+	if c.idempotent && c.partInFlight > 1 {
+		return nil, fmt.Errorf("client: MaxInFlightPerPartition(%d) with an idempotent producer: "+
+			"a batch behind a failed one would be refused as out of sequence; "+
+			"use Idempotent(false) or acks 0 or 1: %w", c.partInFlight, ErrInvalidOption)
+	}
 	return &c, nil
 }
 
@@ -228,8 +237,21 @@ func Compression(codec record.Compression) Opt { return func(c *config) { c.comp
 
 // MaxInFlightPerBroker caps the produce requests in flight on one broker
 // connection (default 5). Each request may carry many partitions; a
-// partition is in at most one of them (see the package doc on ordering).
+// partition is in at most one of them unless MaxInFlightPerPartition
+// allows more (see the package doc on ordering).
 func MaxInFlightPerBroker(n int) Opt { return func(c *config) { c.maxInFlight = n } }
+
+// MaxInFlightPerPartition lets up to n batches of one partition be in
+// flight at once (default 1), within MaxInFlightPerBroker, so the next
+// batch travels while the broker writes the last one: about 15% more
+// records/s with 1 MiB batches on one partition (perf/bench.md). The price
+// is Kafka's for max.in.flight.requests.per.connection > 1 without
+// idempotence: when a batch fails and is retried after a later one
+// succeeded, the retried records land after it (reordered; never lost or
+// duplicated for that reason). Batches that fail together (a lost
+// connection) are resent in their original order. n > 1 needs a producer
+// that is not idempotent (Idempotent(false), or acks 0 or 1).
+func MaxInFlightPerPartition(n int) Opt { return func(c *config) { c.partInFlight = n } }
 
 // DeliveryTimeout bounds the time from Produce to the callback, retries
 // included (default 2 min, Kafka's delivery.timeout.ms). Records still

@@ -67,9 +67,10 @@ type topicProducer struct {
 
 // partitionProducer is one partition's accumulator.
 //
-// Invariant: at most one batch of a partition is in flight (inflight), and
-// a batch that failed retriably goes back to the head of queue; so batches
-// reach the broker, and their callbacks run, in Produce order.
+// Invariant: at most MaxInFlightPerPartition batches of a partition are in
+// flight (inflight, default 1), and a batch that failed retriably goes back
+// into the queue in its original place (by seq); so with one in flight
+// batches reach the broker, and their callbacks run, in Produce order.
 type partitionProducer struct {
 	topic     *topicProducer
 	partition int32
@@ -77,8 +78,10 @@ type partitionProducer struct {
 	mu       sync.Mutex
 	open     *batch   // accepting records; nil when none
 	queue    []*batch // closed, waiting to be sent, oldest first
-	inflight bool
+	inflight int
+	conn     *conn // where the batches in flight were sent
 	retryAt  time.Time
+	nextSeq  uint64 // numbers batches in the order they join the queue
 
 	// Idempotence (see seq.go): the epoch this partition's batches carry,
 	// the sequence the next record appended is predicted to get, and the
@@ -103,6 +106,7 @@ type batch struct {
 	reserved int64
 	created  time.Time
 	deadline time.Time // linger expiry
+	seq      uint64    // the batch's place in its partition's order
 	attempts int
 	lastErr  error
 	// epoch and baseSeq were written into the builder's options when the
@@ -440,6 +444,8 @@ func (pp *partitionProducer) append(p *Producer, r *Record, cb func(*Record, err
 func (p *Producer) newBatch(pp *partitionProducer) *batch {
 	b := p.emptyBatch()
 	p.stampSequence(pp, b)
+	b.seq = pp.nextSeq
+	pp.nextSeq++
 	return b
 }
 

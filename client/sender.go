@@ -1,9 +1,11 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spate-io/spate/wire"
@@ -59,6 +61,10 @@ type produceReq struct {
 	req     wire.ProduceRequest
 	batches []*batch
 	parts   []*partitionProducer
+	// follow is the connection of batches in flight that some batch of
+	// this request follows (MaxInFlightPerPartition > 1): the request must
+	// go on it, or fail with it, never overtake them on another.
+	follow *conn
 }
 
 // maxRequestBytes caps the batches of one produce request, so a drain
@@ -126,6 +132,10 @@ func (p *Producer) drain() (next time.Time) {
 		p.finish(pp, b, -1, partitionErr(pp.topic.name, pp.partition, b.timeoutErr()))
 	}
 	for _, r := range reqs {
+		if r.follow != nil {
+			p.sendRequest(r, r.follow)
+			continue
+		}
 		if c := p.cl.liveConn(r.leader); c != nil {
 			p.sendRequest(r, c)
 			continue
@@ -167,7 +177,7 @@ func (p *Producer) take(pp *partitionProducer, now time.Time, flush bool,
 			return b.deadline, nil
 		}
 	}
-	if pp.inflight || len(pp.queue) == 0 {
+	if pp.inflight >= p.cfg.partInFlight || len(pp.queue) == 0 {
 		return time.Time{}, nil // the response wakes the sender
 	}
 	if now.Before(pp.retryAt) {
@@ -183,15 +193,29 @@ func (p *Producer) take(pp *partitionProducer, now time.Time, flush bool,
 		p.cl.refreshSoon([]string{pp.topic.name})
 		return now.Add(p.cfg.retryMin), nil
 	}
+	if pp.inflight > 0 && (pp.conn == nil || p.cl.liveConn(leader) != pp.conn) {
+		// Another batch may follow the ones in flight only on their
+		// connection, which keeps the order; on another one it could
+		// overtake them (or be written while they fail with it).
+		return time.Time{}, nil
+	}
 	r := admit(leader, b.size())
 	if r == nil {
 		return time.Time{}, nil
 	}
 	pp.queue = pp.queue[:copy(pp.queue, pp.queue[1:])]
-	pp.inflight = true
+	if pp.inflight > 0 {
+		r.follow = pp.conn
+	}
+	pp.inflight++
 	r.bytes += b.size()
 	r.batches = append(r.batches, b)
 	r.parts = append(r.parts, pp)
+	if pp.inflight < p.cfg.partInFlight && len(pp.queue) > 0 {
+		// A request carries one batch per partition: the next one that may
+		// fly goes in the next drain's request, at once.
+		return now, nil
+	}
 	return time.Time{}, nil
 }
 
@@ -262,6 +286,17 @@ func (p *Producer) sendRequest(r *produceReq, c *conn) {
 	})
 	if err != nil {
 		p.completeRequest(r, nil, err)
+		return
+	}
+	// Only now may later batches of these partitions follow on c: they
+	// are queued on it behind this request.
+	for _, pp := range r.parts {
+		pp.mu.Lock()
+		pp.conn = c
+		pp.mu.Unlock()
+	}
+	if p.cfg.partInFlight > 1 {
+		p.wakeSender()
 	}
 }
 
@@ -300,6 +335,15 @@ func (p *Producer) completeRequest(r *produceReq, resp *wire.ProduceResponse, er
 	p.wakeSender()
 }
 
+// requeueLocked puts a batch that failed retriably back into the queue at
+// its original place: ahead of every batch created after it, so batches
+// that failed together (a lost connection) are resent in order. pp.mu is
+// held.
+func (pp *partitionProducer) requeueLocked(b *batch) {
+	i, _ := slices.BinarySearchFunc(pp.queue, b.seq, func(q *batch, seq uint64) int { return cmp.Compare(q.seq, seq) })
+	pp.queue = slices.Insert(pp.queue, i, b)
+}
+
 func partitionResult(resp *wire.ProduceResponse, topic string, partition int32) (int64, error) {
 	for i := range resp.Topics {
 		t := &resp.Topics[i]
@@ -324,10 +368,8 @@ func (p *Producer) finish(pp *partitionProducer, b *batch, base int64, err error
 		b.attempts++
 		b.lastErr = err
 		pp.mu.Lock()
-		pp.queue = append(pp.queue, nil)
-		copy(pp.queue[1:], pp.queue)
-		pp.queue[0] = b
-		pp.inflight = false
+		pp.requeueLocked(b)
+		pp.inflight--
 		pp.retryAt = time.Now().Add(backoff(p.cfg.retryMin, p.cfg.retryMax, b.attempts))
 		pp.mu.Unlock()
 		if errors.Is(err, wire.ErrNotLeader) || errors.Is(err, wire.ErrUnknownTopicOrPartition) ||
@@ -366,7 +408,7 @@ func (p *Producer) finish(pp *partitionProducer, b *batch, base int64, err error
 	}
 	n, reserved := b.n, b.reserved
 	pp.mu.Lock()
-	pp.inflight = false
+	pp.inflight--
 	pp.mu.Unlock()
 	p.recycle(b)
 	p.release(reserved)

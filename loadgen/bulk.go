@@ -96,17 +96,22 @@ func (b *bulkBatch) fillBatch(bd *record.Builder) {
 }
 
 // take returns how many records the next group may hold: a full group,
-// or what is left of Config.Records (the worker stops after it).
+// or what is left of Config.Records (the worker stops after it). What a
+// group cannot use goes back at once, so that workers racing for the last
+// records never count more than they send.
 func (w *bulkWorker) take(measured bool) int {
 	limit := w.pr.cfg.Records
 	if !measured || limit <= 0 {
 		return groupRecords
 	}
-	left := limit - (w.pr.measured.Add(groupRecords) - groupRecords)
-	if left <= groupRecords {
-		w.stopped = true
+	over := w.pr.measured.Add(groupRecords) - limit
+	if over <= 0 {
+		return groupRecords
 	}
-	return int(max(0, min(left, groupRecords)))
+	unused := min(over, groupRecords)
+	w.pr.measured.Add(-unused)
+	w.stopped = true
+	return groupRecords - int(unused)
 }
 
 // giveBack returns records take counted that a full batch left unsent.

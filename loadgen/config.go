@@ -102,6 +102,10 @@ type Config struct {
 	BatchSize   int           // default 1 MiB
 	Linger      time.Duration // 0 means the client's "send when idle"
 	MaxInFlight int           // per broker connection; default 5
+	// PartitionInFlight is client.MaxInFlightPerPartition: batches of one
+	// partition in flight at once. Default 2 for a producer that is not
+	// idempotent (acks 0 or 1), where the client allows it, else 1.
+	PartitionInFlight int
 	// BufferBytes bounds each producer's records awaiting acknowledgement
 	// (client.MaxBufferedBytes); default 4 × BatchSize × Partitions. In a
 	// closed loop the buffer is always full, so its size, not the broker,
@@ -186,6 +190,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 5
 	}
+	if c.PartitionInFlight == 0 {
+		c.PartitionInFlight = 1
+		if c.Acks != client.AcksAll {
+			c.PartitionInFlight = 2
+		}
+	}
 	if c.BufferBytes == 0 {
 		c.BufferBytes = 4 * int64(c.BatchSize) * int64(c.Partitions)
 	}
@@ -196,6 +206,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("loadgen: producers %d, consumers %d: %w", c.Producers, c.Consumers, ErrInvalidConfig)
 	case c.RecordSize.Min < 0 || c.RecordSize.Max < c.RecordSize.Min:
 		return c, fmt.Errorf("loadgen: record size %s: %w", c.RecordSize, ErrInvalidConfig)
+	case c.PartitionInFlight < 1:
+		return c, fmt.Errorf("loadgen: max in flight per partition %d: %w", c.PartitionInFlight, ErrInvalidConfig)
 	case c.KeySpace < 0:
 		return c, fmt.Errorf("loadgen: keyspace %d: %w", c.KeySpace, ErrInvalidConfig)
 	case c.Rate < 0:
@@ -221,5 +233,6 @@ func (c *Config) bulk() bool { return !c.PerRecord && c.Rate == 0 && c.KeySpace 
 func (c *Config) producerOpts() []client.Opt {
 	return c.clientOpts(client.RequiredAcks(c.Acks), client.Compression(c.Compression),
 		client.BatchSize(c.BatchSize), client.Linger(c.Linger), client.MaxInFlightPerBroker(c.MaxInFlight),
+		client.MaxInFlightPerPartition(c.PartitionInFlight),
 		client.MaxBufferedBytes(c.BufferBytes))
 }

@@ -64,6 +64,7 @@ func producerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "batch-size", Value: "1MiB", Usage: "producer batch size, e.g. 16KiB"},
 		&cli.DurationFlag{Name: "linger", Value: 5 * time.Millisecond, Usage: "producer linger"},
 		&cli.IntFlag{Name: "max-in-flight", Value: 5, Usage: "produce requests in flight per broker connection"},
+		&cli.IntFlag{Name: "max-in-flight-per-partition", Usage: "batches of one partition in flight (0: 2 with acks 0 or 1, 1 with acks all, which is idempotent)"},
 		&cli.StringFlag{Name: "buffer", Usage: "each producer's unacknowledged bytes, e.g. 64MiB (default: 4 x batch size x partitions)"},
 		&cli.Float64Flag{Name: "rate", Usage: "open loop: records/s across all producers, latency from intended send times (0: closed loop)"},
 		&cli.BoolFlag{Name: "per-record", Usage: "send each record with Producer.Produce, as Kafka clients do (default in a closed loop without keys: whole batches with Producer.ProduceBatch)"},
@@ -204,7 +205,8 @@ func benchConfigFrom(c *cli.Context, producer bool) (loadgen.Config, error) {
 	cfg := loadgen.Config{Brokers: benchBrokers(c), Topic: c.String("topic"), Partitions: int32(c.Int("partitions")),
 		ReplicationFactor: int16(c.Int("replication-factor")), Producers: c.Int("producers"),
 		Consumers: c.Int("consumers"), KeySpace: c.Int("keys"), Linger: c.Duration("linger"),
-		MaxInFlight: c.Int("max-in-flight"), Rate: c.Float64("rate"), PerRecord: c.Bool("per-record"), Warmup: c.Duration("warmup"),
+		MaxInFlight: c.Int("max-in-flight"), Rate: c.Float64("rate"), PerRecord: c.Bool("per-record"),
+		PartitionInFlight: c.Int("max-in-flight-per-partition"), Warmup: c.Duration("warmup"),
 		Duration: c.Duration("duration"), Records: c.Int64("records")}
 	var err error
 	if !c.Bool("quiet") {

@@ -1,0 +1,136 @@
+package client
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/spate-io/spate/client/internal/cutproxy"
+)
+
+func TestMaxInFlightPerPartitionOptions(t *testing.T) {
+	fb := newFakeBroker(t)
+	for _, opts := range [][]Opt{
+		{MaxInFlightPerPartition(0)},
+		{MaxInFlightPerPartition(2)},                   // idempotent by default
+		{MaxInFlightPerPartition(2), Idempotent(true)}, // and explicitly
+	} {
+		if _, err := NewProducer(append(opts, SeedBrokers(fb.addr()))...); !errors.Is(err, ErrInvalidOption) {
+			t.Fatalf("%d options: %v, want ErrInvalidOption", len(opts), err)
+		}
+	}
+	for _, opts := range [][]Opt{
+		{MaxInFlightPerPartition(3), RequiredAcks(AcksLeader)},
+		{MaxInFlightPerPartition(3), Idempotent(false)},
+	} {
+		p, err := NewProducer(append(opts, SeedBrokers(fb.addr()))...)
+		if err != nil {
+			t.Fatalf("%d options: %v", len(opts), err)
+		}
+		p.Close()
+	}
+}
+
+// TestMaxInFlightPerPartitionPipelines: with a cap of 3, three batches of
+// one partition are in flight while the broker holds them, never a
+// fourth, and the log ends up in produce order.
+func TestMaxInFlightPerPartitionPipelines(t *testing.T) {
+	fb := newFakeBroker(t)
+	fb.createTopic("t", 1)
+	stall := make(chan struct{})
+	fb.stall = stall
+	p := newTestProducer(t, fb, Idempotent(false), MaxInFlightPerPartition(3), BatchSize(100), Linger(0))
+	const n = 12
+	var wg sync.WaitGroup
+	wg.Add(n)
+	value := make([]byte, 60) // one record per batch
+	for i := range n {
+		copy(value, strconv.Itoa(i)+" ")
+		p.Produce(testCtx(t), &Record{Topic: "t", Value: value}, func(_ *Record, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			wg.Done()
+		})
+	}
+	pp := p.topics["t"].parts[0]
+	inflight := func() int {
+		pp.mu.Lock()
+		defer pp.mu.Unlock()
+		return pp.inflight
+	}
+	waitFor(t, func() bool { return inflight() == 3 })
+	time.Sleep(50 * time.Millisecond)
+	if got := inflight(); got != 3 {
+		t.Fatalf("%d batches in flight with a cap of 3", got)
+	}
+	close(stall)
+	wg.Wait()
+	for i, r := range fb.records("t", 0) {
+		if want := strconv.Itoa(i) + " "; string(r.Value[:len(want)]) != want {
+			t.Fatalf("offset %d holds %q, want the record produced %d-th", i, r.Value, i)
+		}
+	}
+}
+
+// TestMaxInFlightPerPartitionThroughCuts: batches in flight together fail
+// together when the connection is cut and are resent in their order, so
+// every record is stored and the first copy of each comes in produce
+// order (a retried batch the broker had already written appears twice:
+// the producer is not idempotent).
+func TestMaxInFlightPerPartitionThroughCuts(t *testing.T) {
+	fb := newFakeBroker(t)
+	fb.createTopic("t", 2)
+	proxy, err := cutproxy.New(fb.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	p := newTestProducer(t, fb, Dialer(proxy.Dial), Partitioner(PartitionManual), BatchSize(400),
+		Linger(time.Millisecond), RequestTimeout(2*time.Second), RequiredAcks(AcksLeader), MaxInFlightPerPartition(4))
+	cutter := proxy.CutEvery(11, time.Millisecond, 15*time.Millisecond)
+	var acked atomic.Int32
+	var wg sync.WaitGroup
+	perPartition := 0
+	for ; perPartition < 2000 || (cutter.Cuts() < 20 && perPartition < 1_000_000); perPartition++ {
+		for part := range int32(2) {
+			wg.Add(1)
+			p.Produce(testCtx(t), &Record{Topic: "t", Partition: part, Value: []byte(strconv.Itoa(perPartition))},
+				func(_ *Record, err error) {
+					if err != nil {
+						t.Error(err)
+					} else {
+						acked.Add(1)
+					}
+					wg.Done()
+				})
+		}
+	}
+	wg.Wait()
+	cuts := cutter.Stop()
+	if cuts < 20 || int(acked.Load()) != 2*perPartition {
+		t.Fatalf("%d cuts, %d of %d acknowledged", cuts, acked.Load(), 2*perPartition)
+	}
+	dups := 0
+	for part := range int32(2) {
+		next := 0
+		for _, r := range fb.records("t", part) {
+			v, _ := strconv.Atoi(string(r.Value))
+			switch {
+			case v == next:
+				next++
+			case v < next:
+				dups++ // a resent copy
+			default:
+				t.Fatalf("partition %d: %d stored before %d: reordered or lost", part, v, next)
+			}
+		}
+		if next != perPartition {
+			t.Fatalf("partition %d: records up to %d stored in order, want %d", part, next, perPartition)
+		}
+	}
+	t.Logf("%d cuts, %d records resent after being stored", cuts, dups)
+}
