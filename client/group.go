@@ -2,38 +2,73 @@ package client
 
 // GroupConsumer: a consumer that shares topics' partitions with the other
 // members of its group through the broker's group coordinator (Kafka's
-// classic eager protocol; docs/groups.md has the broker side).
+// classic group protocol, eager or cooperative; docs/groups.md has both
+// sides).
 //
 // A background goroutine owns the membership: FindCoordinator, then
 // JoinGroup (twice for a new member: the broker hands out the member id),
 // SyncGroup (the leader computes every member's assignment with the
 // assignor the group chose, groupassign.go), then a Heartbeat every
 // HeartbeatInterval until the coordinator answers REBALANCE_IN_PROGRESS (or
-// the member lost its place), which starts the next round. Before each
-// rejoin the member gives up its whole assignment: it commits the
-// processed positions, runs OnRevoked and stops fetching. After each sync
-// it reads the committed offsets of its new partitions, runs OnAssigned and
-// starts fetching from there (Start where nothing was committed).
+// the member lost its place), which starts the next round.
+//
+// What a round does to the partitions depends on the protocol the broker
+// chose for the generation (it picks one every member lists):
+//
+//   - Eager (range, roundrobin, sticky): before each rejoin the member gives
+//     up its whole assignment: it stops fetching, commits the processed
+//     positions and runs OnRevoked. After the sync it reads the committed
+//     offsets of its new partitions, runs OnAssigned and fetches them.
+//   - Cooperative (cooperative-sticky, KIP-429): the member commits its
+//     processed positions and rejoins while it goes on fetching. After the
+//     sync it gives up only the partitions it owned and was not assigned
+//     (stop fetching, commit, OnRevoked), starts the ones it gained
+//     (committed offsets, OnAssigned, fetch) and keeps the rest without a
+//     pause. The leader assigns a partition that moves between members to
+//     nobody in that generation; its old owner gives it up and rejoins at
+//     once, and the follow-up rebalance hands it to its new owner. So no
+//     partition is fetched by two members at a time.
+//
+// A member that lost its place (unknown member id, illegal generation, a
+// dead coordinator connection) gives up every partition under both
+// protocols: another member may own them already.
 //
 // The group traffic has its own connection to the coordinator, not the
 // shared per-broker one of the fetches: a JoinGroup parks on the broker
 // until the rebalance completes, and the broker answers a connection's
 // requests in order, so a parked join would hold every fetch behind it.
 //
-// Fetching is a Consumer per assignment: a new generation starts a fresh
-// one, so a fetch still buffered from an old assignment can never be
-// returned (or move a position) after the partition was handed to
-// another member.
+// Fetching is one Consumer for the GroupConsumer's life; partitions are
+// added to it and removed from it as the group reassigns them. Records it
+// fetched before a partition was removed may still come out of its Poll:
+// GroupConsumer.Poll drops every partition's records that are not assigned
+// now or that do not start exactly at the partition's position (a fetch
+// from before the partition was taken away and given back), so the
+// application never sees a record of a partition it does not own, nor one
+// twice or out of order within an assignment. Invariant: the member knows
+// the position of every partition it owns (Start is resolved before
+// fetching, and the member applies the OffsetReset policy itself), and the
+// Consumer's next fetch of a partition starts at that position.
 //
 // # Delivery: at least once
 //
-// A record counts as processed once the application calls Poll again after
-// the Poll that returned it. Auto-commit and the commit before a rebalance
-// store the processed positions only; CommitOffsets and Close store the
-// positions of everything Poll returned (call them after processing). A
-// member that dies before its processed records are committed, or whose
-// commit fails, leaves them to be read again by the next owner of the
-// partition: records are never skipped but may be read twice.
+// By default a record counts as processed once the application calls Poll
+// again after the Poll that returned it. With GroupSettings.CommitMarked
+// the application says it instead, with MarkProcessed, and nothing else
+// counts. Auto-commit and the commit when partitions are given up store the
+// processed positions only; CommitOffsets and Close store the positions of
+// everything Poll returned (call them after processing), or with
+// CommitMarked the processed positions again, so records fetched but never
+// processed are read by the next consumer of the partition. A member that
+// dies before its processed records are committed, or whose commit fails,
+// leaves them to be read again by the next owner of the partition: records
+// are never skipped but may be read twice.
+//
+// A partition given up after a sync (cooperative) is committed with the
+// new generation: the coordinator takes commits of the current generation
+// only, and the leader assigned the partition to nobody in it, so the
+// commit cannot race its next owner. Its processed positions were also
+// committed before the rejoin, with the old generation.
 
 import (
 	"cmp"
@@ -65,7 +100,8 @@ type GroupSettings struct {
 	// rejoin during a rebalance (default 5 min, Kafka's max.poll.interval.ms).
 	RebalanceTimeout time.Duration
 	// Assignors, in order of preference (default range, then roundrobin).
-	// The group uses one every member lists.
+	// The broker chooses one every member lists (docs/groups.md tells how);
+	// AssignCooperativeSticky makes the generation cooperative.
 	Assignors []string
 	// Start is where a partition without a committed offset starts
 	// (default Latest(), Kafka's auto.offset.reset=latest).
@@ -74,16 +110,25 @@ type GroupSettings struct {
 	// (default 5 s, Kafka's auto.commit.interval.ms); negative turns
 	// auto-commit off.
 	AutoCommitInterval time.Duration
+	// CommitMarked: only records the application passed to MarkProcessed
+	// count as processed, and every commit (auto-commit, giving up
+	// partitions, CommitOffsets, Close) stores the processed positions
+	// only. Without it a record counts as processed at the next Poll, and
+	// CommitOffsets and Close store everything Poll returned.
+	CommitMarked bool
 	// InstanceID makes the member static (KIP-345): Close does not leave
 	// the group, and a restart with the same id within the session timeout
 	// gets its partitions back without a rebalance. Meanwhile nobody reads
 	// them.
 	InstanceID string
 	// OnAssigned runs on the group goroutine after each sync, with the
-	// member's new partitions, before fetching them starts.
+	// partitions the member gained (eager: its whole new assignment;
+	// cooperative: the new ones only, possibly none), before fetching them
+	// starts.
 	OnAssigned func(partitions []TopicPartition)
-	// OnRevoked runs on the group goroutine before the member gives up its
-	// partitions (after their processed positions were committed).
+	// OnRevoked runs on the group goroutine with the partitions the member
+	// gave up, after it stopped fetching them and committed their processed
+	// positions.
 	OnRevoked func(partitions []TopicPartition)
 }
 
@@ -108,7 +153,7 @@ func (s *GroupSettings) fill() error {
 		s.AutoCommitInterval = 5 * time.Second
 	}
 	for _, a := range s.Assignors {
-		if a != AssignRange && a != AssignRoundRobin && a != AssignSticky {
+		if !slices.Contains([]string{AssignRange, AssignRoundRobin, AssignSticky, AssignCooperativeSticky}, a) {
 			return fmt.Errorf("client: assignor %q: %w", a, ErrInvalidOption)
 		}
 	}
@@ -123,30 +168,33 @@ func (s *GroupSettings) fill() error {
 type generation struct {
 	id       int32
 	memberID string
+	protocol string // the assignor the broker chose
 	coord    *conn
 }
 
+// cooperative reports whether the generation runs KIP-429's protocol.
+func (gen generation) cooperative() bool { return gen.protocol == AssignCooperativeSticky }
+
 // GroupConsumer reads the partitions its group assigns it. Poll is called
-// from one goroutine at a time; CommitOffsets and Close from any.
+// from one goroutine at a time; the other methods from any.
 type GroupConsumer struct {
-	group  string
-	topics []string
-	s      GroupSettings
-	opts   []Opt
-	cl     *cluster // coordinator lookup and partition counts
+	group    string
+	topics   []string
+	s        GroupSettings
+	cl       *cluster  // coordinator lookup, metadata, offsets
+	consumer *Consumer // fetches the assigned partitions; under ResetError, see resetPartitions
+	reset    ResetPolicy
 
 	mu struct {
 		sync.Mutex
 		gen       generation
-		consumer  *Consumer // nil while unassigned
-		swapped   chan struct{}
 		assigned  map[topicPartition]bool
 		positions map[topicPartition]int64 // after the records Poll returned
-		processed map[topicPartition]int64 // after the records of Polls before the last
-		// lastOwned is the assignment revoked before this member rejoins:
-		// the eager protocol drops it first, and the sticky assignor needs
-		// it in the subscription (owned_partitions) to keep it in place.
-		lastOwned map[string][]int32
+		processed map[topicPartition]int64 // after the records counted processed
+		// owned is the assignment of the last sync, sent as the
+		// subscription's owned_partitions: the sticky assignors keep it in
+		// place, and the cooperative leader withholds what moves.
+		owned map[string][]int32
 	}
 
 	stop      context.CancelFunc
@@ -158,7 +206,8 @@ type GroupConsumer struct {
 
 // NewGroupConsumer joins group, subscribed to topics, and starts fetching
 // once the group assigns it partitions. opts are the Consumer's (seed
-// brokers, fetch sizes, OffsetReset); settings the group's.
+// brokers, fetch sizes, OffsetReset) except Assign, which fails with
+// ErrInvalidOption (the group assigns); settings the group's.
 func NewGroupConsumer(group string, topics []string, settings GroupSettings, opts ...Opt) (*GroupConsumer, error) {
 	if group == "" || len(topics) == 0 {
 		return nil, fmt.Errorf("client: group %q with %d topics: %w", group, len(topics), ErrInvalidOption)
@@ -170,11 +219,20 @@ func NewGroupConsumer(group string, topics []string, settings GroupSettings, opt
 	if err != nil {
 		return nil, err
 	}
+	if len(cfg.assign) > 0 {
+		return nil, fmt.Errorf("client: group %q: Assign is not an option of a group consumer (the group assigns): %w", group, ErrInvalidOption)
+	}
+	// The group applies the reset policy itself, so that it always knows
+	// where the Consumer fetches (advance relies on it).
+	c, err := NewConsumer(append(slices.Clone(opts), OffsetReset(ResetError))...)
+	if err != nil {
+		return nil, err
+	}
 	topics = slices.Clone(topics)
 	slices.Sort(topics)
-	g := &GroupConsumer{group: group, topics: slices.Compact(topics), s: settings, opts: opts,
+	g := &GroupConsumer{group: group, topics: slices.Compact(topics), s: settings, consumer: c, reset: cfg.reset,
 		cl: newCluster(cfg), loopDone: make(chan struct{})}
-	g.mu.swapped = make(chan struct{})
+	g.mu.assigned = make(map[topicPartition]bool)
 	g.mu.positions = make(map[topicPartition]int64)
 	g.mu.processed = make(map[topicPartition]int64)
 	g.ctx, g.stop = context.WithCancel(context.Background())
@@ -183,124 +241,207 @@ func NewGroupConsumer(group string, topics []string, settings GroupSettings, opt
 }
 
 // Poll waits until records of the member's partitions are fetched or ctx
-// ends, like Consumer.Poll. It marks the records of the previous Poll
-// processed (see "Delivery: at least once" at the top of group.go). A Poll
-// that races a rebalance waits for the new assignment.
+// ends, like Consumer.Poll, and returns ErrClosed after Close. Without
+// CommitMarked it marks the records of the previous Poll processed (see
+// "Delivery: at least once" at the top of group.go). Records of a
+// partition the member gave up are never returned after it gave it up.
 func (g *GroupConsumer) Poll(ctx context.Context) (Fetches, error) {
-	g.mu.Lock()
-	for tp, off := range g.mu.positions {
-		g.mu.processed[tp] = off
-	}
-	g.mu.Unlock()
-	for {
+	if !g.s.CommitMarked {
 		g.mu.Lock()
-		c, swapped := g.mu.consumer, g.mu.swapped
-		g.mu.Unlock()
-		if c == nil {
-			select {
-			case <-swapped:
-				continue
-			case <-ctx.Done():
-				return Fetches{}, ctx.Err()
-			case <-g.ctx.Done():
-				return Fetches{}, ErrClosed
-			}
+		for tp, off := range g.mu.positions {
+			g.mu.processed[tp] = off
 		}
-		pctx, cancel := context.WithCancel(ctx)
-		go func() {
-			select {
-			case <-swapped:
-				cancel()
-			case <-pctx.Done():
-			}
-		}()
-		fs, err := c.Poll(pctx)
-		cancel()
-		if err == nil && g.advance(c, fs) {
+		g.mu.Unlock()
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(g.ctx, cancel)()
+	for {
+		fs, err := g.consumer.Poll(pctx)
+		switch {
+		case g.ctx.Err() != nil || errors.Is(err, ErrClosed):
+			return Fetches{}, ErrClosed
+		case err != nil:
+			return Fetches{}, err
+		}
+		fs, resets := g.advance(fs)
+		if len(resets) > 0 {
+			fs.parts = append(fs.parts, g.resetPartitions(pctx, resets)...)
+		}
+		if len(fs.parts) > 0 {
 			return fs, nil
 		}
-		if ctx.Err() != nil {
-			return Fetches{}, ctx.Err()
-		}
-		if g.ctx.Err() != nil {
-			return Fetches{}, ErrClosed
-		}
-		// The assignment changed under the Poll: wait on the new consumer.
 	}
 }
 
-// advance moves the positions past the records of fs, if c is still the
-// current consumer (a Poll racing a rebalance returns nothing).
-func (g *GroupConsumer) advance(c *Consumer, fs Fetches) bool {
+// advance keeps the partitions of fs the member owns and moves their
+// positions past the records it keeps. A partition's records are kept only
+// when they start at its position: anything else was fetched before the
+// partition was taken away and given back (see the file comment). It
+// takes out the OFFSET_OUT_OF_RANGE errors that the member's reset policy
+// handles and returns those partitions.
+func (g *GroupConsumer) advance(fs Fetches) (Fetches, []TopicPartition) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.mu.consumer != c {
-		return false
-	}
+	var resets []TopicPartition
+	kept := fs.parts[:0] // fs.parts is the Consumer's fresh slice for this Poll
 	for _, p := range fs.parts {
 		tp := topicPartition{p.Topic, p.Partition}
-		if p.Err != nil || !g.mu.assigned[tp] {
+		if !g.mu.assigned[tp] {
 			continue
 		}
-		for rest := p.batches; len(rest) > 0; {
-			b, err := record.Parse(rest)
-			if err != nil { // validated by the Consumer already
-				break
+		if p.Err != nil && errors.Is(p.Err, wire.ErrOffsetOutOfRange) && g.reset != ResetError {
+			resets = append(resets, TopicPartition{p.Topic, p.Partition})
+			continue
+		}
+		if p.Err == nil {
+			if p.from != g.mu.positions[tp] {
+				continue
 			}
-			rest = rest[b.Size():]
-			if next := b.NextOffset(); next > g.mu.positions[tp] {
-				g.mu.positions[tp] = next
+			for rest := p.batches; len(rest) > 0; {
+				b, err := record.Parse(rest)
+				if err != nil { // validated by the Consumer already
+					break
+				}
+				rest = rest[b.Size():]
+				if next := b.NextOffset(); next > g.mu.positions[tp] {
+					g.mu.positions[tp] = next
+				}
 			}
 		}
+		kept = append(kept, p)
 	}
-	return true
+	return Fetches{parts: kept}, resets
 }
 
-// CommitOffsets commits the positions of every record Poll has returned,
-// for the member's current partitions. It fails (wrapping
-// wire.ErrRebalanceInProgress, wire.ErrIllegalGeneration, ...) when the
-// member is between generations; the records are then read again by the
-// partitions' next owner.
-func (g *GroupConsumer) CommitOffsets(ctx context.Context) error {
-	return g.commit(ctx, false)
+// resetPartitions moves partitions whose position fell out of the log
+// (retention removed it, or an unclean leader change cut the log below it)
+// to the log start or end, as the OffsetReset policy says, and fetches them
+// from there. A partition it cannot move comes back as a partition error.
+func (g *GroupConsumer) resetPartitions(ctx context.Context, tps []TopicPartition) []FetchPartition {
+	at := Earliest()
+	if g.reset == ResetLatest {
+		at = Latest()
+	}
+	a := &Admin{cl: g.cl, cfg: g.cl.cfg} // shares the group's connections; never closed on its own
+	listed, err := a.ListOffsets(ctx, at, tps...)
+	var failed []FetchPartition
+	for _, tp := range tps {
+		l := listed[tp]
+		if err == nil && l.Err == nil && l.Offset < 0 {
+			l.Err = fmt.Errorf("list offsets returned offset %d: %w", l.Offset, wire.ErrOffsetNotAvailable)
+		}
+		if perr := cmp.Or(err, l.Err); perr != nil {
+			failed = append(failed, FetchPartition{Topic: tp.Topic, Partition: tp.Partition,
+				Err: partitionErr(tp.Topic, tp.Partition, fmt.Errorf("reset after offset out of range: %w", perr))})
+			continue
+		}
+		k := topicPartition{tp.Topic, tp.Partition}
+		g.mu.Lock()
+		owned := g.mu.assigned[k]
+		if owned {
+			g.mu.positions[k], g.mu.processed[k] = l.Offset, l.Offset
+		}
+		g.mu.Unlock()
+		if owned {
+			g.consumer.Assign(ctx, tp.Topic, []int32{tp.Partition}, At(l.Offset))
+		}
+	}
+	return failed
 }
 
-// commit commits the positions (or the processed ones) of the assigned
-// partitions in the current generation.
-func (g *GroupConsumer) commit(ctx context.Context, processedOnly bool) error {
+// MarkProcessed counts the records of partition up to and including offset
+// processed, so that the next commit stores offset+1. It is what decides
+// the commits under CommitMarked; without it, it only brings forward what
+// the next Poll would count. A mark never moves a partition's processed
+// position back or past what Poll returned, and marks of a partition the
+// member does not own (any more) are ignored.
+func (g *GroupConsumer) MarkProcessed(topic string, partition int32, offset int64) {
+	tp := topicPartition{topic, partition}
 	g.mu.Lock()
-	gen := g.mu.gen
+	defer g.mu.Unlock()
+	if !g.mu.assigned[tp] {
+		return
+	}
+	next := offset + 1
+	if pos, ok := g.mu.positions[tp]; ok {
+		next = min(next, pos)
+	}
+	if done, ok := g.mu.processed[tp]; !ok || next > done {
+		g.mu.processed[tp] = next
+	}
+}
+
+// Assignment returns the partitions the member owns now, sorted.
+func (g *GroupConsumer) Assignment() []TopicPartition {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]TopicPartition, 0, len(g.mu.assigned))
+	for tp := range g.mu.assigned {
+		out = append(out, TopicPartition{tp.topic, tp.partition})
+	}
+	sortTopicPartitions(out)
+	return out
+}
+
+// CommitOffsets commits the positions of every record Poll has returned
+// (with CommitMarked: the processed positions), for the member's current
+// partitions. It fails (wrapping wire.ErrRebalanceInProgress,
+// wire.ErrIllegalGeneration, ...) when the member is between generations;
+// the records are then read again by the partitions' next owner.
+func (g *GroupConsumer) CommitOffsets(ctx context.Context) error {
+	gen, offsets := g.offsets(g.s.CommitMarked, nil)
+	return g.commit(ctx, gen, offsets)
+}
+
+// offsets returns the current generation and the positions (processedOnly:
+// the processed ones) of the assigned partitions that only accepts (all
+// when only is nil).
+func (g *GroupConsumer) offsets(processedOnly bool, only func(topicPartition) bool) (generation, map[topicPartition]int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	src := g.mu.positions
 	if processedOnly {
 		src = g.mu.processed
 	}
-	req := &wire.OffsetCommitRequest{GroupID: g.group, GenerationID: gen.id, MemberID: gen.memberID, GroupInstanceID: g.s.InstanceID}
-	byTopic := map[string]int{}
+	out := make(map[topicPartition]int64)
 	for tp, off := range src {
-		if !g.mu.assigned[tp] {
-			continue
+		if g.mu.assigned[tp] && (only == nil || only(tp)) {
+			out[tp] = off
 		}
-		i, ok := byTopic[tp.topic]
-		if !ok {
-			i = len(req.Topics)
-			byTopic[tp.topic] = i
-			req.Topics = append(req.Topics, wire.OffsetCommitTopic{Name: tp.topic})
-		}
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, wire.OffsetCommitPartition{Partition: tp.partition, Offset: off, LeaderEpoch: -1})
 	}
-	g.mu.Unlock()
-	if len(req.Topics) == 0 {
+	return g.mu.gen, out
+}
+
+// commit stores offsets in generation gen.
+func (g *GroupConsumer) commit(ctx context.Context, gen generation, offsets map[topicPartition]int64) error {
+	if len(offsets) == 0 {
 		return nil
 	}
 	if gen.coord == nil {
 		return fmt.Errorf("client: commit for group %q: no coordinator: %w", g.group, wire.ErrCoordinatorNotAvailable)
 	}
+	tps := make([]topicPartition, 0, len(offsets))
+	for tp := range offsets {
+		tps = append(tps, tp)
+	}
+	slices.SortFunc(tps, func(a, b topicPartition) int {
+		return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
+	})
+	req := &wire.OffsetCommitRequest{GroupID: g.group, GenerationID: gen.id, MemberID: gen.memberID, GroupInstanceID: g.s.InstanceID}
+	for _, tp := range tps {
+		if n := len(req.Topics); n == 0 || req.Topics[n-1].Name != tp.topic {
+			req.Topics = append(req.Topics, wire.OffsetCommitTopic{Name: tp.topic})
+		}
+		t := &req.Topics[len(req.Topics)-1]
+		t.Partitions = append(t.Partitions, wire.OffsetCommitPartition{Partition: tp.partition, Offset: offsets[tp], LeaderEpoch: -1})
+	}
 	var resp wire.OffsetCommitResponse
 	if err := gen.coord.request(ctx, req, &resp, g.cl.cfg.reqTO); err != nil {
-		return fmt.Errorf("client: commit for group %q: %w", g.group, err)
+		return fmt.Errorf("client: commit for group %q generation %d: %w", g.group, gen.id, err)
 	}
 	if resp.ErrorCode != wire.None {
-		return fmt.Errorf("client: commit for group %q: %w", g.group, resp.ErrorCode.Err())
+		return fmt.Errorf("client: commit for group %q generation %d: %w", g.group, gen.id, resp.ErrorCode.Err())
 	}
 	var errs []error
 	for _, t := range resp.Topics {
@@ -311,19 +452,61 @@ func (g *GroupConsumer) commit(ctx context.Context, processedOnly bool) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("client: commit for group %q: %w", g.group, err)
+		return fmt.Errorf("client: commit for group %q generation %d: %w", g.group, gen.id, err)
 	}
 	return nil
 }
 
-// Close commits the positions of everything Poll returned, leaves the
-// group (its partitions move to the other members at once; a static member
-// stays, see InstanceID) and stops. It returns the commit's error, if any.
-// Records from the last Poll must not be used after it.
+// Lag returns, for every partition of the group's topics, how many records
+// the group has yet to commit: the high watermark minus the group's
+// committed offset, or minus the log start offset where the group has no
+// commit (0 when that is negative). A topic that does not exist adds
+// nothing. It reads the coordinator's committed offsets, not this member's
+// positions: commit first to count them. An error names the partition
+// whose offsets could not be read.
+func (g *GroupConsumer) Lag(ctx context.Context) (map[TopicPartition]int64, error) {
+	a := &Admin{cl: g.cl, cfg: g.cl.cfg} // shares the group's connections; never closed on its own
+	committed, err := a.FetchGroupOffsets(ctx, g.group)
+	if err != nil {
+		return nil, err
+	}
+	descs, err := a.DescribeTopics(ctx, g.topics...)
+	if err != nil {
+		return nil, fmt.Errorf("client: lag of group %q: %w", g.group, err)
+	}
+	out := make(map[TopicPartition]int64)
+	for _, d := range descs {
+		if errors.Is(d.Err, wire.ErrUnknownTopicOrPartition) {
+			continue // no partitions, nothing to read
+		}
+		if d.Err != nil {
+			return nil, fmt.Errorf("client: lag of group %q: %w", g.group, d.Err)
+		}
+		for _, p := range d.Partitions {
+			if p.Err != nil {
+				return nil, fmt.Errorf("client: lag of group %q: %w", g.group, p.Err)
+			}
+			tp := TopicPartition{d.Name, p.Partition}
+			from, ok := committed[tp]
+			if !ok {
+				from = p.LogStartOffset
+			}
+			out[tp] = max(p.HighWatermark-from, 0)
+		}
+	}
+	return out, nil
+}
+
+// Close gives up the member's partitions, committing the positions of
+// everything Poll returned (with CommitMarked: the processed positions),
+// leaves the group (its partitions move to the other members at once; a
+// static member stays, see InstanceID) and stops. It returns the commit's
+// error, if any. Records from the last Poll must not be used after it.
 func (g *GroupConsumer) Close() error {
 	g.closeOnce.Do(func() {
 		g.stop()
 		<-g.loopDone
+		g.consumer.Close()
 		g.cl.close()
 	})
 	return g.closeErr
@@ -344,25 +527,39 @@ func (g *GroupConsumer) loop() {
 				continue
 			}
 		}
-		gen, err := g.join(coord, memberID)
+		gen, parts, err := g.join(coord, memberID)
 		if gen.memberID != "" {
 			memberID = gen.memberID
 		}
-		switch {
-		case errors.Is(err, wire.ErrUnknownMemberID), errors.Is(err, wire.ErrFencedInstanceID):
-			memberID = ""
-			continue
-		case err != nil:
-			// Closing keeps the connection so that the member can leave.
-			if g.ctx.Err() == nil && !errors.Is(err, wire.ErrRebalanceInProgress) && !errors.Is(err, wire.ErrIllegalGeneration) {
+		rejoin := false
+		if err == nil {
+			rejoin, err = g.apply(gen, parts)
+		}
+		if err != nil {
+			// Still a member only when a new rebalance overtook this one.
+			if !errors.Is(err, wire.ErrRebalanceInProgress) {
+				g.giveUp(nil)
+			}
+			switch {
+			case errors.Is(err, wire.ErrUnknownMemberID), errors.Is(err, wire.ErrFencedInstanceID):
+				memberID = ""
+			case g.ctx.Err() == nil && !errors.Is(err, wire.ErrRebalanceInProgress) && !errors.Is(err, wire.ErrIllegalGeneration):
+				// Closing keeps the connection so that the member can leave.
 				coord.fail(closeErr(coord.node)) // find the coordinator again
 				coord = nil
 			}
 			continue
 		}
 		attempt = -1 // the next round starts at once
+		if rejoin {
+			continue
+		}
 		err = g.stable(gen)
-		g.revoke(gen)
+		if gen.cooperative() && errors.Is(err, wire.ErrRebalanceInProgress) && g.ctx.Err() == nil {
+			g.commitProcessed() // and go on fetching through the rebalance
+		} else {
+			g.giveUp(nil)
+		}
 		if errors.Is(err, wire.ErrUnknownMemberID) || errors.Is(err, wire.ErrFencedInstanceID) {
 			memberID = ""
 		} else if err != nil && !errors.Is(err, wire.ErrRebalanceInProgress) && !errors.Is(err, wire.ErrIllegalGeneration) {
@@ -370,6 +567,7 @@ func (g *GroupConsumer) loop() {
 			coord = nil
 		}
 	}
+	g.giveUp(nil) // Close during a cooperative rejoin
 	g.leave(coord, memberID)
 	if coord != nil {
 		coord.fail(closeErr(coord.node))
@@ -403,10 +601,10 @@ func (g *GroupConsumer) findCoordinator() (*conn, error) {
 }
 
 // join runs JoinGroup (twice for a new dynamic member) and SyncGroup, and
-// starts fetching the assignment.
-func (g *GroupConsumer) join(coord *conn, memberID string) (generation, error) {
+// returns the generation and the member's assignment in it.
+func (g *GroupConsumer) join(coord *conn, memberID string) (generation, map[string][]int32, error) {
 	g.mu.Lock()
-	sub := encodeSubscriptionOwned(g.topics, g.mu.lastOwned)
+	sub := encodeSubscriptionOwned(g.topics, g.mu.owned)
 	g.mu.Unlock()
 	req := &wire.JoinGroupRequest{GroupID: g.group, MemberID: memberID, GroupInstanceID: g.s.InstanceID,
 		SessionTimeoutMs: int32(g.s.SessionTimeout / time.Millisecond), RebalanceTimeoutMs: int32(g.s.RebalanceTimeout / time.Millisecond),
@@ -420,38 +618,38 @@ func (g *GroupConsumer) join(coord *conn, memberID string) (generation, error) {
 	var resp wire.JoinGroupResponse
 	for {
 		if err := coord.request(g.ctx, req, &resp, timeout); err != nil {
-			return generation{}, fmt.Errorf("client: join group %q: %w", g.group, err)
+			return generation{}, nil, fmt.Errorf("client: join group %q: %w", g.group, err)
 		}
 		if resp.ErrorCode != wire.MemberIDRequired {
 			break
 		}
 		req.MemberID = resp.MemberID
 	}
-	gen := generation{id: resp.GenerationID, memberID: resp.MemberID, coord: coord}
+	gen := generation{id: resp.GenerationID, memberID: resp.MemberID, protocol: resp.ProtocolName, coord: coord}
 	if resp.ErrorCode != wire.None {
-		return generation{memberID: req.MemberID}, fmt.Errorf("client: join group %q: %w", g.group, resp.ErrorCode.Err())
+		return generation{memberID: req.MemberID}, nil, fmt.Errorf("client: join group %q: %w", g.group, resp.ErrorCode.Err())
 	}
 	sync := &wire.SyncGroupRequest{GroupID: g.group, GenerationID: gen.id, MemberID: gen.memberID,
 		GroupInstanceID: g.s.InstanceID, ProtocolType: GroupProtocolType, ProtocolName: resp.ProtocolName}
 	if resp.Leader == gen.memberID {
 		assignments, err := g.leaderAssign(resp.ProtocolName, resp.Members)
 		if err != nil {
-			return gen, err
+			return gen, nil, err
 		}
 		sync.Assignments = assignments
 	}
 	var sresp wire.SyncGroupResponse
 	if err := coord.request(g.ctx, sync, &sresp, timeout); err != nil {
-		return gen, fmt.Errorf("client: sync group %q generation %d: %w", g.group, gen.id, err)
+		return gen, nil, fmt.Errorf("client: sync group %q generation %d: %w", g.group, gen.id, err)
 	}
 	if sresp.ErrorCode != wire.None {
-		return gen, fmt.Errorf("client: sync group %q generation %d: %w", g.group, gen.id, sresp.ErrorCode.Err())
+		return gen, nil, fmt.Errorf("client: sync group %q generation %d: %w", g.group, gen.id, sresp.ErrorCode.Err())
 	}
 	parts, err := decodeAssignment(sresp.Assignment)
 	if err != nil {
-		return gen, fmt.Errorf("client: group %q generation %d: %w", g.group, gen.id, err)
+		return gen, nil, fmt.Errorf("client: group %q generation %d: %w", g.group, gen.id, err)
 	}
-	return gen, g.startFetching(gen, parts)
+	return gen, parts, nil
 }
 
 // leaderAssign computes every member's assignment.
@@ -496,72 +694,147 @@ func (g *GroupConsumer) leaderAssign(protocol string, members []wire.JoinGroupMe
 	return out, nil
 }
 
-// startFetching reads the committed offsets of parts and starts a Consumer
-// on them.
-func (g *GroupConsumer) startFetching(gen generation, parts map[string][]int32) error {
-	ctx, cancel := context.WithTimeout(g.ctx, g.cl.cfg.reqTO)
-	defer cancel()
-	req := &wire.OffsetFetchRequest{GroupID: g.group}
-	var tps []TopicPartition
+// apply makes the member's partitions those of parts, the assignment of
+// generation gen: eager, it gives up all it still owns and starts all of
+// parts; cooperative, only the difference. It reports whether the member
+// must rejoin at once (cooperative, it gave partitions up: their new
+// owners get them in the follow-up rebalance).
+func (g *GroupConsumer) apply(gen generation, parts map[string][]int32) (rejoin bool, err error) {
+	assigned := make(map[topicPartition]bool)
 	for t, ps := range parts {
-		req.Topics = append(req.Topics, wire.OffsetFetchTopic{Name: t, Partitions: ps})
 		for _, p := range ps {
-			tps = append(tps, TopicPartition{t, p})
-		}
-	}
-	slices.SortFunc(tps, func(a, b TopicPartition) int {
-		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
-	})
-	committed := map[topicPartition]int64{}
-	if len(tps) > 0 {
-		var resp wire.OffsetFetchResponse
-		if err := gen.coord.request(ctx, req, &resp, g.cl.cfg.reqTO); err != nil {
-			return fmt.Errorf("client: committed offsets of group %q: %w", g.group, err)
-		}
-		if resp.ErrorCode != wire.None {
-			return fmt.Errorf("client: committed offsets of group %q: %w", g.group, resp.ErrorCode.Err())
-		}
-		for _, t := range resp.Topics {
-			for _, p := range t.Partitions {
-				if p.ErrorCode == wire.None && p.Offset >= 0 {
-					committed[topicPartition{t.Name, p.Partition}] = p.Offset
-				}
-			}
-		}
-	}
-	opts := slices.Clone(g.opts)
-	assigned := make(map[topicPartition]bool, len(tps))
-	for _, tp := range tps {
-		start := *g.s.Start
-		if off, ok := committed[topicPartition{tp.Topic, tp.Partition}]; ok {
-			start = At(off)
-		}
-		opts = append(opts, Assign(tp.Topic, []int32{tp.Partition}, start))
-		assigned[topicPartition{tp.Topic, tp.Partition}] = true
-	}
-	if g.s.OnAssigned != nil {
-		g.s.OnAssigned(tps)
-	}
-	var c *Consumer
-	if len(tps) > 0 {
-		var err error
-		if c, err = NewConsumer(opts...); err != nil {
-			return fmt.Errorf("client: group %q generation %d: start fetching: %w", g.group, gen.id, err)
+			assigned[topicPartition{t, p}] = true
 		}
 	}
 	g.mu.Lock()
 	g.mu.gen = gen
-	g.mu.assigned = assigned
-	clear(g.mu.positions)
-	clear(g.mu.processed)
-	for tp, off := range committed {
-		g.mu.positions[tp], g.mu.processed[tp] = off, off
+	g.mu.owned = parts
+	var added []TopicPartition
+	for tp := range assigned {
+		if !gen.cooperative() || !g.mu.assigned[tp] {
+			added = append(added, TopicPartition{tp.topic, tp.partition})
+		}
 	}
-	g.mu.consumer = c
-	close(g.mu.swapped)
-	g.mu.swapped = make(chan struct{})
 	g.mu.Unlock()
+	gaveUp := g.giveUp(func(tp topicPartition) bool { return !gen.cooperative() || !assigned[tp] })
+	sortTopicPartitions(added)
+	if err := g.start(gen, added); err != nil {
+		return false, err
+	}
+	return gen.cooperative() && gaveUp > 0, nil
+}
+
+// start reads the committed offsets of tps, resolves where the others
+// start, runs OnAssigned and starts fetching them.
+func (g *GroupConsumer) start(gen generation, tps []TopicPartition) error {
+	ctx, cancel := context.WithTimeout(g.ctx, g.cl.cfg.reqTO)
+	defer cancel()
+	committed, err := g.committed(ctx, gen, tps)
+	if err != nil {
+		return err
+	}
+	var fresh []TopicPartition
+	for _, tp := range tps {
+		if _, ok := committed[tp]; !ok {
+			fresh = append(fresh, tp)
+		}
+	}
+	starts, err := g.resolveStarts(ctx, fresh)
+	if err != nil {
+		return fmt.Errorf("client: group %q generation %d: %w", g.group, gen.id, err)
+	}
+	if g.s.OnAssigned != nil {
+		g.s.OnAssigned(tps)
+	}
+	g.mu.Lock()
+	for _, tp := range tps {
+		k := topicPartition{tp.Topic, tp.Partition}
+		g.mu.assigned[k] = true
+		delete(g.mu.positions, k)
+		delete(g.mu.processed, k)
+		off, ok := committed[tp]
+		if !ok {
+			off = starts[tp]
+		}
+		g.mu.positions[k], g.mu.processed[k] = off, off
+	}
+	g.mu.Unlock()
+	for _, tp := range tps {
+		g.mu.Lock()
+		off := g.mu.positions[topicPartition{tp.Topic, tp.Partition}]
+		g.mu.Unlock()
+		if err := g.consumer.Assign(ctx, tp.Topic, []int32{tp.Partition}, At(off)); err != nil {
+			return fmt.Errorf("client: group %q generation %d: fetch %s/%d: %w", g.group, gen.id, tp.Topic, tp.Partition, err)
+		}
+	}
 	return nil
+}
+
+// committed reads the group's committed offsets of tps.
+func (g *GroupConsumer) committed(ctx context.Context, gen generation, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	out := map[TopicPartition]int64{}
+	if len(tps) == 0 {
+		return out, nil
+	}
+	req := &wire.OffsetFetchRequest{GroupID: g.group}
+	for _, tp := range tps {
+		if n := len(req.Topics); n == 0 || req.Topics[n-1].Name != tp.Topic {
+			req.Topics = append(req.Topics, wire.OffsetFetchTopic{Name: tp.Topic})
+		}
+		t := &req.Topics[len(req.Topics)-1]
+		t.Partitions = append(t.Partitions, tp.Partition)
+	}
+	var resp wire.OffsetFetchResponse
+	if err := gen.coord.request(ctx, req, &resp, g.cl.cfg.reqTO); err != nil {
+		return nil, fmt.Errorf("client: committed offsets of group %q: %w", g.group, err)
+	}
+	if resp.ErrorCode != wire.None {
+		return nil, fmt.Errorf("client: committed offsets of group %q: %w", g.group, resp.ErrorCode.Err())
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode == wire.None && p.Offset >= 0 {
+				out[TopicPartition{t.Name, p.Partition}] = p.Offset
+			}
+		}
+	}
+	return out, nil
+}
+
+// resolveStarts turns Start into an offset for each of tps (a time after
+// every record: the log end, as Consumer does), so that the member always
+// knows its position: it commits it even in a partition it reads nothing
+// from, and advance checks every fetch against it.
+func (g *GroupConsumer) resolveStarts(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	out := map[TopicPartition]int64{}
+	if g.s.Start.resolved() {
+		for _, tp := range tps {
+			out[tp] = g.s.Start.at
+		}
+		return out, nil
+	}
+	a := &Admin{cl: g.cl, cfg: g.cl.cfg} // shares the group's connections; never closed on its own
+	for at := *g.s.Start; len(tps) > 0; at = Latest() {
+		listed, err := a.ListOffsets(ctx, at, tps...)
+		if err != nil {
+			return nil, fmt.Errorf("start offsets: %w", err)
+		}
+		var after []TopicPartition // no record at or after the time
+		for _, tp := range tps {
+			switch l := listed[tp]; {
+			case l.Err != nil:
+				return nil, fmt.Errorf("start offset: %w", l.Err)
+			case l.Offset >= 0:
+				out[tp] = l.Offset
+			case at.byTime:
+				after = append(after, tp)
+			default:
+				return nil, partitionErr(tp.Topic, tp.Partition, fmt.Errorf("start offset %d: %w", l.Offset, wire.ErrOffsetNotAvailable))
+			}
+		}
+		tps = after
+	}
+	return out, nil
 }
 
 // stable heartbeats and auto-commits until the group rebalances, the
@@ -582,9 +855,7 @@ func (g *GroupConsumer) stable(gen generation) error {
 		case <-g.ctx.Done():
 			return nil
 		case <-autoCommit:
-			ctx, cancel := context.WithTimeout(g.ctx, g.cl.cfg.reqTO)
-			g.commit(ctx, true) // a failed auto-commit is retried at the next tick or the revoke
-			cancel()
+			g.commitProcessed() // a failed auto-commit is retried at the next tick or when partitions are given up
 		case <-hb.C:
 			var resp wire.HeartbeatResponse
 			ctx, cancel := context.WithTimeout(g.ctx, g.s.SessionTimeout)
@@ -603,39 +874,59 @@ func (g *GroupConsumer) stable(gen generation) error {
 	}
 }
 
-// revoke gives up the assignment: commit (processed positions while the
-// group rebalances; everything Poll returned on Close), OnRevoked, stop
-// fetching.
-func (g *GroupConsumer) revoke(gen generation) {
-	closing := g.ctx.Err() != nil
+// commitProcessed commits the processed positions of every assigned
+// partition; a failure leaves them to the next commit.
+func (g *GroupConsumer) commitProcessed() {
 	ctx, cancel := context.WithTimeout(context.Background(), g.cl.cfg.reqTO)
-	err := g.commit(ctx, !closing)
+	defer cancel()
+	gen, offsets := g.offsets(true, nil)
+	g.commit(ctx, gen, offsets)
+}
+
+// giveUp gives up the assigned partitions that which accepts (all when nil):
+// it stops fetching them, commits their positions (the processed ones,
+// unless Close without CommitMarked) and runs OnRevoked. It returns how many
+// it gave up. On Close the commit's error becomes Close's.
+func (g *GroupConsumer) giveUp(which func(topicPartition) bool) int {
+	closing := g.ctx.Err() != nil
+	g.mu.Lock()
+	gen := g.mu.gen
+	src := g.mu.processed
+	if closing && !g.s.CommitMarked {
+		src = g.mu.positions
+	}
+	offsets := make(map[topicPartition]int64)
+	var tps []TopicPartition
+	for tp := range g.mu.assigned {
+		if which != nil && !which(tp) {
+			continue
+		}
+		if off, ok := src[tp]; ok {
+			offsets[tp] = off
+		}
+		tps = append(tps, TopicPartition{tp.topic, tp.partition})
+		delete(g.mu.assigned, tp)
+		delete(g.mu.positions, tp)
+		delete(g.mu.processed, tp)
+	}
+	g.mu.Unlock()
+	if len(tps) == 0 {
+		return 0
+	}
+	sortTopicPartitions(tps)
+	for _, tp := range tps {
+		g.consumer.Unassign(tp.Topic, []int32{tp.Partition})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.cl.cfg.reqTO)
+	err := g.commit(ctx, gen, offsets)
 	cancel()
 	if closing {
 		g.closeErr = err
 	}
-	g.mu.Lock()
-	var tps []TopicPartition
-	owned := make(map[string][]int32)
-	for tp := range g.mu.assigned {
-		tps = append(tps, TopicPartition{tp.topic, tp.partition})
-		owned[tp.topic] = append(owned[tp.topic], tp.partition)
-	}
-	g.mu.lastOwned = owned
-	c := g.mu.consumer
-	g.mu.consumer = nil
-	g.mu.assigned = nil
-	close(g.mu.swapped)
-	g.mu.swapped = make(chan struct{})
-	g.mu.Unlock()
-	if g.s.OnRevoked != nil && len(tps) > 0 {
+	if g.s.OnRevoked != nil {
 		g.s.OnRevoked(tps)
 	}
-	// The records of the last Poll stay valid: a closed Consumer only
-	// recycles buffers in its next Poll, which never comes.
-	if c != nil {
-		c.Close()
-	}
+	return len(tps)
 }
 
 // leave tells the coordinator the member is gone, so the group rebalances

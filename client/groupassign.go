@@ -49,9 +49,15 @@ const (
 	// with the member that owned it before the rebalance (the
 	// subscription's owned_partitions) unless balance needs it elsewhere:
 	// see stickyAssign. Fewer partitions change hands; every member still
-	// stops and restarts fetching on a rebalance (the cooperative protocol,
-	// KIP-429, is not implemented yet).
+	// stops and restarts fetching on a rebalance.
 	AssignSticky = "sticky"
+	// AssignCooperativeSticky (Kafka's CooperativeStickyAssignor) computes
+	// the sticky assignment and runs the cooperative protocol (KIP-429,
+	// client/group.go): members keep fetching what they keep through a
+	// rebalance, and a partition that moves from one member to another is
+	// assigned to nobody in that generation (withholdMoving) and reaches its
+	// new owner in the follow-up rebalance.
+	AssignCooperativeSticky = "cooperative-sticky"
 )
 
 // errBadGroupBytes: a subscription or assignment that does not parse.
@@ -257,6 +263,9 @@ func assign(protocol string, members []groupMember, partitions map[string]int32)
 		}
 	case AssignSticky:
 		stickyAssign(members, topics, partitions, out)
+	case AssignCooperativeSticky:
+		stickyAssign(members, topics, partitions, out)
+		withholdMoving(members, out)
 	default:
 		return nil, fmt.Errorf("client: unknown assignor %q: %w", protocol, ErrInvalidOption)
 	}
@@ -384,4 +393,38 @@ func rebalanceStep(members []groupMember, subscribed map[string]map[string]bool,
 		}
 	}
 	return false
+}
+
+// withholdMoving removes from plan every partition assigned to a member
+// that does not own it while another member does (KIP-429's rule): its
+// owner must give it up, and commit, before anyone else fetches it. The
+// owner sees the partition missing from its assignment, gives it up and
+// rejoins at once; in that follow-up rebalance nobody owns it any more and
+// the same sticky plan hands it to its new owner. A partition two members
+// claim (one lost its membership without learning it) stays with whoever
+// the plan gives it to, if that member is one of them.
+func withholdMoving(members []groupMember, plan map[string]map[string][]int32) {
+	owners := make(map[tp][]string)
+	for _, m := range members {
+		for t, ps := range m.owned {
+			for _, p := range ps {
+				owners[tp{t, p}] = append(owners[tp{t, p}], m.id)
+			}
+		}
+	}
+	for _, m := range members {
+		for t, ps := range plan[m.id] {
+			kept := ps[:0]
+			for _, p := range ps {
+				if o := owners[tp{t, p}]; len(o) == 0 || slices.Contains(o, m.id) {
+					kept = append(kept, p)
+				}
+			}
+			if len(kept) == 0 {
+				delete(plan[m.id], t)
+			} else {
+				plan[m.id][t] = kept
+			}
+		}
+	}
 }

@@ -16,12 +16,17 @@ type groupRecord struct {
 	value     int
 }
 
-func parseGroupLines(t *testing.T, lines []string) []groupRecord {
+// A process killed while writing may leave its last line cut: killed
+// drops that one.
+func parseGroupLines(t *testing.T, lines []string, killed bool) []groupRecord {
 	t.Helper()
 	out := make([]groupRecord, 0, len(lines))
-	for _, l := range lines {
+	for i, l := range lines {
 		var r groupRecord
 		if _, err := fmt.Sscanf(l, "%d %d %d", &r.partition, &r.offset, &r.value); err != nil {
+			if killed && i == len(lines)-1 {
+				break
+			}
 			t.Fatalf("line %q: %v", l, err)
 		}
 		out = append(out, r)
@@ -39,24 +44,39 @@ func keyedInput(from, to int) []byte {
 	return b.Bytes()
 }
 
-// startGroupConsumers starts n `spate consume --group` processes at once,
-// so that they join within the broker's initial rebalance delay and form
-// one generation.
-func startGroupConsumers(t *testing.T, addr string, n int, exitIdle string) []*cliProc {
+// startGroupConsumers starts n `spate consume --group g --exit-idle 5s`
+// processes at once, so that they join within the broker's initial
+// rebalance delay and form one generation. --exit-idle 5s is the literal
+// command of the issue's check: a member exits once it was idle 5s and the
+// group has no lag, so the survivors of a kill wait for the takeover by
+// themselves. --session-timeout 8s (the CLI default is 45s, the broker's
+// minimum 6s) only makes that takeover come sooner, keeping the test
+// short; the rule does not depend on it.
+func startGroupConsumers(t *testing.T, addr string, n int, extra ...string) []*cliProc {
 	procs := make([]*cliProc, n)
 	for i := range procs {
-		procs[i] = startCLI(t, addr, "consume", "t", "--group", "g", "--exit-idle", exitIdle,
-			"--session-timeout", "8s", "--format", `%p %o %v\n`)
+		args := append([]string{"consume", "t", "--group", "g", "--exit-idle", "5s",
+			"--session-timeout", "8s", "--format", `%p %o %v\n`}, extra...)
+		procs[i] = startCLI(t, addr, args...)
 	}
 	return procs
 }
 
-// TestCLIGroup runs three `spate consume --group` processes on a
-// 6-partition topic: they share it, printing every record exactly once.
-// On a second batch one member is SIGKILLed mid-way; after its session
-// timeout the others take over its partitions from its last commit, so
-// records come twice only there. At the end the group has no lag.
+// TestCLIGroup runs three `spate consume --group g --exit-idle 5s`
+// processes on a 6-partition topic holding 60,000 records: they share it,
+// printing every record exactly once, and exit by themselves. Three more
+// read a second batch produced while they run; one is SIGKILLed after it
+// committed part of it; after its session timeout the others take over
+// its partitions exactly at its last commit, so only the records it
+// printed after that commit come twice. At the end `spate group describe`
+// shows LAG 0 everywhere. It runs with the default assignors (range:
+// eager) and with cooperative-sticky.
 func TestCLIGroup(t *testing.T) {
+	t.Run("assignor=default", func(t *testing.T) { testCLIGroup(t) })
+	t.Run("assignor=cooperative-sticky", func(t *testing.T) { testCLIGroup(t, "--assignor", "cooperative-sticky") })
+}
+
+func testCLIGroup(t *testing.T, extra ...string) {
 	const batch, parts = 60_000, 6
 	b := startBroker(t, t.TempDir(), "127.0.0.1:0")
 	mustCLI(t, b.Addr, nil, 30*time.Second, "topic", "create", "t", "--partitions", strconv.Itoa(parts))
@@ -64,11 +84,11 @@ func TestCLIGroup(t *testing.T) {
 
 	start := time.Now()
 	var first []groupRecord
-	for _, p := range startGroupConsumers(t, b.Addr, 3, "5s") {
+	for _, p := range startGroupConsumers(t, b.Addr, 3, extra...) {
 		if code := p.wait(60 * time.Second); code != 0 {
 			t.Fatalf("%s exited %d; stderr:\n%s", p.name, code, p.errors())
 		}
-		recs := parseGroupLines(t, p.output())
+		recs := parseGroupLines(t, p.output(), false)
 		if len(recs) == 0 {
 			t.Errorf("%s printed nothing: the group did not share the partitions", p.name)
 		}
@@ -89,28 +109,24 @@ func TestCLIGroup(t *testing.T) {
 		batchStart[r.partition] = max(batchStart[r.partition], r.offset+1)
 	}
 
-	mustCLI(t, b.Addr, bytes.NewReader(keyedInput(batch, 2*batch)), 60*time.Second, "produce", "t", "--key-separator", ":")
 	start = time.Now()
-	// The survivors idle from when they finish their own partitions until
-	// the dead member's session times out (8s) and the next heartbeat
-	// brings the rebalance: --exit-idle must outlast that.
-	procs := startGroupConsumers(t, b.Addr, 3, "20s")
+	procs := startGroupConsumers(t, b.Addr, 3, extra...)
 	victim := procs[0]
-	victim.waitLines(1, 30*time.Second)
-	if err := victim.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	victim.wait(10 * time.Second)
+	commitAtKill := produceAndKill(t, b.Addr, victim, batch, batchStart)
+	// The survivors finish their own partitions, then stay (the group
+	// lags on the dead member's partitions) until its session times out
+	// (8s), the rebalance hands them its partitions, and those are read
+	// and committed.
 	var survivors []groupRecord
 	for _, p := range procs[1:] {
 		if code := p.wait(75 * time.Second); code != 0 {
 			t.Fatalf("%s exited %d; stderr:\n%s", p.name, code, p.errors())
 		}
-		survivors = append(survivors, parseGroupLines(t, p.output())...)
+		survivors = append(survivors, parseGroupLines(t, p.output(), false)...)
 	}
-	killed := parseGroupLines(t, victim.output())
+	killed := parseGroupLines(t, victim.output(), true)
 	t.Logf("second batch: the killed member printed %d records, the survivors %d, in %v", len(killed), len(survivors), time.Since(start))
-	checkTakeover(t, killed, survivors, batchStart, batch)
+	checkTakeover(t, killed, survivors, commitAtKill, batch)
 
 	out := mustCLI(t, b.Addr, nil, 30*time.Second, "group", "describe", "g")
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
@@ -124,12 +140,78 @@ func TestCLIGroup(t *testing.T) {
 	}
 }
 
+// produceAndKill produces the second batch (values [batch, 2*batch)) in
+// chunks over about 12 s while the members read it, and SIGKILLs victim
+// once the group's committed offsets show that it committed part of the
+// batch on a partition it reads and it printed records past that commit.
+// It returns the committed offset of every
+// partition right after the kill: the victim can commit no more, and the
+// survivors cannot own its partitions before its session times out, so
+// for those partitions it is the victim's last commit.
+func produceAndKill(t *testing.T, addr string, victim *cliProc, batch int, batchStart map[int32]int64) map[int32]int64 {
+	t.Helper()
+	prod := startCLI(t, addr, "produce", "t", "--key-separator", ":")
+	const chunks = 24
+	var commitAtKill map[int32]int64
+	for i := 0; i < chunks; i++ {
+		if _, err := prod.stdin.Write(keyedInput(batch+i*batch/chunks, batch+(i+1)*batch/chunks)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if commitAtKill != nil || i < 6 {
+			continue
+		}
+		// Kill once it committed part of the batch and printed past that
+		// commit, so that something is read twice.
+		committed := groupCommitted(t, addr)
+		for _, r := range parseGroupLines(t, victim.output(), false) {
+			if c := committed[r.partition]; c > batchStart[r.partition] && r.offset >= c {
+				if err := victim.cmd.Process.Kill(); err != nil {
+					t.Fatal(err)
+				}
+				victim.wait(10 * time.Second)
+				commitAtKill = groupCommitted(t, addr)
+				break
+			}
+		}
+	}
+	if err := prod.stdin.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code := prod.wait(60 * time.Second); code != 0 {
+		t.Fatalf("produce exited %d; stderr:\n%s", code, prod.errors())
+	}
+	if commitAtKill == nil {
+		t.Fatal("the victim never committed part of the second batch while it was produced")
+	}
+	return commitAtKill
+}
+
+// groupCommitted reads `spate group describe g`: partition -> CURRENT-OFFSET
+// (partitions without a commit are left out).
+func groupCommitted(t *testing.T, addr string) map[int32]int64 {
+	t.Helper()
+	out := mustCLI(t, addr, nil, 30*time.Second, "group", "describe", "g")
+	committed := map[int32]int64{}
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n")[1:] {
+		f := strings.Fields(l)
+		if len(f) != 8 {
+			t.Fatalf("group describe row %q", l)
+		}
+		p, _ := strconv.Atoi(f[2])
+		if off, err := strconv.ParseInt(f[3], 10, 64); err == nil {
+			committed[int32(p)] = off
+		}
+	}
+	return committed
+}
+
 // checkTakeover checks the second batch (values [batch, 2*batch)): every
 // value printed at least once; a value printed twice lies on a partition
-// the killed member printed from; and there the survivors resumed at one
-// offset (the killed member's last commit, at or after the batch start and
-// no later than just past what it printed) and read on without gaps.
-func checkTakeover(t *testing.T, killed, survivors []groupRecord, batchStart map[int32]int64, batch int) {
+// the killed member printed from, at or after its last commit there
+// (lastCommit); and there the survivors resumed exactly at that commit and
+// read on without gaps.
+func checkTakeover(t *testing.T, killed, survivors []groupRecord, lastCommit map[int32]int64, batch int) {
 	t.Helper()
 	count := make([]int, batch)
 	killedParts := map[int32]int64{} // partition -> one past the last offset the killed member printed
@@ -151,8 +233,9 @@ func checkTakeover(t *testing.T, killed, survivors []groupRecord, batchStart map
 	}
 	for _, r := range append(killed, survivors...) {
 		if n := count[r.value-batch]; n > 1 {
-			if _, ok := killedParts[r.partition]; !ok {
-				t.Fatalf("value %d (partition %d offset %d) printed %d times, on a partition the killed member never printed from", r.value, r.partition, r.offset, n)
+			if _, ok := killedParts[r.partition]; !ok || r.offset < lastCommit[r.partition] {
+				t.Fatalf("value %d (partition %d offset %d) printed %d times; only the killed member's partitions from its last commit %v may repeat",
+					r.value, r.partition, r.offset, n, lastCommit)
 			}
 		}
 	}
@@ -170,8 +253,8 @@ func checkTakeover(t *testing.T, killed, survivors []groupRecord, batchStart map
 		if !ok {
 			continue // the killed member printed all of it and committed before dying
 		}
-		if from < batchStart[p] || from > end {
-			t.Errorf("partition %d: survivors resumed at offset %d, want a commit point in [%d, %d]", p, from, batchStart[p], end)
+		if from != lastCommit[p] {
+			t.Errorf("partition %d: survivors resumed at offset %d, want the killed member's last commit %d (it printed up to %d)", p, from, lastCommit[p], end-1)
 		}
 		last := from
 		for o, n := range perPartition[p] {

@@ -40,7 +40,8 @@ partitions are interleaved as their fetches arrive.
 
 Output is buffered; it is flushed at exit and at most every 100ms while
 records arrive or when none do. The command runs until --count records
-were printed, until --exit-idle passed without a record, or until SIGINT or
+were printed, until --exit-idle passed without a record (with --group, see
+below), or until SIGINT or
 SIGTERM; all three exit 0 after flushing. A partition error exits 1.
 
 Examples:
@@ -53,12 +54,31 @@ Examples:
 With --group G the command is a member of consumer group G: the group's
 coordinator shares the topic's partitions among its members, each partition
 starts at G's committed offset (--from, beginning or end only, applies to
-partitions without one), and offsets are committed every 5s and at exit.
-A member killed without exiting keeps its partitions until
---session-timeout passes; the others then read them again from the last
-commit (at least once). --partition does not combine with --group. With
---count, records fetched after the count is reached are committed without
-being printed (GroupConsumer commits whole fetches).`,
+partitions without one), and the offsets of the records printed (written
+out, not just buffered: with --group the output is flushed after each
+fetch's records) are committed every 5s, when the group takes partitions
+away, and at exit. Records fetched but not printed, such as
+those after the --count-th, are not committed: the next member or run
+prints them. A member killed without exiting keeps its partitions until
+--session-timeout passes; the others then read them again from its last
+commit (at least once). --partition does not combine with --group.
+--assignor lists the assignors the member accepts, preferred first (range,
+roundrobin, sticky, cooperative-sticky; default range,roundrobin); the
+broker picks one every member lists. With cooperative-sticky a rebalance
+moves only the partitions that change owner and the others are read on
+without a pause.
+
+--exit-idle with --group waits for the whole group, not just this member:
+the member exits once it has printed nothing for --exit-idle AND the group
+has no lag on the topic. When idle that long, it commits what it printed
+and compares the group's committed offset of every partition with the
+partition's high watermark; while any partition lags (or has no commit and
+holds records), it keeps reading and checks again every second. So a member whose
+partitions are done stays to take over those of a member that died, once
+that member's --session-timeout passes.
+
+Example, three members that share a topic and exit when it is all read:
+  for i in 1 2 3; do spate consume events --group billing --exit-idle 5s > out.$i & done; wait`,
 		Flags: []cli.Flag{
 			brokersFlag(),
 			&cli.StringFlag{Name: "from", Aliases: []string{"o"}, Value: "beginning", Usage: "start `POSITION`: beginning, end, OFFSET, @MILLIS or an RFC 3339 TIME"},
@@ -69,6 +89,7 @@ being printed (GroupConsumer commits whole fetches).`,
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record"},
 			&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Usage: "read as a member of consumer `GROUP`"},
 			&cli.DurationFlag{Name: "session-timeout", Value: 45 * time.Second, Usage: "with --group: the coordinator drops a member silent this long (6s to 30m)"},
+			&cli.GenericFlag{Name: "assignor", Value: &listValue{}, Usage: "with --group: accepted `assignors`, preferred first (repeatable or comma list; default range,roundrobin)"},
 		},
 		Action: withArgs(runConsume),
 	}
@@ -87,7 +108,12 @@ type consumeConfig struct {
 
 	group          string // "": read the partitions directly
 	sessionTimeout time.Duration
+	assignors      []string // nil: the client's default
 }
+
+// idleRecheck is how often a member idle for --exit-idle asks whether its
+// group still lags.
+const idleRecheck = time.Second
 
 // flushEvery bounds how long a printed record may sit in the output buffer.
 const flushEvery = 100 * time.Millisecond
@@ -195,14 +221,15 @@ func consume(ctx context.Context, cfg consumeConfig, out io.Writer) (int64, erro
 		return 0, fmt.Errorf("consume: topic %q: %w", cfg.topic, err)
 	}
 	defer c.Close()
-	return printAll(ctx, c, cfg, out)
+	return printAll(ctx, partitionReader{c}, cfg, out)
 }
 
-// consumeGroup is consume as a member of cfg.group. Close runs after the
-// output was flushed and commits the positions of everything fetched:
-// everything printed, plus the rest of the last fetch when --count cut it.
+// consumeGroup is consume as a member of cfg.group. The member commits
+// marked records only (CommitMarked), and a record is marked once its line
+// left the output buffer, so a member killed with lines in its buffer
+// leaves them to the next owner. Close runs after the last flush.
 func consumeGroup(ctx context.Context, cfg consumeConfig, out io.Writer) (int64, error) {
-	settings := client.GroupSettings{SessionTimeout: cfg.sessionTimeout, Start: &cfg.from}
+	settings := client.GroupSettings{SessionTimeout: cfg.sessionTimeout, Start: &cfg.from, CommitMarked: true, Assignors: cfg.assignors}
 	// Kafka's rule of thumb, a heartbeat at most every third of the session,
 	// so a short session (as in tests of a takeover) survives a lost beat.
 	if settings.HeartbeatInterval = cfg.sessionTimeout / 3; settings.HeartbeatInterval > 3*time.Second {
@@ -212,19 +239,30 @@ func consumeGroup(ctx context.Context, cfg consumeConfig, out io.Writer) (int64,
 	if err != nil {
 		return 0, fmt.Errorf("consume: group %q, topic %q: %w", cfg.group, cfg.topic, err)
 	}
-	n, err := printAll(ctx, gc, cfg, out)
+	n, err := printAll(ctx, groupReader{gc}, cfg, out)
 	if cerr := gc.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("consume: commit offsets at exit: %w", cerr)
 	}
 	return n, err
 }
 
-// groupConfigFrom reads --group and --session-timeout into cfg.
+// groupConfigFrom reads --group, --session-timeout and --assignor into cfg.
 func groupConfigFrom(c *cli.Context, cfg *consumeConfig) error {
 	cfg.group, cfg.sessionTimeout = c.String("group"), c.Duration("session-timeout")
+	for _, v := range list(c, "assignor") {
+		for _, a := range strings.Split(v, ",") {
+			a = strings.TrimSpace(a)
+			if !slices.Contains([]string{client.AssignRange, client.AssignRoundRobin, client.AssignSticky, client.AssignCooperativeSticky}, a) {
+				return fmt.Errorf("consume: --assignor %q: want range, roundrobin, sticky or cooperative-sticky", a)
+			}
+			if !slices.Contains(cfg.assignors, a) {
+				cfg.assignors = append(cfg.assignors, a)
+			}
+		}
+	}
 	if cfg.group == "" {
-		if c.IsSet("session-timeout") {
-			return errors.New("consume: --session-timeout needs --group")
+		if c.IsSet("session-timeout") || cfg.assignors != nil {
+			return errors.New("consume: --session-timeout and --assignor need --group")
 		}
 		return nil
 	}
@@ -240,41 +278,122 @@ func groupConfigFrom(c *cli.Context, cfg *consumeConfig) error {
 	return nil
 }
 
-// poller is a Consumer or a GroupConsumer.
-type poller interface {
+// reader is what printRecords reads from: a Consumer or a GroupConsumer.
+type reader interface {
 	Poll(ctx context.Context) (client.Fetches, error)
+	// printed is told, after each flush of the output, the last offset of
+	// each partition whose records the flush wrote out.
+	printed(last map[client.TopicPartition]int64)
+	// idleDone reports whether a reader idle for --exit-idle may exit.
+	idleDone(ctx context.Context) bool
 }
 
-// printAll prints records of c to out (buffered) as printRecords does.
-func printAll(ctx context.Context, c poller, cfg consumeConfig, out io.Writer) (int64, error) {
-	w := bufio.NewWriterSize(out, 256<<10)
-	n, err := printRecords(ctx, c, cfg, w)
-	if ferr := w.Flush(); err == nil && ferr != nil {
-		err = fmt.Errorf("consume: writing output: %w", ferr)
+// partitionReader reads assigned partitions: nothing to commit, and idle
+// means done.
+type partitionReader struct{ *client.Consumer }
+
+func (partitionReader) printed(map[client.TopicPartition]int64) {}
+func (partitionReader) idleDone(context.Context) bool           { return true }
+
+// groupReader reads as a member of a group.
+type groupReader struct{ *client.GroupConsumer }
+
+// printed marks what was written out, so that only that is committed.
+func (g groupReader) printed(last map[client.TopicPartition]int64) {
+	for tp, off := range last {
+		g.MarkProcessed(tp.Topic, tp.Partition, off)
+	}
+}
+
+// idleDone commits what this member printed and reports whether the group
+// has no lag left on the topic (see --exit-idle in the help). A failed
+// commit or lag query means "not yet": the member keeps reading.
+func (g groupReader) idleDone(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	// A commit refused mid-rebalance is no reason to wait: if the group's
+	// offsets are at the end anyway, nothing of this member's is missing.
+	g.CommitOffsets(ctx)
+	lag, err := g.Lag(ctx)
+	if err != nil {
+		return false
+	}
+	for _, n := range lag {
+		if n > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// printer buffers the output and tells the reader what each flush wrote.
+type printer struct {
+	w         *bufio.Writer
+	r         reader
+	pending   map[client.TopicPartition]int64 // last offset per partition written to w since the last flush
+	lastFlush time.Time
+}
+
+// flush writes out the buffer, if anything is in it, then reports the
+// records it held as printed.
+func (p *printer) flush() error {
+	if p.w.Buffered() > 0 {
+		p.lastFlush = time.Now()
+		if err := p.w.Flush(); err != nil {
+			return fmt.Errorf("consume: writing output: %w", err)
+		}
+	}
+	// The buffer may have written itself out when full.
+	if len(p.pending) > 0 {
+		p.r.printed(p.pending)
+		clear(p.pending)
+	}
+	return nil
+}
+
+// printAll prints records of r to out (buffered) as printRecords does.
+func printAll(ctx context.Context, r reader, cfg consumeConfig, out io.Writer) (int64, error) {
+	p := &printer{w: bufio.NewWriterSize(out, 256<<10), r: r, pending: map[client.TopicPartition]int64{}, lastFlush: time.Now()}
+	n, err := printRecords(ctx, p, cfg)
+	if ferr := p.flush(); err == nil && ferr != nil {
+		err = ferr
 	}
 	return n, err
 }
 
-func printRecords(ctx context.Context, c poller, cfg consumeConfig, w *bufio.Writer) (n int64, err error) {
-	lastRecord, lastFlush := time.Now(), time.Now()
+func printRecords(ctx context.Context, p *printer, cfg consumeConfig) (n int64, err error) {
+	lastRecord := time.Now()
+	var idleCheck time.Time // no group lag query before this
 	for {
 		wait := flushEvery
 		if cfg.exitIdle > 0 {
-			left := time.Until(lastRecord.Add(cfg.exitIdle))
-			if left <= 0 {
-				return n, nil
+			idleAt := lastRecord.Add(cfg.exitIdle)
+			if idleAt.Before(idleCheck) {
+				idleAt = idleCheck
 			}
-			wait = min(wait, left)
+			if left := time.Until(idleAt); left > 0 {
+				wait = min(wait, left)
+			} else {
+				// Commit only what the terminal or file has.
+				if err := p.flush(); err != nil {
+					return n, err
+				}
+				if p.r.idleDone(ctx) {
+					return n, nil
+				}
+				idleCheck = time.Now().Add(idleRecheck)
+				continue
+			}
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, wait)
-		fs, err := c.Poll(pollCtx)
+		fs, err := p.r.Poll(pollCtx)
 		cancel()
 		switch {
 		case ctx.Err() != nil:
 			return n, nil
 		case errors.Is(err, context.DeadlineExceeded):
 			// Idle: show what is buffered now rather than when more comes.
-			if err := flushIfBuffered(w, &lastFlush); err != nil {
+			if err := p.flush(); err != nil {
 				return n, err
 			}
 			continue
@@ -289,13 +408,14 @@ func printRecords(ctx context.Context, c poller, cfg consumeConfig, w *bufio.Wri
 		for it.Next() {
 			r := it.Record()
 			if cfg.json {
-				_, err = w.Write(appendJSONRecord(w.AvailableBuffer(), r))
+				_, err = p.w.Write(appendJSONRecord(p.w.AvailableBuffer(), r))
 			} else {
-				_, err = w.Write(cfg.format.appendRecord(w.AvailableBuffer(), r))
+				_, err = p.w.Write(cfg.format.appendRecord(p.w.AvailableBuffer(), r))
 			}
 			if err != nil {
 				return n, fmt.Errorf("consume: writing output: %w", err)
 			}
+			p.pending[client.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = r.Offset
 			n++
 			if n == cfg.count {
 				return n, nil
@@ -307,23 +427,16 @@ func printRecords(ctx context.Context, c poller, cfg consumeConfig, w *bufio.Wri
 		if n > before {
 			lastRecord = time.Now()
 		}
-		if time.Since(lastFlush) >= flushEvery {
-			if err := flushIfBuffered(w, &lastFlush); err != nil {
+		// A group member flushes (and so marks) every Poll's records at
+		// once: partitions the group takes away are committed at their
+		// marks, and a line still in the buffer then would be printed here
+		// and again by the partition's next owner.
+		if cfg.group != "" || time.Since(p.lastFlush) >= flushEvery {
+			if err := p.flush(); err != nil {
 				return n, err
 			}
 		}
 	}
-}
-
-func flushIfBuffered(w *bufio.Writer, lastFlush *time.Time) error {
-	if w.Buffered() == 0 {
-		return nil
-	}
-	*lastFlush = time.Now()
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("consume: writing output: %w", err)
-	}
-	return nil
 }
 
 // checkPartitions fails when a --partition does not exist: the consumer

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -176,7 +177,13 @@ func TestConsumeGroupFlags(t *testing.T) {
 	if err := runParsed(t, consumeCommand(), parse, "t", "--group", "g"); err != nil || cfg.sessionTimeout != 45*time.Second {
 		t.Errorf("default session timeout %v, %v; want 45s", cfg.sessionTimeout, err)
 	}
+	if err := runParsed(t, consumeCommand(), parse, "t", "--group", "g", "--assignor", "cooperative-sticky,range", "--assignor", "range"); err != nil ||
+		!slices.Equal(cfg.assignors, []string{client.AssignCooperativeSticky, client.AssignRange}) {
+		t.Errorf("--assignor parsed as %q, %v; want cooperative-sticky then range", cfg.assignors, err)
+	}
 	for _, bad := range [][]string{
+		{"t", "--group", "g", "--assignor", "fair"},
+		{"t", "--assignor", "range"},
 		{"t", "--group", "g", "--from", "42"},
 		{"t", "--group", "g", "--partition", "1"},
 		{"t", "--group", "g", "--session-timeout", "5s"},
