@@ -61,8 +61,10 @@ for r in $(seq "$reps"); do
 	"$work/rawlimits" disk -dir "$work" -duration "$dur" >"$out/raw/limit-disk-$r.json"
 	"$work/rawlimits" disk-kept -dir "$work" -duration "$dur" >"$out/raw/limit-diskkept-$r.json"
 	"$work/rawlimits" touch -duration "$dur" >"$out/raw/limit-touch-$r.json"
-	"$work/rawlimits" ping -duration "$dur" >"$out/raw/limit-ping-$r.json"
 done
+# Let the kernel write back what the disk runs left dirty, so that it does
+# not compete with what follows.
+sync
 
 echo "== spate"
 "$work/spate" broker --data-dir "$work/spate-data" --addr 127.0.0.1:29192 --admin-addr "" \
@@ -74,6 +76,9 @@ sb() { "$work/spate" bench "$@" -b 127.0.0.1:29192 --quiet --json; }
 for r in $(seq "$reps"); do
 	sb produce --topic head$r --partitions 1 --record-size "$rsize" --batch-size 1MiB --acks 1 --duration "$dur" >"$out/raw/spate-headline-$r.json"
 	sb produce --topic headrec$r --partitions 1 --record-size "$rsize" --batch-size 1MiB --acks 1 --duration "$dur" --per-record >"$out/raw/spate-headline-record-$r.json"
+	# The ping-pong floor is taken right before each latency run, so both
+	# see the same machine.
+	"$work/rawlimits" ping -duration "$dur" >"$out/raw/limit-ping-$r.json"
 	sb produce --topic lat$r --record-size "$rsize" --batch-size 256 --linger 0 --max-in-flight 1 --buffer 256 --acks 1 --duration "$dur" >"$out/raw/spate-latency-$r.json"
 done
 sb sweep --topic sweep --batch-sizes "$batches" --record-size "$rsize" --duration "$dur" --chart "$out" >"$out/raw/spate-sweep.json"
