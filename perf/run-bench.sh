@@ -66,33 +66,40 @@ done
 # not compete with what follows.
 sync
 
-echo "== spate"
+echo "== spate and kfake + franz-go, alternated"
+# Both servers run side by side and each repetition runs Spate, then kfake:
+# this VM's page cache and memory behave differently minute to minute
+# (perf/bench.md), so alternating keeps the ratio fair.
 "$work/spate" broker --data-dir "$work/spate-data" --addr 127.0.0.1:29192 --admin-addr "" \
 	--set log.segment.bytes=268435456 --set log.retention.bytes=1073741824 --set log.retention.check.interval.ms=2000 \
 	>"$work/spate.log" 2>&1 &
 pids+=($!)
+"$work/kfakebench" serve -addr 127.0.0.1:29092 >"$work/kfake.log" 2>&1 &
+pids+=($!)
 wait_port 127.0.0.1:29192
+wait_port 127.0.0.1:29092
 sb() { "$work/spate" bench "$@" -b 127.0.0.1:29192 --quiet --json; }
+# Each run's topic is deleted after it (as the sweep does), so the next
+# repetition does not start behind a gigabyte of the last one's dirty pages
+# being written back.
+drop() { "$work/spate" topic delete -b 127.0.0.1:29192 "$1" >/dev/null; }
+kb() { "$work/kfakebench" produce -brokers 127.0.0.1:29092 "$@"; }
 for r in $(seq "$reps"); do
 	sb produce --topic head$r --partitions 1 --record-size "$rsize" --batch-size 1MiB --acks 1 --duration "$dur" >"$out/raw/spate-headline-$r.json"
+	drop head$r
+	kb -topic head$r -record-size "$rsize" -batch-size 1048576 -duration "$dur" >"$out/raw/kfake-headline-$r.json"
 	sb produce --topic headrec$r --partitions 1 --record-size "$rsize" --batch-size 1MiB --acks 1 --duration "$dur" --per-record >"$out/raw/spate-headline-record-$r.json"
+	drop headrec$r
 	# The ping-pong floor is taken right before each latency run, so both
 	# see the same machine.
 	"$work/rawlimits" ping -duration "$dur" >"$out/raw/limit-ping-$r.json"
 	sb produce --topic lat$r --record-size "$rsize" --batch-size 256 --linger 0 --max-in-flight 1 --buffer 256 --acks 1 --duration "$dur" >"$out/raw/spate-latency-$r.json"
+	drop lat$r
 done
 sb sweep --topic sweep --batch-sizes "$batches" --record-size "$rsize" --duration "$dur" --chart "$out" >"$out/raw/spate-sweep.json"
-
-echo "== kfake + franz-go"
-"$work/kfakebench" serve -addr 127.0.0.1:29092 >"$work/kfake.log" 2>&1 &
-pids+=($!)
-wait_port 127.0.0.1:29092
-for r in $(seq "$reps"); do
-	"$work/kfakebench" produce -brokers 127.0.0.1:29092 -topic head$r -record-size "$rsize" -batch-size 1048576 -duration "$dur" >"$out/raw/kfake-headline-$r.json"
-done
 for b in ${batches//,/ }; do
 	bytes=$(python3 -c "import sys; s=sys.argv[1]; print(int(s[:-3])*(1024 if s.endswith('KiB') else 1048576))" "$b")
-	"$work/kfakebench" produce -brokers 127.0.0.1:29092 -topic sweep$bytes -record-size "$rsize" -batch-size "$bytes" -duration "$dur" >"$out/raw/kfake-sweep-$bytes.json"
+	kb -topic sweep$bytes -record-size "$rsize" -batch-size "$bytes" -duration "$dur" >"$out/raw/kfake-sweep-$bytes.json"
 done
 
 echo "== NATS JetStream (file storage)"
