@@ -30,12 +30,57 @@ func produceSpread(t *testing.T, addr, topic string, partitions, from, to int) {
 	}
 }
 
-// groupReader polls a GroupConsumer on its own goroutine and counts every
-// value it reads.
-type groupReader struct {
+// pollLoop polls a GroupConsumer on its own goroutine, handing each fetch
+// to onFetch, until close (registered as a cleanup) stops it and closes the
+// consumer, committing what it read.
+type pollLoop struct {
+	name string
 	gc   *client.GroupConsumer
 	stop context.CancelFunc
 	done chan error
+}
+
+func startPollLoop(t *testing.T, name string, gc *client.GroupConsumer, onFetch func(client.Fetches) error) *pollLoop {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &pollLoop{name: name, gc: gc, stop: cancel, done: make(chan error, 1)}
+	go func() {
+		for {
+			fs, err := gc.Poll(ctx)
+			if err == nil {
+				err = errors.Join(fs.Errors()...)
+			}
+			if err == nil {
+				err = onFetch(fs)
+			}
+			if err != nil {
+				l.done <- err
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { l.close(t) })
+	return l
+}
+
+// close stops polling, then closes the consumer (committing what it read).
+func (l *pollLoop) close(t *testing.T) {
+	if l.stop == nil {
+		return
+	}
+	l.stop()
+	l.stop = nil
+	if err := <-l.done; !errors.Is(err, context.Canceled) {
+		t.Errorf("%s: poll loop ended with %v", l.name, err)
+	}
+	if err := l.gc.Close(); err != nil {
+		t.Errorf("%s: close group consumer: %v", l.name, err)
+	}
+}
+
+// groupReader is a pollLoop that counts every value it reads.
+type groupReader struct {
+	*pollLoop
 
 	mu       sync.Mutex
 	seen     map[string]int // shared by the readers of one test
@@ -59,7 +104,7 @@ func fastGroup(r *groupReader) client.GroupSettings {
 
 func startReader(t *testing.T, addr, group, topic, instance string, seen map[string]int, mu *sync.Mutex, mods ...func(*client.GroupSettings)) *groupReader {
 	t.Helper()
-	r := &groupReader{seen: seen, done: make(chan error, 1)}
+	r := &groupReader{seen: seen}
 	settings := fastGroup(r)
 	settings.InstanceID = instance
 	for _, m := range mods {
@@ -69,46 +114,12 @@ func startReader(t *testing.T, addr, group, topic, instance string, seen map[str
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.gc = gc
-	ctx, cancel := context.WithCancel(context.Background())
-	r.stop = cancel
-	go func() {
-		for {
-			fs, err := gc.Poll(ctx)
-			if err != nil {
-				r.done <- err
-				return
-			}
-			if errs := fs.Errors(); len(errs) > 0 {
-				r.done <- errors.Join(errs...)
-				return
-			}
-			mu.Lock()
-			err = fs.EachRecord(func(rec *client.Record) { seen[string(rec.Value)]++ })
-			mu.Unlock()
-			if err != nil {
-				r.done <- err
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { r.close(t) })
+	r.pollLoop = startPollLoop(t, "reader "+instance, gc, func(fs client.Fetches) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return fs.EachRecord(func(rec *client.Record) { seen[string(rec.Value)]++ })
+	})
 	return r
-}
-
-// close stops polling, then closes the consumer (committing what it read).
-func (r *groupReader) close(t *testing.T) {
-	if r.stop == nil {
-		return
-	}
-	r.stop()
-	r.stop = nil
-	if err := <-r.done; !errors.Is(err, context.Canceled) {
-		t.Errorf("poll loop ended with %v", err)
-	}
-	if err := r.gc.Close(); err != nil {
-		t.Errorf("close group consumer: %v", err)
-	}
 }
 
 func (r *groupReader) partitions() []client.TopicPartition {

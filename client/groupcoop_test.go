@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strconv"
 	"sync"
@@ -27,10 +26,7 @@ type coopRead struct {
 // coopMember is a cooperative-sticky GroupConsumer whose poll loop logs
 // every record and whose callbacks log every assignment change.
 type coopMember struct {
-	name string
-	gc   *client.GroupConsumer
-	stop context.CancelFunc
-	done chan error
+	*pollLoop
 
 	mu        sync.Mutex
 	revoked   []client.TopicPartition // every partition OnRevoked was given
@@ -41,7 +37,7 @@ type coopMember struct {
 
 func startCoopMember(t *testing.T, addr, group, topic, name string, heartbeat time.Duration, log *coopLog) *coopMember {
 	t.Helper()
-	m := &coopMember{name: name, done: make(chan error, 1)}
+	m := &coopMember{}
 	start := client.Earliest()
 	settings := client.GroupSettings{
 		SessionTimeout: 6 * time.Second, HeartbeatInterval: heartbeat, AutoCommitInterval: 100 * time.Millisecond,
@@ -67,48 +63,16 @@ func startCoopMember(t *testing.T, addr, group, topic, name string, heartbeat ti
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.gc = gc
-	ctx, cancel := context.WithCancel(context.Background())
-	m.stop = cancel
-	go func() {
-		for {
-			fs, err := gc.Poll(ctx)
-			if err == nil {
-				err = errors.Join(fs.Errors()...)
-			}
-			if err != nil {
-				m.done <- err
-				return
-			}
-			now := time.Now()
-			log.mu.Lock()
-			err = fs.EachRecord(func(r *client.Record) {
-				v, _ := strconv.Atoi(string(r.Value))
-				log.reads[v] = append(log.reads[v], coopRead{name, now})
-			})
-			log.mu.Unlock()
-			if err != nil {
-				m.done <- err
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { m.close(t) })
+	m.pollLoop = startPollLoop(t, name, gc, func(fs client.Fetches) error {
+		now := time.Now()
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return fs.EachRecord(func(r *client.Record) {
+			v, _ := strconv.Atoi(string(r.Value))
+			log.reads[v] = append(log.reads[v], coopRead{name, now})
+		})
+	})
 	return m
-}
-
-func (m *coopMember) close(t *testing.T) {
-	if m.stop == nil {
-		return
-	}
-	m.stop()
-	m.stop = nil
-	if err := <-m.done; !errors.Is(err, context.Canceled) {
-		t.Errorf("%s: poll loop ended with %v", m.name, err)
-	}
-	if err := m.gc.Close(); err != nil {
-		t.Errorf("%s: close: %v", m.name, err)
-	}
 }
 
 func (m *coopMember) snapshot() (revoked []client.TopicPartition, revokedAt time.Time, assigned [][]client.TopicPartition, gainedAt time.Time) {
