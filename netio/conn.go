@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
 )
@@ -25,7 +24,7 @@ type conn struct {
 	fd   int
 	info ConnInfo
 
-	// lastActive is the UnixNano of the last loop pass; read by the ticker.
+	// lastActive is Server.monoNow at the last loop pass; read by the ticker.
 	lastActive atomic.Int64
 	// outstanding counts frames served and not yet written or dropped; read
 	// by the ticker so a connection with a parked request is not idle.
@@ -92,7 +91,7 @@ func (c *conn) complete(r *Responder) {
 // onTraffic is the loop pass: write completed responses, then serve frames
 // while the in-flight budget allows, until no completion is left.
 func (c *conn) onTraffic() gnet.Action {
-	c.lastActive.Store(time.Now().UnixNano())
+	c.lastActive.Store(c.srv.monoNow())
 	for {
 		c.mu.Lock()
 		c.mu.processing = true

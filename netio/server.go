@@ -36,6 +36,11 @@ type Server struct {
 	stats       struct{ faulted, sendfiles, queued atomic.Int64 }
 	nextID      atomic.Uint64
 
+	// epoch is the zero of the monotonic clock idle times are kept in; the
+	// wall clock can step or slew, which once closed a connection 10 ms
+	// before its idle timeout.
+	epoch time.Time
+
 	eng     gnet.Engine
 	addr    net.Addr
 	booted  chan struct{}
@@ -60,6 +65,7 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 	s := &Server{
 		cfg:        cfg,
 		handler:    h,
+		epoch:      time.Now(),
 		booted:     make(chan struct{}),
 		runDone:    make(chan error, 1),
 		faultQueue: make(chan *Responder, 1024),
@@ -68,6 +74,9 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 	s.mu.conns = make(map[uint64]*conn)
 	return s, nil
 }
+
+// monoNow is the monotonic time since the server was made, in nanoseconds.
+func (s *Server) monoNow() int64 { return int64(time.Since(s.epoch)) }
 
 // Start binds Config.Addr and serves in the background until Stop.
 func (s *Server) Start() error {
@@ -265,7 +274,7 @@ func (s events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	c := &conn{srv: s.Server, gc: gc, fd: gc.Fd()}
 	c.info = ConnInfo{ID: s.nextID.Add(1), LocalAddr: gc.LocalAddr(), RemoteAddr: gc.RemoteAddr()}
-	c.lastActive.Store(time.Now().UnixNano())
+	c.lastActive.Store(s.monoNow())
 	gc.SetContext(c)
 	s.mu.Lock()
 	s.mu.conns[c.info.ID] = c
@@ -308,7 +317,7 @@ func (s events) OnTraffic(gc gnet.Conn) gnet.Action {
 // OnTick closes idle connections and wakes paused ones. It runs on gnet's
 // ticker goroutine, not on a loop, so it only uses concurrency-safe calls.
 func (s events) OnTick() (time.Duration, gnet.Action) {
-	now := time.Now().UnixNano()
+	now := s.monoNow()
 	anyPaused := false
 	for _, c := range s.snapshotConns() {
 		if c.paused.Load() {

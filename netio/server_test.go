@@ -234,8 +234,10 @@ func TestDisconnectMidFrameAndMidResponse(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	const idle = time.Second
 	s := startServer(t, Config{IdleTimeout: idle}, echoHandler{})
-	c := dial(t, s)
+	// The server starts the idle clock when it accepts, which can come
+	// before dial returns to this goroutine: start the test's clock first.
 	start := time.Now()
+	c := dial(t, s)
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("read = %v, want EOF from idle close", err)
