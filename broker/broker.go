@@ -86,6 +86,7 @@ func engineConfig(cfg Config) (engine.Config, error) {
 	ec.AutoCreateTopics = cfg.AutoCreateTopics
 	ec.RetentionCheckInterval = cfg.RetentionCheckEvery
 	ec.IndexIntervalBytes = cfg.IndexIntervalBytes
+	ec.DirectWriteBytes = cfg.DirectWriteBytes
 	t := &ec.Topic
 	t.RetentionMs = cfg.RetentionAge
 	t.RetentionBytes = cfg.RetentionBytes

@@ -44,6 +44,9 @@ type Config struct {
 	// (broker-wide, not per topic).
 	IndexIntervalBytes int
 	MaxIndexBytes      int
+	// DirectWriteBytes: batches of at least this many bytes are appended
+	// with O_DIRECT, past the page cache (segment.Config); 0 = never.
+	DirectWriteBytes int
 }
 
 // TopicConfig is the effective configuration of one topic.
@@ -97,6 +100,7 @@ func DefaultConfig() Config {
 		RetentionCheckInterval:  5 * time.Minute,  // Kafka log.retention.check.interval.ms
 		AutoCreateTopics:        false,
 		IndexIntervalBytes:      seg.IndexIntervalBytes,
+		DirectWriteBytes:        seg.DirectWriteBytes,
 		MaxIndexBytes:           seg.MaxIndexBytes,
 	}
 }
@@ -285,6 +289,7 @@ func (e *Engine) segmentConfig(c TopicConfig) segment.Config {
 	s.SegmentBytes = c.SegmentBytes
 	s.SegmentAge = c.SegmentMs
 	s.IndexIntervalBytes = e.cfg.IndexIntervalBytes
+	s.DirectWriteBytes = e.cfg.DirectWriteBytes
 	s.MaxIndexBytes = e.cfg.MaxIndexBytes
 	s.Flush = c.FlushPolicy
 	s.FlushInterval = c.FlushMs
@@ -314,6 +319,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: DataDir is empty", ErrInvalidConfig)
 	case c.DefaultPartitions < 1 || c.DefaultPartitions > MaxPartitionsPerTopic:
 		return fmt.Errorf("%w: DefaultPartitions %d outside [1, %d]", ErrInvalidConfig, c.DefaultPartitions, MaxPartitionsPerTopic)
+	case c.DirectWriteBytes < 0:
+		return fmt.Errorf("%w: DirectWriteBytes must not be negative", ErrInvalidConfig)
 	case c.IndexIntervalBytes <= 0 || c.MaxIndexBytes <= 0:
 		return fmt.Errorf("%w: IndexIntervalBytes and MaxIndexBytes must be positive", ErrInvalidConfig)
 	}

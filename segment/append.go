@@ -12,8 +12,8 @@ import (
 func fdatasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
 
 // Append stamps b's base offset in place (in the caller's buffer) to the log
-// end offset and writes b with one pwrite: the caller's bytes go straight to
-// the page cache. It returns the assigned base offset. Under FlushAlways it
+// end offset and writes b with one pwrite: through the page cache, or past
+// it with O_DIRECT for batches of at least Config.DirectWriteBytes. It returns the assigned base offset. Under FlushAlways it
 // returns only once an fdatasync covers b; concurrent appenders share one.
 // The caller has validated b (record.Batch.Validate).
 func (l *Log) Append(b record.Batch) (int64, error) {
@@ -80,7 +80,7 @@ func (l *Log) append(b record.Batch, verbatim bool) (int64, error) {
 		}
 	}
 	pos := s.size
-	if _, err := s.log.WriteAt(b, pos); err != nil {
+	if err := s.write(b, pos); err != nil {
 		// The file may now hold part of b past size; recovery cuts it.
 		return 0, l.failLocked(fmt.Errorf("segment: write %s at %d: %w", s.stem+logSuffix, pos, err))
 	}
@@ -96,6 +96,15 @@ func (l *Log) append(b record.Batch, verbatim bool) (int64, error) {
 		return leo, l.failLocked(err)
 	}
 	return leo, nil
+}
+
+// write places b at pos, the end of the segment's valid bytes.
+func (s *segment) write(b []byte, pos int64) error {
+	if s.dw != nil {
+		return s.dw.write(s.log, b, pos)
+	}
+	_, err := s.log.WriteAt(b, pos)
+	return err
 }
 
 func (l *Log) shouldRollLocked(s *segment, n int) bool {

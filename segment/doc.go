@@ -37,7 +37,11 @@
 // into a preallocated shared mapping for 256 KiB and 1 MiB batches (every new
 // page of the mapping takes a write fault), a tie at 16 KiB and 3.5x slower at
 // 1 KiB; batches are large where throughput matters, so mmap writes were
-// deleted.
+// deleted. Batches of Config.DirectWriteBytes and more are written with
+// O_DIRECT instead (directWriter in direct.go): the active segment's file
+// then ends on a page boundary, with up to a page of zeros after the last
+// batch, which seal and Close cut and recovery treats as a torn tail (or,
+// after a sealed segment's last batch, as padding).
 //
 // # .index (offset index)
 //
@@ -104,7 +108,8 @@
 // # Flush policies: what survives what
 //
 // An Append that returned without error has its bytes in the kernel's page
-// cache. Under every policy that survives a crash of the process (kill -9, a
+// cache, or, for a batch written with O_DIRECT (Config.DirectWriteBytes), in
+// the device. Under every policy that survives a crash of the process (kill -9, a
 // panic, an OOM kill): the page cache outlives the process, and recovery
 // finds the batches and keeps them. What survives a power loss, a kernel
 // crash or a hard VM stop depends on the policy:

@@ -236,11 +236,14 @@ func (l *Log) validate(s *segment) (cut bool, err error) {
 		return false, err
 	}
 	if end < s.size {
+		// Zeros short of a page after the last batch are the padding of a
+		// direct write whose trim a power loss undid, not a torn tail: the
+		// segments after this one are still whole.
+		cut = !directPadding(s.data[end:s.size])
 		if err := os.Truncate(s.stem+logSuffix, end); err != nil {
 			return false, fmt.Errorf("segment: cut corrupt tail of %s at %d: %w", s.stem+logSuffix, end, err)
 		}
 		s.size = end
-		cut = true
 	}
 	return cut, l.sealIndexes(s)
 }
@@ -381,6 +384,10 @@ func (l *Log) Close() error {
 
 func (l *Log) closeCleanLocked() error {
 	act := l.active()
+	// Before the fdatasyncs, so the clean marker never covers a padded file.
+	if err := act.trimPadding(); err != nil {
+		return err
+	}
 	for _, s := range l.mu.segs[l.segIndexLocked(l.flushed.Load()):] {
 		if err := fdatasync(s.log); err != nil {
 			return fmt.Errorf("segment: fdatasync %s: %w", s.stem+logSuffix, err)

@@ -39,6 +39,9 @@ type segment struct {
 
 	idx, tidx *index
 	active    bool
+	// dw, when set, writes the appends of this active segment (see
+	// directWriter); nil means plain pwrite through the page cache.
+	dw *directWriter
 
 	sinceIndex  int   // log bytes appended since the last offset index entry
 	maxTs       int64 // largest MaxTimestamp seen, -1 when none
@@ -87,6 +90,13 @@ func openSegmentAt(stem string, base int64, active bool, cfg *Config) (*segment,
 		s.log.Close()
 		return nil, err
 	}
+	if active && cfg.DirectWriteBytes > 0 {
+		if s.dw, err = openDirect(s.stem+logSuffix, s.data[:s.size], cfg.DirectWriteBytes); err != nil {
+			s.unmapData()
+			s.log.Close()
+			return nil, err
+		}
+	}
 	if active && s.size == 0 {
 		// A fresh segment must not inherit entries from index files left by
 		// an earlier segment with the same base (one that was truncated away).
@@ -98,6 +108,7 @@ func openSegmentAt(stem string, base int64, active bool, cfg *Config) (*segment,
 		}
 	}
 	if err := s.openIndexes(cfg); err != nil {
+		s.closeDirect()
 		s.unmapData()
 		s.log.Close()
 		return nil, err
@@ -150,6 +161,7 @@ func (s *segment) incRef() { s.refs.Add(1) }
 // whoever drops the last reference (often a FileRange) has no one to tell.
 func (s *segment) decRef() {
 	if s.refs.Add(-1) == 0 {
+		s.closeDirect()
 		s.unmapData()
 		s.log.Close()
 		s.closeIndexes()
@@ -273,8 +285,13 @@ func (s *segment) appendTimeEntry() error {
 func (s *segment) indexFull() bool { return s.idx.full() || s.tidx.full() }
 
 // seal ends the segment's active life: the time index gets its final entry
-// (so maxTs survives a reopen) and both indexes are trimmed.
+// (so maxTs survives a reopen), both indexes are trimmed and the .log loses
+// the padding of direct writes.
 func (s *segment) seal() error {
+	if err := s.trimPadding(); err != nil {
+		return err
+	}
+	s.closeDirect()
 	if err := s.appendTimeEntry(); err != nil {
 		return err
 	}
