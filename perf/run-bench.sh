@@ -60,6 +60,7 @@ for r in $(seq "$reps"); do
 	"$work/rawlimits" tcp -duration "$dur" >"$out/raw/limit-tcp-$r.json"
 	"$work/rawlimits" disk -dir "$work" -duration "$dur" >"$out/raw/limit-disk-$r.json"
 	"$work/rawlimits" disk-kept -dir "$work" -duration "$dur" >"$out/raw/limit-diskkept-$r.json"
+	"$work/rawlimits" disk-direct -dir "$work" -duration "$dur" >"$out/raw/limit-diskdirect-$r.json"
 	"$work/rawlimits" touch -duration "$dur" >"$out/raw/limit-touch-$r.json"
 done
 # Let the kernel write back what the disk runs left dirty, so that it does
@@ -69,9 +70,10 @@ sync
 echo "== spate and kfake + franz-go, alternated"
 # Both servers run side by side and each repetition runs Spate, then kfake:
 # this VM's page cache and memory behave differently minute to minute
-# (perf/bench.md), so alternating keeps the ratio fair.
+# (perf/bench.md), so alternating keeps the ratio fair. The broker runs on
+# `make run`'s embedded defaults (only the ports and data directory differ);
+# each run's topic is deleted after it, which keeps the disk from filling.
 "$work/spate" broker --data-dir "$work/spate-data" --addr 127.0.0.1:29192 --admin-addr "" \
-	--set log.segment.bytes=268435456 --set log.retention.bytes=1073741824 --set log.retention.check.interval.ms=2000 \
 	>"$work/spate.log" 2>&1 &
 pids+=($!)
 "$work/kfakebench" serve -addr 127.0.0.1:29092 >"$work/kfake.log" 2>&1 &

@@ -56,6 +56,7 @@ tcp = load("limit-tcp-*.json")
 disk = load("limit-disk-[0-9]*.json")
 diskkept = load("limit-diskkept-*.json")
 touch = load("limit-touch-*.json")
+diskdirect = load("limit-diskdirect-*.json")
 ping = load("limit-ping-*.json")
 
 print(open(os.path.join(out, "machine.txt")).read())
@@ -90,6 +91,8 @@ if smb and disk:
     print(f"| Spate payload MB/s / sequential disk write MB/s ({med(disk, 'mb_per_sec'):,.0f}) | {smb / med(disk, 'mb_per_sec'):.1%} | |")
 if smb and diskkept:
     print(f"| Spate payload MB/s / sequential write into kept files MB/s ({med(diskkept, 'mb_per_sec'):,.0f}) | {smb / med(diskkept, 'mb_per_sec'):.1%} | |")
+if smb and diskdirect:
+    print(f"| Spate payload MB/s / sequential O_DIRECT write MB/s ({med(diskdirect, 'mb_per_sec'):,.0f}) | {smb / med(diskdirect, 'mb_per_sec'):.1%} | |")
 lp99, pp99 = med(lat, "p99_ms"), med(ping, "p99_ms")
 if lp99 and pp99:
     print(f"| one record in flight, acks=1: Spate p99 {lp99:.3f} ms / TCP ping-pong p99 {pp99:.3f} ms | {lp99 / pp99:.2f}x | <= 1.2x |")
@@ -98,6 +101,7 @@ print("\n## Raw limits (min / median / max)\n")
 print(f"- loopback TCP, 1 MiB writes between two processes: {mmm([r['mb_per_sec'] for r in tcp])} MB/s")
 print(f"- sequential 1 MiB writes into rotating 256 MiB files, 1 GiB kept, no fsync: {mmm([r['mb_per_sec'] for r in disk])} MB/s")
 print(f"- sequential 1 MiB writes into 256 MiB files, all kept until the end, no fsync: {mmm([r['mb_per_sec'] for r in diskkept])} MB/s")
+print(f"- sequential 1 MiB O_DIRECT writes into 256 MiB files, all kept until the end, no fsync: {mmm([r['mb_per_sec'] for r in diskdirect])} MB/s")
 print(f"- first writes to fresh anonymous memory (page faults): {mmm([r['mb_per_sec'] for r in touch])} MB/s")
 print(f"- 100-byte TCP ping-pong p50 {mmm([r['p50_ms'] for r in ping])} ms, p99 {mmm([r['p99_ms'] for r in ping])} ms")
 

@@ -25,6 +25,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func main() {
@@ -87,6 +88,7 @@ func produce(args []string) {
 	acks := fs.Int("acks", 1, "1 (leader) or -1 (all)")
 	duration := fs.Duration("duration", 5*time.Second, "how long to produce")
 	warmup := fs.Duration("warmup", time.Second, "excluded from the results")
+	keep := fs.Bool("keep", false, "keep the topic after the run (default: delete it, as make bench does with Spate's)")
 	fs.Parse(args)
 
 	ack := kgo.LeaderAck()
@@ -141,10 +143,41 @@ func produce(args []string) {
 		log.Fatal(err)
 	}
 	el := time.Since(measuredFrom).Seconds()
+	if !*keep {
+		// kfake keeps every record in its heap: left there, gigabytes of
+		// old runs would be marked by each later GC, during later runs of
+		// either system.
+		deleteTopic(ctx, cl, *topic)
+	}
 	res := result{Target: "kfake+franz-go", BatchSize: *batchSize, RecordSize: *recordSize, Records: acked.Load(), Errors: errs.Load(),
 		RecordsPerSec: float64(acked.Load()) / el, MBPerSec: float64(acked.Load()) * float64(*recordSize) / el / 1e6,
 		P50Ms: ms(hist.ValueAtQuantile(50)), P99Ms: ms(hist.ValueAtQuantile(99)), P999Ms: ms(hist.ValueAtQuantile(99.9)), MaxMs: ms(hist.Max())}
 	json.NewEncoder(os.Stdout).Encode(res)
+}
+
+func deleteTopic(ctx context.Context, cl *kgo.Client, topic string) {
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = 10_000
+	t := kmsg.NewDeleteTopicsRequestTopic()
+	t.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, t)
+	req.TopicNames = []string{topic}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		log.Fatalf("delete topic %s: %v", topic, err)
+	}
+	for _, t := range resp.Topics {
+		if err := kerrOf(t.ErrorCode); err != nil {
+			log.Fatalf("delete topic %s: %v", topic, err)
+		}
+	}
+}
+
+func kerrOf(code int16) error {
+	if code == 0 {
+		return nil
+	}
+	return fmt.Errorf("kafka error code %d", code)
 }
 
 type sentKey struct{}

@@ -9,6 +9,7 @@
 //	rawlimits tcp       -duration 5s          # prints JSON {mb_per_sec}
 //	rawlimits disk      -dir DIR -duration 5s # prints JSON {mb_per_sec}
 //	rawlimits disk-kept -dir DIR -duration 5s # prints JSON {mb_per_sec}
+//	rawlimits disk-direct -dir DIR -duration 5s # prints JSON {mb_per_sec}
 //	rawlimits touch     -duration 5s          # prints JSON {mb_per_sec}
 //	rawlimits ping      -duration 5s          # prints JSON {p50_ms,p99_ms,...}
 //
@@ -16,7 +17,9 @@
 // (this one, perf/bench.md), a page the guest has not used lately costs a
 // host fault on its first touch, so writing into new page-cache pages is
 // bounded by the first-touch rate, while rewriting recently freed pages
-// (disk, whose old files are deleted) is not.
+// (disk, whose old files are deleted) is not. disk-direct writes with
+// O_DIRECT from one reused buffer, past the page cache: the limit of
+// Spate's path for batches of log.direct.write.bytes and more.
 package main
 
 import (
@@ -52,6 +55,8 @@ func main() {
 		out.Encode(map[string]any{"limit": "sequential 1 MiB writes into 256 MiB files, the oldest deleted beyond 1 GiB, no fsync", "mb_per_sec": diskThroughput(*dir, *duration, 4)})
 	case "disk-kept":
 		out.Encode(map[string]any{"limit": "sequential 1 MiB writes into 256 MiB files, all kept until the end, no fsync", "mb_per_sec": diskThroughput(*dir, *duration, 0)})
+	case "disk-direct":
+		out.Encode(map[string]any{"limit": "sequential 1 MiB O_DIRECT writes into 256 MiB files, all kept until the end, no fsync", "mb_per_sec": diskThroughput(*dir, *duration, -1)})
 	case "touch":
 		out.Encode(map[string]any{"limit": "first writes to fresh anonymous memory, one byte per 4 KiB page", "mb_per_sec": touchThroughput(*duration)})
 	case "ping":
@@ -149,10 +154,20 @@ func tcpThroughput(d time.Duration) float64 {
 // diskThroughput writes the way a broker's partition does under the
 // settings perf/run-bench.sh gives Spate (256 MiB segments, 1 GiB retained):
 // 1 MiB writes into 256 MiB files for d, deleting the oldest beyond keep
-// files (0: none until the end). Deleted files' dirty pages never reach
-// the disk, as with retention.
+// files (0: none until the end; -1: none, and write with O_DIRECT).
+// Deleted files' dirty pages never reach the disk, as with retention.
 func diskThroughput(dir string, d time.Duration, keep int) float64 {
 	buf := make([]byte, 1<<20)
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if keep < 0 {
+		flags |= unix.O_DIRECT
+		// O_DIRECT needs aligned memory: an anonymous mapping is page-aligned.
+		m, err := unix.Mmap(-1, 0, len(buf), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		if err != nil {
+			log.Fatal(err)
+		}
+		buf = m
+	}
 	const perFile = 256
 	var files []string
 	var f *os.File
@@ -173,7 +188,7 @@ func diskThroughput(dir string, d time.Duration, keep int) float64 {
 			}
 			p := filepath.Join(dir, fmt.Sprintf("rawlimits-%06d.tmp", i/perFile))
 			var err error
-			if f, err = os.Create(p); err != nil {
+			if f, err = os.OpenFile(p, flags, 0o644); err != nil {
 				log.Fatal(err)
 			}
 			files = append(files, p)
