@@ -80,7 +80,7 @@ func (l *Log) append(b record.Batch, verbatim bool) (int64, error) {
 		}
 	}
 	pos := s.size
-	if err := s.write(b, pos); err != nil {
+	if err := s.write(b, pos, l.tailIdle()); err != nil {
 		// The file may now hold part of b past size; recovery cuts it.
 		return 0, l.failLocked(fmt.Errorf("segment: write %s at %d: %w", s.stem+logSuffix, pos, err))
 	}
@@ -98,10 +98,11 @@ func (l *Log) append(b record.Batch, verbatim bool) (int64, error) {
 	return leo, nil
 }
 
-// write places b at pos, the end of the segment's valid bytes.
-func (s *segment) write(b []byte, pos int64) error {
+// write places b at pos, the end of the segment's valid bytes; direct
+// allows O_DIRECT for b (when the segment has a directWriter and b is large).
+func (s *segment) write(b []byte, pos int64, direct bool) error {
 	if s.dw != nil {
-		return s.dw.write(s.log, b, pos)
+		return s.dw.write(s.log, b, pos, direct)
 	}
 	_, err := s.log.WriteAt(b, pos)
 	return err

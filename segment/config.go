@@ -70,8 +70,10 @@ type Config struct {
 	// than this; 0 or negative = unlimited.
 	RetentionAge time.Duration
 	// DirectWriteBytes: appends of at least this many bytes are written with
-	// O_DIRECT, past the page cache (directWriter says why); 0 = never. On a
-	// filesystem without O_DIRECT every append goes through the page cache.
+	// O_DIRECT, past the page cache (directWriter says why), unless the
+	// active segment was read within the last 10 s (tailReadWindow);
+	// 0 = never. On a filesystem without O_DIRECT every append goes through
+	// the page cache.
 	DirectWriteBytes int
 }
 

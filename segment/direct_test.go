@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/spate-io/spate/record"
 )
@@ -47,6 +48,9 @@ func openDirectLog(t *testing.T) (string, Config, *Log) {
 		l.Close()
 		t.Skipf("no O_DIRECT on the filesystem of %s", dir)
 	}
+	// Reads in these tests must not turn direct writes off (see
+	// TestDirectWritesOnlyWhileTailUnread for that).
+	l.tailWindow = 0
 	return dir, cfg, l
 }
 
@@ -67,6 +71,12 @@ func TestDirectWritesReadBack(t *testing.T) {
 	}
 	held.Release()
 	checkReads(t, l, w.batches)
+	l.mu.RLock()
+	directs := l.active().dw.directs
+	l.mu.RUnlock()
+	if directs == 0 {
+		t.Fatal("no batch of the active segment went direct")
+	}
 	if n := len(segmentFiles(t, dir, logSuffix)); n < 3 {
 		t.Fatalf("want several segments, have %d", n)
 	}
@@ -144,6 +154,41 @@ func TestDirectPaddingInSealedSegment(t *testing.T) {
 	f.Close()
 	l = openLog(t, dir, cfg)
 	defer l.Close()
+	checkReads(t, l, w.batches)
+}
+
+// Large appends go direct only while nobody reads the active segment: a
+// tailing reader wants them in the page cache.
+func TestDirectWritesOnlyWhileTailUnread(t *testing.T) {
+	_, _, l := openDirectLog(t)
+	defer l.Close()
+	l.tailWindow = 200 * time.Millisecond
+	directs := func() int {
+		l.mu.RLock()
+		defer l.mu.RUnlock()
+		return l.active().dw.directs
+	}
+	var w written
+	big := func() { w.append(t, l, makeBatch(3, 1_000_000, 5000, byte(len(w.batches)))) }
+	big()
+	if got := directs(); got != 1 {
+		t.Fatalf("direct writes with no reader = %d, want 1", got)
+	}
+	r, err := l.Read(l.LogEndOffset(), 1<<20, l.LogEndOffset()) // a consumer polling at the end
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	big()
+	big()
+	if got := directs(); got != 1 {
+		t.Fatalf("direct writes right after a tail read = %d, want still 1", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	big()
+	if got := directs(); got != 2 {
+		t.Fatalf("direct writes once the tail went unread = %d, want 2", got)
+	}
 	checkReads(t, l, w.batches)
 }
 

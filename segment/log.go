@@ -26,6 +26,9 @@ type Log struct {
 	leo     atomic.Int64 // log end offset: the next offset to assign
 	flushed atomic.Int64 // every offset below is durable
 	syncs   atomic.Int64 // fdatasync calls on segment files, for tests and metrics
+	// tailRead is monoNow() at the last Read at or past the active
+	// segment's base: while the tail is read, appends stay in the page cache.
+	tailRead atomic.Int64
 
 	mu struct {
 		sync.RWMutex
@@ -46,6 +49,7 @@ type Log struct {
 	rolled chan struct{} // tells the syncer of a roll under FlushNever; buffered 1
 
 	rollSyncDelay time.Duration // rollSyncDelay; shorter in tests
+	tailWindow    time.Duration // tailReadWindow; shorter in tests
 	stop          chan struct{} // closed by Close to end the syncer
 	done          chan struct{} // closed by the syncer when it exits
 
@@ -71,7 +75,7 @@ func open(dir string, cfg Config, rollDelay time.Duration) (*Log, error) {
 		return nil, fmt.Errorf("segment: create log dir %s: %w", dir, err)
 	}
 	l := &Log{
-		dir: dir, cfg: cfg, rollSyncDelay: rollDelay,
+		dir: dir, cfg: cfg, rollSyncDelay: rollDelay, tailWindow: tailReadWindow,
 		kick: make(chan struct{}, 1), rolled: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}

@@ -100,6 +100,9 @@ func (l *Log) Read(offset int64, maxBytes int, upTo int64) (*FileRange, error) {
 		l.mu.RUnlock()
 		return nil, fmt.Errorf("%w: offset %d outside [%d, %d] of %s", ErrOffsetOutOfRange, offset, start, leo, l.dir)
 	}
+	if offset >= l.active().base {
+		l.tailRead.Store(monoNow())
+	}
 	r := newRange()
 	if offset == leo || offset >= upTo {
 		l.mu.RUnlock()
