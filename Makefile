@@ -25,7 +25,7 @@ test:
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
-# The headline comparison, unattended (4m08s measured, REPS=3 DURATION=5s): raw limits, Spate, kfake +
+# The headline comparison, unattended (4m23s measured, REPS=3 DURATION=5s): raw limits, Spate, kfake +
 # franz-go and NATS JetStream in one run; results in perf/results/latest.
 bench:
 	bash perf/run-bench.sh perf/results/latest
