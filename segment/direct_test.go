@@ -37,9 +37,9 @@ func (w *written) fillMixed(t testing.TB, l *Log, n int, rng *rand.Rand) {
 // openDirectLog opens a log under directConfig in a new directory; it skips
 // when the filesystem there has no O_DIRECT (tmpfs before Linux 6.6, some
 // overlays): nothing the caller checks would be exercised.
-func openDirectLog(t *testing.T) (string, Config, *Log) {
+func openDirectLog(t *testing.T, cfg Config) (string, Config, *Log) {
 	t.Helper()
-	dir, cfg := t.TempDir(), directConfig()
+	dir := t.TempDir()
 	l := openLog(t, dir, cfg)
 	l.mu.RLock()
 	dw := l.active().dw
@@ -55,7 +55,7 @@ func openDirectLog(t *testing.T) (string, Config, *Log) {
 }
 
 func TestDirectWritesReadBack(t *testing.T) {
-	dir, cfg, l := openDirectLog(t)
+	dir, cfg, l := openDirectLog(t, directConfig())
 	var w written
 	rng := rand.New(rand.NewPCG(1, 2))
 	// Hold a range over the tail while later writes rewrite its last page:
@@ -113,7 +113,7 @@ func TestDirectWritesReadBack(t *testing.T) {
 }
 
 func TestDirectWritesSurviveCrash(t *testing.T) {
-	dir, cfg, l := openDirectLog(t)
+	dir, cfg, l := openDirectLog(t, directConfig())
 	var w written
 	rng := rand.New(rand.NewPCG(3, 4))
 	w.fillMixed(t, l, 150, rng)
@@ -130,6 +130,21 @@ func TestDirectWritesSurviveCrash(t *testing.T) {
 	w.fillMixed(t, l, 20, rng)
 	checkReads(t, l, w.batches)
 	l.Close()
+}
+
+func TestDirectWritesUnderFlushAlways(t *testing.T) {
+	cfg := directConfig()
+	cfg.Flush = FlushAlways
+	dir, cfg, l := openDirectLog(t, cfg)
+	var w written
+	w.fillMixed(t, l, 80, rand.New(rand.NewPCG(7, 8)))
+	if l.FlushedOffset() != l.LogEndOffset() || l.Syncs() == 0 {
+		t.Fatalf("flushed %d of %d after %d syncs: every Append should wait for one", l.FlushedOffset(), l.LogEndOffset(), l.Syncs())
+	}
+	crash(t, l)
+	l = openLog(t, dir, cfg)
+	defer l.Close()
+	checkReads(t, l, w.batches)
 }
 
 // A power loss can undo the trim of a sealed segment: its padding must not
@@ -160,7 +175,7 @@ func TestDirectPaddingInSealedSegment(t *testing.T) {
 // Large appends go direct only while nobody reads the active segment: a
 // tailing reader wants them in the page cache.
 func TestDirectWritesOnlyWhileTailUnread(t *testing.T) {
-	_, _, l := openDirectLog(t)
+	_, _, l := openDirectLog(t, directConfig())
 	defer l.Close()
 	l.tailWindow = 200 * time.Millisecond
 	directs := func() int {
