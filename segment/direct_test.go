@@ -177,7 +177,7 @@ func TestDirectPaddingInSealedSegment(t *testing.T) {
 func TestDirectWritesOnlyWhileTailUnread(t *testing.T) {
 	_, _, l := openDirectLog(t, directConfig())
 	defer l.Close()
-	l.tailWindow = 200 * time.Millisecond
+	l.tailWindow = time.Second
 	directs := func() int {
 		l.mu.RLock()
 		defer l.mu.RUnlock()
@@ -199,7 +199,7 @@ func TestDirectWritesOnlyWhileTailUnread(t *testing.T) {
 	if got := directs(); got != 1 {
 		t.Fatalf("direct writes right after a tail read = %d, want still 1", got)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(1200 * time.Millisecond)
 	big()
 	if got := directs(); got != 2 {
 		t.Fatalf("direct writes once the tail went unread = %d, want 2", got)
