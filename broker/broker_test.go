@@ -136,6 +136,9 @@ func TestMetricsAndHealth(t *testing.T) {
 		`spate_partitions 1`,
 		`spate_network_bytes_in_total `,
 		`spate_network_bytes_out_total `,
+		"spate_connections_open 1\n",
+		"spate_connections_total 1\n",
+		"spate_connections_closed_on_error_total 0\n",
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -143,6 +146,23 @@ func TestMetricsAndHealth(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", metrics)
+	}
+	// A frame above socket.request.max.bytes closes its connection on an
+	// error; the well-behaved connection closing normally is not one.
+	bad := dialTest(t, b)
+	bad.c.Write([]byte{0x7f, 0xff, 0xff, 0xff})
+	c.c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m := httpGet(t, "http://"+b.AdminAddr()+"/metrics", http.StatusOK)
+		if strings.Contains(m, "spate_connections_open 0\n") && strings.Contains(m, "spate_connections_total 2\n") &&
+			strings.Contains(m, "spate_connections_closed_on_error_total 1\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after one bad and one normal close, /metrics:\n%s", m)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if got := httpGet(t, "http://"+b.AdminAddr()+"/debug/pprof/goroutine?debug=1", http.StatusOK); !strings.Contains(got, "goroutine profile:") {
 		t.Errorf("/debug/pprof/goroutine answered %.80q", got)

@@ -20,6 +20,7 @@ type metrics struct {
 	bytesIn, bytesOut prometheus.Counter
 	connsOpen         prometheus.Gauge
 	connsTotal        prometheus.Counter
+	connsFailed       prometheus.Counter
 
 	requests  [numAPIs]prometheus.Counter
 	errors    [numAPIs]prometheus.Counter
@@ -44,6 +45,8 @@ func newMetrics(e *engine.Engine) *metrics {
 		Name: "spate_connections_open", Help: "Client connections currently open."})
 	m.connsTotal = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "spate_connections_total", Help: "Client connections accepted since start."})
+	m.connsFailed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "spate_connections_closed_on_error_total", Help: "Client connections the broker closed because of an error (malformed frame, inbound buffer overflow, write failure)."})
 	m.unknownAPI = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "spate_requests_unknown_api_total", Help: "Requests with an api_key this broker does not know."})
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -55,7 +58,7 @@ func newMetrics(e *engine.Engine) *metrics {
 		Help:    "Time from a request's frame being read to its response being handed to the network layer, by API.",
 		Buckets: prometheus.ExponentialBuckets(10e-6, 2.5, 14), // 10µs .. ~1.5 min
 	}, []string{"api"})
-	m.reg.MustRegister(m.bytesIn, m.bytesOut, m.connsOpen, m.connsTotal, m.unknownAPI, reqs, errs, lat)
+	m.reg.MustRegister(m.bytesIn, m.bytesOut, m.connsOpen, m.connsTotal, m.connsFailed, m.unknownAPI, reqs, errs, lat)
 	for k := 0; k < numAPIs; k++ {
 		name := wire.APIKey(k).String()
 		m.requests[k] = reqs.WithLabelValues(name)

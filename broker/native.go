@@ -43,6 +43,20 @@ func newNativeHandler(b *Broker, m *metrics) *nativeHandler {
 	return h
 }
 
+// OnOpen implements netio.ConnObserver.
+func (h *nativeHandler) OnOpen(netio.ConnInfo) {
+	h.m.connsOpen.Inc()
+	h.m.connsTotal.Inc()
+}
+
+// OnClose implements netio.ConnObserver.
+func (h *nativeHandler) OnClose(_ netio.ConnInfo, err error) {
+	h.m.connsOpen.Dec()
+	if err != nil {
+		h.m.connsFailed.Inc()
+	}
+}
+
 // ServeFrame implements netio.Handler.
 func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 	start := time.Now()

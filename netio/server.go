@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"sync"
@@ -296,8 +297,13 @@ func (s events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	s.mu.Lock()
 	delete(s.mu.conns, c.info.ID)
 	s.mu.Unlock()
-	if err == nil {
+	switch {
+	case c.broken != nil:
 		err = c.broken
+	case errors.Is(err, io.EOF), errors.Is(err, unix.ECONNRESET), errors.Is(err, unix.EPIPE):
+		// The peer hung up (gnet reports a read of 0 bytes as "read: EOF"):
+		// nothing went wrong on this side.
+		err = nil
 	}
 	if s.observer != nil {
 		s.observer.OnClose(c.info, err)

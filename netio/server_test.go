@@ -47,6 +47,11 @@ func TestEcho(t *testing.T) {
 	if obs.opens != 1 {
 		t.Fatalf("OnOpen ran %d times, want 1", obs.opens)
 	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if err := obs.closes[0]; err != nil {
+		t.Fatalf("OnClose err = %v after the peer hung up, want nil", err)
+	}
 }
 
 // TestPipelining writes 10k frames per connection in large writes while
