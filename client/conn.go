@@ -72,6 +72,7 @@ type conn struct {
 	mu struct {
 		sync.Mutex
 		wbuf    []byte
+		writing bool // the write loop holds bytes taken from wbuf
 		pending map[int32]pendingCall
 		corr    int32
 		err     error // non-nil once failed
@@ -207,6 +208,7 @@ func (c *conn) writeLoop(reqTO time.Duration) {
 		c.mu.Lock()
 		buf := c.mu.wbuf
 		c.mu.wbuf = spare[:0]
+		c.mu.writing = len(buf) > 0
 		c.mu.Unlock()
 		if len(buf) == 0 {
 			spare = buf
@@ -214,6 +216,9 @@ func (c *conn) writeLoop(reqTO time.Duration) {
 		}
 		start := time.Now()
 		n, err := c.nc.Write(buf)
+		c.mu.Lock()
+		c.mu.writing = false
+		c.mu.Unlock()
 		for _, h := range c.hooks.write {
 			h.OnBrokerWrite(c.node, n, time.Since(start), err)
 		}
@@ -225,6 +230,27 @@ func (c *conn) writeLoop(reqTO time.Duration) {
 			buf = nil
 		}
 		spare = buf
+	}
+}
+
+// drainWrites waits until every queued request is written to the socket,
+// the connection fails, or timeout passes. A graceful close runs it first:
+// an acks=0 request counts as sent once queued, so closing over a full
+// write buffer would drop records the caller was told were sent.
+func (c *conn) drainWrites(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for {
+		c.mu.Lock()
+		idle := c.mu.err != nil || (len(c.mu.wbuf) == 0 && !c.mu.writing)
+		c.mu.Unlock()
+		if idle || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
