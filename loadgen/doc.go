@@ -61,7 +61,10 @@
 // idempotence (the client turns it off for acks 0 and 1) a retried batch
 // whose first acknowledgement was lost is written twice, so HWDelta can
 // then exceed AckedTotal; it never falls short of it. Nothing else may
-// write to the topic during a run.
+// write to the topic during a run. Under acks=0 "acknowledged" means sent,
+// and the broker may still be appending when the producer is done, so the
+// high watermarks are read until their move reaches AckedTotal or has not
+// changed for a second (10 s at most).
 //
 // # Closed-loop latency
 //

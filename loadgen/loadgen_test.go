@@ -102,6 +102,23 @@ func testProduceClosedLoop(t *testing.T, api string) {
 	}
 }
 
+// TestProduceAcksNone: under acks=0 what was sent must all reach the log,
+// and the result must say so (the broker may still be appending when the
+// producer is done).
+func TestProduceAcksNone(t *testing.T) {
+	addr := startBroker(t)
+	cfg := baseConfig(addr, "fire")
+	cfg.Acks, cfg.BatchSize = client.AcksNone, 1<<20
+	cfg.Warmup, cfg.Duration = 200*time.Millisecond, time.Second
+	r, err := loadgen.Produce(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Records == 0 || r.Errors != 0 || r.AckedTotal != r.HWDelta {
+		t.Fatalf("sent %d records (%d measured, %d errors: %s), high watermarks moved by %d", r.AckedTotal, r.Records, r.Errors, r.FirstError, r.HWDelta)
+	}
+}
+
 // TestProduceRecordCount: a run bounded by a record count stops at
 // exactly that many measured records, on both send paths, with several
 // producers competing for the last ones.

@@ -52,16 +52,45 @@ func Produce(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	after, err := describe(ctx, admin, c.Topic)
-	if err != nil {
-		return nil, err
-	}
 	counts, lastAck, firstErr := m.collect()
 	res.fill(counts, elapsedSince(pr.measureStart, lastAck), firstErr)
 	res.Latency = latencyOf(m.total)
 	res.AckedTotal = counts.acked + counts.warmAcked
-	res.HWDelta = after.sumHighWatermarks() - before.sumHighWatermarks()
+	settle := time.Duration(0)
+	if c.Acks == client.AcksNone {
+		// Sent is all acks=0 knows: the broker may still be appending.
+		settle = time.Second
+	}
+	if res.HWDelta, err = highWatermarkDelta(ctx, admin, c.Topic, before, res.AckedTotal, settle); err != nil {
+		return nil, err
+	}
 	return &res, nil
+}
+
+// highWatermarkDelta returns how far the topic's high watermarks moved since
+// before. With settle > 0 it reads them again until the move reaches want or
+// stays unchanged for settle (at most 10 settle periods).
+func highWatermarkDelta(ctx context.Context, admin *client.Admin, topic string, before partitionOffsets, want int64, settle time.Duration) (int64, error) {
+	deadline := time.Now().Add(10 * settle)
+	last, lastMove := int64(-1), time.Now()
+	for {
+		after, err := describe(ctx, admin, topic)
+		if err != nil {
+			return 0, err
+		}
+		d := after.sumHighWatermarks() - before.sumHighWatermarks()
+		if settle == 0 || d >= want {
+			return d, nil
+		}
+		now := time.Now()
+		if d != last {
+			last, lastMove = d, now
+		}
+		if now.Sub(lastMove) >= settle || now.After(deadline) {
+			return d, nil
+		}
+		time.Sleep(settle / 10)
+	}
 }
 
 // elapsedSince is the measured time: up to the last outcome, or up to now
