@@ -111,7 +111,7 @@ func (c Config) check() error {
 }
 
 // directWriteDefault sends batches of 64 KiB and more past the page cache.
-// perf/bench.md §7 has the measurements behind it.
+// perf/bench.md §8 has the measurements behind it.
 const directWriteDefault = 64 << 10
 
 // maxSegmentBytes keeps every position inside a segment representable by the

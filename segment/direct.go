@@ -15,8 +15,8 @@ import (
 //
 // Why: a buffered write must first get a page-cache page for every 4 KiB it
 // adds, and on a VM whose host reclaims the guest's free memory (free page
-// reporting) each such page costs a host fault. perf/bench.md §7 measured
-// on such a VM: 3 GiB of 1 MiB writes took 6.2 s of system CPU buffered
+// reporting) each such page costs a host fault. perf/bench.md §7-§8
+// measured on such a VM: 3 GiB of 1 MiB writes took 6.2 s of system CPU buffered
 // (513 MB/s) and 0.3 s with O_DIRECT (2.3-2.4 GB/s); the headline produce
 // run (1 MiB batches of 100-byte records) went from 3.41-3.46 M to
 // 9.59-9.67 M records/s, alternated. A 4 KiB O_DIRECT write waits
@@ -115,7 +115,7 @@ func (w *directWriter) write(buffered *os.File, b []byte, pos int64, allowed boo
 // the tail wants the new bytes in memory: after a direct write it would
 // read them back from the device instead (measured with spate bench e2e
 // and 1 MiB batches: 2.27 M records/s with every large batch direct, 3.97 M
-// through the page cache; perf/bench.md §7). Pure ingestion, and catch-up
+// through the page cache; perf/bench.md §8). Pure ingestion, and catch-up
 // reads of older segments, keep the direct path.
 const tailReadWindow = 10 * time.Second
 
