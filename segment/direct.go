@@ -46,6 +46,10 @@ type directWriter struct {
 	directs int
 	// tail holds the file's bytes [end &^ (block-1), end), end = segment size.
 	tail []byte
+	// cached is set while the page holding the end was last written through
+	// the page cache, so a small append can go there as it is: a write
+	// into part of a cached page reads nothing from the device.
+	cached bool
 }
 
 // openDirect opens path for direct writes when the filesystem supports them
@@ -81,6 +85,21 @@ func openDirect(path string, valid []byte, minBytes int) (*directWriter, error) 
 // ordinary descriptor. b goes direct when allowed and at least min bytes.
 // On an error the file may hold part of b past pos.
 func (w *directWriter) write(buffered *os.File, b []byte, pos int64, allowed bool) error {
+	direct := allowed && len(b) >= w.min
+	if !direct && w.cached {
+		// The one-record-in-flight path: one pwrite of the batch, as
+		// without a directWriter (staging it cost ~10% of p99 there).
+		if _, err := buffered.WriteAt(b, pos); err != nil {
+			return err
+		}
+		end := pos + int64(len(b))
+		if from := end &^ (w.block - 1); from >= pos {
+			w.tail = append(w.tail[:0], b[from-pos:]...)
+		} else {
+			w.tail = append(w.tail, b...)
+		}
+		return nil
+	}
 	start := pos - int64(len(w.tail))
 	n := len(w.tail) + len(b)
 	padded := int((int64(n) + w.block - 1) &^ (w.block - 1))
@@ -90,13 +109,14 @@ func (w *directWriter) write(buffered *os.File, b []byte, pos int64, allowed boo
 	copy(buf[len(w.tail):], b)
 	clear(buf[n:padded])
 	var err error
-	if allowed && len(b) >= w.min {
+	w.cached = !direct
+	if direct {
 		w.directs++
 		_, err = w.f.WriteAt(buf[:padded], start)
 		if errors.Is(err, unix.EINVAL) {
 			// The kernel refused the alignment statx promised (a stacked
 			// filesystem can): write through the page cache from now on.
-			w.min = maxInt
+			w.min, w.cached = maxInt, true
 			_, err = buffered.WriteAt(buf[:padded], start)
 		}
 	} else {
