@@ -108,7 +108,6 @@ func (cl *cluster) close() {
 		c := b.mu.conn
 		b.mu.Unlock()
 		if c != nil {
-			c.drainWrites(cl.cfg.reqTO)
 			c.fail(closeErr(b.id)) // outside b.mu: fail runs response callbacks
 		}
 	}

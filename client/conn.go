@@ -71,11 +71,13 @@ type conn struct {
 
 	mu struct {
 		sync.Mutex
-		wbuf    []byte
-		writing bool // the write loop holds bytes taken from wbuf
-		pending map[int32]pendingCall
-		corr    int32
-		err     error // non-nil once failed
+		wbuf []byte
+		// onWritten runs once the bytes queued before it are written (nil)
+		// or can no longer be (the error): acks=0 requests complete there.
+		onWritten []func(error)
+		pending   map[int32]pendingCall
+		corr      int32
+		err       error // non-nil once failed
 	}
 	wake chan struct{} // capacity 1: "wbuf has bytes"
 	done chan struct{} // closed when failed
@@ -134,11 +136,26 @@ func speaks(apis []wire.VersionRange) (out [maxAPIKey]bool) {
 	return out
 }
 
-// send queues req. With cb == nil no response is expected (acks=0) and the
-// request is forgotten once queued. timeout bounds the wait for the
-// response. It returns an error (and does not call cb) when the connection
-// has already failed.
+// send queues req; cb gets its response, or the error that ends the wait:
+// timeout bounds it. It returns an error (and does not call cb) when the
+// connection has already failed.
 func (c *conn) send(req wire.Request, timeout time.Duration, cb onResponse) error {
+	return c.enqueue(req, timeout, cb, nil)
+}
+
+// sendNoReply queues req, which gets no response (acks=0); onWritten runs
+// once req is written to the socket (nil) or the connection failed first.
+// Completing there, not when queued, lets the producer's buffer limit pace
+// an acks=0 producer to the speed of the socket, and Close deliver what was
+// produced. It returns an error (and does not call onWritten) when the
+// connection has already failed.
+func (c *conn) sendNoReply(req wire.Request, onWritten func(error)) error {
+	return c.enqueue(req, 0, nil, onWritten)
+}
+
+// enqueue appends req to the write buffer with exactly one of cb (a
+// response is awaited) and onWritten (none is).
+func (c *conn) enqueue(req wire.Request, timeout time.Duration, cb onResponse, onWritten func(error)) error {
 	if k := req.APIKey(); k != wire.APIVersionsKey && (k < 0 || int(k) >= maxAPIKey || !c.speaks[k]) {
 		return fmt.Errorf("client: broker %d at %s does not speak %s: %w", c.node, c.addr, k, wire.ErrUnsupportedVersion)
 	}
@@ -152,6 +169,8 @@ func (c *conn) send(req wire.Request, timeout time.Duration, cb onResponse) erro
 	if cb != nil {
 		now := time.Now()
 		c.mu.pending[corr] = pendingCall{cb: cb, queued: now, deadline: now.Add(timeout)}
+	} else {
+		c.mu.onWritten = append(c.mu.onWritten, onWritten)
 	}
 	c.mu.wbuf = wire.AppendRequestFrame(c.mu.wbuf, corr, req)
 	c.mu.Unlock()
@@ -196,6 +215,7 @@ func (c *conn) writeLoop(reqTO time.Duration) {
 	tick := time.NewTicker(max(reqTO/20, 10*time.Millisecond))
 	defer tick.Stop()
 	var spare []byte
+	var spareFns []func(error)
 	for {
 		select {
 		case <-c.done:
@@ -206,51 +226,35 @@ func (c *conn) writeLoop(reqTO time.Duration) {
 		case <-c.wake:
 		}
 		c.mu.Lock()
-		buf := c.mu.wbuf
-		c.mu.wbuf = spare[:0]
-		c.mu.writing = len(buf) > 0
+		buf, fns := c.mu.wbuf, c.mu.onWritten
+		c.mu.wbuf, c.mu.onWritten = spare[:0], spareFns[:0]
 		c.mu.Unlock()
 		if len(buf) == 0 {
-			spare = buf
+			spare, spareFns = buf, fns
 			continue
 		}
 		start := time.Now()
 		n, err := c.nc.Write(buf)
-		c.mu.Lock()
-		c.mu.writing = false
-		c.mu.Unlock()
 		for _, h := range c.hooks.write {
 			h.OnBrokerWrite(c.node, n, time.Since(start), err)
 		}
 		if err != nil {
-			c.fail(fmt.Errorf("client: write to broker %d at %s: %v: %w", c.node, c.addr, err, wire.ErrNetworkException))
+			err = fmt.Errorf("client: write to broker %d at %s: %v: %w", c.node, c.addr, err, wire.ErrNetworkException)
+			c.fail(err)
+			for _, fn := range fns {
+				fn(err)
+			}
 			return
 		}
+		for i, fn := range fns {
+			fn(nil)
+			fns[i] = nil
+		}
+		spareFns = fns
 		if cap(buf) > maxPooledFrame {
 			buf = nil
 		}
 		spare = buf
-	}
-}
-
-// drainWrites waits until every queued request is written to the socket,
-// the connection fails, or timeout passes. A graceful close runs it first:
-// an acks=0 request counts as sent once queued, so closing over a full
-// write buffer would drop records the caller was told were sent.
-func (c *conn) drainWrites(timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for {
-		c.mu.Lock()
-		idle := c.mu.err != nil || (len(c.mu.wbuf) == 0 && !c.mu.writing)
-		c.mu.Unlock()
-		if idle || time.Now().After(deadline) {
-			return
-		}
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -324,6 +328,8 @@ func (c *conn) fail(err error) {
 	c.mu.err = err
 	pending := c.mu.pending
 	c.mu.pending = nil
+	unwritten := c.mu.onWritten
+	c.mu.onWritten = nil
 	c.mu.Unlock()
 	close(c.done)
 	c.nc.Close()
@@ -332,6 +338,9 @@ func (c *conn) fail(err error) {
 	}
 	for _, p := range pending {
 		p.cb(nil, nil, err)
+	}
+	for _, fn := range unwritten {
+		fn(err)
 	}
 }
 

@@ -74,7 +74,9 @@ func TestIdempotentBatchHeaders(t *testing.T) {
 	fb.mu.Lock()
 	fb.nextProducerID, fb.initIDErrs = 42, 2
 	fb.mu.Unlock()
-	p := newTestProducer(t, fb, Partitioner(PartitionManual), Linger(time.Millisecond))
+	// A linger long enough that a loaded machine cannot split one round's
+	// records over two batches (1 ms did, under a parallel go test).
+	p := newTestProducer(t, fb, Partitioner(PartitionManual), Linger(100*time.Millisecond))
 	for round := range 3 {
 		var batch []*Record
 		for part := range int32(2) {

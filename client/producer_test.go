@@ -349,36 +349,52 @@ func TestAcksNone(t *testing.T) {
 	waitFor(t, func() bool { return len(fb.records("t", 0)) == 1 })
 }
 
-// TestAcksNoneCloseWritesEverything: under acks=0 a record counts as sent
-// once its request is queued on the connection, so Close must write that
-// queue out before closing the socket. Here the broker stops reading (a
-// stalled produce) while ~20 MB is queued; before Close drained the queue,
-// everything behind the socket buffers was dropped (spate bench --acks 0
-// reported 28.9 M records sent against a broker whose log then held 24.2 M).
+// TestAcksNoneCloseWritesEverything: an acks=0 record completes once its
+// request is written to the socket, not when it is queued, so the buffer
+// limit paces the producer and Close writes everything out. Here the broker
+// stops reading (a stalled produce) while ~20 MB is produced: records
+// behind the socket buffers must not complete, and Close must deliver them
+// all. Before, they completed when queued and Close dropped the queue
+// (spate bench --acks 0 reported 28.9 M records sent against a broker whose
+// log then held 24.2 M).
 func TestAcksNoneCloseWritesEverything(t *testing.T) {
 	fb := newFakeBroker(t)
 	fb.createTopic("t", 1)
-	p := newTestProducer(t, fb, RequiredAcks(AcksNone), BatchSize(256<<10), Linger(time.Millisecond))
+	p := newTestProducer(t, fb, RequiredAcks(AcksNone), BatchSize(256<<10), Linger(time.Millisecond),
+		MaxBufferedBytes(64<<20)) // all of it fits: Produce never waits
 	stall := make(chan struct{})
+	var release sync.Once
+	unstall := func() {
+		release.Do(func() {
+			fb.mu.Lock()
+			fb.stall = nil
+			fb.mu.Unlock()
+			close(stall)
+		})
+	}
+	t.Cleanup(unstall) // a failed check must not leave the fake broker stuck
 	fb.mu.Lock()
 	fb.stall = stall
 	fb.mu.Unlock()
 	const n = 200_000
 	value := make([]byte, 100)
+	var done atomic.Int64
 	for range n {
 		p.Produce(testCtx(t), &Record{Topic: "t", Value: value}, func(_ *Record, err error) {
 			if err != nil {
 				t.Error(err)
 			}
+			done.Add(1)
 		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := done.Load(); got >= n {
+		t.Fatalf("all %d records completed while the broker read nothing: acks=0 must complete on write", got)
 	}
 	closed := make(chan error, 1)
 	go func() { closed <- p.Close() }()
 	time.Sleep(200 * time.Millisecond)
-	fb.mu.Lock()
-	fb.stall = nil
-	fb.mu.Unlock()
-	close(stall)
+	unstall()
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}

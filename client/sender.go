@@ -266,8 +266,9 @@ func (p *Producer) sendRequest(r *produceReq, c *conn) {
 		return
 	}
 	if p.cfg.acks == AcksNone {
-		err := c.send(&r.req, p.cfg.reqTO, nil)
-		p.completeRequest(r, nil, err)
+		if err := c.sendNoReply(&r.req, func(err error) { p.completeRequest(r, nil, err) }); err != nil {
+			p.completeRequest(r, nil, err)
+		}
 		return
 	}
 	err := c.send(&r.req, p.cfg.reqTO, func(f *frame, body []byte, err error) {
