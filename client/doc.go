@@ -35,8 +35,9 @@
 //	           the loss of any minority of them (min.insync.replicas rules).
 //	AcksLeader the leader appended it; lost if the leader dies before a
 //	           follower copied it.
-//	AcksNone   the batch was handed to the connection; nothing is known
-//	           about its fate, Offset is -1 and no error is ever reported.
+//	AcksNone   the batch was written to the connection's socket; nothing
+//	           is known about its fate, Offset is -1 and no broker error
+//	           is ever reported (a failed write is).
 //
 // Whether an acknowledged record also survives a power loss depends on the
 // broker's log.flush.policy.

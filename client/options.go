@@ -20,7 +20,8 @@ type Acks int16
 // The acks settings, with Kafka's meanings.
 const (
 	// AcksNone: the broker sends no response. A record counts as delivered
-	// once its batch is handed to the connection; errors are never seen.
+	// once its batch is written to the socket (so the buffer limit paces
+	// the producer); broker errors are never seen.
 	AcksNone Acks = 0
 	// AcksLeader: answered after the partition leader appended the batch.
 	// Acknowledged records are lost if the leader dies before a follower
