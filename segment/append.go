@@ -13,9 +13,10 @@ func fdatasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
 
 // Append stamps b's base offset in place (in the caller's buffer) to the log
 // end offset and writes b with one pwrite: through the page cache, or past
-// it with O_DIRECT for batches of at least Config.DirectWriteBytes. It returns the assigned base offset. Under FlushAlways it
-// returns only once an fdatasync covers b; concurrent appenders share one.
-// The caller has validated b (record.Batch.Validate).
+// it with O_DIRECT for batches of at least Config.DirectWriteBytes. It
+// returns the assigned base offset. Under FlushAlways it returns only once
+// an fdatasync covers b; concurrent appenders share one. The caller has
+// validated b (record.Batch.Validate).
 func (l *Log) Append(b record.Batch) (int64, error) {
 	base, err := l.append(b, false)
 	if err != nil || l.cfg.Flush != FlushAlways {

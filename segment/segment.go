@@ -102,6 +102,8 @@ func openSegmentAt(stem string, base int64, active bool, cfg *Config) (*segment,
 		// an earlier segment with the same base (one that was truncated away).
 		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
 			if err := os.Truncate(s.stem+suf, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+				s.closeDirect()
+				s.unmapData()
 				s.log.Close()
 				return nil, fmt.Errorf("segment: reset index %s: %w", s.stem+suf, err)
 			}
