@@ -352,7 +352,7 @@ func TestAcksNone(t *testing.T) {
 // TestAcksNoneCloseWritesEverything: an acks=0 record completes once its
 // request is written to the socket, not when it is queued, so the buffer
 // limit paces the producer and Close writes everything out. Here the broker
-// stops reading (a stalled produce) while ~20 MB is produced: records
+// stops reading (a stalled produce) while 50 MB is produced: records
 // behind the socket buffers must not complete, and Close must deliver them
 // all. Before, they completed when queued and Close dropped the queue
 // (spate bench --acks 0 reported 28.9 M records sent against a broker whose
@@ -376,8 +376,10 @@ func TestAcksNoneCloseWritesEverything(t *testing.T) {
 	fb.mu.Lock()
 	fb.stall = stall
 	fb.mu.Unlock()
-	const n = 200_000
-	value := make([]byte, 100)
+	// 50 MB: more than loopback can buffer (tcp_wmem 4 MiB + tcp_rmem up
+	// to 32 MiB here), so some must wait for the broker to read.
+	const n = 50_000
+	value := make([]byte, 1000)
 	var done atomic.Int64
 	for range n {
 		p.Produce(testCtx(t), &Record{Topic: "t", Value: value}, func(_ *Record, err error) {
