@@ -33,6 +33,9 @@ type Result struct {
 	// "record" (client.Producer.Produce); see Config.PerRecord.
 	API     string  `json:"api,omitempty"`
 	WarmupS float64 `json:"warmup_s"`
+	// Procs is the load generator's GOMAXPROCS during the run, when the
+	// caller set it (spate bench --procs); 0 otherwise.
+	Procs int `json:"procs,omitempty"`
 
 	// ElapsedS runs from the end of the warm-up to the last measured
 	// acknowledgement (or receipt).

@@ -85,7 +85,9 @@ sb() { "$work/spate" bench "$@" -b 127.0.0.1:29192 --quiet --json; }
 # repetition does not start behind a gigabyte of the last one's dirty pages
 # being written back.
 drop() { "$work/spate" topic delete -b 127.0.0.1:29192 "$1" >/dev/null; }
-kb() { "$work/kfakebench" produce -brokers 127.0.0.1:29092 "$@"; }
+# franz-go's producer gets what spate bench gives its own single producer
+# by default (--procs): one OS thread for Go code (perf/bench.md §10).
+kb() { GOMAXPROCS=1 "$work/kfakebench" produce -brokers 127.0.0.1:29092 "$@"; }
 for r in $(seq "$reps"); do
 	sb produce --topic head$r --partitions 1 --record-size "$rsize" --batch-size 1MiB --acks 1 --duration "$dur" >"$out/raw/spate-headline-$r.json"
 	drop head$r
