@@ -1,7 +1,6 @@
 package client
 
 import (
-	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -42,31 +41,7 @@ func TestProduceThroughConnectionCuts(t *testing.T) {
 	p := newTestProducer(t, fb, Dialer(proxy.Dial), Partitioner(PartitionManual), BatchSize(400),
 		Linger(time.Millisecond), RequestTimeout(2*time.Second))
 
-	cutter := proxy.CutEvery(7, time.Millisecond, 15*time.Millisecond)
-	// Produce until enough cuts happened (at least 2,000 records per partition).
-	var acked atomic.Int32
-	var wg sync.WaitGroup
-	perPartition := 0
-	for ; perPartition < 2000 || (cutter.Cuts() < 20 && perPartition < 1_000_000); perPartition++ {
-		i := perPartition
-		wg.Add(3)
-		for part := range int32(3) {
-			p.Produce(testCtx(t), &Record{Topic: "t", Partition: part, Value: fmt.Appendf(nil, "%d", i)},
-				func(_ *Record, err error) {
-					if err != nil {
-						t.Error(err)
-					} else {
-						acked.Add(1)
-					}
-					wg.Done()
-				})
-		}
-	}
-	wg.Wait()
-	cuts := cutter.Stop()
-	if int(acked.Load()) != 3*perPartition {
-		t.Fatalf("%d of %d acknowledged", acked.Load(), 3*perPartition)
-	}
+	perPartition, cuts := produceThroughCuts(t, p, proxy.CutEvery(7, time.Millisecond, 15*time.Millisecond), 3)
 	for part := range int32(3) {
 		var values []string
 		for _, r := range fb.records("t", part) {
@@ -78,7 +53,38 @@ func TestProduceThroughConnectionCuts(t *testing.T) {
 	dups := fb.duplicates
 	fb.mu.Unlock()
 	t.Logf("%d connection cuts, %d retried batches recognized as already written", cuts, dups)
+}
+
+// produceThroughCuts produces the values 0, 1, ... in order to each of
+// partitions partitions of topic "t" while cutter cuts p's connections: at
+// least 2,000 per partition, and on until 20 cuts happened. Every record
+// must be acknowledged. It returns how many records each partition got and
+// the number of cuts.
+func produceThroughCuts(t *testing.T, p *Producer, cutter *cutproxy.Cutter, partitions int32) (perPartition, cuts int) {
+	t.Helper()
+	var acked atomic.Int32
+	var wg sync.WaitGroup
+	for ; perPartition < 2000 || (cutter.Cuts() < 20 && perPartition < 1_000_000); perPartition++ {
+		wg.Add(int(partitions))
+		for part := range partitions {
+			p.Produce(testCtx(t), &Record{Topic: "t", Partition: part, Value: strconv.AppendInt(nil, int64(perPartition), 10)},
+				func(_ *Record, err error) {
+					if err != nil {
+						t.Error(err)
+					} else {
+						acked.Add(1)
+					}
+					wg.Done()
+				})
+		}
+	}
+	wg.Wait()
+	cuts = int(cutter.Stop())
+	if int(acked.Load()) != int(partitions)*perPartition {
+		t.Fatalf("%d of %d acknowledged", acked.Load(), int(partitions)*perPartition)
+	}
 	if cuts < 20 {
 		t.Fatalf("only %d cuts happened: the test did not exercise reconnects", cuts)
 	}
+	return perPartition, cuts
 }

@@ -109,9 +109,7 @@ func TestConnMatchesOutOfOrderResponses(t *testing.T) {
 func TestConnFailsPendingOnClose(t *testing.T) {
 	fb := newFakeBroker(t)
 	fb.createTopic("t", 1)
-	stall := make(chan struct{})
-	fb.stall = stall
-	defer close(stall)
+	defer fb.stallProduce()()
 	cfg, err := newConfig([]Opt{SeedBrokers(fb.addr())})
 	if err != nil {
 		t.Fatal(err)

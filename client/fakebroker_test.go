@@ -28,7 +28,8 @@ type fakeBroker struct {
 	// produceErr, when set, is consulted for each produced partition; a
 	// non-None code is answered instead of appending.
 	produceErr func(topic string, partition int32) wire.ErrorCode
-	// stall, when non-nil, holds every produce request until it is closed.
+	// stall, when non-nil, holds every produce request until it is closed;
+	// set it with stallProduce.
 	stall chan struct{}
 	// produceParts records how many partitions each produce request carried.
 	produceParts []int
@@ -93,6 +94,25 @@ func (fb *fakeBroker) dropConns() {
 	}
 	fb.conns = nil
 	fb.mu.Unlock()
+}
+
+// stallProduce holds every produce request from now on, and the connection
+// it came on (the broker reads nothing more from it), until release. release
+// may be called more than once.
+func (fb *fakeBroker) stallProduce() (release func()) {
+	stall := make(chan struct{})
+	fb.mu.Lock()
+	fb.stall = stall
+	fb.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			fb.mu.Lock()
+			fb.stall = nil
+			fb.mu.Unlock()
+			close(stall)
+		})
+	}
 }
 
 func (fb *fakeBroker) createTopic(name string, partitions int) {

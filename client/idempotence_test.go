@@ -112,10 +112,9 @@ func TestIdempotentBatchHeaders(t *testing.T) {
 func TestIdempotentEpochBumpAfterFailure(t *testing.T) {
 	fb := newFakeBroker(t)
 	fb.createTopic("t", 1)
-	stall := make(chan struct{})
+	release := fb.stallProduce()
 	var failed atomic.Bool
 	fb.mu.Lock()
-	fb.stall = stall
 	fb.produceErr = func(string, int32) wire.ErrorCode {
 		if failed.CompareAndSwap(false, true) {
 			return wire.OutOfOrderSequenceNumber
@@ -136,10 +135,7 @@ func TestIdempotentEpochBumpAfterFailure(t *testing.T) {
 			waitFor(t, func() bool { return fb.count(wire.ProduceKey) == 1 }) // "0" is in flight
 		}
 	}
-	fb.mu.Lock()
-	fb.stall = nil
-	fb.mu.Unlock()
-	close(stall)
+	release()
 	wg.Wait()
 	if !errors.Is(errs[0], wire.ErrOutOfOrderSequenceNumber) || errs[1] != nil || errs[2] != nil {
 		t.Fatalf("callbacks got %v", errs)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,8 +39,7 @@ func TestMaxInFlightPerPartitionOptions(t *testing.T) {
 func TestMaxInFlightPerPartitionPipelines(t *testing.T) {
 	fb := newFakeBroker(t)
 	fb.createTopic("t", 1)
-	stall := make(chan struct{})
-	fb.stall = stall
+	release := fb.stallProduce()
 	p := newTestProducer(t, fb, Idempotent(false), MaxInFlightPerPartition(3), BatchSize(100), Linger(0))
 	const n = 12
 	var wg sync.WaitGroup
@@ -67,7 +65,7 @@ func TestMaxInFlightPerPartitionPipelines(t *testing.T) {
 	if got := inflight(); got != 3 {
 		t.Fatalf("%d batches in flight with a cap of 3", got)
 	}
-	close(stall)
+	release()
 	wg.Wait()
 	for i, r := range fb.records("t", 0) {
 		if want := strconv.Itoa(i) + " "; string(r.Value[:len(want)]) != want {
@@ -91,29 +89,7 @@ func TestMaxInFlightPerPartitionThroughCuts(t *testing.T) {
 	defer proxy.Close()
 	p := newTestProducer(t, fb, Dialer(proxy.Dial), Partitioner(PartitionManual), BatchSize(400),
 		Linger(time.Millisecond), RequestTimeout(2*time.Second), RequiredAcks(AcksLeader), MaxInFlightPerPartition(4))
-	cutter := proxy.CutEvery(11, time.Millisecond, 15*time.Millisecond)
-	var acked atomic.Int32
-	var wg sync.WaitGroup
-	perPartition := 0
-	for ; perPartition < 2000 || (cutter.Cuts() < 20 && perPartition < 1_000_000); perPartition++ {
-		for part := range int32(2) {
-			wg.Add(1)
-			p.Produce(testCtx(t), &Record{Topic: "t", Partition: part, Value: []byte(strconv.Itoa(perPartition))},
-				func(_ *Record, err error) {
-					if err != nil {
-						t.Error(err)
-					} else {
-						acked.Add(1)
-					}
-					wg.Done()
-				})
-		}
-	}
-	wg.Wait()
-	cuts := cutter.Stop()
-	if cuts < 20 || int(acked.Load()) != 2*perPartition {
-		t.Fatalf("%d cuts, %d of %d acknowledged", cuts, acked.Load(), 2*perPartition)
-	}
+	perPartition, cuts := produceThroughCuts(t, p, proxy.CutEvery(11, time.Millisecond, 15*time.Millisecond), 2)
 	dups := 0
 	for part := range int32(2) {
 		next := 0

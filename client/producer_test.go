@@ -362,20 +362,8 @@ func TestAcksNoneCloseWritesEverything(t *testing.T) {
 	fb.createTopic("t", 1)
 	p := newTestProducer(t, fb, RequiredAcks(AcksNone), BatchSize(256<<10), Linger(time.Millisecond),
 		MaxBufferedBytes(64<<20)) // all of it fits: Produce never waits
-	stall := make(chan struct{})
-	var release sync.Once
-	unstall := func() {
-		release.Do(func() {
-			fb.mu.Lock()
-			fb.stall = nil
-			fb.mu.Unlock()
-			close(stall)
-		})
-	}
+	unstall := fb.stallProduce()
 	t.Cleanup(unstall) // a failed check must not leave the fake broker stuck
-	fb.mu.Lock()
-	fb.stall = stall
-	fb.mu.Unlock()
 	// 50 MB: more than loopback can buffer (tcp_wmem 4 MiB + tcp_rmem up
 	// to 32 MiB here), so some must wait for the broker to read.
 	const n = 50_000
@@ -421,9 +409,7 @@ func TestProduceAfterClose(t *testing.T) {
 func TestRequestTimeout(t *testing.T) {
 	fb := newFakeBroker(t)
 	fb.createTopic("t", 1)
-	stall := make(chan struct{})
-	fb.stall = stall
-	defer close(stall)
+	defer fb.stallProduce()()
 	p := newTestProducer(t, fb, RequestTimeout(100*time.Millisecond), DeliveryTimeout(400*time.Millisecond))
 	start := time.Now()
 	err := p.ProduceSync(testCtx(t), &Record{Topic: "t", Value: []byte("x")})
@@ -484,8 +470,7 @@ func TestHooks(t *testing.T) {
 func TestInFlightCapAndMultiPartitionRequests(t *testing.T) {
 	fb := newFakeBroker(t)
 	fb.createTopic("t", 3)
-	stall := make(chan struct{})
-	fb.stall = stall
+	release := fb.stallProduce()
 	p := newTestProducer(t, fb, MaxInFlightPerBroker(1), Linger(0), Partitioner(PartitionManual))
 	var wg sync.WaitGroup
 	wg.Add(3)
@@ -503,7 +488,7 @@ func TestInFlightCapAndMultiPartitionRequests(t *testing.T) {
 	if n := fb.count(wire.ProduceKey); n != 1 {
 		t.Fatalf("%d produce requests with a cap of 1 in flight", n)
 	}
-	close(stall)
+	release()
 	wg.Wait()
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
@@ -518,8 +503,7 @@ func TestInFlightCapAndMultiPartitionRequests(t *testing.T) {
 func TestCloseWakesBlockedProduce(t *testing.T) {
 	fb := newFakeBroker(t)
 	fb.createTopic("t", 1)
-	stall := make(chan struct{})
-	fb.stall = stall
+	release := fb.stallProduce()
 	p := newTestProducer(t, fb, BatchSize(512), MaxBufferedBytes(1024), Linger(0))
 	value := make([]byte, 400)
 	var calls [3]atomic.Int32
@@ -540,7 +524,7 @@ func TestCloseWakesBlockedProduce(t *testing.T) {
 	if !errors.Is(errs[2], ErrClosed) {
 		t.Fatalf("blocked Produce got %v, want ErrClosed", errs[2])
 	}
-	close(stall)
+	release()
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
