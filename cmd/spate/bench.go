@@ -57,11 +57,11 @@ func benchFlags(warmup time.Duration) []cli.Flag {
 }
 
 // setBenchProcs sets the load generator's GOMAXPROCS (see --procs) and
-// returns it. One per producer and consumer by default: on a machine the
-// broker shares, a single producer's goroutines handing batches to each
-// other across CPUs cost more than they gain, and the spare CPU is the
-// broker's (perf/bench.md §10: with one producer on 2 vCPUs, 1 beat 2 in 6
-// of 8 alternated headline runs, median 9.30 M against 8.10 M records/s).
+// returns it. One per producer and consumer by default, so that on a
+// machine the broker shares the load generator leaves it the other CPUs
+// (perf/bench.md §10: with one producer on 2 vCPUs, 1 won 9 of 13
+// alternated headline pairs against 2, medians 9.30 M and 9.05 M
+// records/s: a small gain at best, within that machine's noise).
 func setBenchProcs(c *cli.Context) int {
 	n := c.Int("procs")
 	if n <= 0 {
