@@ -99,6 +99,11 @@ func engineConfig(cfg Config) (engine.Config, error) {
 		return ec, fmt.Errorf("%w: log.flush.policy: %v", ErrConfig, err)
 	}
 	t.FlushPolicy = policy
+	ec.CompactionCheckInterval = cfg.CleanerBackoff
+	t.CleanupPolicy = cfg.Cleanup.CleanupPolicy
+	t.DeleteRetentionMs = cfg.Cleanup.DeleteRetentionMs
+	t.MinCleanableDirtyRatio = cfg.Cleanup.MinCleanableDirtyRatio
+	t.MinCompactionLagMs = cfg.Cleanup.MinCompactionLagMs
 	return ec, nil
 }
 
@@ -164,6 +169,10 @@ func (b *Broker) AdminAddr() string {
 	}
 	return ""
 }
+
+// GroupRecordsSkipped is how many records of __consumer_offsets the group
+// coordinator skipped at open (key versions this build does not know).
+func (b *Broker) GroupRecordsSkipped() int { return b.groups.SkippedOnLoad() }
 
 // DataDir returns the directory the broker stores its data in.
 func (b *Broker) DataDir() string { return b.cfg.DataDir }

@@ -47,6 +47,16 @@ type Config struct {
 	ShutdownTimeout     time.Duration // shutdown.timeout.ms: how long a graceful stop waits for in-flight requests
 	FetchWorkers        int           // num.fetch.workers: goroutines that fault cold pages in off the event loops
 
+	// Log cleanup defaults of new topics: log.cleanup.policy and
+	// log.cleaner.{delete.retention,min.compaction.lag}.ms and
+	// log.cleaner.min.cleanable.ratio, Kafka's broker names for the topic
+	// keys cleanup.policy, delete.retention.ms, min.compaction.lag.ms and
+	// min.cleanable.dirty.ratio. Only those four fields are used.
+	Cleanup engine.TopicConfig
+	// CleanerBackoff is log.cleaner.backoff.ms: how often the cleaner looks
+	// for compacted partitions with enough to clean (0: never).
+	CleanerBackoff time.Duration
+
 	// Group coordinator (engine.GroupConfig; Kafka's names and defaults).
 	GroupInitialRebalanceDelay time.Duration // group.initial.rebalance.delay.ms: hold an empty group's first rebalance for late joiners
 	GroupMinSessionTimeout     time.Duration // group.min.session.timeout.ms: shortest session a member may ask for
@@ -80,6 +90,8 @@ func DefaultConfig() Config {
 		EventLoops:          0,
 		ShutdownTimeout:     10 * time.Second,
 		FetchWorkers:        4,
+		Cleanup:             engine.DefaultConfig().Topic,
+		CleanerBackoff:      engine.DefaultConfig().CompactionCheckInterval,
 
 		GroupInitialRebalanceDelay: 3 * time.Second,  // Kafka's default
 		GroupMinSessionTimeout:     6 * time.Second,  // Kafka's default
@@ -131,6 +143,14 @@ func intKey[T int | int32 | int64](name, doc string, min int64, p func(*Config) 
 			return nil
 		},
 		func(c *Config) string { return strconv.FormatInt(int64(*p(c)), 10) }}
+}
+
+// cleanupKey is a broker key that sets the default of a topic-level
+// cleanup key (Config.Cleanup), with the topic key's own checks.
+func cleanupKey(name, doc, topicKey string) key {
+	return key{name, doc,
+		func(c *Config, v string) error { return c.Cleanup.Set(topicKey, v) },
+		func(c *Config) string { return c.Cleanup.Get(topicKey) }}
 }
 
 // msKey is a duration given in milliseconds, Kafka style; -1 means "never" where allowed.
@@ -200,6 +220,11 @@ var keys = []key{
 	intKey("num.event.loops", "gnet event loops (0: one per core)", 0, func(c *Config) *int { return &c.EventLoops }),
 	intKey("num.fetch.workers", "goroutines that fault cold segment pages in", 1, func(c *Config) *int { return &c.FetchWorkers }),
 	msKey("shutdown.timeout.ms", "graceful stop: wait this long for in-flight requests", false, func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+	cleanupKey("log.cleanup.policy", "cleanup.policy of new topics: delete, compact (keep the latest record per key) or compact,delete", "cleanup.policy"),
+	msKey("log.cleaner.backoff.ms", "how often the cleaner looks for compacted partitions to clean (0: never)", false, func(c *Config) *time.Duration { return &c.CleanerBackoff }),
+	cleanupKey("log.cleaner.delete.retention.ms", "delete.retention.ms of new topics: how long a tombstone outlives the first compaction that kept it", "delete.retention.ms"),
+	cleanupKey("log.cleaner.min.cleanable.ratio", "min.cleanable.dirty.ratio of new topics: compact once this share of the log is uncleaned", "min.cleanable.dirty.ratio"),
+	cleanupKey("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms of new topics: records younger than this are not compacted", "min.compaction.lag.ms"),
 	msKey("group.initial.rebalance.delay.ms", "hold an empty group's first rebalance this long so members starting together join one generation", false, func(c *Config) *time.Duration { return &c.GroupInitialRebalanceDelay }),
 	msKey("group.min.session.timeout.ms", "shortest session timeout a group member may ask for", false, func(c *Config) *time.Duration { return &c.GroupMinSessionTimeout }),
 	msKey("group.max.session.timeout.ms", "longest session timeout a group member may ask for", false, func(c *Config) *time.Duration { return &c.GroupMaxSessionTimeout }),

@@ -136,3 +136,36 @@ func TestConfigGroupKeysRejected(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigCleanerKeysMapOntoEngine: log.cleanup.policy and log.cleaner.*
+// start at Kafka's defaults, set the cleanup defaults of new topics and the
+// cleaner's period, and are checked like the topic keys they stand for.
+func TestConfigCleanerKeysMapOntoEngine(t *testing.T) {
+	c := DefaultConfig()
+	ec, err := engineConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc := ec.Topic; tc.CleanupPolicy != "delete" || tc.DeleteRetentionMs != 24*time.Hour ||
+		tc.MinCleanableDirtyRatio != 0.5 || tc.MinCompactionLagMs != 0 || ec.CompactionCheckInterval != 15*time.Second {
+		t.Errorf("defaults are not Kafka's: %+v, cleaner every %v", tc, ec.CompactionCheckInterval)
+	}
+	body := "log.cleanup.policy=delete,compact\nlog.cleaner.backoff.ms=250\nlog.cleaner.delete.retention.ms=1000\n" +
+		"log.cleaner.min.cleanable.ratio=0.01\nlog.cleaner.min.compaction.lag.ms=60000\n"
+	if err := c.loadProperties("c.properties", strings.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	if ec, err = engineConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	if tc := ec.Topic; tc.CleanupPolicy != "compact,delete" || tc.DeleteRetentionMs != time.Second ||
+		tc.MinCleanableDirtyRatio != 0.01 || tc.MinCompactionLagMs != time.Minute || ec.CompactionCheckInterval != 250*time.Millisecond {
+		t.Errorf("engine config = %+v, cleaner every %v", tc, ec.CompactionCheckInterval)
+	}
+	for k, v := range map[string]string{"log.cleanup.policy": "shred", "log.cleaner.min.cleanable.ratio": "1.5",
+		"log.cleaner.delete.retention.ms": "-5", "log.cleaner.backoff.ms": "soon"} {
+		if err := c.Set(k, v); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), k) {
+			t.Errorf("Set(%s=%s) = %v, want ErrConfig naming the key", k, v, err)
+		}
+	}
+}

@@ -263,15 +263,34 @@ func applyOverrides(base TopicConfig, overrides map[string]string) (TopicConfig,
 	sort.Strings(keys)
 	c := base
 	for _, k := range keys {
-		tk, ok := topicKeys[k]
-		if !ok {
-			return base, fmt.Errorf("%w: unknown key %q", ErrInvalidConfig, k)
-		}
-		if err := tk.set(&c, overrides[k]); err != nil {
-			return base, fmt.Errorf("%w: %s: %v", ErrInvalidConfig, k, err)
+		if err := c.Set(k, overrides[k]); err != nil {
+			return base, err
 		}
 	}
 	return c, nil
+}
+
+// Set applies one topic-level key by its Kafka name (e.g. "cleanup.policy")
+// with the checks of a per-topic override. Errors wrap ErrInvalidConfig
+// and name the key.
+func (c *TopicConfig) Set(name, value string) error {
+	tk, ok := topicKeys[name]
+	if !ok {
+		return fmt.Errorf("%w: unknown key %q", ErrInvalidConfig, name)
+	}
+	if err := tk.set(c, value); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalidConfig, name, err)
+	}
+	return nil
+}
+
+// Get returns the effective value of one topic-level key by its Kafka
+// name, "" for an unknown key.
+func (c TopicConfig) Get(name string) string {
+	if tk, ok := topicKeys[name]; ok {
+		return tk.get(&c)
+	}
+	return ""
 }
 
 // Map returns every topic config by its Kafka name, as strings.

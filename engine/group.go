@@ -185,6 +185,8 @@ type groupCore struct {
 	now time.Time
 	// newMemberID returns a fresh, unique member id for a client id.
 	newMemberID func(clientID string) string
+	// skipped counts the records loadGroups skipped (unknown key versions).
+	skipped int
 }
 
 func newGroupCore(cfg GroupConfig, newMemberID func(string) string) *groupCore {

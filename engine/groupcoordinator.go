@@ -142,6 +142,15 @@ func OpenGroupCoordinator(e *Engine, cfg GroupConfig) (*GroupCoordinator, error)
 	return c, nil
 }
 
+// SkippedOnLoad is how many records of __consumer_offsets the load at open
+// skipped because their key version is unknown to this build (written by a
+// newer version, or by hand before clients were kept out of the topic).
+func (c *GroupCoordinator) SkippedOnLoad() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.core.skipped
+}
+
 // newMemberID is Kafka's form: the client id, a dash and a random suffix.
 func newMemberID(clientID string) string {
 	var b [16]byte
@@ -256,7 +265,7 @@ func (c *GroupCoordinator) issue(w groupWrite, ts int64) {
 		return
 	}
 	req := ProduceRequest{Topic: OffsetsTopic, Partition: OffsetsPartitionFor(w.group, c.partitions.Load()),
-		Acks: -1, Timeout: c.cfg.CommitTimeout, Records: batch}
+		Acks: -1, Timeout: c.cfg.CommitTimeout, Records: batch, internal: true}
 	c.e.Produce(req, func(res ProduceResult) { c.complete(w, res.BaseOffset, res.Err) })
 }
 
@@ -276,11 +285,11 @@ func (c *GroupCoordinator) ensureTopic() error {
 	segmentBytes := strconv.FormatInt(c.cfg.OffsetsTopicSegmentBytes, 10)
 	keep := map[string]string{"retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": segmentBytes}
 	compact := map[string]string{"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": segmentBytes}
-	err := c.e.CreateTopic(OffsetsTopic, n, compact)
+	err := c.e.createTopic(OffsetsTopic, n, -1, compact)
 	if errors.Is(err, ErrInvalidConfig) {
 		// This build has no log compaction: keep everything instead (a
 		// bad segment.bytes fails this create too, naming the key).
-		err = c.e.CreateTopic(OffsetsTopic, n, keep)
+		err = c.e.createTopic(OffsetsTopic, n, -1, keep)
 	}
 	if err != nil && !errors.Is(err, ErrTopicExists) {
 		return fmt.Errorf("%w: create %s with %d partitions: %w", ErrCoordinatorNotAvailable, OffsetsTopic, n, err)

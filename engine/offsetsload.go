@@ -6,9 +6,13 @@ package engine
 // value) deletes its key. A group whose latest metadata record has members
 // is loaded Stable with fresh session deadlines (its members keep their
 // ids and assignments and just go on heartbeating); one without members is
-// Empty; a group with only offsets is Empty with no protocol type.
+// Empty; a group with only offsets is Empty with no protocol type. A record
+// whose key version this build does not know is skipped and counted
+// (GroupCoordinator.SkippedOnLoad); any other malformed record fails the
+// load, since it would mean a lost or misread commit.
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -90,6 +94,10 @@ func (c *groupCore) loadBatch(b record.Batch, it *record.Iter) error {
 // loadRecord applies one record; key and value alias the log.
 func (c *groupCore) loadRecord(logOffset int64, key, value []byte) error {
 	k, err := parseKey(key)
+	if errors.Is(err, errUnknownKeyVersion) {
+		c.skipped++
+		return nil
+	}
 	if err != nil {
 		return err
 	}

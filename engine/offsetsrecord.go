@@ -30,6 +30,11 @@ const (
 // errBadOffsetsRecord is wrapped by the decoders below.
 var errBadOffsetsRecord = errors.New("malformed __consumer_offsets record")
 
+// errUnknownKeyVersion (wrapping errBadOffsetsRecord) is a record whose key
+// version this build does not know: written by a newer version or by hand.
+// Loading skips it (Kafka's KIP-915 does the same for its coordinators).
+var errUnknownKeyVersion = fmt.Errorf("%w: unknown key version", errBadOffsetsRecord)
+
 // offsetsRecord is one record to write; a nil value is a tombstone.
 type offsetsRecord struct {
 	key, value []byte
@@ -228,7 +233,7 @@ func parseKey(b []byte) (parsedKey, error) {
 		k.group = r.str()
 	default:
 		if r.err == nil {
-			return k, fmt.Errorf("%w: unknown key version %d", errBadOffsetsRecord, k.version)
+			return k, fmt.Errorf("%w %d", errUnknownKeyVersion, k.version)
 		}
 	}
 	return k, r.done()

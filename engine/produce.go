@@ -27,6 +27,7 @@ package engine
 // acks=all allocates its delayed operation and timer.
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"sync"
@@ -49,6 +50,10 @@ type ProduceRequest struct {
 	// network buffer: the engine reads it and stamps base offset and leader
 	// epoch into it in place only during the call, and keeps no reference.
 	Records []byte
+
+	// internal allows an internal topic (IsInternalTopic): the engine's
+	// own writes set it, clients cannot.
+	internal bool
 }
 
 // ProduceResult answers one ProduceRequest.
@@ -113,6 +118,11 @@ func (e *Engine) answer(res ProduceResult, done func(ProduceResult)) {
 // fills res.BaseOffset and res.LogStartOffset and returns the partition and
 // the last offset appended.
 func (e *Engine) produce(req *ProduceRequest, res *ProduceResult) (*partition, int64, error) {
+	if !req.internal {
+		if err := refuseInternal("produce to", req.Topic); err != nil {
+			return nil, 0, err
+		}
+	}
 	p, err := e.lookup(req.Topic, req.Partition)
 	if errors.Is(err, ErrUnknownTopicOrPartition) && e.cfg.AutoCreateTopics {
 		if err = e.autoCreate(req.Topic); err == nil {
@@ -260,7 +270,7 @@ func (p *partition) appendIdempotentLocked(b record.Batch) (base, last int64, er
 
 // autoCreate creates an unknown topic with the defaults (AutoCreateTopics).
 func (e *Engine) autoCreate(name string) error {
-	if err := ValidateTopicName(name); err != nil {
+	if err := cmp.Or(ValidateTopicName(name), refuseInternal("auto-create", name)); err != nil {
 		return err
 	}
 	e.admin.Lock()

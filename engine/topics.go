@@ -9,8 +9,17 @@ package engine
 // a FileRange a fetch still holds keeps its segment file readable until
 // released. Until the logs are gone the name cannot be re-created
 // (ErrTopicExists, as Kafka answers for a topic marked for deletion).
+//
+// Internal topics (IsInternalTopic: __consumer_offsets) belong to the
+// engine: only the group coordinator creates one, and clients can neither
+// create, delete, auto-create nor produce to it (ErrInvalidTopic; Kafka
+// answers INVALID_TOPIC_EXCEPTION for a produce to an internal topic).
+// They may read it. A client's record in __consumer_offsets could stop the
+// coordinator from loading it, and deleting it would lose every group's
+// committed offsets.
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -48,6 +57,23 @@ func ValidateTopicName(name string) error {
 	return nil
 }
 
+// IsInternalTopic reports whether name is a topic the engine keeps for
+// itself (see the Behavior comment).
+func IsInternalTopic(name string) bool { return name == OffsetsTopic }
+
+// refuseInternal returns an ErrInvalidTopic error for an internal topic,
+// naming what was refused.
+func refuseInternal(what, name string) error {
+	switch {
+	case IsInternalTopic(name):
+		return fmt.Errorf("%w: %s %q: it is an internal topic, kept by the group coordinator", ErrInvalidTopic, what, name)
+	case what != "delete" && collisionKey(name) == collisionKey(OffsetsTopic):
+		// Created first, it would keep the coordinator from creating its own.
+		return fmt.Errorf("%w: %s %q: it collides with the internal topic %q ('.' and '_' are interchangeable)", ErrInvalidTopic, what, name, OffsetsTopic)
+	}
+	return nil
+}
+
 // collisionKey is the name with '.' read as '_': two names with the same key collide.
 func collisionKey(name string) string { return strings.ReplaceAll(name, ".", "_") }
 
@@ -61,8 +87,21 @@ func (e *Engine) CreateTopic(name string, partitions int32, configs map[string]s
 // the default (1). A single broker places only one replica, so anything
 // else fails with ErrInvalidReplicationFactor. Errors: ErrInvalidTopic,
 // ErrTopicExists, ErrInvalidPartitions, ErrInvalidConfig, ErrStorage,
-// ErrShuttingDown.
+// ErrShuttingDown. An internal topic is refused (ErrInvalidTopic, or
+// ErrTopicExists once it exists).
 func (e *Engine) CreateTopicReplicated(name string, partitions int32, replicationFactor int16, configs map[string]string) error {
+	if IsInternalTopic(name) {
+		e.admin.Lock()
+		err := e.nameFreeLocked(name) // an existing one is ErrTopicExists, as for any topic
+		e.admin.Unlock()
+		return cmp.Or(err, refuseInternal("create", name))
+	}
+	return e.createTopic(name, partitions, replicationFactor, configs)
+}
+
+// createTopic is CreateTopicReplicated without the internal-topic check,
+// for the engine's own topics.
+func (e *Engine) createTopic(name string, partitions int32, replicationFactor int16, configs map[string]string) error {
 	if err := e.enter(); err != nil {
 		return err
 	}
@@ -89,7 +128,7 @@ func (e *Engine) ValidateCreateTopic(name string, partitions int32, replicationF
 	}
 	e.admin.Lock()
 	defer e.admin.Unlock()
-	return e.nameFreeLocked(name)
+	return cmp.Or(e.nameFreeLocked(name), refuseInternal("create", name))
 }
 
 // checkCreate validates a create request's arguments and returns the
@@ -97,6 +136,9 @@ func (e *Engine) ValidateCreateTopic(name string, partitions int32, replicationF
 func (e *Engine) checkCreate(name string, partitions int32, replicationFactor int16, configs map[string]string) (int32, TopicConfig, error) {
 	if err := ValidateTopicName(name); err != nil {
 		return 0, TopicConfig{}, err
+	}
+	if collisionKey(name) == collisionKey(OffsetsTopic) && !IsInternalTopic(name) {
+		return 0, TopicConfig{}, refuseInternal("create", name)
 	}
 	if partitions == -1 {
 		partitions = e.cfg.DefaultPartitions
@@ -187,12 +229,16 @@ func partitionDir(topic string, id int32) string {
 
 // DeleteTopic removes a topic and its data. The topic is unreachable when it
 // returns; FileRanges already handed out stay readable until released.
-// Errors: ErrUnknownTopicOrPartition, ErrStorage, ErrShuttingDown.
+// Errors: ErrUnknownTopicOrPartition, ErrInvalidTopic (an internal topic),
+// ErrStorage, ErrShuttingDown.
 func (e *Engine) DeleteTopic(name string) error {
 	if err := e.enter(); err != nil {
 		return err
 	}
 	defer e.leave()
+	if err := refuseInternal("delete", name); err != nil {
+		return err
+	}
 	t, err := e.unpublish(name)
 	if err != nil {
 		return err

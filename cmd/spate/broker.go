@@ -106,6 +106,9 @@ func runBroker(c *cli.Context) error {
 	}
 	fmt.Printf("  data directory   %s\n", dir)
 	fmt.Printf("  flush policy     %s\n", cfg.FlushPolicy)
+	if n := b.GroupRecordsSkipped(); n > 0 {
+		fmt.Fprintf(os.Stderr, "spate broker: warning: skipped %d records of __consumer_offsets with a key version this build does not know\n", n)
+	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)

@@ -28,7 +28,9 @@ func produceCommand() *cli.Command {
 and is not part of the record, and a last line without a newline counts.
 An empty line is a record with an empty value. With --key-separator, each
 line is split at the first SEP into key and value; a line without SEP gets
-a null key. SEP may use the escapes \t, \n, \r and \\.
+a null key. SEP may use the escapes \t, \n, \r and \\. With --null-empty
+(kcat's -Z) an empty value is sent as null instead: a tombstone, which
+deletes its key from a topic with cleanup.policy=compact.
 
 Records go to partitions by the SDK's partitioner: murmur2 of the key
 (the partition Kafka clients pick for the same key), or, without a key,
@@ -51,10 +53,12 @@ Examples:
   echo hello | spate produce events
   seq 1 1000000 | spate produce events --batch-size 1MiB --linger 20ms
   printf 'user1:login\nuser2:logout\n' | spate produce events --key-separator :
+  printf 'user1:\n' | spate produce profiles --key-separator : --null-empty   # tombstone
   spate produce events --acks 1 --compression zstd < events.txt`,
 		Flags: []cli.Flag{
 			brokersFlag(),
 			&cli.StringFlag{Name: "key-separator", Aliases: []string{"K"}, Usage: "split each line at the first `SEP` into key and value"},
+			&cli.BoolFlag{Name: "null-empty", Aliases: []string{"Z"}, Usage: "send an empty value as null (a tombstone for its key)"},
 			&cli.IntFlag{Name: "partition", Value: -1, Usage: "produce every record to this partition (-1: the partitioner decides)"},
 			&cli.StringFlag{Name: "acks", Value: "all", Usage: "`0`, 1 or all: replicas that must have a record before it counts as written"},
 			&cli.BoolFlag{Name: "idempotent", Value: true, Usage: "idempotent producer (needs --acks all; off by default under 0 or 1)"},
@@ -72,6 +76,7 @@ Examples:
 type produceConfig struct {
 	topic        string
 	keySeparator []byte // nil: no keys
+	nullEmpty    bool   // an empty value is sent as null
 	partition    int32  // -1: the SDK's partitioner
 	maxLine      int
 	opts         []client.Opt
@@ -101,7 +106,7 @@ func produceConfigFrom(c *cli.Context, args []string) (produceConfig, error) {
 	if len(args) != 1 {
 		return produceConfig{}, fmt.Errorf("produce: want one TOPIC argument, got %d", len(args))
 	}
-	cfg := produceConfig{topic: args[0], partition: int32(c.Int("partition"))}
+	cfg := produceConfig{topic: args[0], partition: int32(c.Int("partition")), nullEmpty: c.Bool("null-empty")}
 	acks, err := parseAcks(c.String("acks"))
 	if err != nil {
 		return cfg, err
@@ -229,6 +234,9 @@ func produce(ctx context.Context, cfg produceConfig, in io.Reader) (produceStats
 			r := recordPool.Get().(*client.Record)
 			r.Topic, r.Partition = cfg.topic, cfg.partition
 			r.Key, r.Value = splitKey(line, cfg.keySeparator)
+			if cfg.nullEmpty && len(r.Value) == 0 {
+				r.Value = nil
+			}
 			produced.Add(1)
 			p.Produce(ctx, r, done) // copies key and value: line may be reused
 		}
