@@ -248,7 +248,7 @@ func (h *nativeHandler) metadata(r *netio.Responder, hdr wire.RequestHeader, sta
 	names := q.Topics
 	if q.AllTopics {
 		names = e.Topics()
-	} else if h.b.cfg.AutoCreateTopics {
+	} else if q.AutoCreate && h.b.cfg.AutoCreateTopics {
 		for _, name := range names {
 			if err := e.CreateTopic(name, -1, nil); err != nil && !errors.Is(err, engine.ErrTopicExists) {
 				continue // reported below through Describe's per-topic error
@@ -304,16 +304,40 @@ func (h *nativeHandler) createTopics(r *netio.Responder, hdr wire.RequestHeader,
 func (h *nativeHandler) deleteTopics(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.DeleteTopicsRequest) {
 	resp := &wire.DeleteTopicsResponse{Topics: make([]wire.TopicResult, 0, len(q.Topics))}
 	failed := false
+	var deleted []int // indexes into resp.Topics
 	for _, name := range q.Topics {
 		err := h.b.engine.DeleteTopic(name)
 		res := wire.TopicResult{Name: name, ErrorCode: codeOf(err)}
 		if err != nil {
 			res.Message = err.Error()
 			failed = true
+		} else {
+			deleted = append(deleted, len(resp.Topics))
 		}
 		resp.Topics = append(resp.Topics, res)
 	}
-	h.reply(r, hdr, start, resp, failed)
+	if len(deleted) == 0 {
+		h.reply(r, hdr, start, resp, failed)
+		return
+	}
+	// Then every group's offsets of the deleted topics go (Kafka does the
+	// same), so a topic created again under the name starts without them.
+	// The answer waits for the tombstones; a failure to write them leaves
+	// the topic deleted and says so in its message.
+	var mu sync.Mutex
+	left := len(deleted)
+	for _, i := range deleted {
+		h.b.groups.DeleteTopicOffsets(resp.Topics[i].Name, time.Now(), func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				resp.Topics[i].Message = "deleted, but its committed offsets stay: " + err.Error()
+			}
+			if left--; left == 0 {
+				h.reply(r, hdr, start, resp, failed)
+			}
+		})
+	}
 }
 
 // initProducerID gives an idempotent producer its id. Transactions do not

@@ -150,13 +150,22 @@ func (h *nativeHandler) offsetCommit(r *netio.Responder, hdr wire.RequestHeader,
 	}
 	// The response mirrors the request's shape; it is built now because
 	// done runs after q has gone back to the decoder pool.
+	// A partition that does not exist is answered UNKNOWN_TOPIC_OR_PARTITION
+	// and the others are committed, as Kafka does: a commit must not bring
+	// back offsets of a deleted topic (DeleteTopics removed them).
 	resp := &wire.OffsetCommitResponse{Topics: make([]wire.OffsetCommitTopicResponse, len(q.Topics))}
+	unknown := false
 	for i, t := range q.Topics {
 		rt := &resp.Topics[i]
 		rt.Name = t.Name
 		rt.Partitions = make([]wire.OffsetCommitPartitionResponse, len(t.Partitions))
 		for j, p := range t.Partitions {
 			rt.Partitions[j].Partition = p.Partition
+			if !h.b.engine.HasPartition(t.Name, p.Partition) {
+				rt.Partitions[j].ErrorCode = wire.UnknownTopicOrPartition
+				unknown = true
+				continue
+			}
 			req.Offsets = append(req.Offsets, engine.CommitOffset{
 				Topic: t.Name, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: p.LeaderEpoch, Metadata: p.Metadata,
 			})
@@ -166,10 +175,12 @@ func (h *nativeHandler) offsetCommit(r *netio.Responder, hdr wire.RequestHeader,
 		code := codeOf(err)
 		for i := range resp.Topics {
 			for j := range resp.Topics[i].Partitions {
-				resp.Topics[i].Partitions[j].ErrorCode = code
+				if p := &resp.Topics[i].Partitions[j]; p.ErrorCode == 0 {
+					p.ErrorCode = code
+				}
 			}
 		}
-		h.reply(r, hdr, start, resp, err != nil)
+		h.reply(r, hdr, start, resp, err != nil || unknown)
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -88,6 +89,9 @@ func TestGroupSingleMemberStory(t *testing.T) {
 	b := startTestBroker(t, nil)
 	c := dialTest(t, b)
 	const group = "story"
+	if err := b.engine.CreateTopic("t", 2, nil); err != nil {
+		t.Fatal(err)
+	}
 
 	var fc wire.FindCoordinatorResponse
 	call(t, c, &wire.FindCoordinatorRequest{Key: group}, &fc)
@@ -257,6 +261,9 @@ func TestGroupCommitSurvivesRestart(t *testing.T) {
 	// A standalone commit (no membership): generation -1, no member id.
 	commit := &wire.OffsetCommitRequest{GroupID: group, GenerationID: -1}
 	for p := int32(0); p < 3; p++ {
+		if err := b.engine.CreateTopic("t"+strconv.Itoa(int(p)), 3, nil); err != nil {
+			t.Fatal(err)
+		}
 		commit.Topics = append(commit.Topics, wire.OffsetCommitTopic{Name: "t" + strconv.Itoa(int(p)),
 			Partitions: []wire.OffsetCommitPartition{{Partition: p, Offset: 100 + int64(p), LeaderEpoch: 4}}})
 	}
@@ -267,20 +274,7 @@ func TestGroupCommitSurvivesRestart(t *testing.T) {
 			t.Fatalf("commit %s: %s", tp.Name, tp.Partitions[0].ErrorCode)
 		}
 	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	cfg := b.cfg
-	cfg.Addr, cfg.AdminAddr = "127.0.0.1:0", ""
-	b2, err := New(cfg)
-	if err != nil {
-		t.Fatalf("reopen %s: %v", cfg.DataDir, err)
-	}
-	if err := b2.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b2.Close() })
+	b2 := restartTestBroker(t, b)
 	var of wire.OffsetFetchResponse
 	call(t, dialTest(t, b2), &wire.OffsetFetchRequest{GroupID: group, AllTopics: true}, &of)
 	if of.ErrorCode != wire.None || len(of.Topics) != 3 {
@@ -292,6 +286,91 @@ func TestGroupCommitSurvivesRestart(t *testing.T) {
 			t.Fatalf("after restart, topic %d: %s %+v; want t%d partition %d at %d epoch 4", i, tp.Name, p, i, i, 100+i)
 		}
 	}
+}
+
+// TestGroupOffsetsOfDeletedTopic: deleting a topic deletes every group's
+// committed offsets of it, durably; a commit to a partition that does not
+// exist is answered UNKNOWN_TOPIC_OR_PARTITION while the others in the same
+// request are committed; a topic created again under the name starts with
+// no offsets.
+func TestGroupOffsetsOfDeletedTopic(t *testing.T) {
+	b := startTestBroker(t, nil)
+	c := dialTest(t, b)
+	for _, name := range []string{"gone", "kept"} {
+		if err := b.engine.CreateTopic(name, 2, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit := func(group string, offset int64) wire.OffsetCommitResponse {
+		t.Helper()
+		q := &wire.OffsetCommitRequest{GroupID: group, GenerationID: -1}
+		for _, name := range []string{"gone", "kept"} {
+			q.Topics = append(q.Topics, wire.OffsetCommitTopic{Name: name, Partitions: []wire.OffsetCommitPartition{
+				{Partition: 0, Offset: offset, LeaderEpoch: -1}, {Partition: 1, Offset: offset + 1, LeaderEpoch: -1}}})
+		}
+		var resp wire.OffsetCommitResponse
+		call(t, c, q, &resp)
+		return resp
+	}
+	fetch := func(b *Broker, group string) map[string]int64 {
+		t.Helper()
+		var resp wire.OffsetFetchResponse
+		call(t, dialTest(t, b), &wire.OffsetFetchRequest{GroupID: group, AllTopics: true}, &resp)
+		got := map[string]int64{}
+		for _, tp := range resp.Topics {
+			for _, p := range tp.Partitions {
+				got[tp.Name+"-"+strconv.Itoa(int(p.Partition))] = p.Offset
+			}
+		}
+		return got
+	}
+	commit("g1", 10)
+	commit("g2", 20)
+	var dr wire.DeleteTopicsResponse
+	call(t, c, &wire.DeleteTopicsRequest{Topics: []string{"gone"}}, &dr)
+	if dr.Topics[0].ErrorCode != wire.None || dr.Topics[0].Message != "" {
+		t.Fatalf("delete: %+v", dr.Topics[0])
+	}
+	for group, base := range map[string]int64{"g1": 10, "g2": 20} {
+		if got, want := fetch(b, group), map[string]int64{"kept-0": base, "kept-1": base + 1}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s after deleting topic gone: %v, want %v", group, got, want)
+		}
+	}
+	resp := commit("g1", 30)
+	for _, tp := range resp.Topics {
+		for _, p := range tp.Partitions {
+			if want := map[string]wire.ErrorCode{"gone": wire.UnknownTopicOrPartition, "kept": wire.None}[tp.Name]; p.ErrorCode != want {
+				t.Errorf("commit %s-%d: %s, want %s", tp.Name, p.Partition, p.ErrorCode, want)
+			}
+		}
+	}
+	if err := b.engine.CreateTopic("gone", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	b2 := restartTestBroker(t, b)
+	if got, want := fetch(b2, "g1"), map[string]int64{"kept-0": 30, "kept-1": 31}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("g1 after restart: %v, want %v (nothing of the deleted topic)", got, want)
+	}
+}
+
+// restartTestBroker closes b cleanly and starts a broker on its data
+// directory (new ports, no admin listener).
+func restartTestBroker(t *testing.T, b *Broker) *Broker {
+	t.Helper()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := b.cfg
+	cfg.Addr, cfg.AdminAddr = "127.0.0.1:0", ""
+	b2, err := New(cfg)
+	if err != nil {
+		t.Fatalf("reopen %s: %v", cfg.DataDir, err)
+	}
+	if err := b2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b2.Close() })
+	return b2
 }
 
 func TestGroupAPIsAdvertised(t *testing.T) {

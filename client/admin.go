@@ -22,7 +22,7 @@ func NewAdmin(opts ...Opt) (*Admin, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Admin{cl: newCluster(cfg), cfg: cfg}, nil
+	return &Admin{cl: newCluster(cfg, false), cfg: cfg}, nil
 }
 
 // Close closes the connections.

@@ -16,7 +16,7 @@ func benchProducer(b *testing.B, partitions int, opts ...Opt) *Producer {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cl := newCluster(cfg)
+	cl := newCluster(cfg, true)
 	b.Cleanup(cl.close)
 	p := newProducer(cfg, cl)
 	// As if InitProducerID had been answered: no network here.

@@ -30,6 +30,10 @@ import (
 type cluster struct {
 	cfg   *config
 	hooks *hooks
+	// autoCreate asks the broker to create named topics that do not exist
+	// (wire.MetadataRequest.AutoCreate): set for producers only, as Kafka's
+	// clients do, so consumers and admin calls never create a topic.
+	autoCreate bool
 
 	mu struct {
 		sync.Mutex
@@ -76,8 +80,8 @@ type partitionMeta struct {
 	isr         []int32
 }
 
-func newCluster(cfg *config) *cluster {
-	cl := &cluster{cfg: cfg, hooks: newHooks(cfg.hooks), stop: make(chan struct{})}
+func newCluster(cfg *config, autoCreate bool) *cluster {
+	cl := &cluster{cfg: cfg, hooks: newHooks(cfg.hooks), autoCreate: autoCreate, stop: make(chan struct{})}
 	cl.mu.brokers = make(map[int32]*broker)
 	cl.mu.topics = make(map[string]*topicMeta)
 	cl.mu.controller = -1
@@ -296,7 +300,7 @@ func (cl *cluster) refresh(ctx context.Context, topics []string, notBefore time.
 	if !notBefore.IsZero() && cl.lastRefresh.After(notBefore) {
 		return nil
 	}
-	req := &wire.MetadataRequest{AllTopics: topics == nil, Topics: topics}
+	req := &wire.MetadataRequest{AllTopics: topics == nil, Topics: topics, AutoCreate: cl.autoCreate}
 	var resp wire.MetadataResponse
 	if err := cl.requestAny(ctx, req, &resp); err != nil {
 		return fmt.Errorf("client: metadata: %w", err)

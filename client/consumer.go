@@ -113,7 +113,7 @@ func NewConsumer(opts ...Opt) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{cl: newCluster(cfg), cfg: cfg, wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	c := &Consumer{cl: newCluster(cfg, false), cfg: cfg, wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	c.mu.parts = make(map[topicPartition]*consumerPartition)
 	c.mu.leaders = make(map[int32]*leaderState)
 	c.mu.ready = make(chan struct{})

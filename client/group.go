@@ -231,7 +231,7 @@ func NewGroupConsumer(group string, topics []string, settings GroupSettings, opt
 	topics = slices.Clone(topics)
 	slices.Sort(topics)
 	g := &GroupConsumer{group: group, topics: slices.Compact(topics), s: settings, consumer: c, reset: cfg.reset,
-		cl: newCluster(cfg), loopDone: make(chan struct{})}
+		cl: newCluster(cfg, false), loopDone: make(chan struct{})}
 	g.mu.assigned = make(map[topicPartition]bool)
 	g.mu.positions = make(map[topicPartition]int64)
 	g.mu.processed = make(map[topicPartition]int64)

@@ -123,7 +123,7 @@ func NewProducer(opts ...Opt) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := newProducer(cfg, newCluster(cfg))
+	p := newProducer(cfg, newCluster(cfg, true)) // a produce to a new topic creates it, if the broker allows
 	go p.sendLoop()
 	return p, nil
 }

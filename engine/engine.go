@@ -83,6 +83,12 @@ func Open(cfg Config) (*Engine, error) {
 
 // lookup returns the partition, or an error wrapping
 // ErrUnknownTopicOrPartition. It takes no lock.
+// HasPartition reports whether the topic exists and has the partition.
+func (e *Engine) HasPartition(topic string, partition int32) bool {
+	_, err := e.lookup(topic, partition)
+	return err == nil
+}
+
 func (e *Engine) lookup(name string, id int32) (*partition, error) {
 	t := (*e.topics.Load())[name]
 	if t == nil {

@@ -431,6 +431,19 @@ func (c *GroupCoordinator) DeleteGroups(ids []string, now time.Time, done func([
 	}
 }
 
+// DeleteTopicOffsets removes every group's committed offsets of topic,
+// which the caller has just deleted; done gets nil, or an error wrapping
+// ErrCoordinatorNotAvailable when tombstones could not be written (those
+// offsets stay).
+func (c *GroupCoordinator) DeleteTopicOffsets(topic string, now time.Time, done func(error)) {
+	if err := c.run(func(o *outbox) error {
+		c.mu.core.deleteTopicOffsets(topic, now, done, o)
+		return nil
+	}); err != nil {
+		done(err)
+	}
+}
+
 // Tick expires member sessions, unused member ids and rebalance timeouts
 // as of now. The background goroutine calls it every TickInterval.
 func (c *GroupCoordinator) Tick(now time.Time) {

@@ -7,10 +7,13 @@ package engine
 // commits), written to __consumer_offsets, and applied to memory only once
 // the write is acknowledged, so a fetch never shows an offset a restart
 // could lose. DeleteGroups removes Empty groups with tombstones for the
-// group record and every offset.
+// group record and every offset. DeleteTopicOffsets removes every group's
+// offsets of a deleted topic the same way (Kafka does, KAFKA-2000), so a
+// topic created again under the name starts without the old positions.
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -260,6 +263,50 @@ func (c *groupCore) deleteGroups(ids []string, now time.Time, done func([]error)
 				errs[i] = fmt.Errorf("%w: write tombstones of group %q (it may come back after a restart): %w", ErrCoordinatorNotAvailable, id, err)
 			}
 			waiting--
+			finish(o)
+		}})
+	}
+	finish(o)
+}
+
+// deleteTopicOffsets writes tombstones for every group's offsets of topic
+// and drops them from memory once written; done gets nil or the write
+// errors.
+func (c *groupCore) deleteTopicOffsets(topic string, now time.Time, done func(error), o *outbox) {
+	c.advance(now)
+	var errs []error
+	waiting := 0
+	finish := func(o *outbox) {
+		if waiting == 0 {
+			err := errors.Join(errs...)
+			o.answer(func() { done(err) })
+		}
+	}
+	for id, g := range c.groups {
+		var recs []offsetsRecord
+		for tp := range g.offsets {
+			if tp.Topic == topic {
+				recs = append(recs, offsetsRecord{key: offsetKey(id, tp)})
+			}
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		waiting++
+		o.writes = append(o.writes, groupWrite{group: id, records: recs, then: func(o *outbox, _ int64, err error) {
+			waiting--
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w: write tombstones for topic %q in group %q: %w", ErrCoordinatorNotAvailable, topic, id, err))
+			} else if g := c.groups[id]; g != nil {
+				for tp := range g.offsets {
+					if tp.Topic == topic {
+						delete(g.offsets, tp)
+					}
+				}
+				if g.state == GroupEmpty && !g.hasMetadata && len(g.offsets) == 0 {
+					delete(c.groups, id) // as a reload would: nothing of it is left
+				}
+			}
 			finish(o)
 		}})
 	}

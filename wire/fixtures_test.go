@@ -38,10 +38,11 @@ func twoBatches() []byte {
 // requestCases are realistic and edge-value requests of every API.
 func requestCases() map[string]Request {
 	return map[string]Request{
-		"ApiVersions":   &APIVersionsRequest{},
-		"Metadata/all":  &MetadataRequest{AllTopics: true},
-		"Metadata/some": &MetadataRequest{Topics: []string{"orders", "payments.eu-west-1", ""}},
-		"Metadata/none": &MetadataRequest{},
+		"ApiVersions":     &APIVersionsRequest{},
+		"Metadata/all":    &MetadataRequest{AllTopics: true},
+		"Metadata/some":   &MetadataRequest{Topics: []string{"orders", "payments.eu-west-1", ""}},
+		"Metadata/create": &MetadataRequest{Topics: []string{"orders"}, AutoCreate: true},
+		"Metadata/none":   &MetadataRequest{},
 		"CreateTopics": &CreateTopicsRequest{
 			Topics: []CreateTopic{
 				{Name: "orders", Partitions: 12, ReplicationFactor: 3, Configs: []Config{

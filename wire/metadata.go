@@ -5,6 +5,11 @@ type MetadataRequest struct {
 	// AllTopics asks for every topic (sent as a null array); Topics is then ignored.
 	AllTopics bool
 	Topics    []string
+	// AutoCreate lets the broker create named topics that do not exist, if
+	// its auto.create.topics.enable allows (Kafka's
+	// allow_auto_topic_creation). Producers set it; consumers and admin
+	// requests do not, so describing a deleted topic does not bring it back.
+	AutoCreate bool
 }
 
 // APIKey implements Request.
@@ -13,13 +18,14 @@ func (*MetadataRequest) APIKey() APIKey { return MetadataKey }
 // AppendTo implements Request.
 func (q *MetadataRequest) AppendTo(dst []byte) []byte {
 	if q.AllTopics {
-		return appendInt32(dst, -1)
+		dst = appendInt32(dst, -1)
+	} else {
+		dst = appendCount(dst, len(q.Topics))
+		for _, t := range q.Topics {
+			dst = appendString(dst, t)
+		}
 	}
-	dst = appendCount(dst, len(q.Topics))
-	for _, t := range q.Topics {
-		dst = appendString(dst, t)
-	}
-	return dst
+	return appendBool(dst, q.AutoCreate)
 }
 
 // Decode implements Request.
@@ -34,6 +40,7 @@ func (q *MetadataRequest) decode(r *reader) {
 	for i := range q.Topics {
 		q.Topics[i] = r.name("topic")
 	}
+	q.AutoCreate = r.bool("allow_auto_topic_creation")
 }
 
 // MetadataResponse describes the cluster.

@@ -97,7 +97,11 @@ func TestProduceInterrupted(t *testing.T) {
 }
 
 func TestConsumeCanceled(t *testing.T) {
-	addr := testBroker(t)
+	b := brokertest.Start(t, nil)
+	addr := b.Addr()
+	if err := b.Engine().CreateTopic("empty", 1, nil); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	cfg := consumeConfig{topic: "empty", from: client.Earliest(), json: true, opts: []client.Opt{client.SeedBrokers(addr)}}
@@ -107,5 +111,25 @@ func TestConsumeCanceled(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("canceled consume took %v", d)
+	}
+}
+
+// TestConsumeUnknownTopic: consumers never create topics; consuming one
+// that does not exist fails at once and says so, and creates nothing.
+func TestConsumeUnknownTopic(t *testing.T) {
+	b := brokertest.Start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := consumeConfig{topic: "nosuch", from: client.Earliest(), opts: []client.Opt{client.SeedBrokers(b.Addr())}}
+	start := time.Now()
+	_, err := consume(ctx, cfg, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `topic "nosuch" does not exist`) {
+		t.Fatalf("consume of a missing topic: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("consume of a missing topic failed after %v, want at once", d)
+	}
+	if names := b.Engine().Topics(); len(names) != 0 {
+		t.Fatalf("consume created topics %v", names)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/spate-io/spate/client"
+	"github.com/spate-io/spate/wire"
 )
 
 func consumeCommand() *cli.Command {
@@ -42,7 +43,8 @@ Output is buffered; it is flushed at exit and at most every 100ms while
 records arrive or when none do. The command runs until --count records
 were printed, until --exit-idle passed without a record (with --group, see
 below), or until SIGINT or
-SIGTERM; all three exit 0 after flushing. A partition error exits 1.
+SIGTERM; all three exit 0 after flushing. A partition error exits 1, and
+so does a topic that does not exist: consumers never create topics.
 
 Examples:
   spate consume events
@@ -211,10 +213,8 @@ func consume(ctx context.Context, cfg consumeConfig, out io.Writer) (int64, erro
 	if cfg.group != "" {
 		return consumeGroup(ctx, cfg, out)
 	}
-	if cfg.partitions != nil {
-		if err := checkPartitions(ctx, cfg); err != nil {
-			return 0, err
-		}
+	if err := checkPartitions(ctx, cfg); err != nil {
+		return 0, err
 	}
 	c, err := client.NewConsumer(append(cfg.opts, client.Assign(cfg.topic, cfg.partitions, cfg.from))...)
 	if err != nil {
@@ -439,8 +439,8 @@ func printRecords(ctx context.Context, p *printer, cfg consumeConfig) (n int64, 
 	}
 }
 
-// checkPartitions fails when a --partition does not exist: the consumer
-// would otherwise wait for its leader forever, printing nothing.
+// checkPartitions fails when the topic or a --partition does not exist:
+// the consumer would otherwise wait for it, printing nothing.
 func checkPartitions(ctx context.Context, cfg consumeConfig) error {
 	a, err := client.NewAdmin(cfg.opts...)
 	if err != nil {
@@ -456,8 +456,10 @@ func checkPartitions(ctx context.Context, cfg consumeConfig) error {
 	if len(descs) != 1 {
 		return fmt.Errorf("consume: topic %q: the broker described %d topics", cfg.topic, len(descs))
 	}
-	if descs[0].Err != nil {
-		return fmt.Errorf("consume: %w", descs[0].Err)
+	if err := descs[0].Err; errors.Is(err, wire.ErrUnknownTopicOrPartition) {
+		return fmt.Errorf("consume: topic %q does not exist (consumers do not create topics)", cfg.topic)
+	} else if err != nil {
+		return fmt.Errorf("consume: %w", err)
 	}
 	n := int32(len(descs[0].Partitions))
 	for _, p := range cfg.partitions {
