@@ -62,6 +62,8 @@ type Config struct {
 	GroupMinSessionTimeout     time.Duration // group.min.session.timeout.ms: shortest session a member may ask for
 	GroupMaxSessionTimeout     time.Duration // group.max.session.timeout.ms: longest session a member may ask for
 	OffsetsTopicPartitions     int32         // offsets.topic.num.partitions: partitions __consumer_offsets is created with
+	OffsetsRetentionMinutes    int64         // offsets.retention.minutes: how long offsets outlive their group's use
+	OffsetsRetentionCheck      time.Duration // offsets.retention.check.interval.ms
 }
 
 // DefaultConfig returns the embedded defaults `make run` uses.
@@ -97,6 +99,8 @@ func DefaultConfig() Config {
 		GroupMinSessionTimeout:     6 * time.Second,  // Kafka's default
 		GroupMaxSessionTimeout:     30 * time.Minute, // Kafka's default
 		OffsetsTopicPartitions:     50,               // Kafka's default
+		OffsetsRetentionMinutes:    7 * 24 * 60,      // Kafka's default: 7 days
+		OffsetsRetentionCheck:      10 * time.Minute, // Kafka's default
 	}
 }
 
@@ -108,6 +112,8 @@ func (c *Config) groupConfig() engine.GroupConfig {
 	g.MinSessionTimeout = c.GroupMinSessionTimeout
 	g.MaxSessionTimeout = c.GroupMaxSessionTimeout
 	g.OffsetsTopicPartitions = c.OffsetsTopicPartitions
+	g.OffsetsRetention = time.Duration(c.OffsetsRetentionMinutes) * time.Minute
+	g.OffsetsRetentionCheckInterval = c.OffsetsRetentionCheck
 	return g
 }
 
@@ -228,6 +234,8 @@ var keys = []key{
 	msKey("group.initial.rebalance.delay.ms", "hold an empty group's first rebalance this long so members starting together join one generation", false, func(c *Config) *time.Duration { return &c.GroupInitialRebalanceDelay }),
 	msKey("group.min.session.timeout.ms", "shortest session timeout a group member may ask for", false, func(c *Config) *time.Duration { return &c.GroupMinSessionTimeout }),
 	msKey("group.max.session.timeout.ms", "longest session timeout a group member may ask for", false, func(c *Config) *time.Duration { return &c.GroupMaxSessionTimeout }),
+	intKey("offsets.retention.minutes", "committed offsets are deleted once their group has been empty this long (offsets committed without a group membership: this long after their commit)", 1, func(c *Config) *int64 { return &c.OffsetsRetentionMinutes }),
+	msKey("offsets.retention.check.interval.ms", "how often expired offsets are looked for", false, func(c *Config) *time.Duration { return &c.OffsetsRetentionCheck }),
 	intKey("offsets.topic.num.partitions", "partitions __consumer_offsets is created with (an existing topic keeps its count)", 1, func(c *Config) *int32 { return &c.OffsetsTopicPartitions }),
 }
 

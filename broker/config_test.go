@@ -89,13 +89,18 @@ func TestConfigGroupKeysMapOntoCoordinator(t *testing.T) {
 		def.MaxSessionTimeout != 30*time.Minute || def.OffsetsTopicPartitions != 50 {
 		t.Errorf("defaults are not Kafka's: %+v", def)
 	}
-	body := "group.initial.rebalance.delay.ms=0\ngroup.min.session.timeout.ms=1500\ngroup.max.session.timeout.ms=60000\noffsets.topic.num.partitions=7\n"
+	if def.OffsetsRetention != 7*24*time.Hour || def.OffsetsRetentionCheckInterval != 10*time.Minute {
+		t.Errorf("offset retention defaults are not Kafka's: %v every %v", def.OffsetsRetention, def.OffsetsRetentionCheckInterval)
+	}
+	body := "group.initial.rebalance.delay.ms=0\ngroup.min.session.timeout.ms=1500\ngroup.max.session.timeout.ms=60000\noffsets.topic.num.partitions=7\n" +
+		"offsets.retention.minutes=90\noffsets.retention.check.interval.ms=5000\n"
 	if err := c.loadProperties("g.properties", strings.NewReader(body)); err != nil {
 		t.Fatal(err)
 	}
 	g := c.groupConfig()
 	if g.InitialRebalanceDelay != 0 || g.MinSessionTimeout != 1500*time.Millisecond ||
-		g.MaxSessionTimeout != time.Minute || g.OffsetsTopicPartitions != 7 {
+		g.MaxSessionTimeout != time.Minute || g.OffsetsTopicPartitions != 7 ||
+		g.OffsetsRetention != 90*time.Minute || g.OffsetsRetentionCheckInterval != 5*time.Second {
 		t.Errorf("group config = %+v, want delay 0, sessions [1.5s, 1m], 7 partitions", g)
 	}
 	// Keys without a broker setting keep the engine's defaults.

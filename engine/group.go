@@ -113,7 +113,13 @@ type group struct {
 	// hasMetadata: a group metadata record is in the log (so deleting the
 	// group needs its tombstone).
 	hasMetadata bool
-	offsets     map[TopicPartition]committed
+	// metaWrites counts group metadata records written since load: offset
+	// expiry drops hasMetadata only if none was written after its tombstone.
+	metaWrites int
+	// emptySince is when the group last became Empty (zero: never had
+	// members, or has some now); its offsets expire OffsetsRetention later.
+	emptySince time.Time
+	offsets    map[TopicPartition]committed
 }
 
 // TopicPartition names one partition.
@@ -187,6 +193,8 @@ type groupCore struct {
 	newMemberID func(clientID string) string
 	// skipped counts the records loadGroups skipped (unknown key versions).
 	skipped int
+	// nextExpiry is when tick next looks for expired offsets.
+	nextExpiry time.Time
 }
 
 func newGroupCore(cfg GroupConfig, newMemberID func(string) string) *groupCore {
@@ -231,11 +239,18 @@ func (c *groupCore) tick(now time.Time, o *outbox) {
 				c.maybeCompleteJoin(g, now, o)
 			}
 		}
+		if g.state != GroupEmpty {
+			g.emptySince = time.Time{}
+		}
 		if g.state == GroupEmpty && len(g.pending) == 0 && len(g.offsets) == 0 && !g.hasMetadata {
 			// Nothing of it is in memory or on disk: a group whose only
 			// member id was never used. Forget it, as a restart would.
 			delete(c.groups, g.id)
 		}
+	}
+	if c.cfg.OffsetsRetention > 0 && !now.Before(c.nextExpiry) {
+		c.nextExpiry = now.Add(c.cfg.OffsetsRetentionCheckInterval)
+		c.expireOffsets(now, o)
 	}
 }
 
@@ -320,7 +335,7 @@ func (c *groupCore) completeJoin(g *group, now time.Time, o *outbox) {
 	}
 	g.generation++
 	if len(g.members) == 0 {
-		g.state, g.protocol, g.leader = GroupEmpty, "", ""
+		g.state, g.protocol, g.leader, g.emptySince = GroupEmpty, "", "", now
 		c.writeGroup(g, now, o, nil)
 		return
 	}

@@ -61,19 +61,28 @@ type GroupConfig struct {
 	// TickInterval is how often the background goroutine expires sessions
 	// and rebalance timeouts; 0 starts no goroutine.
 	TickInterval time.Duration
+	// OffsetsRetention is how long committed offsets outlive their group's
+	// use (Kafka's offsets.retention.minutes, 7 days; 0 keeps them
+	// forever): a group that has been Empty this long loses its offsets
+	// and its metadata; offsets committed without membership expire this
+	// long after their commit. Checked every OffsetsRetentionCheckInterval
+	// (offsets.retention.check.interval.ms, 10 min).
+	OffsetsRetention, OffsetsRetentionCheckInterval time.Duration
 }
 
 // DefaultGroupConfig returns Kafka's defaults and a 100 ms tick (sessions
 // expire at most one tick late).
 func DefaultGroupConfig() GroupConfig {
 	return GroupConfig{
-		OffsetsTopicPartitions:   50,
-		OffsetsTopicSegmentBytes: 100 << 20,
-		MinSessionTimeout:        6 * time.Second,
-		MaxSessionTimeout:        30 * time.Minute,
-		InitialRebalanceDelay:    3 * time.Second,
-		CommitTimeout:            5 * time.Second,
-		TickInterval:             100 * time.Millisecond,
+		OffsetsTopicPartitions:        50,
+		OffsetsTopicSegmentBytes:      100 << 20,
+		MinSessionTimeout:             6 * time.Second,
+		MaxSessionTimeout:             30 * time.Minute,
+		InitialRebalanceDelay:         3 * time.Second,
+		CommitTimeout:                 5 * time.Second,
+		TickInterval:                  100 * time.Millisecond,
+		OffsetsRetention:              7 * 24 * time.Hour,
+		OffsetsRetentionCheckInterval: 10 * time.Minute,
 	}
 }
 
@@ -85,7 +94,8 @@ func (c GroupConfig) validate() error {
 		return fmt.Errorf("%w: OffsetsTopicSegmentBytes %d", ErrInvalidConfig, c.OffsetsTopicSegmentBytes)
 	case c.MinSessionTimeout <= 0 || c.MaxSessionTimeout < c.MinSessionTimeout:
 		return fmt.Errorf("%w: session timeout range [%v, %v]", ErrInvalidConfig, c.MinSessionTimeout, c.MaxSessionTimeout)
-	case c.InitialRebalanceDelay < 0 || c.MaxGroupSize < 0 || c.CommitTimeout <= 0 || c.TickInterval < 0:
+	case c.InitialRebalanceDelay < 0 || c.MaxGroupSize < 0 || c.CommitTimeout <= 0 || c.TickInterval < 0 ||
+		c.OffsetsRetention < 0 || c.OffsetsRetentionCheckInterval < 0:
 		return fmt.Errorf("%w: negative group delay, size or interval, or a zero commit timeout", ErrInvalidConfig)
 	}
 	return nil

@@ -435,6 +435,7 @@ func (c *groupCore) writeGroup(g *group, now time.Time, o *outbox, then func(o *
 // it is not nil.
 func (c *groupCore) writeGroupWith(g *group, byMember map[string][]byte, now time.Time, o *outbox, then func(o *outbox, err error)) {
 	g.hasMetadata = true
+	g.metaWrites++
 	rec := offsetsRecord{key: groupKey(g.id), value: groupValue(g, byMember, now.UnixMilli())}
 	o.writes = append(o.writes, groupWrite{group: g.id, records: []offsetsRecord{rec}, then: func(o *outbox, _ int64, err error) {
 		if err != nil {

@@ -329,3 +329,68 @@ func TestOffsetsReloadAfterCompaction(t *testing.T) {
 		t.Fatalf("compaction moved the log end: %d -> %d", before.LogEndOffset, after.LogEndOffset)
 	}
 }
+
+// TestOffsetsExpire: standalone offsets expire OffsetsRetention after their
+// commit, one by one; a group that used membership keeps all its offsets
+// until it has been Empty that long, then loses them and its metadata.
+// Expired offsets stay gone after a restart.
+func TestOffsetsExpire(t *testing.T) {
+	h := newGroupHarness(t, func(c *GroupConfig) {
+		c.OffsetsRetention, c.OffsetsRetentionCheckInterval = time.Hour, time.Minute
+	})
+	standalone := func(p int32, off int64) {
+		t.Helper()
+		if err := h.commit(OffsetCommitRequest{GroupID: "solo", GenerationID: -1,
+			Offsets: []CommitOffset{{Topic: "t", Partition: p, Offset: off, LeaderEpoch: -1}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offsets := func(group string) map[int32]int64 {
+		t.Helper()
+		got := map[int32]int64{}
+		for _, o := range h.fetch(group, nil) {
+			got[o.Partition] = o.Offset
+		}
+		return got
+	}
+	groups := func() []string {
+		var ids []string
+		for _, l := range h.c.ListGroups() {
+			ids = append(ids, l.GroupID)
+		}
+		return ids
+	}
+
+	standalone(0, 10) // at 0
+	h.advance(30 * time.Minute)
+	standalone(1, 11) // at 30 min
+	id1, id2 := h.stableGroup("members")
+	if err := h.commit(OffsetCommitRequest{GroupID: "members", GenerationID: 2, MemberID: id1,
+		Offsets: []CommitOffset{{Topic: "t", Partition: 0, Offset: 5, LeaderEpoch: -1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.c.LeaveGroup("members", []LeavingMember{{MemberID: id1}, {MemberID: id2}}, h.now); err != nil {
+		t.Fatal(err)
+	}
+	h.wantState("members", GroupEmpty) // Empty since 30 min
+
+	h.advance(31 * time.Minute) // 61 min
+	if got, want := offsets("solo"), map[int32]int64{1: 11}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("solo at 61 min: %v, want %v (partition 0 expired at 60 min)", got, want)
+	}
+	if got, want := offsets("members"), map[int32]int64{0: 5}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("members at 61 min, Empty for 31: %v, want %v", got, want)
+	}
+
+	h.advance(30 * time.Minute) // 91 min
+	if got := groups(); len(got) != 0 {
+		t.Fatalf("groups at 91 min: %v, want none (solo's last offset is 61 min old, members Empty for 61 min)", got)
+	}
+	h.restart()
+	if got := groups(); len(got) != 0 {
+		t.Fatalf("groups after restart: %v, want none", got)
+	}
+	if got := offsets("members"); len(got) != 0 {
+		t.Fatalf("members after restart: %v", got)
+	}
+}

@@ -261,7 +261,7 @@ func parseGroupValue(id string, b []byte) (*group, error) {
 	g.generation = int32(r.u32())
 	g.protocol = r.str()
 	g.leader = r.str()
-	r.u64() // current state timestamp: informational
+	stateTs := int64(r.u64()) // when the record was written: the group became Empty then if it has no members
 	n := int64(r.u32())
 	// Each member takes at least 24 bytes: bound n before allocating.
 	if r.err == nil && n*24 > int64(len(r.b)) {
@@ -277,6 +277,9 @@ func parseGroupValue(id string, b []byte) (*group, error) {
 	}
 	if err := r.done(); err != nil {
 		return nil, err
+	}
+	if len(g.members) == 0 {
+		g.emptySince = time.UnixMilli(stateTs)
 	}
 	return g, nil
 }

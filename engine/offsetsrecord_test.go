@@ -59,6 +59,14 @@ func TestOffsetsRecordRoundTrip(t *testing.T) {
 	if withAssign.members[0].assignment != nil || string(withAssign.members[1].assignment) != "x" {
 		t.Fatal("assignments from byMember were not used")
 	}
+	// An Empty group's record says since when it is Empty (offset expiry
+	// counts from there); one with members does not.
+	empty := newGroup("e")
+	empty.protocolType, empty.generation = "consumer", 3
+	if got, err := parseGroupValue("e", groupValue(empty, nil, 1_700_000_000_000)); err != nil ||
+		!got.emptySince.Equal(time.UnixMilli(1_700_000_000_000)) {
+		t.Fatalf("Empty group's emptySince: %v, %v", got.emptySince, err)
+	}
 
 	for _, bad := range [][]byte{nil, {0, 9}, append(groupKey("g"), 0), offsetKey("g", tp)[:5]} {
 		if _, err := parseKey(bad); !errors.Is(err, errBadOffsetsRecord) {
