@@ -75,6 +75,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -196,6 +197,14 @@ type GroupConsumer struct {
 		// place, and the cooperative leader withholds what moves.
 		owned map[string][]int32
 	}
+
+	// leaderCounts is, while this member leads the generation, the
+	// partition count of each subscribed topic its assignment used (a topic
+	// that did not exist is absent); stable compares it with fresh metadata
+	// and rejoins when a topic appears, goes or grows. Only the loop
+	// goroutine touches it.
+	leaderCounts map[string]int32
+	leaderWatch  []string // every member's subscribed topics
 
 	stop      context.CancelFunc
 	ctx       context.Context // ends with Close
@@ -631,6 +640,7 @@ func (g *GroupConsumer) join(coord *conn, memberID string) (generation, map[stri
 	}
 	sync := &wire.SyncGroupRequest{GroupID: g.group, GenerationID: gen.id, MemberID: gen.memberID,
 		GroupInstanceID: g.s.InstanceID, ProtocolType: GroupProtocolType, ProtocolName: resp.ProtocolName}
+	g.leaderCounts = nil
 	if resp.Leader == gen.memberID {
 		assignments, err := g.leaderAssign(resp.ProtocolName, resp.Members)
 		if err != nil {
@@ -668,30 +678,38 @@ func (g *GroupConsumer) leaderAssign(protocol string, members []wire.JoinGroupMe
 			counts[t] = 0
 		}
 	}
-	for t := range counts {
-		// Fresh metadata: a topic may have gained partitions.
-		if err := g.cl.refresh(ctx, []string{t}, time.Now()); err != nil {
-			return nil, fmt.Errorf("client: group %q: metadata of topic %q: %w", g.group, t, err)
-		}
-		tm := g.cl.topic(t)
-		if tm == nil || tm.err != wire.None || len(tm.partitions) == 0 {
-			// Not there (yet): nobody gets it this generation. Like Kafka's
-			// consumer, a topic created later is picked up by the next
-			// rebalance, not by this one.
-			delete(counts, t)
-			continue
-		}
-		counts[t] = int32(len(tm.partitions))
+	watch := slices.Sorted(maps.Keys(counts))
+	counts, err := g.partitionCounts(ctx, watch)
+	if err != nil {
+		return nil, err
 	}
 	plan, err := assign(protocol, ms, counts)
 	if err != nil {
 		return nil, err
 	}
+	g.leaderWatch, g.leaderCounts = watch, counts
 	out := make([]wire.SyncGroupAssignment, 0, len(plan))
 	for _, m := range ms {
 		out = append(out, wire.SyncGroupAssignment{MemberID: m.id, Assignment: encodeAssignment(plan[m.id])})
 	}
 	return out, nil
+}
+
+// partitionCounts reads fresh metadata of topics and returns the partition
+// count of each that exists. One that does not (yet) is left out: nobody
+// gets it this generation, and the leader's watch (stable) starts a
+// rebalance once it appears, as Kafka's consumer does.
+func (g *GroupConsumer) partitionCounts(ctx context.Context, topics []string) (map[string]int32, error) {
+	if err := g.cl.refresh(ctx, topics, time.Now()); err != nil {
+		return nil, fmt.Errorf("client: group %q: metadata of topics %q: %w", g.group, topics, err)
+	}
+	counts := make(map[string]int32, len(topics))
+	for _, t := range topics {
+		if tm := g.cl.topic(t); tm != nil && tm.err == wire.None && len(tm.partitions) > 0 {
+			counts[t] = int32(len(tm.partitions))
+		}
+	}
+	return counts, nil
 }
 
 // apply makes the member's partitions those of parts, the assignment of
@@ -857,6 +875,9 @@ func (g *GroupConsumer) stable(gen generation) error {
 		case <-autoCommit:
 			g.commitProcessed() // a failed auto-commit is retried at the next tick or when partitions are given up
 		case <-hb.C:
+			if err := g.watchTopics(); err != nil {
+				return err
+			}
 			var resp wire.HeartbeatResponse
 			ctx, cancel := context.WithTimeout(g.ctx, g.s.SessionTimeout)
 			err := gen.coord.request(ctx, req, &resp, g.s.SessionTimeout)
@@ -872,6 +893,25 @@ func (g *GroupConsumer) stable(gen generation) error {
 			}
 		}
 	}
+}
+
+// watchTopics is the leader's check, once per heartbeat, that the
+// subscribed topics still have the partition counts its assignment used: a
+// topic created, deleted or grown since makes it rejoin, which rebalances
+// the group (Kafka's leader does the same). A failed metadata read is
+// retried at the next heartbeat.
+func (g *GroupConsumer) watchTopics() error {
+	if g.leaderCounts == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(g.ctx, g.cl.cfg.reqTO)
+	defer cancel()
+	counts, err := g.partitionCounts(ctx, g.leaderWatch)
+	if err != nil || maps.Equal(counts, g.leaderCounts) {
+		return nil
+	}
+	return fmt.Errorf("client: group %q: partition counts of the subscribed topics went from %v to %v: %w",
+		g.group, g.leaderCounts, counts, wire.ErrRebalanceInProgress)
 }
 
 // commitProcessed commits the processed positions of every assigned
