@@ -58,6 +58,77 @@ func BenchmarkCompact(b *testing.B) {
 	})
 }
 
+// BenchmarkCompactMerge cleans a log of n small sealed segments, each rolled
+// after 10 one-record batches over 10 keys (about 800 bytes; a compacted
+// topic written on, or Roll calls, leave such segments), with SegmentBytes
+// 1 MiB, so one pass may merge them all into one file. Each iteration
+// compacts a fresh copy of the log; the copy and the Open are not timed.
+// files-before and files-after count the directory's .log, .index and
+// .timeindex files around the pass; max-swap-pause-ms is the longest the
+// pass held the log's lock (the merged segments' files are deleted under it).
+func BenchmarkCompactMerge(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("segments=%d,records=10x10,op=compact", n), func(b *testing.B) {
+			src := b.TempDir()
+			cfg := DefaultConfig()
+			cfg.SegmentBytes = 1 << 20
+			l := openLog(b, src, cfg)
+			var m model
+			for i := range n * 10 {
+				m.append(b, l, record.Options{}, kv{key: fmt.Appendf(nil, "key-%d", i%10), value: fmt.Appendf(nil, "value-%08d", i)})
+				if i%10 == 9 {
+					if err := l.Roll(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			l.Close()
+			before := countSegmentFiles(b, src)
+			var res CompactResult
+			var maxPause time.Duration
+			var after int
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				b.StopTimer()
+				dir := filepath.Join(b.TempDir(), fmt.Sprint(i))
+				copyDir(b, src, dir)
+				l := openLog(b, dir, cfg)
+				b.StartTimer()
+				var err error
+				if res, err = l.Compact(CompactOptions{Now: time.Now()}); err != nil || res.Segments != n {
+					b.Fatalf("Compact: %+v, %v", res, err)
+				}
+				b.StopTimer()
+				maxPause = max(maxPause, res.MaxSwapPause)
+				l.Close()
+				after = countSegmentFiles(b, dir)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(before), "files-before")
+			b.ReportMetric(float64(after), "files-after")
+			b.ReportMetric(float64(maxPause.Microseconds())/1000, "max-swap-pause-ms")
+		})
+	}
+}
+
+// countSegmentFiles counts the .log, .index and .timeindex files in dir.
+func countSegmentFiles(b testing.TB, dir string) int {
+	b.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		switch filepath.Ext(e.Name()) {
+		case logSuffix, indexSuffix, timeIndexSuffix:
+			n++
+		}
+	}
+	return n
+}
+
 // benchCompactLog writes the log BenchmarkCompact cleans: one sealed segment
 // of up to 64 MiB and an empty active one. It returns the directory, the
 // sealed segment's size and the config.
@@ -105,7 +176,7 @@ func (l *Log) activeSize() int64 {
 	return l.active().size
 }
 
-func copyDir(b *testing.B, src, dst string) {
+func copyDir(b testing.TB, src, dst string) {
 	b.Helper()
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		b.Fatal(err)
@@ -120,7 +191,7 @@ func copyDir(b *testing.B, src, dst string) {
 }
 
 // copyFile copies src to dst and fsyncs dst.
-func copyFile(b *testing.B, src, dst string) {
+func copyFile(b testing.TB, src, dst string) {
 	b.Helper()
 	in, err := os.Open(src)
 	if err != nil {

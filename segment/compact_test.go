@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -45,7 +46,13 @@ type model struct {
 // append writes recs as one batch and records their offsets.
 func (m *model) append(t testing.TB, l *Log, opts record.Options, recs ...kv) record.Batch {
 	t.Helper()
-	b := kvBatch(t, opts, time.Now().UnixMilli(), recs...)
+	return m.appendAt(t, l, opts, time.Now().UnixMilli(), recs...)
+}
+
+// appendAt is append with every record's timestamp ts.
+func (m *model) appendAt(t testing.TB, l *Log, opts record.Options, ts int64, recs ...kv) record.Batch {
+	t.Helper()
+	b := kvBatch(t, opts, ts, recs...)
 	base, err := l.Append(b)
 	if err != nil {
 		t.Fatalf("Append: %v", err)
@@ -459,8 +466,13 @@ func TestCompactMinDirtyRatioAndLag(t *testing.T) {
 }
 
 // TestCompactConcurrent runs passes while appends and reads go on; run it
-// with -race. Readers check that every read batch is valid and that offsets
-// only grow.
+// with -race. Readers check that every read batch is valid, that a read
+// starts with the batch holding the offset asked for and that the batches
+// after it tile the offsets. The first batch may start before that offset:
+// a pass may have merged the emptied batch the reader stopped after with
+// the ones that follow it, across a segment boundary when it merged
+// segments (records below the offset asked for are skipped, as Kafka
+// clients do).
 func TestCompactConcurrent(t *testing.T) {
 	cfg := testConfig()
 	cfg.SegmentBytes = 4 << 10
@@ -484,12 +496,15 @@ func TestCompactConcurrent(t *testing.T) {
 					errc <- err
 					return
 				}
-				for data := r.Bytes(); len(data) > 0; {
+				for data, first := r.Bytes(), true; len(data) > 0; first = false {
 					b, err := record.Parse(data)
 					if err == nil {
 						err = b.ValidateStored()
 					}
-					if err == nil && b.BaseOffset() != off {
+					if err == nil && first && (b.BaseOffset() > off || b.NextOffset() <= off) {
+						err = fmt.Errorf("read at %d starts with batch [%d, %d)", off, b.BaseOffset(), b.NextOffset())
+					}
+					if err == nil && !first && b.BaseOffset() != off {
 						err = fmt.Errorf("batch base %d, want %d", b.BaseOffset(), off)
 					}
 					if err == nil {
@@ -536,12 +551,20 @@ func TestCompactConcurrent(t *testing.T) {
 	checkCompacted(t, &m, got, l.LogEndOffset())
 }
 
+// cleanPrep is what prepareClean left on disk: the first group a pass
+// would rewrite, cleaned and indexed but not committed.
+type cleanPrep struct {
+	stem      string // dir/<the group's first base offset, 20 digits>
+	group     []cleanTarget
+	base, end int64 // the group's offsets: [base, end)
+}
+
 // prepareClean runs a pass up to (not including) the swap of the first
-// segment it would rewrite, leaving its .cleaned log and .swap indexes on
-// disk, and returns that segment's stem.
-func prepareClean(t *testing.T, l *Log) string {
+// group it would rewrite, leaving its .cleaned log and .swap indexes on
+// disk. The group's segments are still the log's.
+func prepareClean(t *testing.T, l *Log) cleanPrep {
 	t.Helper()
-	targets, firstDirty, _, err := l.cleanable(time.Now(), 0)
+	targets, firstDirty, _, err := l.cleanable(time.Time{}, 0)
 	defer func() {
 		for _, tg := range targets {
 			tg.seg.decRef()
@@ -554,17 +577,18 @@ func prepareClean(t *testing.T, l *Log) string {
 	if c.end, err = c.buildMap(targets, firstDirty); err != nil {
 		t.Fatal(err)
 	}
-	stem := filepath.Join(l.dir, segmentName(targets[0].seg.base))
-	if _, err := c.writeCleaned(targets[0], stem+cleanedInfix+logSuffix); err != nil {
+	g := groupTargets(targets, &l.cfg)[0]
+	p := cleanPrep{stem: filepath.Join(l.dir, segmentName(g[0].seg.base)), group: g, base: g[0].seg.base, end: g[len(g)-1].seg.next}
+	if _, err := c.writeCleaned(g, p.stem+cleanedInfix+logSuffix); err != nil {
 		t.Fatal(err)
 	}
 	if c.removed == 0 {
-		t.Fatal("test needs a segment with something to remove")
+		t.Fatal("test needs a group with something to remove")
 	}
-	if err := l.indexCleaned(stem, targets[0].seg.base); err != nil {
+	if err := l.indexCleaned(p.stem, p.base); err != nil {
 		t.Fatal(err)
 	}
-	return stem
+	return p
 }
 
 func leftovers(t *testing.T, dir string) []string {
@@ -580,16 +604,53 @@ func leftovers(t *testing.T, dir string) []string {
 	return out
 }
 
+// smallSegments appends n segments of perSeg batches (1-3 records over
+// nkeys keys, timestamps *ts, *ts+10, ...) and rolls after each, so each
+// segment is far below SegmentBytes.
+func smallSegments(t testing.TB, l *Log, m *model, rng *rand.Rand, n, perSeg, nkeys int, ts *int64) {
+	t.Helper()
+	for range n {
+		for range perSeg {
+			recs := make([]kv, 1+rng.IntN(3))
+			for i := range recs {
+				recs[i] = kv{key: fmt.Appendf(nil, "key-%03d", rng.IntN(nkeys)), value: fmt.Appendf(nil, "value-%d", len(m.recs)+i)}
+			}
+			m.appendAt(t, l, record.Options{}, *ts, recs...)
+			*ts += 10
+		}
+		if err := l.Roll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// segInfo is one segment as the log lists it.
+type segInfo struct {
+	base, next, size int64
+}
+
+// segmentsOf lists the log's sealed segments and its active one.
+func segmentsOf(l *Log) (sealed []segInfo, active segInfo) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for _, s := range l.mu.segs {
+		sealed = append(sealed, segInfo{s.base, s.next, s.size})
+	}
+	return sealed[:len(sealed)-1], sealed[len(sealed)-1]
+}
+
 func TestCompactCrashBeforeCommit(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig()
 	cfg.SegmentBytes = 4 << 10
 	l := openLog(t, dir, cfg)
 	var m model
-	fillKeys(t, l, &m, rand.New(rand.NewPCG(15, 16)), 1000, 10, record.Options{})
-	l.Roll()
+	ts := int64(1000)
+	smallSegments(t, l, &m, rand.New(rand.NewPCG(15, 16)), 10, 8, 10, &ts)
 	before, _ := readAll(t, l)
-	prepareClean(t, l)
+	if p := prepareClean(t, l); len(p.group) < 2 {
+		t.Fatalf("test needs a group of several segments, got %d", len(p.group))
+	}
 	if len(leftovers(t, dir)) != 3 {
 		t.Fatalf("leftovers before reopen: %v", leftovers(t, dir))
 	}
@@ -600,59 +661,532 @@ func TestCompactCrashBeforeCommit(t *testing.T) {
 	if left := leftovers(t, dir); len(left) != 0 {
 		t.Fatalf("Open left %v", left)
 	}
+	if sealed, _ := segmentsOf(l); len(sealed) != 10 {
+		t.Fatalf("%d sealed segments after reopen, want the 10 from before the clean", len(sealed))
+	}
 	after, _ := readAll(t, l)
 	if fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatal("an uncommitted clean changed the log")
 	}
 }
 
+// TestCompactCrashAfterCommit: a crash at every point between the commit
+// rename of a group's cleaned copy and the end of its swap (the old segments
+// merged into it none, some or all deleted; its indexes renamed or not).
+// Open must end with exactly what the swap would have given, byte for byte.
+// The states after a crash during Open's own recovery are among these:
+// recovery deletes the merged segments, then renames like the swap.
 func TestCompactCrashAfterCommit(t *testing.T) {
-	for _, stage := range []string{"committed", "indexes renamed"} {
-		t.Run(stage, func(t *testing.T) {
+	type stage struct {
+		deleted int      // merged segments (after the group's first) deleted, whole
+		partial bool     // and the next one's .log deleted, its indexes not
+		renamed []string // index suffixes already renamed from .swap
+	}
+	stages := map[string]stage{
+		"committed":                 {},
+		"one deleted":               {deleted: 1},
+		"one and a half deleted":    {deleted: 1, partial: true},
+		"all deleted":               {deleted: -1},
+		"all deleted, index":        {deleted: -1, renamed: []string{indexSuffix}},
+		"all deleted, both indexes": {deleted: -1, renamed: []string{indexSuffix, timeIndexSuffix}},
+	}
+	for name, st := range stages {
+		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := testConfig()
 			cfg.SegmentBytes = 4 << 10
 			l := openLog(t, dir, cfg)
 			var m model
-			fillKeys(t, l, &m, rand.New(rand.NewPCG(17, 18)), 1000, 10, record.Options{})
-			l.Roll()
+			ts := int64(1000)
+			smallSegments(t, l, &m, rand.New(rand.NewPCG(17, 18)), 12, 8, 10, &ts)
+			m.append(t, l, record.Options{}, kv{key: []byte("key-000"), value: []byte("in the active segment")})
 			leo := l.LogEndOffset()
-			stem := prepareClean(t, l)
+			p := prepareClean(t, l)
+			if len(p.group) < 3 {
+				t.Fatalf("test needs a group of at least 3 segments, got %d", len(p.group))
+			}
+			crashDir := t.TempDir()
+			copyDir(t, dir, crashDir)
+			// The clean run: the swap completes.
+			if swapped, _, err := l.swapIn(p.stem, p.group); !swapped || err != nil {
+				t.Fatalf("swapIn = %v, %v", swapped, err)
+			}
+			want, wantBatches := readAll(t, l)
 			l.Close()
-			// The crash: the commit rename happened, the rest did not.
+
+			// The crash, in a copy taken just before the swap.
+			stem := filepath.Join(crashDir, segmentName(p.base))
 			if err := os.Rename(stem+cleanedInfix+logSuffix, stem+swapInfix+logSuffix); err != nil {
 				t.Fatal(err)
 			}
-			if stage == "indexes renamed" {
-				for _, suf := range []string{indexSuffix, timeIndexSuffix} {
-					if err := os.Rename(stem+swapInfix+suf, stem+suf); err != nil {
+			merged := p.group[1:]
+			n := st.deleted
+			if n < 0 {
+				n = len(merged)
+			}
+			for i, g := range merged {
+				gstem := filepath.Join(crashDir, segmentName(g.seg.base))
+				switch {
+				case i < n:
+					for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+						if err := os.Remove(gstem + suf); err != nil {
+							t.Fatal(err)
+						}
+					}
+				case i == n && st.partial:
+					if err := os.Remove(gstem + logSuffix); err != nil {
 						t.Fatal(err)
 					}
 				}
 			}
-			os.Remove(filepath.Join(dir, cleanShutdownFile))
-			l = openLog(t, dir, cfg)
-			defer l.Close()
-			if left := leftovers(t, dir); len(left) != 0 {
-				t.Fatalf("Open left %v", left)
-			}
-			got, _ := readAll(t, l)
-			// The first segment is compacted against the whole log's map, so
-			// its records are a subset of the original, each the latest of
-			// its key; a full pass now gives the fully compacted log.
-			first := map[string]bool{}
-			for _, r := range got {
-				if r.offset < l.mu.segs[1].base {
-					if first[string(r.key)] {
-						t.Fatalf("key %s twice in the swapped segment", r.key)
-					}
-					first[string(r.key)] = true
+			for _, suf := range st.renamed {
+				if err := os.Rename(stem+swapInfix+suf, stem+suf); err != nil {
+					t.Fatal(err)
 				}
 			}
+			l = openLog(t, crashDir, cfg)
+			defer l.Close()
+			if left := leftovers(t, crashDir); len(left) != 0 {
+				t.Fatalf("Open left %v", left)
+			}
+			for _, g := range merged {
+				for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+					if path := filepath.Join(crashDir, segmentName(g.seg.base)+suf); fileExists(path) {
+						t.Fatalf("%s, merged into %s, is still there", path, segmentName(p.base))
+					}
+				}
+			}
+			if l.LogEndOffset() != leo {
+				t.Fatalf("log end %d after recovery, want %d", l.LogEndOffset(), leo)
+			}
+			got, gotBatches := readAll(t, l)
+			if fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprint(gotBatches) != fmt.Sprint(wantBatches) {
+				t.Fatal("recovery gave another log than the completed swap")
+			}
+			sealed, _ := segmentsOf(l)
+			if sealed[0].base != p.base || sealed[0].next != p.end || sealed[1].base != p.end {
+				t.Fatalf("first segments after recovery %+v, want [%d, %d) then one at %d", sealed[:2], p.base, p.end, p.end)
+			}
+			// And the log compacts on from there.
 			compactNow(t, l)
 			got, _ = readAll(t, l)
-			checkCompacted(t, &m, got, leo)
+			checkCompacted(t, &m, got, leo-1)
 		})
+	}
+}
+
+// TestCompactSwapLosesRace: when truncation or DeleteRecordsBefore changes
+// a group's segments between cleaning and swap, the swap does nothing and
+// the cleaned files go; the log reads as the race left it.
+func TestCompactSwapLosesRace(t *testing.T) {
+	for name, race := range map[string]func(l *Log, p cleanPrep) error{
+		"truncated inside the group": func(l *Log, p cleanPrep) error { return l.TruncateTo(p.group[1].seg.base + 1) },
+		"first segment deleted":      func(l *Log, p cleanPrep) error { return l.DeleteRecordsBefore(p.group[1].seg.base) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig()
+			cfg.SegmentBytes = 4 << 10
+			l := openLog(t, dir, cfg)
+			defer l.Close()
+			var m model
+			ts := int64(1000)
+			smallSegments(t, l, &m, rand.New(rand.NewPCG(25, 26)), 6, 8, 10, &ts)
+			p := prepareClean(t, l)
+			if len(p.group) < 2 {
+				t.Fatalf("test needs a group of several segments, got %d", len(p.group))
+			}
+			if err := race(l, p); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := readAll(t, l)
+			sealedBefore, _ := segmentsOf(l)
+			if swapped, _, err := l.swapIn(p.stem, p.group); swapped || err != nil {
+				t.Fatalf("swapIn after the race = %v, %v; want not swapped, no error", swapped, err)
+			}
+			removeCleaned(p.stem)
+			if left := leftovers(t, dir); len(left) != 0 {
+				t.Fatalf("left %v", left)
+			}
+			after, _ := readAll(t, l)
+			sealedAfter, _ := segmentsOf(l)
+			if fmt.Sprint(after) != fmt.Sprint(before) || fmt.Sprint(sealedAfter) != fmt.Sprint(sealedBefore) {
+				t.Fatal("a swap that lost the race changed the log")
+			}
+		})
+	}
+}
+
+// firstRecordFrom reads the log from offset on, batch by batch, and returns
+// the first record at or after offset; ok is false when none is left below
+// the log end. The first batch read must contain offset.
+func firstRecordFrom(t *testing.T, l *Log, offset int64) (rec kv, ok bool) {
+	t.Helper()
+	var it record.Iter
+	for off := offset; off < l.LogEndOffset(); {
+		r, err := l.Read(off, 1, l.LogEndOffset())
+		if err != nil {
+			t.Fatalf("Read(%d): %v", off, err)
+		}
+		b, err := record.Parse(r.Bytes())
+		if err != nil {
+			t.Fatalf("Read(%d): %v", off, err)
+		}
+		if b.BaseOffset() > off || b.NextOffset() <= off {
+			t.Fatalf("Read(%d) starts with batch [%d, %d)", off, b.BaseOffset(), b.NextOffset())
+		}
+		if err := it.Reset(b); err != nil {
+			t.Fatal(err)
+		}
+		for it.Next() {
+			if x := it.Record(); x.Offset >= offset {
+				rec, ok = kv{x.Offset, bytes.Clone(x.Key), bytes.Clone(x.Value)}, true
+				break
+			}
+		}
+		off = b.NextOffset()
+		r.Release()
+		if ok {
+			return rec, true
+		}
+	}
+	return kv{}, false
+}
+
+// TestCompactMergesSmallSegments: 20 small sealed segments are cleaned into
+// a few, none above SegmentBytes; every offset still reads (one inside a
+// removed range gives the next record kept, as in Kafka), timestamps still
+// find their offsets, the log end and the active segment do not move,
+// appends go on, and later passes are stable, also across a reopen.
+func TestCompactMergesSmallSegments(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 4 << 10
+	l := openLog(t, dir, cfg)
+	var m model
+	ts := int64(1000)
+	smallSegments(t, l, &m, rand.New(rand.NewPCG(21, 22)), 20, 3, 8, &ts)
+	m.appendAt(t, l, record.Options{}, ts, kv{key: []byte("key-001"), value: []byte("active")})
+	lastTs := ts
+	sealedBefore, active := segmentsOf(l)
+	l.mu.RLock()
+	activeBytes := bytes.Clone(l.active().valid())
+	l.mu.RUnlock()
+	if len(sealedBefore) != 20 {
+		t.Fatalf("%d sealed segments, want 20", len(sealedBefore))
+	}
+	leo := l.LogEndOffset()
+	// OffsetForTimestamp before compaction, for every batch timestamp, one
+	// between two of them, and past the last.
+	var stamps []int64
+	for x := int64(990); x <= lastTs+10; x += 5 {
+		stamps = append(stamps, x)
+	}
+	offBefore := map[int64]int64{}
+	for _, x := range stamps {
+		o, err := l.OffsetForTimestamp(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offBefore[x] = o
+	}
+
+	res := compactNow(t, l)
+	sealed, act := segmentsOf(l)
+	t.Logf("%d sealed segments -> %d: %+v", len(sealedBefore), len(sealed), res)
+	if res.Segments != 20 || res.SegmentsMerged != 20-len(sealed) || len(sealed) > 3 {
+		t.Fatalf("after the pass: %d sealed segments, result %+v; want at most 3, all 20 rewritten", len(sealed), res)
+	}
+	for i, s := range sealed {
+		if s.size > cfg.SegmentBytes {
+			t.Fatalf("segment %d is %d bytes, above SegmentBytes %d", s.base, s.size, cfg.SegmentBytes)
+		}
+		if i > 0 && s.base != sealed[i-1].next {
+			t.Fatalf("segment %d follows one ending at %d", s.base, sealed[i-1].next)
+		}
+	}
+	l.mu.RLock()
+	sameActive := act == active && bytes.Equal(l.active().valid(), activeBytes)
+	l.mu.RUnlock()
+	if !sameActive || sealed[0].base != 0 || sealed[len(sealed)-1].next != active.base {
+		t.Fatalf("active segment %+v (same bytes: %v), sealed from %d to %d; want active %+v untouched after [0, %d)",
+			act, sameActive, sealed[0].base, sealed[len(sealed)-1].next, active, active.base)
+	}
+	if l.LogEndOffset() != leo {
+		t.Fatalf("log end %d, want %d", l.LogEndOffset(), leo)
+	}
+	got, _ := readAll(t, l)
+	checkCompacted(t, &m, got, active.base)
+
+	// Every offset reads, giving the first kept record at or after it.
+	next := 0
+	for o := int64(0); o < leo; o++ {
+		for next < len(got) && got[next].offset < o {
+			next++
+		}
+		rec, ok := firstRecordFrom(t, l, o)
+		if !ok || fmt.Sprint(rec) != fmt.Sprint(got[next]) {
+			t.Fatalf("reading from %d: %v %v, want %v", o, rec, ok, got[next])
+		}
+	}
+	// OffsetForTimestamp may now answer with the start of an emptied range
+	// before the old answer, but never skips a record kept.
+	for _, x := range stamps {
+		o, err := l.OffsetForTimestamp(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		was := offBefore[x]
+		if (o < 0) != (was < 0) || o > was {
+			t.Fatalf("OffsetForTimestamp(%d) = %d, was %d before compaction", x, o, was)
+		}
+		for _, r := range got {
+			if r.offset >= o && r.offset < was {
+				t.Fatalf("OffsetForTimestamp(%d) = %d, was %d: the record at %d in between is kept", x, o, was, r.offset)
+			}
+		}
+	}
+
+	// Appends go on after the merged segments.
+	for i := range 5 {
+		m.append(t, l, record.Options{}, kv{key: fmt.Appendf(nil, "key-%03d", i), value: []byte("after")})
+	}
+	if l.LogEndOffset() != leo+5 {
+		t.Fatalf("log end %d after 5 appends, want %d", l.LogEndOffset(), leo+5)
+	}
+	got, _ = readAll(t, l)
+	checkCompacted(t, &m, got, active.base)
+
+	// Nothing is dirty: the next pass does nothing. A full pass over the
+	// same sealed segments again keeps the same records and adds no segment.
+	if res := compactNow(t, l); res.Segments != 0 {
+		t.Fatalf("second pass: %+v, want nothing rewritten", res)
+	}
+	l.cleaner.Lock()
+	l.cleaner.firstDirty = 0
+	l.cleaner.Unlock()
+	compactNow(t, l)
+	again, _ := readAll(t, l)
+	if fmt.Sprint(again) != fmt.Sprint(got) {
+		t.Fatal("a second full pass changed the records")
+	}
+	if s, _ := segmentsOf(l); len(s) > len(sealed) {
+		t.Fatalf("a second full pass left %d sealed segments, the first %d", len(s), len(sealed))
+	}
+
+	// Recovery, validating every batch, accepts the merged segments.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{cleanShutdownFile, recoveryPointFile} {
+		os.Remove(filepath.Join(dir, f))
+	}
+	l = openLog(t, dir, cfg)
+	defer l.Close()
+	if reopened, _ := readAll(t, l); fmt.Sprint(reopened) != fmt.Sprint(got) {
+		t.Fatal("the log read differently after a reopen")
+	}
+	if o, err := l.OffsetForTimestamp(lastTs); err != nil || o != leo-1 {
+		t.Fatalf("OffsetForTimestamp(%d) after reopen = %d, %v; want %d", lastTs, o, err, leo-1)
+	}
+}
+
+// TestCompactMergeSteadyState is the case that motivated merging: a
+// compacted log written on and on (10 keys, segment.bytes 4096) must not
+// keep one small segment per SegmentBytes ever written. After each pass the
+// log holds one segment for everything cleaned before plus one per segment
+// rolled since the previous pass.
+func TestCompactMergeSteadyState(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 4 << 10
+	l := openLog(t, t.TempDir(), cfg)
+	defer l.Close()
+	var m model
+	rolled := 0
+	for pass := range 10 {
+		before, _ := segmentsOf(l)
+		for round := range 20 {
+			for k := range 10 {
+				m.append(t, l, record.Options{}, kv{key: fmt.Appendf(nil, "key-%d", k), value: fmt.Appendf(nil, "pass %d round %d", pass, round)})
+			}
+		}
+		if err := l.Roll(); err != nil {
+			t.Fatal(err)
+		}
+		mid, _ := segmentsOf(l)
+		newSegs := len(mid) - len(before)
+		rolled += newSegs
+		compactNow(t, l)
+		after, _ := segmentsOf(l)
+		t.Logf("pass %d: %d sealed segments, %d new, %d after the pass", pass, len(mid), newSegs, len(after))
+		if len(after) > 1+newSegs {
+			t.Fatalf("pass %d left %d sealed segments; want at most 1 + the %d rolled since the last pass", pass, len(after), newSegs)
+		}
+	}
+	if rolled < 30 {
+		t.Fatalf("only %d segments rolled in all: the test does not show anything", rolled)
+	}
+	got, _ := readAll(t, l)
+	checkCompacted(t, &m, got, l.LogEndOffset())
+}
+
+// TestGroupTargets: groups are runs of at most maxGroupSegments adjacent
+// segments whose sizes fit SegmentBytes, whose offsets fit the index's
+// 32-bit relative offsets and whose rebuilt indexes fit MaxIndexBytes; a
+// segment too big alone is a group of its own.
+func TestGroupTargets(t *testing.T) {
+	seg := func(base, next, size int64) cleanTarget {
+		return cleanTarget{seg: &segment{base: base, next: next, size: size}, data: make([]byte, size)}
+	}
+	chain := func(sizes ...int64) []cleanTarget {
+		var out []cleanTarget
+		for i, n := range sizes {
+			out = append(out, seg(int64(i*10), int64(i*10+10), n))
+		}
+		return out
+	}
+	cfg := testConfig()
+	cfg.SegmentBytes, cfg.IndexIntervalBytes, cfg.MaxIndexBytes = 1000, 100, 100*timeEntrySize
+	small := cfg
+	small.MaxIndexBytes = 4 * timeEntrySize // 4 entries: at most 399 bytes of log
+	const max32 = math.MaxInt32
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		targets []cleanTarget
+		want    string // group sizes
+	}{
+		{"by size", cfg, chain(300, 300, 300, 300, 1200, 100, 100, 1000), "[3 1 1 2 1]"},
+		{"exactly SegmentBytes", cfg, chain(500, 500, 1), "[2 1]"},
+		{"by index entries", small, chain(150, 150, 150, 99, 99, 99, 99), "[2 3 2]"},
+		{"by offset range", cfg, []cleanTarget{seg(0, 1<<30, 10), seg(1<<30, max32, 10), seg(max32, max32+1, 10), seg(max32+1, max32+2, 10)}, "[2 2]"},
+		{"not adjacent", cfg, []cleanTarget{seg(0, 10, 10), seg(20, 30, 10), seg(30, 40, 10)}, "[1 2]"},
+		{"by count", cfg, chain(make([]int64, maxGroupSegments+6)...), fmt.Sprintf("[%d 6]", maxGroupSegments)},
+		{"one", cfg, chain(5000), "[1]"},
+		{"none", cfg, nil, "[]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			groups := groupTargets(tc.targets, &tc.cfg)
+			var sizes []int
+			i := 0
+			for _, g := range groups {
+				sizes = append(sizes, len(g))
+				var sum int64
+				for _, x := range g {
+					if x.seg != tc.targets[i].seg {
+						t.Fatalf("group member %d is not target %d: groups must keep the targets' order", i, i)
+					}
+					i++
+					sum += x.seg.size
+				}
+				span := g[len(g)-1].seg.next - g[0].seg.base
+				if len(g) > 1 && (sum > tc.cfg.SegmentBytes || span > math.MaxInt32 ||
+					maxIndexEntries(sum, &tc.cfg) > indexCapacity(&tc.cfg) || len(g) > maxGroupSegments) {
+					t.Fatalf("group of %d: %d bytes, %d offsets, breaks a bound", len(g), sum, span)
+				}
+			}
+			if fmt.Sprint(sizes) != tc.want {
+				t.Fatalf("group sizes %v, want %s", sizes, tc.want)
+			}
+		})
+	}
+}
+
+// TestCompactMergeIndexBound: with MaxIndexBytes small against
+// SegmentBytes/IndexIntervalBytes, merging small segments up to SegmentBytes
+// would overflow the rebuilt indexes (the log itself rolls on a full index
+// long before SegmentBytes) and lose the time entry that carries a segment's
+// largest timestamp across a reopen. Groups stop where the indexes would fill.
+func TestCompactMergeIndexBound(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes, cfg.IndexIntervalBytes, cfg.MaxIndexBytes = 64<<10, 64, 6*timeEntrySize
+	l := openLog(t, dir, cfg)
+	var m model
+	ts := int64(1000)
+	// Every record has its own key and its own segment: nothing to remove,
+	// only to merge.
+	for i := range 100 {
+		m.appendAt(t, l, record.Options{}, ts, kv{key: fmt.Appendf(nil, "key-%04d", i), value: []byte("v")})
+		ts += 10
+		if err := l.Roll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := segmentsOf(l)
+	res := compactNow(t, l)
+	after, _ := segmentsOf(l)
+	t.Logf("%d segments -> %d: %+v", len(before), len(after), res)
+	if res.SegmentsMerged == 0 || res.RecordsRemoved != 0 {
+		t.Fatalf("want merges and nothing removed: %+v", res)
+	}
+	// Each segment's last time entry holds its largest timestamp.
+	l.mu.RLock()
+	for _, s := range l.mu.segs[:len(l.mu.segs)-1] {
+		largest := int64(-1)
+		for pos := int64(0); pos < s.size; pos += batchSizeIn(s.data, pos) {
+			b, _ := s.batchAt(pos)
+			largest = max(largest, b.MaxTimestamp())
+		}
+		if ts, _, ok := s.tidx.lastTime(); !ok || ts != largest {
+			t.Errorf("segment %d (%d bytes): last time entry %d (%v), largest timestamp %d", s.base, s.size, ts, ok, largest)
+		}
+	}
+	l.mu.RUnlock()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openLog(t, dir, cfg) // a clean reopen trusts the indexes
+	defer l.Close()
+	for i, r := range m.recs {
+		o, err := l.OffsetForTimestamp(1000 + int64(i)*10)
+		if err != nil || o != r.offset {
+			t.Fatalf("OffsetForTimestamp(%d) = %d, %v; want %d", 1000+i*10, o, err, r.offset)
+		}
+	}
+}
+
+// TestCompactMergeKeepsHeldRanges: a FileRange on a segment that a pass
+// merges into an earlier one (its files deleted) keeps its bytes, through
+// the mapping and through the file, until Release, which then closes it.
+func TestCompactMergeKeepsHeldRanges(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 4 << 10
+	l := openLog(t, dir, cfg)
+	defer l.Close()
+	var m model
+	ts := int64(1000)
+	smallSegments(t, l, &m, rand.New(rand.NewPCG(23, 24)), 6, 10, 5, &ts)
+	sealed, _ := segmentsOf(l)
+	third := sealed[2]
+	held, err := l.Read(third.base, 1<<20, l.LogEndOffset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	heldSeg := held.seg
+	old := bytes.Clone(held.Bytes())
+	if len(old) != int(third.size) {
+		t.Fatalf("held %d bytes, want the whole segment's %d", len(old), third.size)
+	}
+	if res := compactNow(t, l); res.SegmentsMerged == 0 {
+		t.Fatalf("nothing merged: %+v", res)
+	}
+	if path := filepath.Join(dir, segmentName(third.base)+logSuffix); fileExists(path) {
+		t.Fatalf("%s still there after its segment was merged", path)
+	}
+	if !bytes.Equal(held.Bytes(), old) {
+		t.Fatal("a range held across the merge changed")
+	}
+	buf := make([]byte, held.Len())
+	if _, err := held.File().ReadAt(buf, held.Pos()); err != nil || !bytes.Equal(buf, old) {
+		t.Fatalf("the held range's file (for sendfile) no longer has its bytes: %v", err)
+	}
+	got, _ := readAll(t, l)
+	checkCompacted(t, &m, got, l.LogEndOffset())
+	held.Release()
+	if n := heldSeg.refs.Load(); n != 0 {
+		t.Fatalf("merged segment has %d references after the last range's Release, want 0 (files closed)", n)
 	}
 }
 
@@ -698,68 +1232,113 @@ func reseal(b []byte) { binary.BigEndian.PutUint32(b[17:], record.Checksum(b[21:
 // FuzzCompact drives a log with appends (1-3 records over 8 keys, some
 // tombstones), rolls and compaction passes picked by the input, then checks
 // after two final passes that batches tile the offsets and each key shows at
-// most its latest record. Like FuzzRecover it does real file I/O, so bound
+// most its latest record (runCompactOps). Rolls leave small segments that
+// later passes merge. Like FuzzRecover it does real file I/O, so bound
 // minimization:
 //
 //	go test -run '^$' -fuzz '^FuzzCompact$' -fuzztime 60s -fuzzminimizetime 20x ./segment
 func FuzzCompact(f *testing.F) {
-	f.Add([]byte{1, 2, 3, 0x81, 0x40, 5, 0xc0, 7, 1, 0x40})
-	f.Add(bytes.Repeat([]byte{3, 0x85, 0x40, 0xc0}, 20))
+	for _, ops := range compactSeeds {
+		f.Add(ops)
+	}
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		if len(ops) > 400 {
 			return
 		}
-		cfg := testConfig()
-		cfg.SegmentBytes = 1 << 10
-		l := openLog(t, t.TempDir(), cfg)
-		defer l.Close()
-		var m model
-		now := time.Now()
-		opt := func() CompactOptions { return CompactOptions{Now: now, DeleteRetention: 5 * time.Millisecond} }
-		for _, op := range ops {
-			switch {
-			case op&0xc0 == 0x40:
-				l.Roll()
-			case op&0xc0 == 0xc0:
-				now = now.Add(time.Duration(op&0x3f) * time.Millisecond)
-				if _, err := l.Compact(opt()); err != nil {
-					t.Fatal(err)
-				}
-			default:
-				recs := make([]kv, 1+int(op>>4&3)%3)
-				for i := range recs {
-					recs[i].key = []byte{'k', '0' + (op+byte(i))&7}
-					if op&0x80 == 0 {
-						recs[i].value = []byte{op, byte(i)}
-					}
-				}
-				m.append(t, l, record.Options{}, recs...)
-			}
-		}
-		l.Roll()
-		for range 2 {
-			l.cleaner.Lock()
-			l.cleaner.firstDirty = 0
-			l.cleaner.Unlock()
-			if _, err := l.Compact(opt()); err != nil {
-				t.Fatal(err)
-			}
-			now = now.Add(time.Second)
-		}
-		got, _ := readAll(t, l)
-		latest := m.latestBelow(l.LogEndOffset())
-		seen := map[string]bool{}
-		for _, r := range got {
-			w := latest[string(r.key)]
-			if seen[string(r.key)] || w.offset != r.offset || !bytes.Equal(w.value, r.value) {
-				t.Fatalf("record %s@%d=%q: latest is @%d=%q, seen before: %v", r.key, r.offset, r.value, w.offset, w.value, seen[string(r.key)])
-			}
-			seen[string(r.key)] = true
-		}
-		for k, w := range latest {
-			if w.value != nil && !seen[k] {
-				t.Fatalf("key %s lost its latest value @%d", k, w.offset)
-			}
-		}
+		runCompactOps(t, ops)
 	})
+}
+
+// compactSeeds are FuzzCompact's seed inputs; TestCompactSeedsMerge checks
+// that they include merges of several segments.
+var compactSeeds = [][]byte{
+	{1, 2, 3, 0x81, 0x40, 5, 0xc0, 7, 1, 0x40},
+	bytes.Repeat([]byte{3, 0x85, 0x40, 0xc0}, 20),
+	bytes.Repeat([]byte{1, 2, 0x40, 3, 0x40, 0x86, 0x40, 0xc1}, 8),
+}
+
+// runCompactOps runs one FuzzCompact input: op&0xc0 == 0x40 rolls, 0xc0
+// advances the clock by op&0x3f ms and runs a pass, anything else appends
+// (bit 7 set: tombstones). It returns how many segments the passes merged
+// away.
+func runCompactOps(t *testing.T, ops []byte) (merged int) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 10
+	l := openLog(t, t.TempDir(), cfg)
+	defer l.Close()
+	var m model
+	now := time.Now()
+	opt := func() CompactOptions { return CompactOptions{Now: now, DeleteRetention: 5 * time.Millisecond} }
+	compact := func() {
+		res, err := l.Compact(opt())
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged += res.SegmentsMerged
+		if l.LogEndOffset() != int64(len(m.recs)) {
+			t.Fatalf("log end %d after a pass, want %d", l.LogEndOffset(), len(m.recs))
+		}
+		sealed, _ := segmentsOf(l)
+		for _, s := range sealed {
+			if s.size > cfg.SegmentBytes {
+				t.Fatalf("segment %d is %d bytes, above SegmentBytes %d", s.base, s.size, cfg.SegmentBytes)
+			}
+		}
+	}
+	for _, op := range ops {
+		switch {
+		case op&0xc0 == 0x40:
+			l.Roll()
+		case op&0xc0 == 0xc0:
+			now = now.Add(time.Duration(op&0x3f) * time.Millisecond)
+			compact()
+		default:
+			recs := make([]kv, 1+int(op>>4&3)%3)
+			for i := range recs {
+				recs[i].key = []byte{'k', '0' + (op+byte(i))&7}
+				if op&0x80 == 0 {
+					recs[i].value = []byte{op, byte(i)}
+				}
+			}
+			m.append(t, l, record.Options{}, recs...)
+		}
+	}
+	l.Roll()
+	for range 2 {
+		l.cleaner.Lock()
+		l.cleaner.firstDirty = 0
+		l.cleaner.Unlock()
+		compact()
+		now = now.Add(time.Second)
+	}
+	got, _ := readAll(t, l)
+	latest := m.latestBelow(l.LogEndOffset())
+	seen := map[string]bool{}
+	for _, r := range got {
+		w := latest[string(r.key)]
+		if seen[string(r.key)] || w.offset != r.offset || !bytes.Equal(w.value, r.value) {
+			t.Fatalf("record %s@%d=%q: latest is @%d=%q, seen before: %v", r.key, r.offset, r.value, w.offset, w.value, seen[string(r.key)])
+		}
+		seen[string(r.key)] = true
+	}
+	for k, w := range latest {
+		if w.value != nil && !seen[k] {
+			t.Fatalf("key %s lost its latest value @%d", k, w.offset)
+		}
+	}
+	return merged
+}
+
+// TestCompactSeedsMerge: FuzzCompact's seeds exercise merges of several
+// segments into one, not only single-segment cleaning.
+func TestCompactSeedsMerge(t *testing.T) {
+	total := 0
+	for i, ops := range compactSeeds {
+		n := runCompactOps(t, ops)
+		t.Logf("seed %d: %d segments merged away", i, n)
+		total += n
+	}
+	if total == 0 {
+		t.Fatal("no seed merged a segment")
+	}
 }

@@ -163,24 +163,62 @@
 // baseTimestamp = first clean + delete retention) and loses its tombstones on
 // a pass after that time; once the earliest pending horizon has passed, a
 // pass runs whatever the dirty ratio (KIP-534; this is remembered in memory
-// only, so after a restart the next dirty pass removes them). Cleaning segment B writes, next to B's files:
+// only, so after a restart the next dirty pass removes them).
+//
+// A pass cleans the sealed segments holding mapped offsets in groups of
+// adjacent ones, each into one file named after the group's first base
+// offset B (Kafka's LogCleaner.groupSegmentsBySize). A group grows while the
+// segments' current sizes sum to at most SegmentBytes, its offsets span at
+// most 2^31-1 (relative offsets of the indexes), the indexes rebuilt over
+// that many bytes fit MaxIndexBytes, and it has fewer than 64 segments (the
+// swap deletes the others' files under the log's lock). A group is swapped
+// in when a record went or a delete horizon was stamped, or when it holds
+// more than one segment; a lone segment with nothing removed is left alone.
+// So segments a pass emptied are merged by the next pass, and a compacted log
+// that keeps being written holds about one segment for what was cleaned plus
+// the ones rolled since the last pass, not one per SegmentBytes ever written.
+// Runs of emptied batches are merged across the group's old segment
+// boundaries, so a Read at an offset that used to start a segment may now
+// get an empty batch that starts before it (as a Read inside a segment
+// already could after a later pass merged emptied batches); readers skip
+// records below the offset they asked for, as Kafka clients do. Cleaning
+// group B = B1..Bk (segment B1 = B, each Bi+1 the next offset after Bi)
+// writes, next to B's files:
 //
 //  1. <B>.cleaned.log, fsynced; then <B>.cleaned.index and .timeindex are
 //     built from it (every batch validated), fsynced and renamed to
 //     <B>.swap.index and <B>.swap.timeindex; directory fsynced.
-//  2. Under the log's lock, if B is still a sealed segment of the log:
-//     rename <B>.cleaned.log to <B>.swap.log (the commit point), fsync the
-//     directory, rename both index .swap files over B's indexes, fsync the
-//     directory, rename <B>.swap.log over <B>.log, and fsync the directory
-//     once the lock is released.
+//  2. Under the log's lock, if B1..Bk are still adjacent sealed segments of
+//     the log: rename <B>.cleaned.log to <B>.swap.log (the commit point). If
+//     k > 1: fsync the directory, then delete the files of B2..Bk (.log,
+//     .index, .timeindex). Then fsync the directory, rename both index .swap
+//     files over B's indexes, fsync the directory, rename <B>.swap.log over
+//     <B>.log, and fsync the directory once the lock is released. The new
+//     segment replaces B1..Bk in the list and ends where Bk ended.
 //
-// Open first finishes every committed copy (a <B>.swap.log: rename the index
-// .swap files that are still there, then the log) and then deletes every
-// other file with ".cleaned." or ".swap." in its name. So a crash leaves
-// either B's old files or the cleaned ones, never neither: while
-// <B>.swap.log exists every index .swap file belongs to it, because the log
-// is renamed last and only after the index renames are durable. Readers
-// holding a FileRange of the old B keep its unlinked file until Release.
+// Open first finishes every committed copy: for a <B>.swap.log it reads the
+// batch headers to find the copy's end offset E (the batches tile [B, E),
+// the copy was validated and fsynced before the commit), deletes the files of
+// every segment with a base offset in (B, E), then, after a directory fsync,
+// renames the index .swap files that are still there and, after another, the
+// log. Then it deletes every other file with ".cleaned." or ".swap." in its
+// name. What a crash leaves:
+//
+//	before the commit      B1..Bk untouched; the cleaner files are deleted
+//	after the commit       <B>.swap.log plus any part of B2..Bk: Open
+//	                       deletes the rest of B2..Bk and finishes the swap
+//	during Open's finish   the same states again; every step repeats safely
+//	after the log rename   the new B; B2..Bk's deletion was made durable
+//	                       by the directory fsync before that rename
+//
+// So Open ends with either all of B1..Bk or the cleaned copy, never a gap or
+// an overlap: no merged segment is deleted before the commit is durable, and
+// while <B>.swap.log exists every index .swap file belongs to it, because
+// the log is renamed last and only after the index renames are durable. A
+// <B>.swap.log whose batch headers do not chain from B makes Open fail with
+// ErrCorrupt, since the segments it replaced may already be gone. Readers
+// holding a FileRange of an old segment (B's, or a merged one's whose files
+// were deleted) keep its unlinked file until Release.
 // The cleaner-offset-checkpoint file records where the next pass's dirty
 // section starts; a lost or stale one only costs a redundant pass.
 //
