@@ -210,7 +210,9 @@ Examples:
   spate group reset-offsets billing --topic events --to-datetime 2026-11-24T21:00:00Z --execute`,
 		Flags: []cli.Flag{
 			brokersFlag(), timeoutFlag(),
-			&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Usage: "the `TOPIC` whose offsets move", Required: true},
+			// Not Required: urfave/cli checks that before withArgs has read
+			// the flags after GROUP, so the documented order would fail.
+			&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Usage: "the `TOPIC` whose offsets move (required)"},
 			&cli.BoolFlag{Name: "to-earliest", Usage: "reset to the log start"},
 			&cli.BoolFlag{Name: "to-latest", Usage: "reset to the high watermark"},
 			&cli.Int64Flag{Name: "to-offset", Usage: "reset to offset `N`"},
@@ -245,6 +247,9 @@ func runGroupReset(c *cli.Context, args []string) error {
 		return fmt.Errorf("group reset-offsets: want one GROUP argument, got %d", len(args))
 	}
 	cfg := resetConfig{group: args[0], topic: c.String("topic"), execute: c.Bool("execute")}
+	if cfg.topic == "" {
+		return fmt.Errorf("group reset-offsets: --topic is required")
+	}
 	var chosen []string
 	if c.Bool("to-earliest") {
 		chosen, cfg.to = append(chosen, "--to-earliest"), toEarliest

@@ -195,17 +195,33 @@ func TestConsumeGroupFlags(t *testing.T) {
 	}
 }
 
+// TestGroupResetFlags: each bad command line fails for its own reason, and
+// the documented order (GROUP first, then the flags) runs.
 func TestGroupResetFlags(t *testing.T) {
-	for _, args := range [][]string{
-		{"reset-offsets", "g", "--topic", "t"},
-		{"reset-offsets", "g", "--topic", "t", "--to-earliest", "--to-latest"},
-		{"reset-offsets", "g", "--topic", "t", "--to-offset", "-1"},
-		{"reset-offsets", "g", "--topic", "t", "--to-datetime", "yesterday"},
-		{"reset-offsets", "--topic", "t", "--to-earliest"},
-	} {
+	run := func(args ...string) error {
 		app := &cli.App{Name: "spate", Commands: []*cli.Command{groupCommand()}, Writer: io.Discard, ErrWriter: io.Discard}
-		if err := app.Run(append([]string{"spate", "group"}, args...)); err == nil {
-			t.Errorf("group %q ran", args)
+		return app.Run(append([]string{"spate", "group"}, args...))
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"reset-offsets", "g", "--topic", "t"}, "want exactly one of"},
+		{[]string{"reset-offsets", "g", "--topic", "t", "--to-earliest", "--to-latest"}, "want exactly one of"},
+		{[]string{"reset-offsets", "g", "--topic", "t", "--to-offset", "-1"}, "at least 0"},
+		{[]string{"reset-offsets", "g", "--topic", "t", "--to-datetime", "yesterday"}, "RFC 3339"},
+		{[]string{"reset-offsets", "--topic", "t", "--to-earliest"}, "want one GROUP argument"},
+		{[]string{"reset-offsets", "g", "--to-earliest"}, "--topic is required"},
+	} {
+		if err := run(tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("group %q: %v, want an error with %q", tc.args, err, tc.want)
 		}
+	}
+	b := brokertest.Start(t, nil)
+	if err := b.Engine().CreateTopic("t", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("reset-offsets", "g", "--topic", "t", "--to-earliest", "--brokers", b.Addr()); err != nil {
+		t.Fatalf("reset-offsets g --topic t --to-earliest (the README's order): %v", err)
 	}
 }
