@@ -63,7 +63,10 @@ away, and at exit. Records fetched but not printed, such as
 those after the --count-th, are not committed: the next member or run
 prints them. A member killed without exiting keeps its partitions until
 --session-timeout passes; the others then read them again from its last
-commit (at least once). --partition does not combine with --group.
+commit (at least once). With --instance-id the member is static: it keeps
+its partitions across a restart within --session-timeout (no rebalance, and
+it does not leave the group at exit). --partition does not combine with
+--group.
 --assignor lists the assignors the member accepts, preferred first (range,
 roundrobin, sticky, cooperative-sticky; default range,roundrobin); the
 broker picks one every member lists. With cooperative-sticky a rebalance
@@ -92,6 +95,7 @@ Example, three members that share a topic and exit when it is all read:
 			&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Usage: "read as a member of consumer `GROUP`"},
 			&cli.DurationFlag{Name: "session-timeout", Value: 45 * time.Second, Usage: "with --group: the coordinator drops a member silent this long (6s to 30m)"},
 			&cli.GenericFlag{Name: "assignor", Value: &listValue{}, Usage: "with --group: accepted `assignors`, preferred first (repeatable or comma list; default range,roundrobin)"},
+			&cli.StringFlag{Name: "instance-id", Usage: "with --group: a static member `ID` (Kafka's group.instance.id): it does not leave the group at exit, and started again within --session-timeout it gets its partitions back without a rebalance"},
 		},
 		Action: withArgs(runConsume),
 	}
@@ -111,6 +115,7 @@ type consumeConfig struct {
 	group          string // "": read the partitions directly
 	sessionTimeout time.Duration
 	assignors      []string // nil: the client's default
+	instanceID     string   // "": a dynamic member
 }
 
 // idleRecheck is how often a member idle for --exit-idle asks whether its
@@ -229,7 +234,8 @@ func consume(ctx context.Context, cfg consumeConfig, out io.Writer) (int64, erro
 // left the output buffer, so a member killed with lines in its buffer
 // leaves them to the next owner. Close runs after the last flush.
 func consumeGroup(ctx context.Context, cfg consumeConfig, out io.Writer) (int64, error) {
-	settings := client.GroupSettings{SessionTimeout: cfg.sessionTimeout, Start: &cfg.from, CommitMarked: true, Assignors: cfg.assignors}
+	settings := client.GroupSettings{SessionTimeout: cfg.sessionTimeout, Start: &cfg.from, CommitMarked: true, Assignors: cfg.assignors,
+		InstanceID: cfg.instanceID}
 	// Kafka's rule of thumb, a heartbeat at most every third of the session,
 	// so a short session (as in tests of a takeover) survives a lost beat.
 	if settings.HeartbeatInterval = cfg.sessionTimeout / 3; settings.HeartbeatInterval > 3*time.Second {
@@ -248,7 +254,7 @@ func consumeGroup(ctx context.Context, cfg consumeConfig, out io.Writer) (int64,
 
 // groupConfigFrom reads --group, --session-timeout and --assignor into cfg.
 func groupConfigFrom(c *cli.Context, cfg *consumeConfig) error {
-	cfg.group, cfg.sessionTimeout = c.String("group"), c.Duration("session-timeout")
+	cfg.group, cfg.sessionTimeout, cfg.instanceID = c.String("group"), c.Duration("session-timeout"), c.String("instance-id")
 	for _, v := range list(c, "assignor") {
 		for _, a := range strings.Split(v, ",") {
 			a = strings.TrimSpace(a)
@@ -261,8 +267,8 @@ func groupConfigFrom(c *cli.Context, cfg *consumeConfig) error {
 		}
 	}
 	if cfg.group == "" {
-		if c.IsSet("session-timeout") || cfg.assignors != nil {
-			return errors.New("consume: --session-timeout and --assignor need --group")
+		if c.IsSet("session-timeout") || cfg.assignors != nil || cfg.instanceID != "" {
+			return errors.New("consume: --session-timeout, --assignor and --instance-id need --group")
 		}
 		return nil
 	}

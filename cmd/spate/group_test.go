@@ -188,6 +188,7 @@ func TestConsumeGroupFlags(t *testing.T) {
 		{"t", "--group", "g", "--partition", "1"},
 		{"t", "--group", "g", "--session-timeout", "5s"},
 		{"t", "--session-timeout", "8s"},
+		{"t", "--instance-id", "host-1"},
 	} {
 		if err := runParsed(t, consumeCommand(), parse, bad...); err == nil {
 			t.Errorf("consume %q parsed", bad)
