@@ -64,6 +64,7 @@ type Config struct {
 	OffsetsTopicPartitions     int32         // offsets.topic.num.partitions: partitions __consumer_offsets is created with
 	OffsetsRetentionMinutes    int64         // offsets.retention.minutes: how long offsets outlive their group's use
 	OffsetsRetentionCheck      time.Duration // offsets.retention.check.interval.ms
+	OffsetMetadataMaxBytes     int32         // offset.metadata.max.bytes: longest metadata string of a committed offset
 }
 
 // DefaultConfig returns the embedded defaults `make run` uses.
@@ -101,6 +102,7 @@ func DefaultConfig() Config {
 		OffsetsTopicPartitions:     50,               // Kafka's default
 		OffsetsRetentionMinutes:    7 * 24 * 60,      // Kafka's default: 7 days
 		OffsetsRetentionCheck:      10 * time.Minute, // Kafka's default
+		OffsetMetadataMaxBytes:     4096,             // Kafka's default
 	}
 }
 
@@ -236,6 +238,7 @@ var keys = []key{
 	msKey("group.max.session.timeout.ms", "longest session timeout a group member may ask for", false, func(c *Config) *time.Duration { return &c.GroupMaxSessionTimeout }),
 	intKey("offsets.retention.minutes", "committed offsets are deleted once their group has been empty this long (offsets committed without a group membership: this long after their commit)", 1, func(c *Config) *int64 { return &c.OffsetsRetentionMinutes }),
 	msKey("offsets.retention.check.interval.ms", "how often expired offsets are looked for", false, func(c *Config) *time.Duration { return &c.OffsetsRetentionCheck }),
+	intKey("offset.metadata.max.bytes", "longest metadata string a committed offset may carry (longer: OFFSET_METADATA_TOO_LARGE)", 0, func(c *Config) *int32 { return &c.OffsetMetadataMaxBytes }),
 	intKey("offsets.topic.num.partitions", "partitions __consumer_offsets is created with (an existing topic keeps its count)", 1, func(c *Config) *int32 { return &c.OffsetsTopicPartitions }),
 }
 

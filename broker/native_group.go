@@ -151,10 +151,12 @@ func (h *nativeHandler) offsetCommit(r *netio.Responder, hdr wire.RequestHeader,
 	// The response mirrors the request's shape; it is built now because
 	// done runs after q has gone back to the decoder pool.
 	// A partition that does not exist is answered UNKNOWN_TOPIC_OR_PARTITION
-	// and the others are committed, as Kafka does: a commit must not bring
-	// back offsets of a deleted topic (DeleteTopics removed them).
+	// (a commit must not bring back offsets of a deleted topic: DeleteTopics
+	// removed them), one whose metadata is longer than
+	// offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE; the others are
+	// committed, as Kafka does.
 	resp := &wire.OffsetCommitResponse{Topics: make([]wire.OffsetCommitTopicResponse, len(q.Topics))}
-	unknown := false
+	refused := false
 	for i, t := range q.Topics {
 		rt := &resp.Topics[i]
 		rt.Name = t.Name
@@ -163,7 +165,12 @@ func (h *nativeHandler) offsetCommit(r *netio.Responder, hdr wire.RequestHeader,
 			rt.Partitions[j].Partition = p.Partition
 			if !h.b.engine.HasPartition(t.Name, p.Partition) {
 				rt.Partitions[j].ErrorCode = wire.UnknownTopicOrPartition
-				unknown = true
+				refused = true
+				continue
+			}
+			if len(p.Metadata) > int(h.b.cfg.OffsetMetadataMaxBytes) {
+				rt.Partitions[j].ErrorCode = wire.OffsetMetadataTooLarge
+				refused = true
 				continue
 			}
 			req.Offsets = append(req.Offsets, engine.CommitOffset{
@@ -180,7 +187,7 @@ func (h *nativeHandler) offsetCommit(r *netio.Responder, hdr wire.RequestHeader,
 				}
 			}
 		}
-		h.reply(r, hdr, start, resp, err != nil || unknown)
+		h.reply(r, hdr, start, resp, err != nil || refused)
 	})
 }
 

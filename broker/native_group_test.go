@@ -7,6 +7,7 @@ import (
 	"io"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -350,6 +351,32 @@ func TestGroupOffsetsOfDeletedTopic(t *testing.T) {
 	b2 := restartTestBroker(t, b)
 	if got, want := fetch(b2, "g1"), map[string]int64{"kept-0": 30, "kept-1": 31}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("g1 after restart: %v, want %v (nothing of the deleted topic)", got, want)
+	}
+}
+
+// TestGroupOffsetMetadataLimit: a partition whose commit metadata is
+// longer than offset.metadata.max.bytes is refused with
+// OFFSET_METADATA_TOO_LARGE; the other partition of the request is
+// committed.
+func TestGroupOffsetMetadataLimit(t *testing.T) {
+	b := startTestBroker(t, func(c *Config) { c.OffsetMetadataMaxBytes = 16 })
+	c := dialTest(t, b)
+	if err := b.engine.CreateTopic("t", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	var resp wire.OffsetCommitResponse
+	call(t, c, &wire.OffsetCommitRequest{GroupID: "g", GenerationID: -1, Topics: []wire.OffsetCommitTopic{{Name: "t",
+		Partitions: []wire.OffsetCommitPartition{
+			{Partition: 0, Offset: 5, LeaderEpoch: -1, Metadata: strings.Repeat("x", 17)},
+			{Partition: 1, Offset: 6, LeaderEpoch: -1, Metadata: strings.Repeat("y", 16)}}}}}, &resp)
+	if got := resp.Topics[0].Partitions; got[0].ErrorCode != wire.OffsetMetadataTooLarge || got[1].ErrorCode != wire.None {
+		t.Fatalf("commit answers %+v, want OFFSET_METADATA_TOO_LARGE then NONE", got)
+	}
+	var of wire.OffsetFetchResponse
+	call(t, c, &wire.OffsetFetchRequest{GroupID: "g", AllTopics: true}, &of)
+	if len(of.Topics) != 1 || len(of.Topics[0].Partitions) != 1 || of.Topics[0].Partitions[0].Partition != 1 ||
+		of.Topics[0].Partitions[0].Metadata != strings.Repeat("y", 16) {
+		t.Fatalf("committed: %+v, want only partition 1 with its metadata", of.Topics)
 	}
 }
 

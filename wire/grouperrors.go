@@ -4,6 +4,7 @@ package wire
 // group codecs; init adds them to the table of errors.go so that Err,
 // String, Retriable, CodeOf and Errors know them like every other code.
 const (
+	OffsetMetadataTooLarge    ErrorCode = 12
 	CoordinatorLoadInProgress ErrorCode = 14
 	CoordinatorNotAvailable   ErrorCode = 15
 	NotCoordinator            ErrorCode = 16
@@ -25,6 +26,8 @@ const (
 // the membership ones need the client to act (rejoin, give up), so a plain
 // resend would fail the same way.
 var (
+	ErrOffsetMetadataTooLarge = &Error{OffsetMetadataTooLarge, "OFFSET_METADATA_TOO_LARGE", false,
+		"the committed offset's metadata is longer than the broker's offset.metadata.max.bytes"}
 	ErrCoordinatorLoadInProgress = &Error{CoordinatorLoadInProgress, "COORDINATOR_LOAD_IN_PROGRESS", true,
 		"the coordinator is still loading the group's state from __consumer_offsets"}
 	ErrCoordinatorNotAvailable = &Error{CoordinatorNotAvailable, "COORDINATOR_NOT_AVAILABLE", true,
@@ -56,7 +59,7 @@ var (
 )
 
 var groupErrors = []*Error{
-	ErrCoordinatorLoadInProgress, ErrCoordinatorNotAvailable, ErrNotCoordinator, ErrIllegalGeneration,
+	ErrOffsetMetadataTooLarge, ErrCoordinatorLoadInProgress, ErrCoordinatorNotAvailable, ErrNotCoordinator, ErrIllegalGeneration,
 	ErrInconsistentGroupProtocol, ErrInvalidGroupID, ErrUnknownMemberID, ErrInvalidSessionTimeout,
 	ErrRebalanceInProgress, ErrNonEmptyGroup, ErrGroupIDNotFound, ErrMemberIDRequired,
 	ErrGroupMaxSizeReached, ErrFencedInstanceID,
