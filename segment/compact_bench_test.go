@@ -24,24 +24,7 @@ func BenchmarkCompact(b *testing.B) {
 			src, size, cfg := benchCompactLog(b, c)
 			b.SetBytes(size)
 			b.ReportAllocs()
-			b.ResetTimer()
-			var res CompactResult
-			var maxPause time.Duration
-			for i := range b.N {
-				b.StopTimer()
-				dir := filepath.Join(b.TempDir(), fmt.Sprint(i))
-				copyDir(b, src, dir)
-				l := openLog(b, dir, cfg)
-				b.StartTimer()
-				var err error
-				if res, err = l.Compact(CompactOptions{Now: time.Now()}); err != nil || res.Segments != 1 {
-					b.Fatalf("Compact: %+v, %v", res, err)
-				}
-				b.StopTimer()
-				maxPause = max(maxPause, res.MaxSwapPause)
-				l.Close()
-				b.StartTimer()
-			}
+			res, maxPause, _ := compactCopies(b, src, cfg, 1)
 			b.ReportMetric(float64(res.BytesAfter)/float64(res.BytesBefore), "after/before")
 			b.ReportMetric(float64(maxPause.Microseconds())/1000, "max-swap-pause-ms")
 			b.ReportMetric(float64(res.RecordsRemoved), "records-removed")
@@ -84,32 +67,42 @@ func BenchmarkCompactMerge(b *testing.B) {
 			}
 			l.Close()
 			before := countSegmentFiles(b, src)
-			var res CompactResult
-			var maxPause time.Duration
-			var after int
 			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				b.StopTimer()
-				dir := filepath.Join(b.TempDir(), fmt.Sprint(i))
-				copyDir(b, src, dir)
-				l := openLog(b, dir, cfg)
-				b.StartTimer()
-				var err error
-				if res, err = l.Compact(CompactOptions{Now: time.Now()}); err != nil || res.Segments != n {
-					b.Fatalf("Compact: %+v, %v", res, err)
-				}
-				b.StopTimer()
-				maxPause = max(maxPause, res.MaxSwapPause)
-				l.Close()
-				after = countSegmentFiles(b, dir)
-				b.StartTimer()
-			}
+			_, maxPause, lastDir := compactCopies(b, src, cfg, n)
 			b.ReportMetric(float64(before), "files-before")
-			b.ReportMetric(float64(after), "files-after")
+			b.ReportMetric(float64(countSegmentFiles(b, lastDir)), "files-after")
 			b.ReportMetric(float64(maxPause.Microseconds())/1000, "max-swap-pause-ms")
 		})
 	}
+}
+
+// compactCopies runs b.N timed Compact passes, each on a fresh copy of the
+// log in src (the copy and the Open untimed), and fails unless each
+// rewrites wantSegments segments. It returns the last pass's result, the
+// longest swap pause of all, and the last copy's directory (closed).
+func compactCopies(b *testing.B, src string, cfg Config, wantSegments int) (CompactResult, time.Duration, string) {
+	b.Helper()
+	var res CompactResult
+	var maxPause time.Duration
+	var dir string
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		dir = filepath.Join(b.TempDir(), fmt.Sprint(i))
+		copyDir(b, src, dir)
+		l := openLog(b, dir, cfg)
+		b.StartTimer()
+		var err error
+		if res, err = l.Compact(CompactOptions{Now: time.Now()}); err != nil || res.Segments != wantSegments {
+			b.Fatalf("Compact: %+v, %v", res, err)
+		}
+		b.StopTimer()
+		maxPause = max(maxPause, res.MaxSwapPause)
+		l.Close()
+		b.StartTimer()
+	}
+	b.StopTimer()
+	return res, maxPause, dir
 }
 
 // countSegmentFiles counts the .log, .index and .timeindex files in dir.

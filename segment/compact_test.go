@@ -206,13 +206,7 @@ func TestCompactKeepsLatestPerKey(t *testing.T) {
 		t.Fatalf("second pass rewrote %d segments", res.Segments)
 	}
 	// Recovery accepts compacted segments, even when it validates every batch.
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{cleanShutdownFile, recoveryPointFile} {
-		os.Remove(filepath.Join(dir, f))
-	}
-	l = openLog(t, dir, cfg)
+	l = reopenValidating(t, l, dir, cfg)
 	defer l.Close()
 	if l.LogEndOffset() != leo {
 		t.Fatalf("log end %d after reopen, want %d", l.LogEndOffset(), leo)
@@ -624,6 +618,36 @@ func smallSegments(t testing.TB, l *Log, m *model, rng *rand.Rand, n, perSeg, nk
 	}
 }
 
+// reopenValidating closes l and opens dir again without its clean-shutdown
+// marker and recovery point, so recovery validates every batch.
+func reopenValidating(t testing.TB, l *Log, dir string, cfg Config) *Log {
+	t.Helper()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{cleanShutdownFile, recoveryPointFile} {
+		os.Remove(filepath.Join(dir, f))
+	}
+	return openLog(t, dir, cfg)
+}
+
+// smallSegmentLog opens a log with 4 KiB segments in a fresh directory and
+// seals n segments of perSeg small batches over nkeys keys (smallSegments,
+// PCG seeded with seed, seed+1). It returns the directory and config (for
+// reopening), the log, the model of what was appended and the timestamp
+// the next append should use.
+func smallSegmentLog(t testing.TB, seed uint64, n, perSeg, nkeys int) (string, Config, *Log, *model, int64) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 4 << 10
+	l := openLog(t, dir, cfg)
+	m := &model{}
+	ts := int64(1000)
+	smallSegments(t, l, m, rand.New(rand.NewPCG(seed, seed+1)), n, perSeg, nkeys, &ts)
+	return dir, cfg, l, m, ts
+}
+
 // segInfo is one segment as the log lists it.
 type segInfo struct {
 	base, next, size int64
@@ -640,13 +664,7 @@ func segmentsOf(l *Log) (sealed []segInfo, active segInfo) {
 }
 
 func TestCompactCrashBeforeCommit(t *testing.T) {
-	dir := t.TempDir()
-	cfg := testConfig()
-	cfg.SegmentBytes = 4 << 10
-	l := openLog(t, dir, cfg)
-	var m model
-	ts := int64(1000)
-	smallSegments(t, l, &m, rand.New(rand.NewPCG(15, 16)), 10, 8, 10, &ts)
+	dir, cfg, l, _, _ := smallSegmentLog(t, 15, 10, 8, 10)
 	before, _ := readAll(t, l)
 	if p := prepareClean(t, l); len(p.group) < 2 {
 		t.Fatalf("test needs a group of several segments, got %d", len(p.group))
@@ -692,13 +710,7 @@ func TestCompactCrashAfterCommit(t *testing.T) {
 	}
 	for name, st := range stages {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := testConfig()
-			cfg.SegmentBytes = 4 << 10
-			l := openLog(t, dir, cfg)
-			var m model
-			ts := int64(1000)
-			smallSegments(t, l, &m, rand.New(rand.NewPCG(17, 18)), 12, 8, 10, &ts)
+			dir, cfg, l, m, _ := smallSegmentLog(t, 17, 12, 8, 10)
 			m.append(t, l, record.Options{}, kv{key: []byte("key-000"), value: []byte("in the active segment")})
 			leo := l.LogEndOffset()
 			p := prepareClean(t, l)
@@ -770,7 +782,7 @@ func TestCompactCrashAfterCommit(t *testing.T) {
 			// And the log compacts on from there.
 			compactNow(t, l)
 			got, _ = readAll(t, l)
-			checkCompacted(t, &m, got, leo-1)
+			checkCompacted(t, m, got, leo-1)
 		})
 	}
 }
@@ -784,14 +796,8 @@ func TestCompactSwapLosesRace(t *testing.T) {
 		"first segment deleted":      func(l *Log, p cleanPrep) error { return l.DeleteRecordsBefore(p.group[1].seg.base) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := testConfig()
-			cfg.SegmentBytes = 4 << 10
-			l := openLog(t, dir, cfg)
+			dir, _, l, _, _ := smallSegmentLog(t, 25, 6, 8, 10)
 			defer l.Close()
-			var m model
-			ts := int64(1000)
-			smallSegments(t, l, &m, rand.New(rand.NewPCG(25, 26)), 6, 8, 10, &ts)
 			p := prepareClean(t, l)
 			if len(p.group) < 2 {
 				t.Fatalf("test needs a group of several segments, got %d", len(p.group))
@@ -859,13 +865,7 @@ func firstRecordFrom(t *testing.T, l *Log, offset int64) (rec kv, ok bool) {
 // find their offsets, the log end and the active segment do not move,
 // appends go on, and later passes are stable, also across a reopen.
 func TestCompactMergesSmallSegments(t *testing.T) {
-	dir := t.TempDir()
-	cfg := testConfig()
-	cfg.SegmentBytes = 4 << 10
-	l := openLog(t, dir, cfg)
-	var m model
-	ts := int64(1000)
-	smallSegments(t, l, &m, rand.New(rand.NewPCG(21, 22)), 20, 3, 8, &ts)
+	dir, cfg, l, m, ts := smallSegmentLog(t, 21, 20, 3, 8)
 	m.appendAt(t, l, record.Options{}, ts, kv{key: []byte("key-001"), value: []byte("active")})
 	lastTs := ts
 	sealedBefore, active := segmentsOf(l)
@@ -916,7 +916,7 @@ func TestCompactMergesSmallSegments(t *testing.T) {
 		t.Fatalf("log end %d, want %d", l.LogEndOffset(), leo)
 	}
 	got, _ := readAll(t, l)
-	checkCompacted(t, &m, got, active.base)
+	checkCompacted(t, m, got, active.base)
 
 	// Every offset reads, giving the first kept record at or after it.
 	next := 0
@@ -955,7 +955,7 @@ func TestCompactMergesSmallSegments(t *testing.T) {
 		t.Fatalf("log end %d after 5 appends, want %d", l.LogEndOffset(), leo+5)
 	}
 	got, _ = readAll(t, l)
-	checkCompacted(t, &m, got, active.base)
+	checkCompacted(t, m, got, active.base)
 
 	// Nothing is dirty: the next pass does nothing. A full pass over the
 	// same sealed segments again keeps the same records and adds no segment.
@@ -975,13 +975,7 @@ func TestCompactMergesSmallSegments(t *testing.T) {
 	}
 
 	// Recovery, validating every batch, accepts the merged segments.
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{cleanShutdownFile, recoveryPointFile} {
-		os.Remove(filepath.Join(dir, f))
-	}
-	l = openLog(t, dir, cfg)
+	l = reopenValidating(t, l, dir, cfg)
 	defer l.Close()
 	if reopened, _ := readAll(t, l); fmt.Sprint(reopened) != fmt.Sprint(got) {
 		t.Fatal("the log read differently after a reopen")
@@ -1150,14 +1144,8 @@ func TestCompactMergeIndexBound(t *testing.T) {
 // merges into an earlier one (its files deleted) keeps its bytes, through
 // the mapping and through the file, until Release, which then closes it.
 func TestCompactMergeKeepsHeldRanges(t *testing.T) {
-	dir := t.TempDir()
-	cfg := testConfig()
-	cfg.SegmentBytes = 4 << 10
-	l := openLog(t, dir, cfg)
+	dir, _, l, m, _ := smallSegmentLog(t, 23, 6, 10, 5)
 	defer l.Close()
-	var m model
-	ts := int64(1000)
-	smallSegments(t, l, &m, rand.New(rand.NewPCG(23, 24)), 6, 10, 5, &ts)
 	sealed, _ := segmentsOf(l)
 	third := sealed[2]
 	held, err := l.Read(third.base, 1<<20, l.LogEndOffset())
@@ -1183,7 +1171,7 @@ func TestCompactMergeKeepsHeldRanges(t *testing.T) {
 		t.Fatalf("the held range's file (for sendfile) no longer has its bytes: %v", err)
 	}
 	got, _ := readAll(t, l)
-	checkCompacted(t, &m, got, l.LogEndOffset())
+	checkCompacted(t, m, got, l.LogEndOffset())
 	held.Release()
 	if n := heldSeg.refs.Load(); n != 0 {
 		t.Fatalf("merged segment has %d references after the last range's Release, want 0 (files closed)", n)
