@@ -58,7 +58,7 @@ func New(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker: open group coordinator in %s: %w", cfg.DataDir, err)
 	}
 	b := &Broker{cfg: cfg, engine: e, groups: groups}
-	b.metrics = newMetrics(e)
+	b.metrics = newMetrics(e, groups)
 	srv, err := netio.NewServer(netio.Config{
 		Addr:             cfg.Addr,
 		Multicore:        cfg.EventLoops == 0,

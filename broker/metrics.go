@@ -33,7 +33,7 @@ type metrics struct {
 // in unknownAPI.
 const numAPIs = 32
 
-func newMetrics(e *engine.Engine) *metrics {
+func newMetrics(e *engine.Engine, groups *engine.GroupCoordinator) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -65,7 +65,7 @@ func newMetrics(e *engine.Engine) *metrics {
 		m.errors[k] = errs.WithLabelValues(name)
 		m.latencies[k] = lat.WithLabelValues(name)
 	}
-	m.reg.MustRegister(e.Collector())
+	m.reg.MustRegister(e.Collector(), groups.Collector())
 	return m
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
@@ -377,6 +378,37 @@ func TestGroupOffsetMetadataLimit(t *testing.T) {
 	if len(of.Topics) != 1 || len(of.Topics[0].Partitions) != 1 || of.Topics[0].Partitions[0].Partition != 1 ||
 		of.Topics[0].Partitions[0].Metadata != strings.Repeat("y", 16) {
 		t.Fatalf("committed: %+v, want only partition 1 with its metadata", of.Topics)
+	}
+}
+
+// TestGroupMetrics: /metrics reports each group's members, and per
+// committed partition its offset and its lag behind the high watermark.
+func TestGroupMetrics(t *testing.T) {
+	b := startTestBroker(t, nil)
+	c := dialTest(t, b)
+	var pr wire.ProduceResponse
+	if err := pr.Decode(c.do(t, produceFrame("metered", wire.AcksLeader, testBatch(t, 30, 10)))); err != nil ||
+		pr.Topics[0].Partitions[0].ErrorCode != wire.None {
+		t.Fatalf("produce: %+v, %v", pr, err)
+	}
+	var resp wire.OffsetCommitResponse
+	call(t, c, &wire.OffsetCommitRequest{GroupID: "billing", GenerationID: -1, Topics: []wire.OffsetCommitTopic{{Name: "metered",
+		Partitions: []wire.OffsetCommitPartition{{Partition: 0, Offset: 12, LeaderEpoch: -1}}}}}, &resp)
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != wire.None {
+		t.Fatalf("commit: %s", code)
+	}
+	metrics := httpGet(t, "http://"+b.AdminAddr()+"/metrics", http.StatusOK)
+	for _, want := range []string{
+		`spate_consumer_group_members{group="billing"} 0`,
+		`spate_consumer_group_committed_offset{group="billing",partition="0",topic="metered"} 12`,
+		`spate_consumer_group_lag{group="billing",partition="0",topic="metered"} 18`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", metrics)
 	}
 }
 
