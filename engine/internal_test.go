@@ -41,11 +41,13 @@ func TestInternalTopicRefused(t *testing.T) {
 			t.Errorf("ValidateCreateTopic(%q): %v, want ErrInvalidTopic", name, err)
 		}
 	}
-	if res := produceTo(t, h.e, OffsetsTopic, 0, []byte("k"), []byte("v"), false); !errors.Is(res.Err, ErrInvalidTopic) {
-		t.Fatalf("produce to %s before first use: %v, want ErrInvalidTopic", OffsetsTopic, res.Err)
-	}
-	if d := h.e.Describe(OffsetsTopic)[0]; d.Err == nil {
-		t.Fatalf("a client's produce auto-created %s with %d partitions", OffsetsTopic, len(d.Partitions))
+	for _, name := range []string{OffsetsTopic, "__consumer.offsets"} {
+		if res := produceTo(t, h.e, name, 0, []byte("k"), []byte("v"), false); !errors.Is(res.Err, ErrInvalidTopic) {
+			t.Fatalf("produce to %s before first use: %v, want ErrInvalidTopic", name, res.Err)
+		}
+		if d := h.e.Describe(name)[0]; d.Err == nil {
+			t.Fatalf("a client's produce auto-created %s with %d partitions", name, len(d.Partitions))
+		}
 	}
 
 	// The coordinator creates it on first use, with its own partition count.

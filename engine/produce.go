@@ -270,7 +270,7 @@ func (p *partition) appendIdempotentLocked(b record.Batch) (base, last int64, er
 
 // autoCreate creates an unknown topic with the defaults (AutoCreateTopics).
 func (e *Engine) autoCreate(name string) error {
-	if err := cmp.Or(ValidateTopicName(name), refuseInternal("auto-create", name)); err != nil {
+	if err := cmp.Or(ValidateTopicName(name), refuseReserved("auto-create", name)); err != nil {
 		return err
 	}
 	e.admin.Lock()

@@ -62,16 +62,22 @@ func ValidateTopicName(name string) error {
 func IsInternalTopic(name string) bool { return name == OffsetsTopic }
 
 // refuseInternal returns an ErrInvalidTopic error for an internal topic,
-// naming what was refused.
+// naming what was refused. It is on the produce path: one comparison.
 func refuseInternal(what, name string) error {
-	switch {
-	case IsInternalTopic(name):
+	if IsInternalTopic(name) {
 		return fmt.Errorf("%w: %s %q: it is an internal topic, kept by the group coordinator", ErrInvalidTopic, what, name)
-	case what != "delete" && collisionKey(name) == collisionKey(OffsetsTopic):
-		// Created first, it would keep the coordinator from creating its own.
-		return fmt.Errorf("%w: %s %q: it collides with the internal topic %q ('.' and '_' are interchangeable)", ErrInvalidTopic, what, name, OffsetsTopic)
 	}
 	return nil
+}
+
+// refuseReserved is refuseInternal for creating a topic: a name that
+// collides with an internal topic is refused too, since created first it
+// would keep the coordinator from creating its own.
+func refuseReserved(what, name string) error {
+	if !IsInternalTopic(name) && collisionKey(name) == collisionKey(OffsetsTopic) {
+		return fmt.Errorf("%w: %s %q: it collides with the internal topic %q ('.' and '_' are interchangeable)", ErrInvalidTopic, what, name, OffsetsTopic)
+	}
+	return refuseInternal(what, name)
 }
 
 // collisionKey is the name with '.' read as '_': two names with the same key collide.
@@ -137,8 +143,10 @@ func (e *Engine) checkCreate(name string, partitions int32, replicationFactor in
 	if err := ValidateTopicName(name); err != nil {
 		return 0, TopicConfig{}, err
 	}
-	if collisionKey(name) == collisionKey(OffsetsTopic) && !IsInternalTopic(name) {
-		return 0, TopicConfig{}, refuseInternal("create", name)
+	if !IsInternalTopic(name) {
+		if err := refuseReserved("create", name); err != nil {
+			return 0, TopicConfig{}, err
+		}
 	}
 	if partitions == -1 {
 		partitions = e.cfg.DefaultPartitions
