@@ -904,7 +904,9 @@ func (g *GroupConsumer) watchTopics() error {
 	if g.leaderCounts == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(g.ctx, g.cl.cfg.reqTO)
+	// Bounded by the heartbeat interval: a slow metadata answer must not
+	// delay the heartbeat that follows past the session timeout.
+	ctx, cancel := context.WithTimeout(g.ctx, min(g.cl.cfg.reqTO, g.s.HeartbeatInterval))
 	defer cancel()
 	counts, err := g.partitionCounts(ctx, g.leaderWatch)
 	if err != nil || maps.Equal(counts, g.leaderCounts) {
