@@ -859,7 +859,15 @@ func (g *GroupConsumer) resolveStarts(ctx context.Context, tps []TopicPartition)
 // member loses its place, or Close. It returns why it stopped (nil for
 // Close).
 func (g *GroupConsumer) stable(gen generation) error {
-	hb := time.NewTicker(g.s.HeartbeatInterval)
+	// Under the cooperative protocol the first heartbeat comes early: the
+	// members that gave partitions up in this generation rejoin at once,
+	// and a member that only waits for those partitions (a newcomer) would
+	// otherwise learn of that follow-up rebalance a whole interval later.
+	first := g.s.HeartbeatInterval
+	if gen.cooperative() {
+		first = min(first, cooperativeFirstBeat)
+	}
+	hb := time.NewTimer(first)
 	defer hb.Stop()
 	var autoCommit <-chan time.Time
 	if g.s.AutoCommitInterval > 0 {
@@ -875,6 +883,7 @@ func (g *GroupConsumer) stable(gen generation) error {
 		case <-autoCommit:
 			g.commitProcessed() // a failed auto-commit is retried at the next tick or when partitions are given up
 		case <-hb.C:
+			hb.Reset(g.s.HeartbeatInterval)
 			if err := g.watchTopics(); err != nil {
 				return err
 			}
@@ -894,6 +903,12 @@ func (g *GroupConsumer) stable(gen generation) error {
 		}
 	}
 }
+
+// cooperativeFirstBeat is when a member heartbeats first after a
+// cooperative sync (stable): long enough for the members that gave
+// partitions up to have committed and rejoined, which takes a few round
+// trips.
+const cooperativeFirstBeat = 250 * time.Millisecond
 
 // watchTopics is the leader's check, once per heartbeat, that the
 // subscribed topics still have the partition counts its assignment used: a
