@@ -222,10 +222,7 @@ func TestCompactKeepsLatestPerKey(t *testing.T) {
 // TestCompactKeepsHeldRanges: a FileRange taken before a swap still reads
 // the old bytes after it, and a new Read sees the cleaned segment.
 func TestCompactKeepsHeldRanges(t *testing.T) {
-	cfg := testConfig()
-	cfg.SegmentBytes = 4 << 10
-	l := openLog(t, t.TempDir(), cfg)
-	defer l.Close()
+	l := smallLog(t)
 	var m model
 	fillKeys(t, l, &m, rand.New(rand.NewPCG(19, 20)), 500, 5, record.Options{})
 	l.Roll()
@@ -256,10 +253,7 @@ func TestCompactKeepsHeldRanges(t *testing.T) {
 }
 
 func TestCompactLeavesActiveSegment(t *testing.T) {
-	cfg := testConfig()
-	cfg.SegmentBytes = 4 << 10
-	l := openLog(t, t.TempDir(), cfg)
-	defer l.Close()
+	l := smallLog(t)
 	var m model
 	rng := rand.New(rand.NewPCG(3, 4))
 	fillKeys(t, l, &m, rng, 2000, 20, record.Options{})
@@ -439,10 +433,7 @@ func TestCompactBoundedMap(t *testing.T) {
 }
 
 func TestCompactMinDirtyRatioAndLag(t *testing.T) {
-	cfg := testConfig()
-	cfg.SegmentBytes = 4 << 10
-	l := openLog(t, t.TempDir(), cfg)
-	defer l.Close()
+	l := smallLog(t)
 	var m model
 	fillKeys(t, l, &m, rand.New(rand.NewPCG(7, 8)), 500, 10, record.Options{})
 	l.Roll()
@@ -468,10 +459,7 @@ func TestCompactMinDirtyRatioAndLag(t *testing.T) {
 // segments (records below the offset asked for are skipped, as Kafka
 // clients do).
 func TestCompactConcurrent(t *testing.T) {
-	cfg := testConfig()
-	cfg.SegmentBytes = 4 << 10
-	l := openLog(t, t.TempDir(), cfg)
-	defer l.Close()
+	l := smallLog(t)
 	var m model
 	fillKeys(t, l, &m, rand.New(rand.NewPCG(11, 12)), 500, 30, record.Options{})
 	var stop atomic.Bool
@@ -616,6 +604,17 @@ func smallSegments(t testing.TB, l *Log, m *model, rng *rand.Rand, n, perSeg, nk
 			t.Fatal(err)
 		}
 	}
+}
+
+// smallLog opens a log with 4 KiB segments in a fresh directory, closed
+// when the test ends.
+func smallLog(t testing.TB) *Log {
+	t.Helper()
+	cfg := testConfig()
+	cfg.SegmentBytes = 4 << 10
+	l := openLog(t, t.TempDir(), cfg)
+	t.Cleanup(func() { l.Close() })
+	return l
 }
 
 // reopenValidating closes l and opens dir again without its clean-shutdown
@@ -991,10 +990,7 @@ func TestCompactMergesSmallSegments(t *testing.T) {
 // log holds one segment for everything cleaned before plus one per segment
 // rolled since the previous pass.
 func TestCompactMergeSteadyState(t *testing.T) {
-	cfg := testConfig()
-	cfg.SegmentBytes = 4 << 10
-	l := openLog(t, t.TempDir(), cfg)
-	defer l.Close()
+	l := smallLog(t)
 	var m model
 	rolled := 0
 	for pass := range 10 {
