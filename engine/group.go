@@ -116,8 +116,10 @@ type group struct {
 	// metaWrites counts group metadata records written since load: offset
 	// expiry drops hasMetadata only if none was written after its tombstone.
 	metaWrites int
-	// emptySince is when the group last became Empty (zero: never had
-	// members, or has some now); its offsets expire OffsetsRetention later.
+	// emptySince is when the group last became Empty (set by completeJoin,
+	// or at load from the Empty metadata record; zero for a group that never
+	// had members), read only while it is Empty: its offsets expire
+	// OffsetsRetention later.
 	emptySince time.Time
 	offsets    map[TopicPartition]committed
 }
@@ -140,6 +142,13 @@ type committed struct {
 
 func newGroup(id string) *group {
 	return &group{id: id, pending: map[string]time.Time{}, syncWriteGen: -1, offsets: map[TopicPartition]committed{}}
+}
+
+// forgettable reports whether nothing of g is left in memory or on disk
+// (Empty, no pending member id, no offsets, no metadata record), so the
+// coordinator drops it, as a restart would.
+func (g *group) forgettable() bool {
+	return g.state == GroupEmpty && len(g.pending) == 0 && len(g.offsets) == 0 && !g.hasMetadata
 }
 
 func (g *group) member(id string) *member {
@@ -239,12 +248,8 @@ func (c *groupCore) tick(now time.Time, o *outbox) {
 				c.maybeCompleteJoin(g, now, o)
 			}
 		}
-		if g.state != GroupEmpty {
-			g.emptySince = time.Time{}
-		}
-		if g.state == GroupEmpty && len(g.pending) == 0 && len(g.offsets) == 0 && !g.hasMetadata {
-			// Nothing of it is in memory or on disk: a group whose only
-			// member id was never used. Forget it, as a restart would.
+		if g.forgettable() {
+			// A group whose only member id was never used.
 			delete(c.groups, g.id)
 		}
 	}

@@ -303,8 +303,8 @@ func (c *groupCore) deleteTopicOffsets(topic string, now time.Time, done func(er
 						delete(g.offsets, tp)
 					}
 				}
-				if g.state == GroupEmpty && !g.hasMetadata && len(g.offsets) == 0 {
-					delete(c.groups, id) // as a reload would: nothing of it is left
+				if g.forgettable() {
+					delete(c.groups, id)
 				}
 			}
 			finish(o)

@@ -49,7 +49,7 @@ func (c *groupCore) expireOffsets(now time.Time, o *outbox) {
 			if dropMeta && g.metaWrites == metaWrites {
 				g.hasMetadata = false
 			}
-			if g.state == GroupEmpty && len(g.pending) == 0 && len(g.offsets) == 0 && !g.hasMetadata {
+			if g.forgettable() {
 				delete(c.groups, id)
 			}
 		}})

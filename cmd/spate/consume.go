@@ -218,7 +218,7 @@ func consume(ctx context.Context, cfg consumeConfig, out io.Writer) (int64, erro
 	if cfg.group != "" {
 		return consumeGroup(ctx, cfg, out)
 	}
-	if err := checkPartitions(ctx, cfg); err != nil {
+	if err := checkTopic(ctx, cfg); err != nil {
 		return 0, err
 	}
 	c, err := client.NewConsumer(append(cfg.opts, client.Assign(cfg.topic, cfg.partitions, cfg.from))...)
@@ -445,9 +445,9 @@ func printRecords(ctx context.Context, p *printer, cfg consumeConfig) (n int64, 
 	}
 }
 
-// checkPartitions fails when the topic or a --partition does not exist:
+// checkTopic fails when the topic or a --partition does not exist:
 // the consumer would otherwise wait for it, printing nothing.
-func checkPartitions(ctx context.Context, cfg consumeConfig) error {
+func checkTopic(ctx context.Context, cfg consumeConfig) error {
 	a, err := client.NewAdmin(cfg.opts...)
 	if err != nil {
 		return err
