@@ -36,6 +36,8 @@ type Engine struct {
 	}
 
 	producerIDs *producerIDs
+	// lock is the data dir's flock, held from Open until Close: see datadir.go.
+	lock *dirLock
 
 	closing  atomic.Bool
 	inflight atomic.Int64 // requests inside the engine: see enter/leave
@@ -62,16 +64,24 @@ func Open(cfg Config) (*Engine, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: create data dir %s: %w", ErrStorage, cfg.DataDir, err)
 	}
-	ids, err := openProducerIDs(cfg.DataDir)
+	// The lock comes before anything in the directory is read: a second
+	// broker must not even recover the logs another one is writing.
+	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, producerIDs: ids, stopRetention: make(chan struct{})}
+	ids, err := openProducerIDs(cfg.DataDir)
+	if err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, producerIDs: ids, lock: lock, stopRetention: make(chan struct{})}
 	e.admin.deleting = map[string]struct{}{}
 	empty := map[string]*topic{}
 	e.topics.Store(&empty)
 	if err := e.load(); err != nil {
 		e.closeLogs()
+		lock.unlock()
 		return nil, err
 	}
 	// Retention runs even on idle partitions, so retention.ms and
@@ -150,7 +160,10 @@ func (e *Engine) close(ctx context.Context) error {
 		}
 	}
 	tick.Stop()
-	return errors.Join(waitErr, e.closeLogs())
+	// The lock goes last, once every log is closed: a broker started right
+	// after this one must not open files this one still writes.
+	logsErr := e.closeLogs()
+	return errors.Join(waitErr, logsErr, e.lock.unlock())
 }
 
 // closeLogs closes every partition's log; partitions that a concurrent
