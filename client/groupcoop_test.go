@@ -35,14 +35,22 @@ type coopMember struct {
 	gainedAt  time.Time // first non-empty OnAssigned
 }
 
-func startCoopMember(t *testing.T, addr, group, topic, name string, heartbeat time.Duration, log *coopLog) *coopMember {
+// startCoopMember starts a member. hold, if not nil, runs on the member's
+// group goroutine before its first OnAssigned returns: while it runs the
+// member neither heartbeats nor rejoins, so the group's next rebalance waits
+// for it.
+func startCoopMember(t *testing.T, addr, group, topic, name string, heartbeat time.Duration, log *coopLog, hold func()) *coopMember {
 	t.Helper()
 	m := &coopMember{}
+	var holdOnce sync.Once
 	start := client.Earliest()
 	settings := client.GroupSettings{
 		SessionTimeout: 6 * time.Second, HeartbeatInterval: heartbeat, AutoCommitInterval: 100 * time.Millisecond,
 		Start: &start, Assignors: []string{client.AssignCooperativeSticky},
 		OnAssigned: func(tps []client.TopicPartition) {
+			if hold != nil {
+				holdOnce.Do(hold)
+			}
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			m.assigned = append(m.assigned, tps)
@@ -126,6 +134,27 @@ func steadyProducer(t *testing.T, addr, topic string, partitions, from int) (sto
 	return stop
 }
 
+// readKeptSinceRevoke reports whether m has read, since it first gave a
+// partition up, a value of a partition it still holds.
+func readKeptSinceRevoke(m *coopMember, topic string, parts int, log *coopLog) bool {
+	_, revokedAt, _, _ := m.snapshot()
+	if revokedAt.IsZero() {
+		return false
+	}
+	now := m.gc.Assignment()
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	for v, reads := range log.reads {
+		tp := client.TopicPartition{Topic: topic, Partition: int32(v % parts)}
+		for _, r := range reads {
+			if r.member == m.name && slices.Contains(now, tp) && r.at.After(revokedAt) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // waitCoop waits until cond holds, failing after 30 s with what.
 func waitCoop(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -163,8 +192,8 @@ func TestCooperativeRebalance(t *testing.T) {
 			return true
 		}
 	}
-	m1 := startCoopMember(t, b.Addr(), group, topic, "m1", 100*time.Millisecond, log)
-	m2 := startCoopMember(t, b.Addr(), group, topic, "m2", 100*time.Millisecond, log)
+	m1 := startCoopMember(t, b.Addr(), group, topic, "m1", 100*time.Millisecond, log, nil)
+	m2 := startCoopMember(t, b.Addr(), group, topic, "m2", 100*time.Millisecond, log, nil)
 	waitCoop(t, "the first two members to split the topic", func() bool {
 		return len(m1.gc.Assignment()) == 3 && len(m2.gc.Assignment()) == 3
 	})
@@ -173,11 +202,20 @@ func TestCooperativeRebalance(t *testing.T) {
 
 	stopProducing := steadyProducer(t, b.Addr(), topic, parts, 60)
 	time.Sleep(100 * time.Millisecond)
-	// The newcomer heartbeats every second, so that the follow-up
-	// rebalance (which it learns of from a heartbeat) comes a while after
-	// the old members gave their partitions up: the window in which they
-	// must go on reading their kept ones.
-	m3 := startCoopMember(t, b.Addr(), group, topic, "m3", time.Second, log)
+	// The window in which the old members must go on reading their kept
+	// partitions runs from giving up the moving one to the newcomer's
+	// assignment in the follow-up rebalance. That rebalance cannot finish
+	// while the newcomer's group goroutine is held in its first
+	// OnAssigned, so the window is held open until both old members have
+	// read a kept partition after their revocation (or 4 s, well inside the
+	// 6 s session timeout, after which the check below fails). A test
+	// that only waited once measured a 69 µs window under load.
+	m3 := startCoopMember(t, b.Addr(), group, topic, "m3", time.Second, log, func() {
+		deadline := time.Now().Add(4 * time.Second)
+		for !(readKeptSinceRevoke(m1, topic, parts, log) && readKeptSinceRevoke(m2, topic, parts, log)) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
 	waitCoop(t, "2 partitions each after the third joined", func() bool {
 		return len(m1.gc.Assignment()) == 2 && len(m2.gc.Assignment()) == 2 && len(m3.gc.Assignment()) == 2
 	})
