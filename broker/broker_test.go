@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spate-io/spate/record"
+	"github.com/spate-io/spate/segment"
 	"github.com/spate-io/spate/wire"
 )
 
@@ -21,6 +22,7 @@ func startTestBroker(t testing.TB, mutate func(*Config)) *Broker {
 	cfg.DataDir = t.TempDir()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.AdminAddr = "127.0.0.1:0"
+	cfg.DirectWriteBytes = segment.DirectWriteThreshold // as brokertest: no ~400 MB probe per test
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -38,7 +38,7 @@ type Config struct {
 	FlushPolicy         string        // log.flush.policy: never | interval | always
 	FlushInterval       time.Duration // log.flush.interval.ms (for interval)
 	IndexIntervalBytes  int           // log.index.interval.bytes
-	DirectWriteBytes    int           // log.direct.write.bytes (Spate): batches this big skip the page cache (0: never)
+	DirectWriteBytes    int           // log.direct.write.bytes (Spate): batches this big skip the page cache (0: never; engine.DirectWriteAuto: measure and choose)
 	MaxMessageBytes     int32         // message.max.bytes: largest batch accepted
 	MaxFrameBytes       int32         // socket.request.max.bytes: largest frame read off a socket
 	MaxInFlightBytes    int64         // connection.max.inflight.bytes: per-connection cap before reads pause
@@ -85,9 +85,9 @@ func DefaultConfig() Config {
 		FlushPolicy:         "never", // like Kafka: durability comes from replication; see docs/durability.md
 		FlushInterval:       time.Second,
 		IndexIntervalBytes:  4096,
-		DirectWriteBytes:    segment.DefaultConfig().DirectWriteBytes, // docs/architecture.md, "Direct writes"
-		MaxMessageBytes:     8 << 20,                                  // a 1 MiB producer batch fits with room to spare
-		MaxFrameBytes:       100 << 20,                                // Kafka's socket.request.max.bytes
+		DirectWriteBytes:    engine.DirectWriteAuto, // docs/architecture.md, "Direct writes"
+		MaxMessageBytes:     8 << 20,                // a 1 MiB producer batch fits with room to spare
+		MaxFrameBytes:       100 << 20,              // Kafka's socket.request.max.bytes
 		MaxInFlightBytes:    64 << 20,
 		IdleTimeout:         10 * time.Minute,
 		EventLoops:          0,
@@ -220,7 +220,26 @@ var keys = []key{
 		func(c *Config) string { return c.FlushPolicy }},
 	msKey("log.flush.interval.ms", "fdatasync period under log.flush.policy=interval", false, func(c *Config) *time.Duration { return &c.FlushInterval }),
 	intKey("log.index.interval.bytes", "bytes of log between sparse index entries", 1, func(c *Config) *int { return &c.IndexIntervalBytes }),
-	intKey("log.direct.write.bytes", "batches of at least this many bytes are written with O_DIRECT, past the page cache (0: never)", 0, func(c *Config) *int { return &c.DirectWriteBytes }),
+	{"log.direct.write.bytes", "auto: measure the data dir at start and write large batches through the page cache or with O_DIRECT, whichever is faster; or batches of at least this many bytes are written with O_DIRECT (0: never)",
+		func(c *Config, v string) error {
+			v = strings.TrimSpace(v)
+			if v == "auto" {
+				c.DirectWriteBytes = engine.DirectWriteAuto
+				return nil
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%q is neither auto nor a non-negative integer", v)
+			}
+			c.DirectWriteBytes = n
+			return nil
+		},
+		func(c *Config) string {
+			if c.DirectWriteBytes == engine.DirectWriteAuto {
+				return "auto"
+			}
+			return strconv.Itoa(c.DirectWriteBytes)
+		}},
 	intKey("message.max.bytes", "largest record batch accepted", 64, func(c *Config) *int32 { return &c.MaxMessageBytes }),
 	intKey("socket.request.max.bytes", "largest request frame accepted", 1024, func(c *Config) *int32 { return &c.MaxFrameBytes }),
 	intKey("connection.max.inflight.bytes", "per-connection request+response bytes before reads pause", 1<<16, func(c *Config) *int64 { return &c.MaxInFlightBytes }),

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spate-io/spate/engine"
 )
 
 func TestConfigPrecedenceFileThenEnv(t *testing.T) {
@@ -173,4 +175,32 @@ func TestConfigCleanerKeysMapOntoEngine(t *testing.T) {
 			t.Errorf("Set(%s=%s) = %v, want ErrConfig naming the key", k, v, err)
 		}
 	}
+}
+
+// log.direct.write.bytes takes auto (the default: measure at start) or a
+// size, and nothing else.
+func TestDirectWriteBytesKey(t *testing.T) {
+	c := DefaultConfig()
+	if got := keyValue(&c, "log.direct.write.bytes"); got != "auto" {
+		t.Fatalf("default log.direct.write.bytes = %q, want auto", got)
+	}
+	for v, want := range map[string]int{"0": 0, "65536": 65536, " auto ": engine.DirectWriteAuto} {
+		if err := c.Set("log.direct.write.bytes", v); err != nil || c.DirectWriteBytes != want {
+			t.Errorf("Set(%q): DirectWriteBytes %d, err %v; want %d", v, c.DirectWriteBytes, err, want)
+		}
+	}
+	for _, v := range []string{"-1", "fast", ""} {
+		if err := c.Set("log.direct.write.bytes", v); err == nil {
+			t.Errorf("Set(%q) succeeded", v)
+		}
+	}
+}
+
+func keyValue(c *Config, name string) string {
+	for _, kv := range c.Keys() {
+		if kv[0] == name {
+			return kv[1]
+		}
+	}
+	return ""
 }

@@ -45,9 +45,15 @@ type Config struct {
 	IndexIntervalBytes int
 	MaxIndexBytes      int
 	// DirectWriteBytes: batches of at least this many bytes are appended
-	// with O_DIRECT, past the page cache (segment.Config); 0 = never.
+	// with O_DIRECT, past the page cache (segment.Config); 0 = never;
+	// DirectWriteAuto = measure the data dir at Open and choose
+	// (segment.CalibrateDir).
 	DirectWriteBytes int
 }
+
+// DirectWriteAuto as Config.DirectWriteBytes lets Open choose between the
+// page cache and O_DIRECT by measuring the data dir.
+const DirectWriteAuto = -1
 
 // TopicConfig is the effective configuration of one topic.
 type TopicConfig struct {
@@ -338,8 +344,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: DataDir is empty", ErrInvalidConfig)
 	case c.DefaultPartitions < 1 || c.DefaultPartitions > MaxPartitionsPerTopic:
 		return fmt.Errorf("%w: DefaultPartitions %d outside [1, %d]", ErrInvalidConfig, c.DefaultPartitions, MaxPartitionsPerTopic)
-	case c.DirectWriteBytes < 0:
-		return fmt.Errorf("%w: DirectWriteBytes must not be negative", ErrInvalidConfig)
+	case c.DirectWriteBytes < 0 && c.DirectWriteBytes != DirectWriteAuto:
+		return fmt.Errorf("%w: DirectWriteBytes must be DirectWriteAuto or not negative", ErrInvalidConfig)
 	case c.IndexIntervalBytes <= 0 || c.MaxIndexBytes <= 0:
 		return fmt.Errorf("%w: IndexIntervalBytes and MaxIndexBytes must be positive", ErrInvalidConfig)
 	}

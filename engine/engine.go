@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/spate-io/spate/segment"
 )
 
 // Engine is one broker's topics and partitions. Its methods are safe for
@@ -38,6 +40,9 @@ type Engine struct {
 	producerIDs *producerIDs
 	// lock is the data dir's flock, held from Open until Close: see datadir.go.
 	lock *dirLock
+	// writeMode is the data dir's calibration when DirectWriteBytes was
+	// DirectWriteAuto (zero otherwise); cfg.DirectWriteBytes holds its result.
+	writeMode segment.Calibration
 
 	closing  atomic.Bool
 	inflight atomic.Int64 // requests inside the engine: see enter/leave
@@ -76,6 +81,9 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, producerIDs: ids, lock: lock, stopRetention: make(chan struct{})}
+	if cfg.DirectWriteBytes == DirectWriteAuto {
+		e.chooseWriteMode()
+	}
 	e.admin.deleting = map[string]struct{}{}
 	empty := map[string]*topic{}
 	e.topics.Store(&empty)
@@ -89,6 +97,27 @@ func Open(cfg Config) (*Engine, error) {
 	e.every(cfg.RetentionCheckInterval, func(now time.Time) { e.ApplyRetention(now) })
 	e.every(cfg.CompactionCheckInterval, func(now time.Time) { e.Compact(now) })
 	return e, nil
+}
+
+// chooseWriteMode measures (or recalls) the data dir's faster write path
+// and sets DirectWriteBytes from it; see segment.CalibrateDir.
+func (e *Engine) chooseWriteMode() {
+	c, err := segment.CalibrateDir(e.cfg.DataDir)
+	if err != nil {
+		c = segment.Calibration{Mode: segment.WritePageCache, Unmeasured: err.Error()}
+	}
+	e.writeMode = c
+	e.cfg.DirectWriteBytes = 0
+	if c.Mode == segment.WriteDirect {
+		e.cfg.DirectWriteBytes = segment.DirectWriteThreshold
+	}
+}
+
+// WriteMode returns the data dir's calibration when the write path was
+// chosen by measurement (ok false when DirectWriteBytes was set by hand),
+// and DirectWriteBytes as in force.
+func (e *Engine) WriteMode() (c segment.Calibration, directWriteBytes int, ok bool) {
+	return e.writeMode, e.cfg.DirectWriteBytes, e.writeMode.Mode != ""
 }
 
 // lookup returns the partition, or an error wrapping

@@ -113,8 +113,12 @@ func TestCollector(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
 		}
 	}
-	if len(got) != 7 {
-		t.Errorf("%d series, want 7 (3 per partition and the count): %v", len(got), got)
+	dirKey := "spate_log_dir_direct_write_bytes,chosen=config,dir=" + e.cfg.DataDir + ",mode=direct"
+	if g, ok := got[dirKey]; !ok || g != float64(e.cfg.DirectWriteBytes) {
+		t.Errorf("%s = %v (present %v), want %d", dirKey, g, ok, e.cfg.DirectWriteBytes)
+	}
+	if len(got) != 8 {
+		t.Errorf("%d series, want 8 (3 per partition, the count and the write path): %v", len(got), got)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spate-io/spate/broker"
+	"github.com/spate-io/spate/segment"
 )
 
 // Start starts a broker on a fresh t.TempDir() and 127.0.0.1:0 with the
@@ -27,6 +28,10 @@ func StartOn(t testing.TB, dir, addr string, mutate func(*broker.Config)) *broke
 	cfg := broker.DefaultConfig()
 	cfg.DataDir, cfg.Addr, cfg.AdminAddr = dir, addr, ""
 	cfg.ShutdownTimeout = 2 * time.Second
+	// The write path is pinned: measuring it (log.direct.write.bytes=auto)
+	// writes ~400 MB per fresh data dir, and tests of the direct path must
+	// not depend on which mode this machine would choose.
+	cfg.DirectWriteBytes = segment.DirectWriteThreshold
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -79,6 +79,19 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 	return cfg, cfg.Validate()
 }
 
+// writePath describes how large appends reach the disk, and why.
+func writePath(b *broker.Broker) string {
+	cal, direct, measured := b.Engine().WriteMode()
+	switch {
+	case measured:
+		return cal.String()
+	case direct > 0:
+		return fmt.Sprintf("direct for batches of %d bytes and more (log.direct.write.bytes)", direct)
+	default:
+		return "page-cache (log.direct.write.bytes=0)"
+	}
+}
+
 func runBroker(c *cli.Context) error {
 	cfg, err := brokerConfig(c)
 	if err != nil {
@@ -106,6 +119,7 @@ func runBroker(c *cli.Context) error {
 	}
 	fmt.Printf("  data directory   %s\n", dir)
 	fmt.Printf("  flush policy     %s\n", cfg.FlushPolicy)
+	fmt.Printf("  write path       %s\n", writePath(b))
 	if n := b.GroupRecordsSkipped(); n > 0 {
 		fmt.Fprintf(os.Stderr, "spate broker: warning: skipped %d records of __consumer_offsets with a key version this build does not know\n", n)
 	}
