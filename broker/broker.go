@@ -87,6 +87,7 @@ func engineConfig(cfg Config) (engine.Config, error) {
 	ec.RetentionCheckInterval = cfg.RetentionCheckEvery
 	ec.IndexIntervalBytes = cfg.IndexIntervalBytes
 	ec.DirectWriteBytes = cfg.DirectWriteBytes
+	ec.BeforeAppendWrite = cfg.beforeAppendWrite
 	t := &ec.Topic
 	t.RetentionMs = cfg.RetentionAge
 	t.RetentionBytes = cfg.RetentionBytes

@@ -64,6 +64,12 @@ func (c *testConn) do(t testing.TB, frame []byte) []byte {
 	if _, err := c.c.Write(frame); err != nil {
 		t.Fatal(err)
 	}
+	return c.readResponse(t)
+}
+
+// readResponse reads the next response and returns its body (valid until
+// the next call).
+func (c *testConn) readResponse(t testing.TB) []byte {
 	if _, err := io.ReadFull(c.r, c.size[:]); err != nil {
 		t.Fatal(err)
 	}

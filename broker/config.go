@@ -65,6 +65,10 @@ type Config struct {
 	OffsetsRetentionMinutes    int64         // offsets.retention.minutes: how long offsets outlive their group's use
 	OffsetsRetentionCheck      time.Duration // offsets.retention.check.interval.ms
 	OffsetMetadataMaxBytes     int32         // offset.metadata.max.bytes: longest metadata string of a committed offset
+
+	// beforeAppendWrite is engine.Config.BeforeAppendWrite: a test hook
+	// that makes one partition's disk slow; nil outside tests.
+	beforeAppendWrite func(topic string, partition int32)
 }
 
 // DefaultConfig returns the embedded defaults `make run` uses.

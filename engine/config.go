@@ -49,6 +49,10 @@ type Config struct {
 	// DirectWriteAuto = measure the data dir at Open and choose
 	// (segment.CalibrateDir).
 	DirectWriteBytes int
+	// BeforeAppendWrite, when set, runs before each append's write to a
+	// partition's log, under the log's lock: a test hook that makes one
+	// partition's disk slow. nil outside tests.
+	BeforeAppendWrite func(topic string, partition int32)
 }
 
 // DirectWriteAuto as Config.DirectWriteBytes lets Open choose between the

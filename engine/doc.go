@@ -35,8 +35,9 @@
 // Produce and Fetch take a done callback. It runs exactly once, either
 // synchronously inside the call (the common case: acks=0/1 with
 // flush.policy never or interval; a fetch that has min.bytes at once) or
-// later from another goroutine: a segment syncer goroutine (flush.policy
-// always), a timer goroutine (timeouts, max wait), the goroutine of another
+// later from another goroutine: a partition's off-loop appender or the
+// auto-creating one (an append that may wait on the disk; offloop.go), a
+// segment syncer goroutine (flush.policy always), a timer goroutine (timeouts, max wait), the goroutine of another
 // Produce call whose append moved the HW, or the goroutine closing a log
 // (DeleteTopic, Close). done must therefore not block, must be safe to call
 // from any goroutine (netio hands the answer to gnet's AsyncWrite). It runs

@@ -38,6 +38,9 @@ type Engine struct {
 	}
 
 	producerIDs *producerIDs
+	// creator runs the produce requests that auto-create their topic, off
+	// the caller's event loop (offloop.go).
+	creator creator
 	// lock is the data dir's flock, held from Open until Close: see datadir.go.
 	lock *dirLock
 	// writeMode is the data dir's calibration when DirectWriteBytes was

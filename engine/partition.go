@@ -33,6 +33,10 @@ type partition struct {
 	mu        sync.Mutex
 	closed    atomic.Bool
 	producers producerStates // guarded by mu; see producerstate.go
+
+	// appends queues the appends that run off the caller's event loop
+	// (offloop.go).
+	appends appendQueue
 }
 
 func newPartition(topic string, id int32, cfg *TopicConfig, log *segment.Log) *partition {

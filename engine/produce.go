@@ -90,6 +90,15 @@ func (e *Engine) Produce(req ProduceRequest, done func(ProduceResult)) {
 		done(res)
 		return
 	}
+	if e.offLoop(&req, res, done) {
+		return
+	}
+	e.produceNow(req, res, done)
+}
+
+// produceNow appends req on the calling goroutine and answers it (now, or
+// later once flushed or committed); enter has been called.
+func (e *Engine) produceNow(req ProduceRequest, res ProduceResult, done func(ProduceResult)) {
 	p, last, err := e.produce(&req, &res)
 	if err != nil {
 		res.Err = err
@@ -141,7 +150,9 @@ func (e *Engine) produce(req *ProduceRequest, res *ProduceResult) (*partition, i
 	if err := p.validate(req.Records); err != nil {
 		return nil, 0, err
 	}
+	start := time.Now()
 	base, last, err := p.append(req.Records)
+	p.noteAppend(time.Since(start))
 	if err != nil {
 		return nil, 0, err
 	}

@@ -212,6 +212,9 @@ func (e *Engine) openTopic(name string, partitions int32, cfg TopicConfig, overr
 	segCfg := e.segmentConfig(cfg)
 	for i := int32(0); i < partitions; i++ {
 		dir := filepath.Join(e.cfg.DataDir, partitionDir(name, i))
+		if hook := e.cfg.BeforeAppendWrite; hook != nil {
+			segCfg.BeforeWrite = func() { hook(name, i) }
+		}
 		log, err := segment.Open(dir, segCfg)
 		if err != nil {
 			for _, p := range t.partitions {

@@ -81,6 +81,9 @@ func (l *Log) append(b record.Batch, verbatim bool) (int64, error) {
 		}
 	}
 	pos := s.size
+	if l.cfg.BeforeWrite != nil {
+		l.cfg.BeforeWrite()
+	}
 	if err := s.write(b, pos, l.tailIdle()); err != nil {
 		// The file may now hold part of b past size; recovery cuts it.
 		return 0, l.failLocked(fmt.Errorf("segment: write %s at %d: %w", s.stem+logSuffix, pos, err))
@@ -116,6 +119,25 @@ func (l *Log) shouldRollLocked(s *segment, n int) bool {
 	return s.size+int64(n) > l.cfg.SegmentBytes ||
 		s.indexFull() ||
 		(l.cfg.SegmentAge > 0 && time.Since(s.firstTs) > l.cfg.SegmentAge)
+}
+
+// AppendMayBlock reports whether an append of n bytes would wait on the
+// device rather than copy into the page cache: it would be written with
+// O_DIRECT, or roll a new segment (file creation, index preallocation, the
+// sealed segment's index trim). A caller on an event loop hands such an
+// append to another goroutine. The answer may be stale by the time the
+// append runs; it is a hint, not a promise.
+func (l *Log) AppendMayBlock(n int) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.usableLocked() != nil {
+		return false // the append fails at once
+	}
+	s := l.active()
+	if s.dw != nil && n >= s.dw.min && l.tailIdle() {
+		return true
+	}
+	return l.shouldRollLocked(s, n)
 }
 
 // Roll seals the active segment and starts a new one at the log end offset.

@@ -75,6 +75,10 @@ type Config struct {
 	// 0 = never. On a filesystem without O_DIRECT every append goes through
 	// the page cache.
 	DirectWriteBytes int
+	// BeforeWrite, when set, runs before each append's write, under the
+	// log's lock: a test hook that makes a disk slow or fails it. nil
+	// outside tests.
+	BeforeWrite func()
 }
 
 // DefaultConfig returns Kafka's defaults for the same settings.
