@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Benchmarks bound the disk they use: 64 MiB segments, 256 MiB retained,
@@ -28,76 +30,119 @@ func benchConfig(flush FlushPolicy) Config {
 	return cfg
 }
 
+// benchModes are the two write paths a data dir can use (CalibrateDir
+// chooses one); Append and RawWrite measure each, so that their ratio is
+// Spate's overhead over the disk used the same way.
+var benchModes = []struct {
+	mode   WriteMode
+	direct int // Config.DirectWriteBytes
+}{{WritePageCache, 0}, {WriteDirect, DirectWriteThreshold}}
+
 func BenchmarkAppend(b *testing.B) {
-	for _, bs := range benchBatchSizes {
-		for _, flush := range []FlushPolicy{FlushNever, FlushAlways} {
-			b.Run(fmt.Sprintf("batch=%s,flush=%s", bs.name, flush), func(b *testing.B) {
-				l := openLog(b, b.TempDir(), benchConfig(flush))
-				defer l.Close()
-				batch := makeBatch(bs.size/100+1, time.Now().UnixMilli(), bs.size, 1)
-				b.SetBytes(int64(bs.size))
-				b.ReportAllocs()
-				var sinceRetention int
-				for b.Loop() {
-					if _, err := l.Append(batch); err != nil {
-						b.Fatal(err)
+	for _, m := range benchModes {
+		for _, bs := range benchBatchSizes {
+			for _, flush := range []FlushPolicy{FlushNever, FlushAlways} {
+				b.Run(fmt.Sprintf("mode=%s,batch=%s,flush=%s", m.mode, bs.name, flush), func(b *testing.B) {
+					cfg := benchConfig(flush)
+					cfg.DirectWriteBytes = m.direct
+					l := openLog(b, b.TempDir(), cfg)
+					defer l.Close()
+					if m.direct > 0 && l.active().dw == nil {
+						b.Skip("this filesystem takes no O_DIRECT")
 					}
-					if sinceRetention += bs.size; sinceRetention >= benchSegmentBytes {
-						b.StopTimer()
-						if _, err := l.ApplyRetention(time.Now()); err != nil {
-							b.Fatal(err)
-						}
-						sinceRetention = 0
-						b.StartTimer()
-					}
-				}
-			})
+					benchAppend(b, l, bs.size)
+				})
+			}
 		}
 	}
 }
 
-// BenchmarkRawWrite is the ceiling for BenchmarkAppend: plain sequential
-// writes of the same sizes to files on the same filesystem, rotated and
-// deleted like the log's segments.
+func benchAppend(b *testing.B, l *Log, size int) {
+	batch := makeBatch(size/100+1, time.Now().UnixMilli(), size, 1)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	var sinceRetention int
+	for b.Loop() {
+		if _, err := l.Append(batch); err != nil {
+			b.Fatal(err)
+		}
+		if sinceRetention += size; sinceRetention >= benchSegmentBytes {
+			b.StopTimer()
+			if _, err := l.ApplyRetention(time.Now()); err != nil {
+				b.Fatal(err)
+			}
+			sinceRetention = 0
+			b.StartTimer()
+		}
+	}
+}
+
+// BenchmarkRawWrite is the ceiling for BenchmarkAppend at batch=1MiB: plain
+// sequential 1 MiB writes in the same mode (pwrite through the page cache,
+// or O_DIRECT from an aligned buffer) to files on the same filesystem,
+// rolled at the same size and deleted beyond the same retained bytes as the
+// log's segments, the deletions outside the timer as Append's retention.
 func BenchmarkRawWrite(b *testing.B) {
 	const chunk = 1 << 20
-	b.Run("chunk=1MiB", func(b *testing.B) {
-		dir := b.TempDir()
-		data := makeBatch(1, 1, chunk, 1)
-		var files []string
-		var f *os.File
-		rotate := func() {
-			if f != nil {
-				f.Close()
+	for _, m := range benchModes {
+		b.Run(fmt.Sprintf("mode=%s,chunk=1MiB", m.mode), func(b *testing.B) {
+			raw := rawFiles{b: b, dir: b.TempDir(), direct: m.direct > 0}
+			raw.roll()
+			defer raw.close()
+			data := getStaging(chunk)[:chunk]
+			defer putStaging(data)
+			copy(data, makeBatch(1, 1, chunk, 1))
+			b.SetBytes(chunk)
+			b.ReportAllocs()
+			written := int64(0)
+			for b.Loop() {
+				if written+chunk > benchSegmentBytes {
+					b.StopTimer()
+					raw.roll()
+					written = 0
+					b.StartTimer()
+				}
+				if _, err := raw.f.WriteAt(data, written); err != nil {
+					b.Fatal(err)
+				}
+				written += chunk
 			}
-			name := filepath.Join(dir, fmt.Sprintf("%d.raw", len(files)))
-			var err error
-			if f, err = os.Create(name); err != nil {
-				b.Fatal(err)
-			}
-			files = append(files, name)
-			if len(files) > benchRetentionBytes/benchSegmentBytes {
-				os.Remove(files[len(files)-1-benchRetentionBytes/benchSegmentBytes])
-			}
-		}
-		rotate()
-		defer func() { f.Close() }()
-		b.SetBytes(chunk)
-		b.ReportAllocs()
-		written := 0
-		for b.Loop() {
-			if written+chunk > benchSegmentBytes {
-				b.StopTimer()
-				rotate()
-				written = 0
-				b.StartTimer()
-			}
-			if _, err := f.Write(data); err != nil {
-				b.Fatal(err)
-			}
-			written += chunk
-		}
-	})
+		})
+	}
+}
+
+// rawFiles is BenchmarkRawWrite's stand-in for a log's segments.
+type rawFiles struct {
+	b      *testing.B
+	dir    string
+	direct bool
+	f      *os.File
+	files  []string
+}
+
+func (r *rawFiles) roll() {
+	r.close()
+	name := filepath.Join(r.dir, fmt.Sprintf("%d.raw", len(r.files)))
+	flag := os.O_RDWR | os.O_CREATE
+	if r.direct {
+		flag |= unix.O_DIRECT
+	}
+	f, err := os.OpenFile(name, flag, 0o644)
+	if err != nil {
+		r.b.Skipf("open %s (direct=%v): %v", name, r.direct, err)
+	}
+	r.f = f
+	r.files = append(r.files, name)
+	if keep := benchRetentionBytes / benchSegmentBytes; len(r.files) > keep {
+		os.Remove(r.files[len(r.files)-1-keep])
+	}
+}
+
+func (r *rawFiles) close() {
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+	}
 }
 
 // BenchmarkRead measures Read+Release of one batch from a warm log (the
