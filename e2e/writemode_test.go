@@ -37,7 +37,8 @@ func TestWriteModeAuto(t *testing.T) {
 	}
 	metrics := scrape(t, b.Admin)
 	if !strings.Contains(metrics, `spate_log_dir_direct_write_bytes{chosen="measured"`) ||
-		!strings.Contains(metrics, `spate_log_dir_calibration_mb_per_sec{`) {
+		!strings.Contains(metrics, `spate_log_dir_write_mb_per_sec{`) ||
+		!strings.Contains(metrics, `spate_log_dir_write_mode{dir="`+dir+`",mode="`+stored.Mode+`"} 1`) {
 		t.Fatalf("/metrics lacks the write path series:\n%s", grepLines(metrics, "spate_log_dir"))
 	}
 	b.stop()

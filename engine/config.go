@@ -319,6 +319,7 @@ func (e *Engine) segmentConfig(c TopicConfig) segment.Config {
 	s.SegmentAge = c.SegmentMs
 	s.IndexIntervalBytes = e.cfg.IndexIntervalBytes
 	s.DirectWriteBytes = e.cfg.DirectWriteBytes
+	s.WritePolicy = e.writePolicy
 	s.MaxIndexBytes = e.cfg.MaxIndexBytes
 	s.Flush = c.FlushPolicy
 	s.FlushInterval = c.FlushMs

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -44,8 +45,10 @@ type Engine struct {
 	// lock is the data dir's flock, held from Open until Close: see datadir.go.
 	lock *dirLock
 	// writeMode is the data dir's calibration when DirectWriteBytes was
-	// DirectWriteAuto (zero otherwise); cfg.DirectWriteBytes holds its result.
-	writeMode segment.Calibration
+	// DirectWriteAuto (zero otherwise), and writePolicy the policy that
+	// started from it and adapts while running.
+	writeMode   segment.Calibration
+	writePolicy *segment.WritePolicy
 
 	closing  atomic.Bool
 	inflight atomic.Int64 // requests inside the engine: see enter/leave
@@ -103,24 +106,26 @@ func Open(cfg Config) (*Engine, error) {
 }
 
 // chooseWriteMode measures (or recalls) the data dir's faster write path
-// and sets DirectWriteBytes from it; see segment.CalibrateDir.
+// (segment.CalibrateDir) and starts the policy that keeps choosing while
+// the broker runs (segment.WritePolicy); every partition's log shares it.
 func (e *Engine) chooseWriteMode() {
 	c, err := segment.CalibrateDir(e.cfg.DataDir)
 	if err != nil {
 		c = segment.Calibration{Mode: segment.WritePageCache, Unmeasured: err.Error()}
 	}
 	e.writeMode = c
-	e.cfg.DirectWriteBytes = 0
-	if c.Mode == segment.WriteDirect {
-		e.cfg.DirectWriteBytes = segment.DirectWriteThreshold
-	}
+	e.cfg.DirectWriteBytes = segment.DirectWriteThreshold
+	dir := e.cfg.DataDir
+	e.writePolicy = segment.NewWritePolicy(c.Mode, segment.DirectWriteThreshold, c, func(to segment.WriteMode, pc, direct float64) {
+		log.Printf("spate: data dir %s: large appends now %s (page cache %.0f MB/s, O_DIRECT %.0f MB/s, measured on recent appends)", dir, to, pc, direct)
+	})
 }
 
-// WriteMode returns the data dir's calibration when the write path was
-// chosen by measurement (ok false when DirectWriteBytes was set by hand),
-// and DirectWriteBytes as in force.
-func (e *Engine) WriteMode() (c segment.Calibration, directWriteBytes int, ok bool) {
-	return e.writeMode, e.cfg.DirectWriteBytes, e.writeMode.Mode != ""
+// WriteMode returns the data dir's start-up calibration and policy when the
+// write path is chosen by measurement (policy nil when DirectWriteBytes was
+// set by hand), and DirectWriteBytes: from this size appends may go direct.
+func (e *Engine) WriteMode() (c segment.Calibration, policy *segment.WritePolicy, directWriteBytes int) {
+	return e.writeMode, e.writePolicy, e.cfg.DirectWriteBytes
 }
 
 // lookup returns the partition, or an error wrapping

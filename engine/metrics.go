@@ -19,11 +19,16 @@ var (
 	descHighWatermark = prometheus.NewDesc("spate_partition_high_watermark",
 		"Offset below which records are committed and visible to consumers.", []string{"topic", "partition"}, nil)
 	descDirectWriteBytes = prometheus.NewDesc("spate_log_dir_direct_write_bytes",
-		"Batches of at least this many bytes are written with O_DIRECT (0: every batch through the page cache); mode is the write path in force, chosen=measured|config.",
-		[]string{"dir", "mode", "chosen"}, nil)
-	descCalibration = prometheus.NewDesc("spate_log_dir_calibration_mb_per_sec",
-		"Median MB/s of the start-up write probe that chose the data dir's write path, by mode (absent when set by hand or not measured).",
+		"Batches of at least this many bytes may be written with O_DIRECT (0: never); chosen=measured|config.",
+		[]string{"dir", "chosen"}, nil)
+	descWriteMode = prometheus.NewDesc("spate_log_dir_write_mode",
+		"1 for the write path large appends use now (measured while running when chosen=measured).",
 		[]string{"dir", "mode"}, nil)
+	descWriteModeMBps = prometheus.NewDesc("spate_log_dir_write_mb_per_sec",
+		"Latest MB/s of large appends by write path: the start-up probe's, then refreshed by real appends (absent when set by hand).",
+		[]string{"dir", "mode"}, nil)
+	descWriteModeSwitches = prometheus.NewDesc("spate_log_dir_write_mode_switches_total",
+		"Times the write path of large appends changed while running.", []string{"dir"}, nil)
 )
 
 // Collector returns a prometheus.Collector that reports every partition's
@@ -38,7 +43,9 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descLogEnd
 	ch <- descHighWatermark
 	ch <- descDirectWriteBytes
-	ch <- descCalibration
+	ch <- descWriteMode
+	ch <- descWriteModeMBps
+	ch <- descWriteModeSwitches
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -55,21 +62,28 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c collector) collectWriteMode(ch chan<- prometheus.Metric) {
-	cal, direct, measured := c.e.WriteMode()
-	mode, chosen := segment.WritePageCache, "config"
+	_, policy, direct := c.e.WriteMode()
+	dir := c.e.cfg.DataDir
+	chosen, mode := "config", segment.WritePageCache
 	if direct > 0 {
 		mode = segment.WriteDirect
 	}
-	if measured {
-		chosen = "measured"
-	}
-	dir := c.e.cfg.DataDir
-	ch <- prometheus.MustNewConstMetric(descDirectWriteBytes, prometheus.GaugeValue, float64(direct), dir, string(mode), chosen)
-	if measured && cal.Unmeasured == "" {
-		for m, v := range map[segment.WriteMode][]float64{segment.WritePageCache: cal.PageCacheMBps, segment.WriteDirect: cal.DirectMBps} {
-			if len(v) > 0 {
-				ch <- prometheus.MustNewConstMetric(descCalibration, prometheus.GaugeValue, segment.Median(v), dir, string(m))
+	if policy != nil {
+		chosen, mode = "measured", policy.Mode()
+		pc, dr, switches := policy.Figures()
+		for m, v := range map[segment.WriteMode]float64{segment.WritePageCache: pc, segment.WriteDirect: dr} {
+			if v > 0 {
+				ch <- prometheus.MustNewConstMetric(descWriteModeMBps, prometheus.GaugeValue, v, dir, string(m))
 			}
 		}
+		ch <- prometheus.MustNewConstMetric(descWriteModeSwitches, prometheus.CounterValue, float64(switches), dir)
+	}
+	ch <- prometheus.MustNewConstMetric(descDirectWriteBytes, prometheus.GaugeValue, float64(direct), dir, chosen)
+	for _, m := range []segment.WriteMode{segment.WritePageCache, segment.WriteDirect} {
+		v := 0.0
+		if m == mode {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descWriteMode, prometheus.GaugeValue, v, dir, string(m))
 	}
 }

@@ -113,12 +113,15 @@ func TestCollector(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
 		}
 	}
-	dirKey := "spate_log_dir_direct_write_bytes,chosen=config,dir=" + e.cfg.DataDir + ",mode=direct"
+	dirKey := "spate_log_dir_direct_write_bytes,chosen=config,dir=" + e.cfg.DataDir
 	if g, ok := got[dirKey]; !ok || g != float64(e.cfg.DirectWriteBytes) {
 		t.Errorf("%s = %v (present %v), want %d", dirKey, g, ok, e.cfg.DirectWriteBytes)
 	}
-	if len(got) != 8 {
-		t.Errorf("%d series, want 8 (3 per partition, the count and the write path): %v", len(got), got)
+	if g := got["spate_log_dir_write_mode,dir="+e.cfg.DataDir+",mode=direct"]; g != 1 {
+		t.Errorf("write mode direct = %v, want 1 (DirectWriteBytes %d set by hand)", g, e.cfg.DirectWriteBytes)
+	}
+	if len(got) != 10 {
+		t.Errorf("%d series, want 10 (3 per partition, the count and 3 of the write path): %v", len(got), got)
 	}
 }
 

@@ -61,6 +61,7 @@ for r in $(seq "$reps"); do
 	"$work/rawlimits" disk -dir "$work" -duration "$dur" >"$out/raw/limit-disk-$r.json"
 	"$work/rawlimits" disk-kept -dir "$work" -duration "$dur" >"$out/raw/limit-diskkept-$r.json"
 	"$work/rawlimits" disk-direct -dir "$work" -duration "$dur" >"$out/raw/limit-diskdirect-$r.json"
+	"$work/rawlimits" disk-sync -dir "$work" -duration "$dur" >"$out/raw/limit-disksync-$r.json"
 	"$work/rawlimits" touch -duration "$dur" >"$out/raw/limit-touch-$r.json"
 done
 # Let the kernel write back what the disk runs left dirty, so that it does
@@ -90,7 +91,14 @@ drop() { "$work/spate" topic delete -b 127.0.0.1:29192 "$1" >/dev/null; }
 kb() { GOMAXPROCS=1 "$work/kfakebench" produce -brokers 127.0.0.1:29092 "$@"; }
 for r in $(seq "$reps"); do
 	sb produce --topic head$r --partitions 1 --record-size "$rsize" --batch-size 1MiB --acks 1 --duration "$dur" >"$out/raw/spate-headline-$r.json"
+	# One consumer reads what the headline wrote, from offset 0.
+	sb consume --topic head$r --consumers 1 --duration "$dur" >"$out/raw/spate-consume-$r.json"
 	drop head$r
+	# Durable writes: flush.policy=always, acks=all, beside the serial
+	# write+fdatasync loop (limit-disksync) of the same 1 MiB size.
+	"$work/spate" topic create -b 127.0.0.1:29192 dur$r --config flush.policy=always >/dev/null
+	sb produce --topic dur$r --record-size "$rsize" --batch-size 1MiB --acks all --duration "$dur" >"$out/raw/spate-durable-$r.json"
+	drop dur$r
 	kb -topic head$r -record-size "$rsize" -batch-size 1048576 -duration "$dur" >"$out/raw/kfake-headline-$r.json"
 	sb produce --topic headrec$r --partitions 1 --record-size "$rsize" --batch-size 1MiB --acks 1 --duration "$dur" --per-record >"$out/raw/spate-headline-record-$r.json"
 	drop headrec$r

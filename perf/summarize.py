@@ -58,6 +58,9 @@ diskkept = load("limit-diskkept-*.json")
 touch = load("limit-touch-*.json")
 diskdirect = load("limit-diskdirect-*.json")
 ping = load("limit-ping-*.json")
+consume = load("spate-consume-*.json")
+durable = load("spate-durable-*.json")
+disksync = load("limit-disksync-*.json")
 
 print(open(os.path.join(out, "machine.txt")).read())
 print("## Headline: one producer, one partition, 100-byte records, 1 MiB batches, acks=1\n")
@@ -93,6 +96,12 @@ if smb and diskkept:
     print(f"| Spate payload MB/s / sequential write into kept files MB/s ({med(diskkept, 'mb_per_sec'):,.0f}) | {smb / med(diskkept, 'mb_per_sec'):.1%} | |")
 if smb and diskdirect:
     print(f"| Spate payload MB/s / sequential O_DIRECT write MB/s ({med(diskdirect, 'mb_per_sec'):,.0f}) | {smb / med(diskdirect, 'mb_per_sec'):.1%} | |")
+c = med(consume, "records_per_sec")
+if c:
+    print(f"| one consumer from offset 0 of the headline topic, records/s | {c:,.0f} | >= 15,000,000 |")
+dmb, smb1 = med(durable, "mb_per_sec"), med(disksync, "mb_per_sec")
+if dmb and smb1:
+    print(f"| flush.policy=always, acks=all, 1 MiB batches: Spate payload MB/s {dmb:,.0f} / serial 1 MiB write+fdatasync MB/s {smb1:,.0f} | {dmb / smb1:.1%} | >= 80% |")
 lp99, pp99 = med(lat, "p99_ms"), med(ping, "p99_ms")
 if lp99 and pp99:
     print(f"| one record in flight, acks=1: Spate p99 {lp99:.3f} ms / TCP ping-pong p99 {pp99:.3f} ms | {lp99 / pp99:.2f}x | <= 1.2x |")
@@ -102,7 +111,9 @@ print(f"- loopback TCP, 1 MiB writes between two processes: {mmm([r['mb_per_sec'
 print(f"- sequential 1 MiB writes into rotating 256 MiB files, 1 GiB kept, no fsync: {mmm([r['mb_per_sec'] for r in disk])} MB/s")
 print(f"- sequential 1 MiB writes into 256 MiB files, all kept until the end, no fsync: {mmm([r['mb_per_sec'] for r in diskkept])} MB/s")
 print(f"- sequential 1 MiB O_DIRECT writes into 256 MiB files, all kept until the end, no fsync: {mmm([r['mb_per_sec'] for r in diskdirect])} MB/s")
+print(f"- serial 1 MiB write + fdatasync into kept files: {mmm([r['mb_per_sec'] for r in disksync])} MB/s")
 print(f"- first writes to fresh anonymous memory (page faults): {mmm([r['mb_per_sec'] for r in touch])} MB/s")
+print(f"- Spate, one consumer from offset 0: {mmm([r['records_per_sec'] for r in consume])} records/s; flush.policy=always acks=all: {mmm([r['mb_per_sec'] for r in durable])} MB/s, p99 {mmm([r.get('p99_ms') for r in durable])} ms")
 print(f"- 100-byte TCP ping-pong p50 {mmm([r['p50_ms'] for r in ping])} ms, p99 {mmm([r['p99_ms'] for r in ping])} ms")
 
 sweep_path = os.path.join(raw, "spate-sweep.json")

@@ -84,7 +84,7 @@ func (l *Log) append(b record.Batch, verbatim bool) (int64, error) {
 	if l.cfg.BeforeWrite != nil {
 		l.cfg.BeforeWrite()
 	}
-	if err := s.write(b, pos, l.tailIdle()); err != nil {
+	if err := l.writeBatch(s, b, pos); err != nil {
 		// The file may now hold part of b past size; recovery cuts it.
 		return 0, l.failLocked(fmt.Errorf("segment: write %s at %d: %w", s.stem+logSuffix, pos, err))
 	}
@@ -100,6 +100,25 @@ func (l *Log) append(b record.Batch, verbatim bool) (int64, error) {
 		return leo, l.failLocked(err)
 	}
 	return leo, nil
+}
+
+// writeBatch writes b at pos of the active segment s. Direct writes are
+// allowed while nobody reads the tail (tailReadWindow) and, under a
+// WritePolicy, when it says so for b's size; large writes are then timed
+// for the policy.
+func (l *Log) writeBatch(s *segment, b []byte, pos int64) error {
+	wp := l.cfg.WritePolicy
+	if wp == nil || len(b) < wp.threshold {
+		return s.write(b, pos, l.tailIdle())
+	}
+	direct := wp.useDirect(len(b)) && l.tailIdle()
+	start := time.Now()
+	err := s.write(b, pos, direct)
+	if err == nil {
+		now := time.Now()
+		wp.observe(direct && s.dw != nil && s.dw.min <= len(b), len(b), now.Sub(start), now)
+	}
+	return err
 }
 
 // write places b at pos, the end of the segment's valid bytes; direct

@@ -75,6 +75,11 @@ type Config struct {
 	// 0 = never. On a filesystem without O_DIRECT every append goes through
 	// the page cache.
 	DirectWriteBytes int
+	// WritePolicy, when set, decides append by append whether batches of
+	// at least its threshold go direct (DirectWriteBytes must then equal
+	// its threshold, so the active segment has a direct writer); nil: every
+	// batch of DirectWriteBytes or more goes direct.
+	WritePolicy *WritePolicy
 	// BeforeWrite, when set, runs before each append's write, under the
 	// log's lock: a test hook that makes a disk slow or fails it. nil
 	// outside tests.

@@ -81,10 +81,10 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 
 // writePath describes how large appends reach the disk, and why.
 func writePath(b *broker.Broker) string {
-	cal, direct, measured := b.Engine().WriteMode()
+	cal, policy, direct := b.Engine().WriteMode()
 	switch {
-	case measured:
-		return cal.String()
+	case policy != nil:
+		return cal.String() + "; re-measured on large appends while running"
 	case direct > 0:
 		return fmt.Sprintf("direct for batches of %d bytes and more (log.direct.write.bytes)", direct)
 	default:

@@ -10,6 +10,7 @@
 //	rawlimits disk      -dir DIR -duration 5s # prints JSON {mb_per_sec}
 //	rawlimits disk-kept -dir DIR -duration 5s # prints JSON {mb_per_sec}
 //	rawlimits disk-direct -dir DIR -duration 5s # prints JSON {mb_per_sec}
+//	rawlimits disk-sync -dir DIR -duration 5s   # prints JSON {mb_per_sec}
 //	rawlimits touch     -duration 5s          # prints JSON {mb_per_sec}
 //	rawlimits ping      -duration 5s          # prints JSON {p50_ms,p99_ms,...}
 //
@@ -19,7 +20,9 @@
 // bounded by the first-touch rate, while rewriting recently freed pages
 // (disk, whose old files are deleted) is not. disk-direct writes with
 // O_DIRECT from one reused buffer, past the page cache: the limit of
-// Spate's path for batches of log.direct.write.bytes and more.
+// Spate's path for batches of log.direct.write.bytes and more. disk-sync
+// is a plain serial loop of 1 MiB write + fdatasync, one at a time: the
+// floor that flush.policy=always with acks=all (group commit) must beat.
 package main
 
 import (
@@ -57,6 +60,8 @@ func main() {
 		out.Encode(map[string]any{"limit": "sequential 1 MiB writes into 256 MiB files, all kept until the end, no fsync", "mb_per_sec": diskThroughput(*dir, *duration, 0)})
 	case "disk-direct":
 		out.Encode(map[string]any{"limit": "sequential 1 MiB O_DIRECT writes into 256 MiB files, all kept until the end, no fsync", "mb_per_sec": diskThroughput(*dir, *duration, -1)})
+	case "disk-sync":
+		out.Encode(map[string]any{"limit": "serial 1 MiB write + fdatasync into 256 MiB files, all kept until the end", "mb_per_sec": diskThroughput(*dir, *duration, syncEach)})
 	case "touch":
 		out.Encode(map[string]any{"limit": "first writes to fresh anonymous memory, one byte per 4 KiB page", "mb_per_sec": touchThroughput(*duration)})
 	case "ping":
@@ -157,6 +162,10 @@ func tcpThroughput(d time.Duration) float64 {
 // files (0: none until the end; -1: none, and write with O_DIRECT).
 // Deleted files' dirty pages never reach the disk, as with retention.
 func diskThroughput(dir string, d time.Duration, keep int) float64 {
+	sync := keep == syncEach
+	if sync {
+		keep = 0
+	}
 	buf := make([]byte, 1<<20)
 	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	if keep < 0 {
@@ -200,10 +209,19 @@ func diskThroughput(dir string, d time.Duration, keep int) float64 {
 		if _, err := f.Write(buf); err != nil {
 			log.Fatal(err)
 		}
+		if sync {
+			if err := unix.Fdatasync(int(f.Fd())); err != nil {
+				log.Fatal(err)
+			}
+		}
 		written += int64(len(buf))
 	}
 	return float64(written) / time.Since(start).Seconds() / 1e6
 }
+
+// syncEach as diskThroughput's keep: keep every file and fdatasync after
+// each write.
+const syncEach = -2
 
 // touchThroughput maps fresh anonymous memory 256 MiB at a time and writes
 // one byte per page, for d: the rate at which the kernel can hand out new
