@@ -62,6 +62,7 @@ func benchAppend(b *testing.B, l *Log, size int) {
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	var sinceRetention int
+	warmPageCache(b)
 	for b.Loop() {
 		if _, err := l.Append(batch); err != nil {
 			b.Fatal(err)
@@ -95,6 +96,7 @@ func BenchmarkRawWrite(b *testing.B) {
 			b.SetBytes(chunk)
 			b.ReportAllocs()
 			written := int64(0)
+			warmPageCache(b)
 			for b.Loop() {
 				if written+chunk > benchSegmentBytes {
 					b.StopTimer()
@@ -108,6 +110,43 @@ func BenchmarkRawWrite(b *testing.B) {
 				written += chunk
 			}
 		})
+	}
+}
+
+// warmPageCache writes as many bytes as a benchmark keeps on disk (the
+// retained segments and the active one) to a scratch file on the same
+// filesystem and deletes it, so that the benchmark's first segments go into
+// page-cache pages freed a moment ago, as a log at its retention limit
+// does. Call it right before the timed loop.
+//
+// Why: a VM with free page reporting (perf/bench.md §7) gives memory the
+// guest left free for a few seconds back to the host, and the first write
+// into such a page takes a host fault: here 64 MiB files were written at
+// 4.5-7.3 GB/s right after a delete and at 0.3-0.5 GB/s after 10 s idle.
+// Without the warm-up, the benchmark that ran first in a process filled its
+// retained bytes from that memory and the next one reused what the first
+// freed, so Append (declared first) looked 3-30x slower than RawWrite
+// (perf/segment.md, 2026-12-06).
+func warmPageCache(b *testing.B) {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "warm")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatalf("warm the page cache: %v", err)
+	}
+	chunk := getStaging(1 << 20)
+	defer putStaging(chunk)
+	for pos := int64(0); pos < benchRetentionBytes+benchSegmentBytes; pos += int64(len(chunk)) {
+		if _, err := f.WriteAt(chunk, pos); err != nil {
+			f.Close()
+			b.Fatalf("warm the page cache: %v", err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		b.Fatalf("warm the page cache: %v", err)
+	}
+	if err := os.Remove(path); err != nil {
+		b.Fatalf("warm the page cache: %v", err)
 	}
 }
 
