@@ -18,7 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -236,6 +238,28 @@ func codeOf(err error) wire.ErrorCode {
 	return wire.UnknownServerError
 }
 
+// configMap is a request's configs by key.
+func configMap(configs []wire.Config) map[string]string {
+	m := make(map[string]string, len(configs))
+	for _, c := range configs {
+		m[c.Key] = c.Value
+	}
+	return m
+}
+
+// errMessage is err's text for a response's error_message, without the
+// engine sentinel it starts with ("engine: invalid config: "): the error
+// code already says that, and the client prints the code's name.
+func errMessage(err error) string {
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "engine: "); ok {
+		if _, detail, ok := strings.Cut(rest, ": "); ok {
+			return detail
+		}
+	}
+	return msg
+}
+
 // listener describes the native listener for Metadata responses.
 func (h *nativeHandler) self() wire.MetadataBroker {
 	host, port, _ := net.SplitHostPort(h.b.Addr())
@@ -246,13 +270,18 @@ func (h *nativeHandler) self() wire.MetadataBroker {
 func (h *nativeHandler) metadata(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.MetadataRequest) {
 	e := h.b.engine
 	names := q.Topics
+	// invalid holds the names auto-creation refused as invalid (a bad name,
+	// or one that collides with an internal topic): they answer
+	// INVALID_TOPIC_EXCEPTION, which a client does not retry, rather than
+	// UNKNOWN_TOPIC_OR_PARTITION, which it would for its delivery timeout.
+	var invalid []string
 	if q.AllTopics {
 		names = e.Topics()
 	} else if q.AutoCreate && h.b.cfg.AutoCreateTopics {
 		for _, name := range names {
-			if err := e.CreateTopic(name, -1, nil); err != nil && !errors.Is(err, engine.ErrTopicExists) {
-				continue // reported below through Describe's per-topic error
-			}
+			if err := e.CreateTopic(name, -1, nil); errors.Is(err, engine.ErrInvalidTopic) {
+				invalid = append(invalid, name)
+			} // any other failure is reported below through Describe's per-topic error
 		}
 	}
 	resp := &wire.MetadataResponse{
@@ -261,10 +290,8 @@ func (h *nativeHandler) metadata(r *netio.Responder, hdr wire.RequestHeader, sta
 	}
 	for _, t := range e.Describe(names...) {
 		mt := wire.MetadataTopic{Name: t.Name, ErrorCode: codeOf(t.Err)}
-		if t.Err == nil {
-			if err := engine.ValidateTopicName(t.Name); err != nil {
-				mt.ErrorCode = wire.InvalidTopic
-			}
+		if engine.ValidateTopicName(t.Name) != nil || slices.Contains(invalid, t.Name) {
+			mt.ErrorCode = wire.InvalidTopic
 		}
 		for _, p := range t.Partitions {
 			mt.Partitions = append(mt.Partitions, wire.MetadataPartition{
@@ -281,10 +308,7 @@ func (h *nativeHandler) createTopics(r *netio.Responder, hdr wire.RequestHeader,
 	resp := &wire.CreateTopicsResponse{Topics: make([]wire.TopicResult, 0, len(q.Topics))}
 	failed := false
 	for _, t := range q.Topics {
-		configs := make(map[string]string, len(t.Configs))
-		for _, c := range t.Configs {
-			configs[c.Key] = c.Value
-		}
+		configs := configMap(t.Configs)
 		var err error
 		if q.ValidateOnly {
 			err = h.b.engine.ValidateCreateTopic(t.Name, t.Partitions, t.ReplicationFactor, configs)
@@ -293,7 +317,7 @@ func (h *nativeHandler) createTopics(r *netio.Responder, hdr wire.RequestHeader,
 		}
 		res := wire.TopicResult{Name: t.Name, ErrorCode: codeOf(err)}
 		if err != nil {
-			res.Message = err.Error()
+			res.Message = errMessage(err)
 			failed = true
 		}
 		resp.Topics = append(resp.Topics, res)
@@ -309,7 +333,7 @@ func (h *nativeHandler) deleteTopics(r *netio.Responder, hdr wire.RequestHeader,
 		err := h.b.engine.DeleteTopic(name)
 		res := wire.TopicResult{Name: name, ErrorCode: codeOf(err)}
 		if err != nil {
-			res.Message = err.Error()
+			res.Message = errMessage(err)
 			failed = true
 		} else {
 			deleted = append(deleted, len(resp.Topics))

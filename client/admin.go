@@ -22,7 +22,9 @@ func NewAdmin(opts ...Opt) (*Admin, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Admin{cl: newCluster(cfg, false), cfg: cfg}, nil
+	cl := newCluster(cfg, false)
+	cl.unreachableTO = cfg.unreachableTO
+	return &Admin{cl: cl, cfg: cfg}, nil
 }
 
 // Close closes the connections.
@@ -116,10 +118,7 @@ func (a *Admin) controllerRequest(ctx context.Context, req wire.Request, resp wi
 func topicResultsErr(op string, results []wire.TopicResult) error {
 	var errs []error
 	for _, t := range results {
-		if err := t.ErrorCode.Err(); err != nil {
-			if t.Message != "" {
-				err = fmt.Errorf("%s: %w", t.Message, err)
-			}
+		if err := withMessage(t.ErrorCode, t.Message); err != nil {
 			errs = append(errs, fmt.Errorf("client: %s topic %q: %w", op, t.Name, err))
 		}
 	}

@@ -34,6 +34,10 @@ type cluster struct {
 	// (wire.MetadataRequest.AutoCreate): set for producers only, as Kafka's
 	// clients do, so consumers and admin calls never create a topic.
 	autoCreate bool
+	// unreachableTO is UnreachableTimeout for an Admin's cluster; 0 for
+	// producers and consumers, whose own timeouts (DeliveryTimeout, the
+	// caller's context) bound their retries.
+	unreachableTO time.Duration
 
 	mu struct {
 		sync.Mutex
@@ -61,6 +65,7 @@ type broker struct {
 		conn     *conn
 		failures int
 		nextDial time.Time
+		dialErr  error // the last failed dial's; nil after a success
 	}
 }
 
@@ -188,7 +193,8 @@ func (cl *cluster) connTo(ctx context.Context, id int32) (*conn, error) {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("client: waiting to redial broker %d at %s: %w", id, b.addr, ctx.Err())
+			// With the dial error: the caller gives up because of it.
+			return nil, fmt.Errorf("client: waiting to redial broker %d: %w (last error: %w)", id, ctx.Err(), b.mu.dialErr)
 		case <-cl.stop:
 			t.Stop()
 			return nil, ErrClosed
@@ -198,9 +204,10 @@ func (cl *cluster) connTo(ctx context.Context, id int32) (*conn, error) {
 	if err != nil {
 		b.mu.failures++
 		b.mu.nextDial = time.Now().Add(backoff(cl.cfg.retryMin, cl.cfg.retryMax, b.mu.failures))
+		b.mu.dialErr = err
 		return nil, err
 	}
-	b.mu.failures = 0
+	b.mu.failures, b.mu.dialErr = 0, nil
 	// stop, not cl.mu: taking cl.mu under b.mu would invert the lock order.
 	// close closes stop before it visits the brokers, so either this sees
 	// it or close sees (and fails) the new conn.
@@ -241,7 +248,7 @@ func (cl *cluster) anyConn(ctx context.Context) (*conn, error) {
 		}
 		errs = append(errs, err)
 	}
-	return nil, fmt.Errorf("client: no broker reachable: %w", errors.Join(errs...))
+	return nil, joinConnectErrors(errs)
 }
 
 // controllerConn returns a connection to the controller, or to any broker
@@ -272,11 +279,21 @@ func (cl *cluster) requestAny(ctx context.Context, req wire.Request, resp wire.R
 }
 
 // retry calls fn until it succeeds, fails with a non-retriable error, or
-// ctx ends.
+// ctx ends; or, with UnreachableTimeout, until its attempts have failed to
+// connect to any broker for that long.
 func (cl *cluster) retry(ctx context.Context, fn func() error) error {
+	var unreachableSince time.Time // zero: the last attempt reached a broker
 	for attempt := 1; ; attempt++ {
 		err := fn()
 		if err == nil || !retriable(err) {
+			return err
+		}
+		switch {
+		case !unreachable(err):
+			unreachableSince = time.Time{}
+		case unreachableSince.IsZero():
+			unreachableSince = time.Now()
+		case cl.unreachableTO > 0 && time.Since(unreachableSince) >= cl.unreachableTO:
 			return err
 		}
 		t := time.NewTimer(backoff(cl.cfg.retryMin, cl.cfg.retryMax, attempt))

@@ -98,7 +98,7 @@ func dial(ctx context.Context, cfg *config, h *hooks, node int32, addr string) (
 func dialHandshake(ctx context.Context, cfg *config, h *hooks, node int32, addr string) (*conn, error) {
 	nc, err := cfg.dial(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("client: dial broker %d at %s: %v: %w", node, addr, err, wire.ErrNetworkException)
+		return nil, &ConnectError{Addr: addr, Err: err}
 	}
 	c := &conn{node: node, addr: addr, nc: nc, hooks: h, max: cfg.maxFrame,
 		wake: make(chan struct{}, 1), done: make(chan struct{})}

@@ -1,6 +1,11 @@
 package client
 
-import "time"
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
 
 // Hook is any value implementing one or more of the Hook... interfaces
 // below; WithHooks attaches it. Hooks are called synchronously on the
@@ -81,4 +86,33 @@ func newHooks(hs []Hook) *hooks {
 		}
 	}
 	return h
+}
+
+// ConnectErrorLog returns a Hook that writes a line to w, starting with
+// prefix, the first time a broker address fails to connect ("spate: cannot
+// connect to 127.0.0.1:9192: connection refused; retrying"), and one more
+// when it connects again. The requests themselves go on retrying within
+// their timeouts; the line tells the person waiting why nothing happens.
+func ConnectErrorLog(w io.Writer, prefix string) Hook {
+	return &connectErrorLog{w: w, prefix: prefix, failing: make(map[string]bool)}
+}
+
+type connectErrorLog struct {
+	w       io.Writer
+	prefix  string
+	mu      sync.Mutex
+	failing map[string]bool // by address: the last attempt failed and was reported
+}
+
+func (l *connectErrorLog) OnBrokerConnect(_ int32, addr string, _ time.Duration, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case err != nil && !l.failing[addr]:
+		l.failing[addr] = true
+		fmt.Fprintf(l.w, "%s%v; retrying\n", l.prefix, err)
+	case err == nil && l.failing[addr]:
+		delete(l.failing, addr)
+		fmt.Fprintf(l.w, "%sconnected to %s\n", l.prefix, addr)
+	}
 }

@@ -66,15 +66,16 @@ const (
 
 // config is every setting; defaults come from defaultConfig.
 type config struct {
-	seeds      []string
-	dial       func(ctx context.Context, network, addr string) (net.Conn, error)
-	dialTO     time.Duration
-	reqTO      time.Duration
-	retryMin   time.Duration
-	retryMax   time.Duration
-	metaMaxAge time.Duration
-	maxFrame   int
-	hooks      []Hook
+	seeds         []string
+	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
+	dialTO        time.Duration
+	reqTO         time.Duration
+	retryMin      time.Duration
+	retryMax      time.Duration
+	metaMaxAge    time.Duration
+	maxFrame      int
+	hooks         []Hook
+	unreachableTO time.Duration // Admin only
 
 	// producer
 	acks             Acks
@@ -190,6 +191,15 @@ func DialTimeout(d time.Duration) Opt { return func(c *config) { c.dialTO = d } 
 // connection is presumed dead and closed, failing every request in flight on
 // it with a retriable error (default 30s). Fetches get MaxWait on top.
 func RequestTimeout(d time.Duration) Opt { return func(c *config) { c.reqTO = d } }
+
+// UnreachableTimeout makes an Admin request fail once its attempts have
+// found no broker to connect to for d, with the connection error (a
+// *ConnectError, e.g. "cannot connect to 127.0.0.1:9192: connection
+// refused"), rather than retry until its context ends (default 0: no
+// bound). A broker that answers, even with a retriable error, resets the
+// clock. Producers and consumers ignore it: a producer retries within
+// DeliveryTimeout, a consumer until its caller gives up.
+func UnreachableTimeout(d time.Duration) Opt { return func(c *config) { c.unreachableTO = d } }
 
 // RetryBackoff sets the backoff between retries and reconnects: it starts at
 // min and doubles up to max, each wait jittered by ±20% so that clients cut

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spate-io/spate/record"
+	"github.com/spate-io/spate/wire"
 )
 
 // Producer batches records per partition and sends them to the partition
@@ -161,6 +162,12 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb func(*Record, erro
 	defer p.closeMu.RUnlock()
 	if p.closing.Load() {
 		complete(r, cb, ErrClosed)
+		return
+	}
+	if err := record.CheckTopicName(r.Topic); err != nil {
+		// The broker would refuse it too, but only after a retried
+		// metadata round trip per attempt for the whole delivery timeout.
+		complete(r, cb, fmt.Errorf("client: %w: %w", wire.ErrInvalidTopic, err))
 		return
 	}
 	size := encodedSizeBound(r)

@@ -309,7 +309,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"topic", "describe", "nosuch"}, nil, `topic "nosuch" does not exist`},
 		{[]string{"topic", "delete", "nosuch"}, nil, `topic "nosuch" does not exist`},
 		{[]string{"produce", "dup", "--acks", "2"}, strings.NewReader("x\n"), "want 0, 1 or all"},
-		{[]string{"produce", "dup", "--partition", "5"}, strings.NewReader("x\ny\n"), "2 of 2 records"},
+		{[]string{"produce", "dup", "--partition", "5"}, strings.NewReader("x\ny\n"), "0 records acknowledged, 2 failed"},
 		{[]string{"produce", "dup", "--max-line-bytes", "4"}, strings.NewReader("abc\nabcdef\n"), "line 2 is longer than 4 bytes"},
 		{[]string{"consume", "dup", "--from", "yesterday"}, nil, "--from"},
 		{[]string{"consume", "dup", "--format", "%q"}, nil, "unknown %q"},

@@ -29,30 +29,16 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spate-io/spate/record"
 	"github.com/spate-io/spate/segment"
 )
 
-// MaxTopicNameLength is Kafka's limit: a partition directory name
-// "<topic>-<partition>" (plus Kafka's ".<uuid>-delete" suffix when deleting)
-// must fit in the 255 bytes of a file name.
-const MaxTopicNameLength = 249
-
 // ValidateTopicName returns nil or an error wrapping ErrInvalidTopic that
-// says which rule the name breaks.
+// says which rule the name breaks (record.CheckTopicName, the rule the
+// client applies too).
 func ValidateTopicName(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("%w: the name is empty", ErrInvalidTopic)
-	case name == "." || name == "..":
-		return fmt.Errorf("%w: %q is not allowed", ErrInvalidTopic, name)
-	case len(name) > MaxTopicNameLength:
-		return fmt.Errorf("%w: the name is %d characters, above the limit of %d", ErrInvalidTopic, len(name), MaxTopicNameLength)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("%w: %q has %q at byte %d; only ASCII letters, digits, '.', '_' and '-' are allowed", ErrInvalidTopic, name, c, i)
-		}
+	if err := record.CheckTopicName(name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidTopic, err)
 	}
 	return nil
 }

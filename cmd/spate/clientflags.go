@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/spate-io/spate/client"
 )
 
 // Flags and helpers shared by the client commands (topic, produce, consume).
@@ -45,6 +47,20 @@ func brokers(c *cli.Context) []string {
 		return []string{defaultBrokers}
 	}
 	return out
+}
+
+// unreachableAfter is how long an admin command (and the topic check of
+// consume) keeps trying while no broker accepts a connection: long enough
+// for a broker that is still starting, short enough that a typo in
+// --brokers or a stopped broker is reported at once rather than after
+// --timeout.
+const unreachableAfter = 3 * time.Second
+
+// streamOpts are the client options of a producer or consumer: while a
+// broker cannot be connected to, a line on stderr says so (the client
+// retries on, within --delivery-timeout or until --exit-idle).
+func streamOpts(c *cli.Context) []client.Opt {
+	return []client.Opt{client.SeedBrokers(brokers(c)...), client.WithHooks(client.ConnectErrorLog(os.Stderr, "spate: "))}
 }
 
 // signalContext is canceled by the first SIGINT or SIGTERM. After that the
@@ -183,8 +199,10 @@ func parseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// timeoutFlag bounds the admin commands, which otherwise retry an
-// unreachable broker forever.
+// timeoutFlag bounds the admin commands, which otherwise retry a broker
+// that answers with a retriable error forever; one that cannot be
+// connected to at all fails them after unreachableAfter.
 func timeoutFlag() cli.Flag {
-	return &cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up after this long (e.g. when no broker answers)"}
+	return &cli.DurationFlag{Name: "timeout", Value: 30 * time.Second,
+		Usage: "give up after this long (a broker that cannot be connected to fails the command after 3s)"}
 }

@@ -141,7 +141,7 @@ func consumeConfigFrom(c *cli.Context, args []string) (consumeConfig, error) {
 		return consumeConfig{}, fmt.Errorf("consume: want one TOPIC argument, got %d", len(args))
 	}
 	cfg := consumeConfig{topic: args[0], count: c.Int64("count"), exitIdle: c.Duration("exit-idle"), json: c.Bool("json")}
-	cfg.opts = []client.Opt{client.SeedBrokers(brokers(c)...)}
+	cfg.opts = streamOpts(c)
 	var err error
 	if cfg.from, err = parseFrom(c.String("from")); err != nil {
 		return cfg, err
@@ -245,7 +245,7 @@ func consumeGroup(ctx context.Context, cfg consumeConfig, out io.Writer) (int64,
 	if err != nil {
 		return 0, fmt.Errorf("consume: group %q, topic %q: %w", cfg.group, cfg.topic, err)
 	}
-	n, err := printAll(ctx, groupReader{gc}, cfg, out)
+	n, err := printAll(ctx, groupReader{gc, cfg.group}, cfg, out)
 	if cerr := gc.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("consume: commit offsets at exit: %w", cerr)
 	}
@@ -290,8 +290,9 @@ type reader interface {
 	// printed is told, after each flush of the output, the last offset of
 	// each partition whose records the flush wrote out.
 	printed(last map[client.TopicPartition]int64)
-	// idleDone reports whether a reader idle for --exit-idle may exit.
-	idleDone(ctx context.Context) bool
+	// idleDone reports whether a reader idle for --exit-idle may exit, or
+	// the error to exit with. It returns within about exitIdle.
+	idleDone(ctx context.Context, exitIdle time.Duration) (bool, error)
 }
 
 // partitionReader reads assigned partitions: nothing to commit, and idle
@@ -299,10 +300,15 @@ type reader interface {
 type partitionReader struct{ *client.Consumer }
 
 func (partitionReader) printed(map[client.TopicPartition]int64) {}
-func (partitionReader) idleDone(context.Context) bool           { return true }
+func (partitionReader) idleDone(context.Context, time.Duration) (bool, error) {
+	return true, nil
+}
 
 // groupReader reads as a member of a group.
-type groupReader struct{ *client.GroupConsumer }
+type groupReader struct {
+	*client.GroupConsumer
+	group string
+}
 
 // printed marks what was written out, so that only that is committed.
 func (g groupReader) printed(last map[client.TopicPartition]int64) {
@@ -313,23 +319,31 @@ func (g groupReader) printed(last map[client.TopicPartition]int64) {
 
 // idleDone commits what this member printed and reports whether the group
 // has no lag left on the topic (see --exit-idle in the help). A failed
-// commit or lag query means "not yet": the member keeps reading.
-func (g groupReader) idleDone(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+// commit or lag query means "not yet": the member keeps reading, unless no
+// broker could be connected to, which ends the run with that error: idle
+// for --exit-idle and cut off from the cluster, the member has nothing
+// left to wait for. Both calls get exitIdle (1s to 10s): a slow answer is
+// asked again a second later anyway.
+func (g groupReader) idleDone(ctx context.Context, exitIdle time.Duration) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, min(max(exitIdle, time.Second), 10*time.Second))
 	defer cancel()
 	// A commit refused mid-rebalance is no reason to wait: if the group's
 	// offsets are at the end anyway, nothing of this member's is missing.
 	g.CommitOffsets(ctx)
 	lag, err := g.Lag(ctx)
+	var unreachable *client.ConnectError
+	if errors.As(err, &unreachable) {
+		return false, fmt.Errorf("consume: group %q: idle for %v and %w", g.group, exitIdle, unreachable)
+	}
 	if err != nil {
-		return false
+		return false, nil
 	}
 	for _, n := range lag {
 		if n > 0 {
-			return false
+			return false, nil
 		}
 	}
-	return true
+	return true, nil
 }
 
 // printer buffers the output and tells the reader what each flush wrote.
@@ -384,8 +398,9 @@ func printRecords(ctx context.Context, p *printer, cfg consumeConfig) (n int64, 
 				if err := p.flush(); err != nil {
 					return n, err
 				}
-				if p.r.idleDone(ctx) {
-					return n, nil
+				done, err := p.r.idleDone(ctx, cfg.exitIdle)
+				if done || err != nil {
+					return n, err
 				}
 				idleCheck = time.Now().Add(idleRecheck)
 				continue
@@ -448,7 +463,7 @@ func printRecords(ctx context.Context, p *printer, cfg consumeConfig) (n int64, 
 // checkTopic fails when the topic or a --partition does not exist:
 // the consumer would otherwise wait for it, printing nothing.
 func checkTopic(ctx context.Context, cfg consumeConfig) error {
-	a, err := client.NewAdmin(cfg.opts...)
+	a, err := client.NewAdmin(append(slices.Clip(cfg.opts), client.UnreachableTimeout(unreachableAfter))...)
 	if err != nil {
 		return err
 	}

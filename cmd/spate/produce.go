@@ -44,10 +44,18 @@ line is stored exactly once per run (a second run is a new producer, so
 re-sending its input writes it again). --acks 0 or 1 turn idempotence off;
 --idempotent=false does so under acks all too.
 
-At end of input the producer flushes and waits for every acknowledgement.
-Exit status: 0 when every record was acknowledged (under --acks 0: sent),
-1 when any failed (the count and first error are printed), 130 when
-interrupted by SIGINT or SIGTERM (buffered records are flushed first).
+At end of input the producer flushes and waits for every acknowledgement,
+then prints one line on stderr: the records acknowledged (under --acks 0:
+sent) and failed. With --report-failed FILE, every input line whose record
+was not acknowledged is written to FILE (in the order the failures were
+known, which may differ from the input's), so it can be sent again:
+  spate produce events --report-failed retry.txt < events.txt
+  spate produce events < retry.txt
+While a broker cannot be connected to, a line on stderr says so at once;
+the producer goes on retrying until --delivery-timeout.
+Exit status: 0 when every record was acknowledged, 1 when any failed (the
+first error is printed), 130 when interrupted by SIGINT or SIGTERM
+(buffered records are flushed first).
 
 Examples:
   echo hello | spate produce events
@@ -67,6 +75,7 @@ Examples:
 			&cli.DurationFlag{Name: "linger", Value: 5 * time.Millisecond, Usage: "wait up to this long for a batch to fill"},
 			&cli.DurationFlag{Name: "delivery-timeout", Value: 2 * time.Minute, Usage: "fail a record not acknowledged within this time, retries included"},
 			&cli.StringFlag{Name: "max-line-bytes", Value: "1MiB", Usage: "longest accepted input line, `SIZE`"},
+			&cli.StringFlag{Name: "report-failed", Usage: "write the input lines that were not acknowledged to `FILE`"},
 		},
 		Action: withArgs(runProduce),
 	}
@@ -80,6 +89,8 @@ type produceConfig struct {
 	partition    int32  // -1: the SDK's partitioner
 	maxLine      int
 	opts         []client.Opt
+	// failedOut, if not nil, gets each input line whose record failed.
+	failedOut io.Writer
 }
 
 func runProduce(c *cli.Context, args []string) error {
@@ -87,17 +98,31 @@ func runProduce(c *cli.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if path := c.String("report-failed"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("produce: --report-failed: %w", err)
+		}
+		w := bufio.NewWriter(f)
+		cfg.failedOut = w
+		defer func() {
+			if err := errors.Join(w.Flush(), f.Close()); err != nil {
+				fmt.Fprintf(os.Stderr, "spate: produce: writing %s: %v\n", path, err)
+			}
+		}()
+	}
 	ctx, stop := signalContext()
 	defer stop()
 	st, err := produce(ctx, cfg, os.Stdin)
+	fmt.Fprintln(os.Stderr, st.summary(cfg.topic))
 	if err != nil {
 		return err
 	}
 	if st.failed > 0 {
-		return fmt.Errorf("produce: %d of %d records to topic %q failed; the first: %w", st.failed, st.produced, cfg.topic, st.firstErr)
+		return fmt.Errorf("produce: the first failure: %w", st.firstErr)
 	}
 	if st.interrupted {
-		return cli.Exit(fmt.Sprintf("spate: produce: interrupted after %d records to topic %q, all acknowledged", st.produced, cfg.topic), 130)
+		return cli.Exit(fmt.Sprintf("spate: produce: interrupted after %d records", st.produced), 130)
 	}
 	return nil
 }
@@ -132,8 +157,8 @@ func produceConfigFrom(c *cli.Context, args []string) (produceConfig, error) {
 		}
 		cfg.keySeparator = []byte(sep)
 	}
-	cfg.opts = []client.Opt{client.SeedBrokers(brokers(c)...), client.RequiredAcks(acks), client.Compression(codec),
-		client.BatchSize(int(batch)), client.Linger(c.Duration("linger")), client.DeliveryTimeout(c.Duration("delivery-timeout"))}
+	cfg.opts = append(streamOpts(c), client.RequiredAcks(acks), client.Compression(codec),
+		client.BatchSize(int(batch)), client.Linger(c.Duration("linger")), client.DeliveryTimeout(c.Duration("delivery-timeout")))
 	if c.IsSet("idempotent") {
 		cfg.opts = append(cfg.opts, client.Idempotent(c.Bool("idempotent")))
 	}
@@ -187,6 +212,12 @@ type produceStats struct {
 	interrupted bool // ctx ended before the input did
 }
 
+// summary is the line printed at the end of a run, e.g. `produce: topic
+// "events": 998 records acknowledged, 2 failed`.
+func (st produceStats) summary(topic string) string {
+	return fmt.Sprintf("spate: produce: topic %q: %d records acknowledged, %d failed", topic, st.produced-st.failed, st.failed)
+}
+
 // produce sends every line of in to cfg.topic and returns once each record
 // is acknowledged or failed. The returned error is for the run itself
 // (bad input, a producer that cannot start); record failures are counted
@@ -197,9 +228,10 @@ func produce(ctx context.Context, cfg produceConfig, in io.Reader) (produceStats
 		return produceStats{}, err
 	}
 	var (
-		failed   atomic.Int64
-		errMu    sync.Mutex
-		firstErr error
+		failed    atomic.Int64
+		errMu     sync.Mutex // guards firstErr, reportErr and writes to cfg.failedOut
+		firstErr  error
+		reportErr error
 	)
 	recordPool := sync.Pool{New: func() any { return new(client.Record) }}
 	// A record is the SDK's until its callback; then it is free again.
@@ -208,6 +240,9 @@ func produce(ctx context.Context, cfg produceConfig, in io.Reader) (produceStats
 			errMu.Lock()
 			if firstErr == nil {
 				firstErr = err
+			}
+			if cfg.failedOut != nil && reportErr == nil {
+				reportErr = writeLine(cfg.failedOut, r, cfg.keySeparator)
 			}
 			errMu.Unlock()
 			failed.Add(1) // after firstErr is set: failed > 0 implies firstErr != nil
@@ -237,6 +272,11 @@ func produce(ctx context.Context, cfg produceConfig, in io.Reader) (produceStats
 			if cfg.nullEmpty && len(r.Value) == 0 {
 				r.Value = nil
 			}
+			if cfg.failedOut != nil {
+				// The callback may write the line back out, after line
+				// was reused: the record keeps its own copy.
+				r.Key, r.Value = bytes.Clone(r.Key), bytes.Clone(r.Value)
+			}
 			produced.Add(1)
 			p.Produce(ctx, r, done) // copies key and value: line may be reused
 		}
@@ -256,7 +296,23 @@ func produce(ctx context.Context, cfg produceConfig, in io.Reader) (produceStats
 	if err != nil {
 		return st, fmt.Errorf("produce: reading stdin after %d lines: %w", st.produced, err)
 	}
+	if reportErr != nil {
+		return st, fmt.Errorf("produce: --report-failed: %w", reportErr)
+	}
 	return st, closeErr
+}
+
+// writeLine writes r back out as the input line it came from: key, SEP
+// and value with a key separator and a non-null key, else the value.
+func writeLine(w io.Writer, r *client.Record, sep []byte) error {
+	var line []byte
+	if sep != nil && r.Key != nil {
+		line = append(append(append(line, r.Key...), sep...), r.Value...)
+	} else {
+		line = append(line, r.Value...)
+	}
+	_, err := w.Write(append(line, '\n'))
+	return err
 }
 
 // splitKey splits line at the first sep into key and value. Without sep

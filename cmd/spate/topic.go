@@ -316,7 +316,7 @@ func deleteTopics(ctx context.Context, a *client.Admin, names []string, out io.W
 // withAdmin runs fn with an admin client and a context bounded by
 // --timeout and canceled by Ctrl-C.
 func withAdmin(c *cli.Context, fn func(context.Context, *client.Admin) error) error {
-	a, err := client.NewAdmin(client.SeedBrokers(brokers(c)...))
+	a, err := client.NewAdmin(client.SeedBrokers(brokers(c)...), client.UnreachableTimeout(unreachableAfter))
 	if err != nil {
 		return err
 	}
