@@ -109,6 +109,12 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 		h.listOffsets(r, hdr, start, q)
 	case *wire.InitProducerIDRequest:
 		h.initProducerID(r, hdr, start, q)
+	case *wire.DescribeConfigsRequest:
+		h.describeConfigs(r, hdr, start, q)
+	case *wire.AlterConfigsRequest:
+		h.alterConfigs(r, hdr, start, q)
+	case *wire.DeleteRecordsRequest:
+		h.deleteRecords(r, hdr, start, q)
 	case *wire.FindCoordinatorRequest:
 		h.findCoordinator(r, hdr, start, q)
 	case *wire.JoinGroupRequest:
@@ -139,6 +145,7 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 // advertising those would invite requests that can only fail.
 var servedAPIs = served(wire.APIVersionsKey, wire.MetadataKey, wire.CreateTopicsKey, wire.DeleteTopicsKey,
 	wire.ProduceKey, wire.FetchKey, wire.ListOffsetsKey, wire.InitProducerIDKey,
+	wire.DescribeConfigsKey, wire.AlterConfigsKey, wire.DeleteRecordsKey,
 	wire.FindCoordinatorKey, wire.JoinGroupKey, wire.SyncGroupKey, wire.HeartbeatKey, wire.LeaveGroupKey,
 	wire.OffsetCommitKey, wire.OffsetFetchKey, wire.ListGroupsKey, wire.DescribeGroupsKey, wire.DeleteGroupsKey)
 

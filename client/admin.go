@@ -247,21 +247,9 @@ func (a *Admin) ListOffsets(ctx context.Context, at Offset, tps ...TopicPartitio
 		return nil, fmt.Errorf("client: list offsets: At(%d) is not a query (use Earliest, Latest or AtTime): %w", at.at, ErrInvalidOption)
 	}
 	out := make(map[TopicPartition]ListedOffset, len(tps))
-	byLeader := make(map[int32][]TopicPartition)
-	for _, tp := range tps {
-		leader, ok := a.cl.leader(tp.Topic, tp.Partition)
-		if !ok {
-			if _, err := a.cl.waitTopic(ctx, tp.Topic); err != nil {
-				out[tp] = ListedOffset{Offset: -1, Timestamp: -1, Err: err}
-				continue
-			}
-			if leader, ok = a.cl.leader(tp.Topic, tp.Partition); !ok {
-				out[tp] = ListedOffset{Offset: -1, Timestamp: -1,
-					Err: partitionErr(tp.Topic, tp.Partition, wire.ErrLeaderNotAvailable)}
-				continue
-			}
-		}
-		byLeader[leader] = append(byLeader[leader], tp)
+	byLeader, failed := a.byLeader(ctx, tps)
+	for tp, err := range failed {
+		out[tp] = ListedOffset{Offset: -1, Timestamp: -1, Err: err}
 	}
 	for leader, list := range byLeader {
 		var req wire.ListOffsetsRequest
@@ -269,17 +257,7 @@ func (a *Admin) ListOffsets(ctx context.Context, at Offset, tps ...TopicPartitio
 			req.Topics = appendListOffsets(req.Topics, tp.Topic, tp.Partition, at.listTimestamp())
 		}
 		var resp wire.ListOffsetsResponse
-		err := a.cl.retry(ctx, func() error {
-			c, err := a.cl.connTo(ctx, leader)
-			if err != nil {
-				return err
-			}
-			if err := c.request(ctx, &req, &resp, a.cfg.reqTO); err != nil {
-				return err
-			}
-			return resp.ErrorCode.Err()
-		})
-		if err != nil {
+		if err := a.brokerRequest(ctx, leader, &req, &resp, func() wire.ErrorCode { return resp.ErrorCode }); err != nil {
 			return nil, fmt.Errorf("client: list offsets on broker %d: %w", leader, err)
 		}
 		for _, tp := range list {
@@ -289,6 +267,42 @@ func (a *Admin) ListOffsets(ctx context.Context, at Offset, tps ...TopicPartitio
 		}
 	}
 	return out, nil
+}
+
+// brokerRequest sends req to broker id, retrying retriable failures
+// (including a retriable top-level code) until ctx ends.
+func (a *Admin) brokerRequest(ctx context.Context, id int32, req wire.Request, resp wire.Response, code func() wire.ErrorCode) error {
+	return a.cl.retry(ctx, func() error {
+		c, err := a.cl.connTo(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := c.request(ctx, req, resp, a.cfg.reqTO); err != nil {
+			return err
+		}
+		return code().Err()
+	})
+}
+
+// byLeader groups partitions by their leader's node id, fetching the
+// metadata of topics not yet known; failed holds those without a leader.
+func (a *Admin) byLeader(ctx context.Context, tps []TopicPartition) (byLeader map[int32][]TopicPartition, failed map[TopicPartition]error) {
+	byLeader, failed = make(map[int32][]TopicPartition), make(map[TopicPartition]error)
+	for _, tp := range tps {
+		leader, ok := a.cl.leader(tp.Topic, tp.Partition)
+		if !ok {
+			if _, err := a.cl.waitTopic(ctx, tp.Topic); err != nil {
+				failed[tp] = err
+				continue
+			}
+			if leader, ok = a.cl.leader(tp.Topic, tp.Partition); !ok {
+				failed[tp] = partitionErr(tp.Topic, tp.Partition, wire.ErrLeaderNotAvailable)
+				continue
+			}
+		}
+		byLeader[leader] = append(byLeader[leader], tp)
+	}
+	return byLeader, failed
 }
 
 func listOffsetsFull(resp *wire.ListOffsetsResponse, tp TopicPartition) (int64, int64, error) {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -115,29 +116,29 @@ func checkPartitionOrder(t *testing.T, out string) map[int32]int64 {
 	return counts
 }
 
-// describeHighWatermarks runs `spate topic describe` and returns the
-// HIGH-WATERMARK column by partition.
+// describeHighWatermarks runs `spate topic describe --json` and returns
+// the high watermark by partition, checking that nothing was deleted.
 func describeHighWatermarks(t *testing.T, addr, topic string) map[int32]int64 {
 	t.Helper()
-	out := mustCLI(t, addr, nil, 30*time.Second, "topic", "describe", topic)
-	hw := map[int32]int64{}
-	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) < 3 || !strings.HasPrefix(lines[0], "TOPIC "+topic) ||
-		strings.Join(strings.Fields(lines[1]), " ") != "PARTITION LEADER REPLICAS ISR LOG-START LOG-END HIGH-WATERMARK" {
-		t.Fatalf("topic describe printed:\n%s", out)
+	out := mustCLI(t, addr, nil, 30*time.Second, "topic", "describe", topic, "--json")
+	var doc []struct {
+		Name       string `json:"name"`
+		Partitions []struct {
+			Partition      int32 `json:"partition"`
+			LogStartOffset int64 `json:"log_start_offset"`
+			LogEndOffset   int64 `json:"log_end_offset"`
+			HighWatermark  int64 `json:"high_watermark"`
+		} `json:"partitions"`
 	}
-	for _, l := range lines[2:] {
-		f := strings.Fields(l)
-		if len(f) != 7 {
-			t.Fatalf("topic describe row %q", l)
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc) != 1 || doc[0].Name != topic {
+		t.Fatalf("topic describe --json printed %s (%v)", out, err)
+	}
+	hw := map[int32]int64{}
+	for _, p := range doc[0].Partitions {
+		if p.LogStartOffset != 0 || p.LogEndOffset != p.HighWatermark {
+			t.Fatalf("topic describe: partition %+v", p)
 		}
-		p, err1 := strconv.ParseInt(f[0], 10, 32)
-		start, err2 := strconv.ParseInt(f[4], 10, 64)
-		end, err3 := strconv.ParseInt(f[6], 10, 64)
-		if err1 != nil || err2 != nil || err3 != nil || start != 0 || f[5] != f[6] {
-			t.Fatalf("topic describe row %q", l)
-		}
-		hw[int32(p)] = end
+		hw[p.Partition] = p.HighWatermark
 	}
 	return hw
 }

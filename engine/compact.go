@@ -26,7 +26,7 @@ import (
 func (e *Engine) Compact(now time.Time) (segments int, err error) {
 	var errs []error
 	for _, t := range *e.topics.Load() {
-		if !t.cfg.compacted() {
+		if !t.config().compacted() {
 			continue
 		}
 		for _, p := range t.partitions {
@@ -44,11 +44,12 @@ func (e *Engine) Compact(now time.Time) (segments int, err error) {
 }
 
 func (p *partition) compact(now time.Time) (int, error) {
+	cfg := p.config()
 	res, err := p.log.Compact(segment.CompactOptions{
 		Now:              now,
-		DeleteRetention:  p.cfg.DeleteRetentionMs,
-		MinCompactionLag: p.cfg.MinCompactionLagMs,
-		MinDirtyRatio:    p.cfg.MinCleanableDirtyRatio,
+		DeleteRetention:  cfg.DeleteRetentionMs,
+		MinCompactionLag: cfg.MinCompactionLagMs,
+		MinDirtyRatio:    cfg.MinCleanableDirtyRatio,
 	})
 	if err != nil && !errors.Is(err, segment.ErrClosed) {
 		return res.Segments, fmt.Errorf("%w: compact %s-%d: %w", ErrStorage, p.topic, p.id, err)

@@ -59,13 +59,23 @@ type Engine struct {
 	closeErr      error
 }
 
-// topic is immutable after creation; DeleteTopic replaces the map without it.
+// topic's name and partitions are fixed at creation (DeleteTopic replaces
+// the map without it); its settings are replaced whole by
+// AlterTopicConfigs, so a reader loads them once per use.
 type topic struct {
 	name       string
-	cfg        TopicConfig
-	overrides  map[string]string
+	settings   atomic.Pointer[topicSettings]
 	partitions []*partition
 }
+
+// topicSettings is one immutable version of a topic's configs.
+type topicSettings struct {
+	cfg       TopicConfig
+	overrides map[string]string // only the keys set on this topic
+}
+
+// config returns the topic's current configs.
+func (t *topic) config() *TopicConfig { return &t.settings.Load().cfg }
 
 // Open creates DataDir if needed and opens every topic recorded there.
 func Open(cfg Config) (*Engine, error) {

@@ -32,7 +32,7 @@ type metaDoc struct {
 func (e *Engine) persist(topics map[string]*topic) error {
 	doc := metaDoc{Version: metaVersion, Topics: make([]metaTopic, 0, len(topics))}
 	for _, t := range topics {
-		doc.Topics = append(doc.Topics, metaTopic{Name: t.name, Partitions: int32(len(t.partitions)), Configs: t.overrides})
+		doc.Topics = append(doc.Topics, metaTopic{Name: t.name, Partitions: int32(len(t.partitions)), Configs: t.settings.Load().overrides})
 	}
 	sort.Slice(doc.Topics, func(i, j int) bool { return doc.Topics[i].Name < doc.Topics[j].Name })
 	data, err := json.MarshalIndent(doc, "", "  ")

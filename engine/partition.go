@@ -15,8 +15,9 @@ import (
 type partition struct {
 	topic string
 	id    int32
-	cfg   *TopicConfig // the topic's; immutable
-	log   *segment.Log
+	// settings are the topic's (topic.settings); use config().
+	settings *atomic.Pointer[topicSettings]
+	log      *segment.Log
 	// committedOnFlush: the HW is FlushedOffset (flush.policy=always), so HW
 	// moves come from the syncer, not from appends.
 	committedOnFlush bool
@@ -39,14 +40,19 @@ type partition struct {
 	appends appendQueue
 }
 
-func newPartition(topic string, id int32, cfg *TopicConfig, log *segment.Log) *partition {
-	p := &partition{topic: topic, id: id, cfg: cfg, log: log,
-		committedOnFlush: cfg.FlushPolicy == segment.FlushAlways, producers: producerStates{}}
+func newPartition(topic string, id int32, settings *atomic.Pointer[topicSettings], log *segment.Log) *partition {
+	p := &partition{topic: topic, id: id, settings: settings, log: log,
+		committedOnFlush: settings.Load().cfg.FlushPolicy == segment.FlushAlways, producers: producerStates{}}
 	p.onFlushed = func(error) { p.watchers.wake() }
 	return p
 }
 
 // highWatermark is the exclusive end of the committed log (see doc.go).
+// config returns the topic's current configs. flush.policy and flush.ms
+// cannot be altered (AlterTopicConfigs), so committedOnFlush and the log's
+// flush settings stay true to it.
+func (p *partition) config() *TopicConfig { return &p.settings.Load().cfg }
+
 func (p *partition) highWatermark() int64 {
 	if p.committedOnFlush {
 		return p.log.FlushedOffset()

@@ -143,9 +143,9 @@ func (e *Engine) produce(req *ProduceRequest, res *ProduceResult) (*partition, i
 	}
 	// A single broker's ISR is itself.
 	const isrSize = 1
-	if req.Acks == -1 && p.cfg.MinInsyncReplicas > isrSize {
+	if cfg := p.config(); req.Acks == -1 && cfg.MinInsyncReplicas > isrSize {
 		return nil, 0, fmt.Errorf("%w: %s-%d has %d in-sync replicas, min.insync.replicas is %d",
-			ErrNotEnoughReplicas, p.topic, p.id, isrSize, p.cfg.MinInsyncReplicas)
+			ErrNotEnoughReplicas, p.topic, p.id, isrSize, cfg.MinInsyncReplicas)
 	}
 	if err := p.validate(req.Records); err != nil {
 		return nil, 0, err
@@ -171,15 +171,16 @@ func (p *partition) validate(records []byte) error {
 	if len(records) == 0 {
 		return fmt.Errorf("%w: %s-%d: no record batch", ErrCorruptMessage, p.topic, p.id)
 	}
+	cfg := p.config()
 	for pos := 0; pos < len(records); {
 		b, err := record.Parse(records[pos:])
 		if err != nil {
 			// ErrShort too: a produce request carries whole batches only.
 			return fmt.Errorf("%w: %s-%d: batch at byte %d: %w", ErrCorruptMessage, p.topic, p.id, pos, err)
 		}
-		if b.Size() > int(p.cfg.MaxMessageBytes) {
+		if b.Size() > int(cfg.MaxMessageBytes) {
 			return fmt.Errorf("%w: %s-%d: batch at byte %d is %d bytes, max.message.bytes is %d",
-				ErrMessageTooLarge, p.topic, p.id, pos, b.Size(), p.cfg.MaxMessageBytes)
+				ErrMessageTooLarge, p.topic, p.id, pos, b.Size(), cfg.MaxMessageBytes)
 		}
 		if err := b.Validate(); err != nil {
 			return fmt.Errorf("%w: %s-%d: batch at byte %d: %w", ErrCorruptMessage, p.topic, p.id, pos, err)
@@ -197,7 +198,7 @@ func (p *partition) validate(records []byte) error {
 		if err := p.validateProducer(b, pos, len(records)); err != nil {
 			return err
 		}
-		if p.cfg.compacted() {
+		if cfg.compacted() {
 			if err := p.validateKeys(b, pos); err != nil {
 				return err
 			}

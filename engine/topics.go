@@ -193,8 +193,8 @@ func (e *Engine) createLocked(name string, partitions int32, cfg TopicConfig, ov
 
 // openTopic opens (creating if needed) every partition log of a topic.
 func (e *Engine) openTopic(name string, partitions int32, cfg TopicConfig, overrides map[string]string) (*topic, error) {
-	t := &topic{name: name, overrides: overrides}
-	t.cfg = cfg
+	t := &topic{name: name}
+	t.settings.Store(&topicSettings{cfg: cfg, overrides: overrides})
 	segCfg := e.segmentConfig(cfg)
 	for i := int32(0); i < partitions; i++ {
 		dir := filepath.Join(e.cfg.DataDir, partitionDir(name, i))
@@ -208,7 +208,7 @@ func (e *Engine) openTopic(name string, partitions int32, cfg TopicConfig, overr
 			}
 			return nil, fmt.Errorf("%w: open %s: %w", ErrStorage, dir, err)
 		}
-		p := newPartition(name, i, &t.cfg, log)
+		p := newPartition(name, i, &t.settings, log)
 		t.partitions = append(t.partitions, p)
 		if err := p.rebuildProducers(); err != nil {
 			for _, p := range t.partitions {
@@ -322,7 +322,8 @@ func (e *Engine) Describe(names ...string) []TopicInfo {
 			out = append(out, TopicInfo{Name: n, Err: fmt.Errorf("%w: topic %q", ErrUnknownTopicOrPartition, n)})
 			continue
 		}
-		info := TopicInfo{Name: n, Configs: t.cfg.Map(), Overrides: maps.Clone(t.overrides)}
+		st := t.settings.Load()
+		info := TopicInfo{Name: n, Configs: st.cfg.Map(), Overrides: maps.Clone(st.overrides)}
 		for _, p := range t.partitions {
 			info.Partitions = append(info.Partitions, e.partitionInfo(p))
 		}

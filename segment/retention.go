@@ -283,3 +283,19 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	}
 	return nil
 }
+
+// SetLimits applies the roll and retention limits of c (SegmentBytes,
+// SegmentAge, RetentionBytes, RetentionAge) to the open log: the next
+// append and retention pass use them, as after a restart with c. The other
+// fields of c are fixed at Open and ignored here. A SegmentBytes out of
+// range is an error and changes nothing.
+func (l *Log) SetLimits(c Config) error {
+	if c.SegmentBytes <= 0 || c.SegmentBytes > maxSegmentBytes {
+		return fmt.Errorf("segment: %s: SegmentBytes %d must be in (0, 2 GiB)", l.dir, c.SegmentBytes)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cfg.SegmentBytes, l.cfg.SegmentAge = c.SegmentBytes, c.SegmentAge
+	l.cfg.RetentionBytes, l.cfg.RetentionAge = c.RetentionBytes, c.RetentionAge
+	return nil
+}

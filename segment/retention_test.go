@@ -306,3 +306,30 @@ func TestTruncateToWaitersAndRecoveryPoint(t *testing.T) {
 	defer l.Close()
 	checkReads(t, l, w2.batches[:i])
 }
+
+// TestSetLimits: limits set on an open log drive the next retention pass
+// and roll, and an out-of-range SegmentBytes changes nothing.
+func TestSetLimits(t *testing.T) {
+	cfg := testConfig()
+	l := openLog(t, t.TempDir(), cfg)
+	defer l.Close()
+	var w written
+	w.fill(t, l, 400, rand.New(rand.NewPCG(4, 5)))
+	now := time.UnixMilli(w.batches[0].MaxTimestamp())
+	if n, err := l.ApplyRetention(now); err != nil || n != 0 {
+		t.Fatalf("ApplyRetention without limits = %d, %v", n, err)
+	}
+	bad := cfg
+	bad.SegmentBytes = 0
+	if err := l.SetLimits(bad); err == nil {
+		t.Fatal("SetLimits with SegmentBytes 0 succeeded")
+	}
+	limited := cfg
+	limited.RetentionBytes = 2 * cfg.SegmentBytes
+	if err := l.SetLimits(limited); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := l.ApplyRetention(now); err != nil || n == 0 {
+		t.Fatalf("ApplyRetention after SetLimits(RetentionBytes %d) = %d, %v", limited.RetentionBytes, n, err)
+	}
+}

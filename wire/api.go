@@ -5,8 +5,8 @@ import "fmt"
 // APIKey identifies a request type (int16 on the wire).
 type APIKey int16
 
-// The implemented APIs. Keys 8-9 are reserved for more admin APIs and 20-29
-// for further consumer-group APIs (see docs/protocol.md); the broker answers
+// The implemented APIs. Keys 20-29 are reserved for further consumer-group
+// APIs and 31-39 for more admin APIs (see docs/protocol.md); the broker answers
 // any key it does not implement with UnsupportedVersion
 // (AppendUnsupportedVersionResponse).
 const (
@@ -20,6 +20,9 @@ const (
 	// InitProducerIDKey takes key 7 from the admin range: it is answered by
 	// any broker, like an admin request, and is not on a hot path.
 	InitProducerIDKey APIKey = 7
+	// Topic administration beyond create and delete (configs.go).
+	DescribeConfigsKey APIKey = 8
+	AlterConfigsKey    APIKey = 9
 	// The consumer-group APIs (group.go, groupoffsets.go, groupadmin.go),
 	// answered by the group's coordinator.
 	FindCoordinatorKey APIKey = 10
@@ -32,6 +35,9 @@ const (
 	ListGroupsKey      APIKey = 17
 	DescribeGroupsKey  APIKey = 18
 	DeleteGroupsKey    APIKey = 19
+	// DeleteRecordsKey opens the 30-39 admin range: 8 and 9 were the
+	// last free keys below the group range.
+	DeleteRecordsKey APIKey = 30
 )
 
 // String returns the API's name, e.g. "Produce".
@@ -53,6 +59,12 @@ func (k APIKey) String() string {
 		return "ListOffsets"
 	case InitProducerIDKey:
 		return "InitProducerId"
+	case DescribeConfigsKey:
+		return "DescribeConfigs"
+	case AlterConfigsKey:
+		return "AlterConfigs"
+	case DeleteRecordsKey:
+		return "DeleteRecords"
 	case FindCoordinatorKey:
 		return "FindCoordinator"
 	case JoinGroupKey:
@@ -80,15 +92,16 @@ func (k APIKey) String() string {
 // requestNames names each request in decode errors, indexed by key, so the
 // success path builds no string.
 var requestNames = [...]string{
-	APIVersionsKey:    "ApiVersions request",
-	MetadataKey:       "Metadata request",
-	CreateTopicsKey:   "CreateTopics request",
-	DeleteTopicsKey:   "DeleteTopics request",
-	ProduceKey:        "Produce request",
-	FetchKey:          "Fetch request",
-	ListOffsetsKey:    "ListOffsets request",
-	InitProducerIDKey: "InitProducerId request",
-	// 8 and 9 are not implemented: Decode never indexes them.
+	APIVersionsKey:     "ApiVersions request",
+	MetadataKey:        "Metadata request",
+	CreateTopicsKey:    "CreateTopics request",
+	DeleteTopicsKey:    "DeleteTopics request",
+	ProduceKey:         "Produce request",
+	FetchKey:           "Fetch request",
+	ListOffsetsKey:     "ListOffsets request",
+	InitProducerIDKey:  "InitProducerId request",
+	DescribeConfigsKey: "DescribeConfigs request",
+	AlterConfigsKey:    "AlterConfigs request",
 	FindCoordinatorKey: "FindCoordinator request",
 	JoinGroupKey:       "JoinGroup request",
 	SyncGroupKey:       "SyncGroup request",
@@ -99,6 +112,8 @@ var requestNames = [...]string{
 	ListGroupsKey:      "ListGroups request",
 	DescribeGroupsKey:  "DescribeGroups request",
 	DeleteGroupsKey:    "DeleteGroups request",
+	// 20-29 are not implemented: Decode never indexes them.
+	DeleteRecordsKey: "DeleteRecords request",
 }
 
 // VersionRange is the inclusive range of versions of one API a peer speaks.
@@ -110,7 +125,7 @@ type VersionRange struct {
 
 // supported is what this build implements, in key order. Every API is at
 // version 0: the protocol is new and has no older clients to serve. Keys are
-// not contiguous (8 and 9 are reserved), so Supports looks keys up in
+// not contiguous (20-29 are reserved), so Supports looks keys up in
 // supportedByKey.
 var supported = []VersionRange{
 	{APIVersionsKey, 0, 0},
@@ -121,6 +136,8 @@ var supported = []VersionRange{
 	{FetchKey, 0, 0},
 	{ListOffsetsKey, 0, 0},
 	{InitProducerIDKey, 0, 0},
+	{DescribeConfigsKey, 0, 0},
+	{AlterConfigsKey, 0, 0},
 	{FindCoordinatorKey, 0, 0},
 	{JoinGroupKey, 0, 0},
 	{SyncGroupKey, 0, 0},
@@ -131,6 +148,7 @@ var supported = []VersionRange{
 	{ListGroupsKey, 0, 0},
 	{DescribeGroupsKey, 0, 0},
 	{DeleteGroupsKey, 0, 0},
+	{DeleteRecordsKey, 0, 0},
 }
 
 // supportedEntry is one slot of supportedByKey; ok is false for a key this
@@ -217,6 +235,10 @@ type Decoder struct {
 	ListOffsets    ListOffsetsRequest
 	InitProducerID InitProducerIDRequest
 
+	DescribeConfigs DescribeConfigsRequest
+	AlterConfigs    AlterConfigsRequest
+	DeleteRecords   DeleteRecordsRequest
+
 	FindCoordinator FindCoordinatorRequest
 	JoinGroup       JoinGroupRequest
 	SyncGroup       SyncGroupRequest
@@ -275,6 +297,12 @@ func (d *Decoder) Decode(payload []byte) (RequestHeader, Request, error) {
 		req = &d.ListOffsets
 	case InitProducerIDKey:
 		req = &d.InitProducerID
+	case DescribeConfigsKey:
+		req = &d.DescribeConfigs
+	case AlterConfigsKey:
+		req = &d.AlterConfigs
+	case DeleteRecordsKey:
+		req = &d.DeleteRecords
 	case FindCoordinatorKey:
 		req = &d.FindCoordinator
 	case JoinGroupKey:

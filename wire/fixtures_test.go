@@ -73,9 +73,19 @@ func requestCases() map[string]Request {
 				}},
 				{Name: "t2"},
 			}},
-		"Fetch/follower":     &FetchRequest{ReplicaID: 2, MaxWaitMs: 0, MinBytes: 0, MaxBytes: math.MaxInt32},
-		"InitProducerId":     &InitProducerIDRequest{TransactionTimeoutMs: 60000},
-		"InitProducerId/txn": &InitProducerIDRequest{TransactionalID: "orders-writer", TransactionTimeoutMs: math.MinInt32},
+		"Fetch/follower":        &FetchRequest{ReplicaID: 2, MaxWaitMs: 0, MinBytes: 0, MaxBytes: math.MaxInt32},
+		"InitProducerId":        &InitProducerIDRequest{TransactionTimeoutMs: 60000},
+		"InitProducerId/txn":    &InitProducerIDRequest{TransactionalID: "orders-writer", TransactionTimeoutMs: math.MinInt32},
+		"DescribeConfigs":       &DescribeConfigsRequest{Topics: []string{"orders", ""}},
+		"DescribeConfigs/empty": &DescribeConfigsRequest{},
+		"AlterConfigs": &AlterConfigsRequest{Topics: []AlterConfigsTopic{
+			{Name: "orders", Configs: []Config{{Key: "retention.ms", Value: "3600000"}, {Key: "segment.bytes", Value: ""}}},
+			{Name: "x"},
+		}, ValidateOnly: true},
+		"DeleteRecords": &DeleteRecordsRequest{Topics: []DeleteRecordsTopic{
+			{Name: "orders", Partitions: []DeleteRecordsPartition{{Partition: 0, Offset: 42}, {Partition: 3, Offset: HighWatermarkOffset}}},
+			{Name: "none"},
+		}, TimeoutMs: 30000},
 		"ListOffsets": &ListOffsetsRequest{Topics: []ListOffsetsTopic{
 			{Name: "orders", Partitions: []ListOffsetsPartition{
 				{Partition: 0, Timestamp: EarliestTimestamp},
@@ -129,6 +139,20 @@ func responseCases() map[string]Response {
 		"InitProducerId":       &InitProducerIDResponse{ProducerID: 1 << 40, ProducerEpoch: 0},
 		"InitProducerId/max":   &InitProducerIDResponse{ProducerID: math.MaxInt64, ProducerEpoch: math.MaxInt16},
 		"InitProducerId/error": &InitProducerIDResponse{ErrorCode: InvalidRequest, ProducerID: -1, ProducerEpoch: -1},
+		"DescribeConfigs": &DescribeConfigsResponse{Topics: []TopicConfigs{
+			{Name: "orders", Configs: []ConfigEntry{{Key: "retention.ms", Value: "3600000", Override: true}, {Key: "cleanup.policy", Value: "delete"}}},
+			{Name: "missing", ErrorCode: UnknownTopicOrPartition, Message: `topic "missing" does not exist`},
+		}},
+		"AlterConfigs": &AlterConfigsResponse{Topics: []TopicResult{
+			{Name: "orders"},
+			{Name: "x", ErrorCode: InvalidConfig, Message: `retention.ms: "soon" is not an integer`},
+		}},
+		"DeleteRecords": &DeleteRecordsResponse{Topics: []DeleteRecordsTopicResponse{
+			{Name: "orders", Partitions: []DeleteRecordsPartitionResponse{
+				{Partition: 0, LowWatermark: 42},
+				{Partition: 1, LowWatermark: -1, ErrorCode: OffsetOutOfRange, Message: "offset 900 is above the high watermark 700"},
+			}},
+		}},
 		"ListOffsets": &ListOffsetsResponse{Topics: []ListOffsetsTopicResponse{
 			{Name: "orders", Partitions: []ListOffsetsPartitionResponse{
 				{Partition: 0, Timestamp: -1, Offset: 0},
@@ -158,6 +182,12 @@ func newResponse(k APIKey) Response {
 		return &ListOffsetsResponse{}
 	case InitProducerIDKey:
 		return &InitProducerIDResponse{}
+	case DescribeConfigsKey:
+		return &DescribeConfigsResponse{}
+	case AlterConfigsKey:
+		return &AlterConfigsResponse{}
+	case DeleteRecordsKey:
+		return &DeleteRecordsResponse{}
 	}
 	return newGroupResponse(k)
 }
@@ -181,6 +211,12 @@ func newRequest(k APIKey) Request {
 		return &ListOffsetsRequest{}
 	case InitProducerIDKey:
 		return &InitProducerIDRequest{}
+	case DescribeConfigsKey:
+		return &DescribeConfigsRequest{}
+	case AlterConfigsKey:
+		return &AlterConfigsRequest{}
+	case DeleteRecordsKey:
+		return &DeleteRecordsRequest{}
 	}
 	return newGroupRequest(k)
 }

@@ -101,11 +101,14 @@ func fuzzResponse(f *testing.F, key APIKey) {
 	})
 }
 
-func FuzzAPIVersionsResponse(f *testing.F)    { fuzzResponse(f, APIVersionsKey) }
-func FuzzMetadataResponse(f *testing.F)       { fuzzResponse(f, MetadataKey) }
-func FuzzCreateTopicsResponse(f *testing.F)   { fuzzResponse(f, CreateTopicsKey) }
-func FuzzDeleteTopicsResponse(f *testing.F)   { fuzzResponse(f, DeleteTopicsKey) }
-func FuzzProduceResponse(f *testing.F)        { fuzzResponse(f, ProduceKey) }
-func FuzzFetchResponse(f *testing.F)          { fuzzResponse(f, FetchKey) }
-func FuzzListOffsetsResponse(f *testing.F)    { fuzzResponse(f, ListOffsetsKey) }
-func FuzzInitProducerIDResponse(f *testing.F) { fuzzResponse(f, InitProducerIDKey) }
+func FuzzAPIVersionsResponse(f *testing.F)     { fuzzResponse(f, APIVersionsKey) }
+func FuzzMetadataResponse(f *testing.F)        { fuzzResponse(f, MetadataKey) }
+func FuzzCreateTopicsResponse(f *testing.F)    { fuzzResponse(f, CreateTopicsKey) }
+func FuzzDeleteTopicsResponse(f *testing.F)    { fuzzResponse(f, DeleteTopicsKey) }
+func FuzzProduceResponse(f *testing.F)         { fuzzResponse(f, ProduceKey) }
+func FuzzFetchResponse(f *testing.F)           { fuzzResponse(f, FetchKey) }
+func FuzzListOffsetsResponse(f *testing.F)     { fuzzResponse(f, ListOffsetsKey) }
+func FuzzInitProducerIDResponse(f *testing.F)  { fuzzResponse(f, InitProducerIDKey) }
+func FuzzDescribeConfigsResponse(f *testing.F) { fuzzResponse(f, DescribeConfigsKey) }
+func FuzzAlterConfigsResponse(f *testing.F)    { fuzzResponse(f, AlterConfigsKey) }
+func FuzzDeleteRecordsResponse(f *testing.F)   { fuzzResponse(f, DeleteRecordsKey) }

@@ -19,7 +19,10 @@ func groupCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "group",
 		Usage: "list, describe, reset and delete consumer groups",
-		Description: `Examples:
+		Description: `Every group command takes --json: its result as one JSON document on
+stdout, for scripts.
+
+Examples:
   spate group list
   spate group describe billing
   spate group reset-offsets billing --topic events --to-earliest --execute
@@ -39,29 +42,42 @@ func groupListCommand() *cli.Command {
 
 Example:
   spate group list`,
-		Flags: []cli.Flag{brokersFlag(), timeoutFlag()},
+		Flags: []cli.Flag{brokersFlag(), timeoutFlag(), jsonFlag()},
 		Action: withArgs(func(c *cli.Context, args []string) error {
 			if len(args) > 0 {
 				return fmt.Errorf("group list: unexpected argument %q", args[0])
 			}
 			return withAdmin(c, func(ctx context.Context, a *client.Admin) error {
-				return listGroups(ctx, a, os.Stdout)
+				return listGroups(ctx, a, stdout(c))
 			})
 		}),
 	}
 }
 
-func listGroups(ctx context.Context, a *client.Admin, out io.Writer) error {
+// listedGroup is one row of group list.
+type listedGroup struct {
+	Group        string `json:"group"`
+	State        string `json:"state"`
+	ProtocolType string `json:"protocol_type"`
+}
+
+func listGroups(ctx context.Context, a *client.Admin, out output) error {
 	groups, err := a.ListGroups(ctx)
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL-TYPE")
+	rows := make([]listedGroup, 0, len(groups))
 	for _, g := range groups {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", g.GroupID, g.State, g.ProtocolType)
+		rows = append(rows, listedGroup{g.GroupID, g.State, g.ProtocolType})
 	}
-	return tw.Flush()
+	return out.print(rows, func(w io.Writer) error {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL-TYPE")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Group, r.State, r.ProtocolType)
+		}
+		return tw.Flush()
+	})
 }
 
 func groupDescribeCommand() *cli.Command {
@@ -83,13 +99,13 @@ committed offset in or is assigned:
 
 Example:
   spate group describe billing`,
-		Flags: []cli.Flag{brokersFlag(), timeoutFlag()},
+		Flags: []cli.Flag{brokersFlag(), timeoutFlag(), jsonFlag()},
 		Action: withArgs(func(c *cli.Context, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("group describe: want one GROUP argument, got %d", len(args))
 			}
 			return withAdmin(c, func(ctx context.Context, a *client.Admin) error {
-				return describeGroup(ctx, a, args[0], os.Stdout)
+				return describeGroup(ctx, a, args[0], stdout(c))
 			})
 		}),
 	}
@@ -103,10 +119,44 @@ type groupPartition struct {
 	committed, listed bool
 }
 
-func describeGroup(ctx context.Context, a *client.Admin, group string, out io.Writer) error {
+// describedGroupPartition is one row of group describe --json; offsets
+// and lag are null where the text shows "-".
+type describedGroupPartition struct {
+	Group         string `json:"group"`
+	Topic         string `json:"topic"`
+	Partition     int32  `json:"partition"`
+	CurrentOffset *int64 `json:"current_offset"`
+	LogEndOffset  *int64 `json:"log_end_offset"`
+	Lag           *int64 `json:"lag"`
+	Member        string `json:"member,omitempty"`
+	Host          string `json:"host,omitempty"`
+}
+
+func describeGroup(ctx context.Context, a *client.Admin, group string, out output) error {
 	rows, err := groupPartitions(ctx, a, group)
 	if err != nil {
 		return err
+	}
+	if out.json {
+		doc := make([]describedGroupPartition, 0, len(rows))
+		for _, r := range rows {
+			d := describedGroupPartition{Group: group, Topic: r.tp.Topic, Partition: r.tp.Partition}
+			if r.committed {
+				d.CurrentOffset = &r.current
+			}
+			if r.listed {
+				d.LogEndOffset = &r.logEnd
+			}
+			if r.committed && r.listed {
+				lag := max(r.logEnd-r.current, 0)
+				d.Lag = &lag
+			}
+			if r.member != "-" {
+				d.Member, d.Host = r.member, r.host
+			}
+			doc = append(doc, d)
+		}
+		return out.print(doc, nil)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tMEMBER\tHOST")
@@ -209,7 +259,7 @@ Examples:
   spate group reset-offsets billing --topic events --to-earliest
   spate group reset-offsets billing --topic events --to-datetime 2026-11-24T21:00:00Z --execute`,
 		Flags: []cli.Flag{
-			brokersFlag(), timeoutFlag(),
+			brokersFlag(), timeoutFlag(), jsonFlag(),
 			// Not Required: urfave/cli checks that before withArgs has read
 			// the flags after GROUP, so the documented order would fail.
 			&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Usage: "the `TOPIC` whose offsets move (required)"},
@@ -275,12 +325,21 @@ func runGroupReset(c *cli.Context, args []string) error {
 		return fmt.Errorf("group reset-offsets: want exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime; got %d", len(chosen))
 	}
 	return withAdmin(c, func(ctx context.Context, a *client.Admin) error {
-		return resetOffsets(ctx, a, cfg, os.Stdout, os.Stderr)
+		return resetOffsets(ctx, a, cfg, stdout(c), os.Stderr)
 	})
 }
 
 // resetOffsets prints the plan to out and, with cfg.execute, commits it.
-func resetOffsets(ctx context.Context, a *client.Admin, cfg resetConfig, out, notes io.Writer) error {
+// plannedReset is one row of group reset-offsets --json.
+type plannedReset struct {
+	Group         string `json:"group"`
+	Topic         string `json:"topic"`
+	Partition     int32  `json:"partition"`
+	CurrentOffset *int64 `json:"current_offset"` // null: none committed
+	NewOffset     int64  `json:"new_offset"`
+}
+
+func resetOffsets(ctx context.Context, a *client.Admin, cfg resetConfig, out output, notes io.Writer) error {
 	descs, err := a.DescribeGroups(ctx, cfg.group)
 	if err != nil {
 		return err
@@ -301,16 +360,27 @@ func resetOffsets(ctx context.Context, a *client.Admin, cfg resetConfig, out, no
 		tps = append(tps, tp)
 	}
 	slices.SortFunc(tps, func(x, y client.TopicPartition) int { return int(x.Partition) - int(y.Partition) })
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tNEW-OFFSET")
+	rows := make([]plannedReset, 0, len(tps))
 	for _, tp := range tps {
-		cur := "-"
+		r := plannedReset{Group: cfg.group, Topic: tp.Topic, Partition: tp.Partition, NewOffset: plan[tp]}
 		if off, ok := current[tp]; ok {
-			cur = fmt.Sprint(off)
+			r.CurrentOffset = &off
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\n", cfg.group, tp.Topic, tp.Partition, cur, plan[tp])
+		rows = append(rows, r)
 	}
-	if err := tw.Flush(); err != nil {
+	err = out.print(rows, func(w io.Writer) error {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tNEW-OFFSET")
+		for _, r := range rows {
+			cur := "-"
+			if r.CurrentOffset != nil {
+				cur = fmt.Sprint(*r.CurrentOffset)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\n", r.Group, r.Topic, r.Partition, cur, r.NewOffset)
+		}
+		return tw.Flush()
+	})
+	if err != nil {
 		return err
 	}
 	if !cfg.execute {
@@ -384,26 +454,27 @@ stop its consumers first. Exits 1 if any group could not be deleted.
 
 Example:
   spate group delete billing`,
-		Flags: []cli.Flag{brokersFlag(), timeoutFlag()},
+		Flags: []cli.Flag{brokersFlag(), timeoutFlag(), jsonFlag()},
 		Action: withArgs(func(c *cli.Context, args []string) error {
 			if len(args) == 0 {
 				return errors.New("group delete: no group name given")
 			}
 			return withAdmin(c, func(ctx context.Context, a *client.Admin) error {
-				return deleteGroups(ctx, a, args, os.Stdout)
+				return deleteGroups(ctx, a, args, stdout(c))
 			})
 		}),
 	}
 }
 
-func deleteGroups(ctx context.Context, a *client.Admin, groups []string, out io.Writer) error {
+func deleteGroups(ctx context.Context, a *client.Admin, groups []string, out output) error {
 	var errs []error
+	results := make([]itemResult, 0, len(groups))
 	for _, g := range groups {
-		if err := a.DeleteGroups(ctx, g); err != nil {
+		err := a.DeleteGroups(ctx, g)
+		results = append(results, result(g, err))
+		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		fmt.Fprintf(out, "deleted group %s\n", g)
 	}
-	return errors.Join(errs...)
+	return out.printResults("deleted group", results, errs)
 }

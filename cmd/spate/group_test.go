@@ -63,7 +63,7 @@ func TestGroupCommandsInProcess(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	if err := describeGroup(ctx, a, group, &out); err != nil {
+	if err := describeGroup(ctx, a, group, output{Writer: &out}); err != nil {
 		t.Fatal(err)
 	}
 	checkDescribe(t, out.String(), parts, "100", "100", "0")
@@ -71,7 +71,7 @@ func TestGroupCommandsInProcess(t *testing.T) {
 	out.Reset()
 	var notes bytes.Buffer
 	reset := resetConfig{group: group, topic: topic, to: toOffset, offset: 40}
-	if err := resetOffsets(ctx, a, reset, &out, &notes); err != nil {
+	if err := resetOffsets(ctx, a, reset, output{Writer: &out}, &notes); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(notes.String(), "dry run") || !strings.Contains(out.String(), "billing  orders  2          100             40") {
@@ -82,16 +82,16 @@ func TestGroupCommandsInProcess(t *testing.T) {
 		t.Errorf("after a dry run: offsets %v, %v; want them unchanged at 100", offsets, err)
 	}
 	reset.execute = true
-	if err := resetOffsets(ctx, a, reset, io.Discard, io.Discard); err != nil {
+	if err := resetOffsets(ctx, a, reset, output{Writer: io.Discard}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if err := describeGroup(ctx, a, group, &out); err != nil {
+	if err := describeGroup(ctx, a, group, output{Writer: &out}); err != nil {
 		t.Fatal(err)
 	}
 	checkDescribe(t, out.String(), parts, "40", "100", "60")
 	reset = resetConfig{group: group, topic: topic, to: toOffset, offset: 1000, execute: true}
-	if err := resetOffsets(ctx, a, reset, io.Discard, io.Discard); err != nil {
+	if err := resetOffsets(ctx, a, reset, output{Writer: io.Discard}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if offsets, err = a.FetchGroupOffsets(ctx, group); err != nil || offsets[client.TopicPartition{Topic: topic, Partition: 1}] != 100 {
@@ -112,18 +112,18 @@ func TestGroupCommandsInProcess(t *testing.T) {
 		t.Fatal("the member was never assigned")
 	}
 	reset.to = toEarliest
-	if err := resetOffsets(ctx, a, reset, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "active members") {
+	if err := resetOffsets(ctx, a, reset, output{Writer: io.Discard}, io.Discard); err == nil || !strings.Contains(err.Error(), "active members") {
 		t.Errorf("reset with a live member: %v, want a refusal", err)
 	}
-	if err := deleteGroups(ctx, a, []string{group}, io.Discard); err == nil {
+	if err := deleteGroups(ctx, a, []string{group}, output{Writer: io.Discard}); err == nil {
 		t.Error("deleting a group with a live member succeeded")
 	}
 	out.Reset()
-	if err := listGroups(ctx, a, &out); err != nil || !strings.Contains(out.String(), "billing  Stable") {
+	if err := listGroups(ctx, a, output{Writer: &out}); err != nil || !strings.Contains(out.String(), "billing  Stable") {
 		t.Errorf("group list: %q, %v", out.String(), err)
 	}
 	out.Reset()
-	if err := describeGroup(ctx, a, group, &out); err != nil || strings.Count(out.String(), "127.0.0.1") != parts {
+	if err := describeGroup(ctx, a, group, output{Writer: &out}); err != nil || strings.Count(out.String(), "127.0.0.1") != parts {
 		t.Errorf("describe with a member: %q, %v; want every partition on a member at 127.0.0.1", out.String(), err)
 	}
 	if err := gc.Close(); err != nil {
@@ -131,10 +131,10 @@ func TestGroupCommandsInProcess(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := deleteGroups(ctx, a, []string{group}, &out); err != nil || out.String() != "deleted group billing\n" {
+	if err := deleteGroups(ctx, a, []string{group}, output{Writer: &out}); err != nil || out.String() != "deleted group billing\n" {
 		t.Fatalf("group delete: %q, %v", out.String(), err)
 	}
-	if err := describeGroup(ctx, a, group, io.Discard); err == nil || !strings.Contains(err.Error(), "does not exist") {
+	if err := describeGroup(ctx, a, group, output{Writer: io.Discard}); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("describe after delete: %v, want does not exist", err)
 	}
 }
