@@ -46,6 +46,7 @@ func (h *nativeHandler) produce(r *netio.Responder, hdr wire.RequestHeader, star
 	op.failed = false
 	op.pending = 0
 	op.resp.ErrorCode = wire.None
+	op.resp.Version = hdr.Version // v1 answers carry error messages
 	op.resp.Topics = resizeTopics(op.resp.Topics, len(q.Topics))
 	for i, t := range q.Topics {
 		rt := &op.resp.Topics[i]
@@ -81,6 +82,9 @@ func (op *produceOp) done(res engine.ProduceResult) {
 		if res.Err != nil {
 			op.failed = true
 			p.BaseOffset = -1
+			if op.resp.Version >= 1 {
+				p.ErrorMessage = errMessage(res.Err) // error path only: no allocation on success
+			}
 		}
 	}
 	op.mu.Unlock()

@@ -68,6 +68,9 @@ type conn struct {
 	// this client sends. Written once by the handshake before the conn is
 	// handed out, read-only afterwards.
 	speaks [maxAPIKey]bool
+	// produceVersion is the highest Produce version both sides speak (1
+	// brings error messages); written by the handshake like speaks.
+	produceVersion int16
 
 	mu struct {
 		sync.Mutex
@@ -111,7 +114,25 @@ func dialHandshake(ctx context.Context, cfg *config, h *hooks, node int32, addr 
 		return nil, fmt.Errorf("client: handshake with broker %d at %s: %w", node, addr, err)
 	}
 	c.speaks = speaks(resp.APIs)
+	c.produceVersion = highestVersion(resp.APIs, wire.ProduceKey)
 	return c, nil
+}
+
+// highestVersion returns the highest version of API k that both this
+// client and the broker speak, 0 when they share none (speaks refuses
+// such requests).
+func highestVersion(apis []wire.VersionRange, k wire.APIKey) int16 {
+	for _, ours := range wire.SupportedVersions() {
+		if ours.Key != k {
+			continue
+		}
+		for _, theirs := range apis {
+			if theirs.Key == k && theirs.MinVersion <= ours.MaxVersion && theirs.MaxVersion >= ours.MinVersion {
+				return min(theirs.MaxVersion, ours.MaxVersion)
+			}
+		}
+	}
+	return 0
 }
 
 // maxAPIKey bounds the API keys a connection tracks; higher keys are

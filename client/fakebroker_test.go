@@ -296,7 +296,7 @@ func (fb *fakeBroker) partition(topic string, p int32) *fakeLog {
 }
 
 func (fb *fakeBroker) produce(q *wire.ProduceRequest) wire.Response {
-	resp := &wire.ProduceResponse{}
+	resp := &wire.ProduceResponse{Version: q.Version} // answered in the layout asked for
 	fb.mu.Lock()
 	inject, stall := fb.produceErr, fb.stall
 	fb.mu.Unlock()

@@ -247,6 +247,7 @@ func (p *Producer) putInflight(leader int32) {
 // request is on the connection fail every batch like a lost connection
 // would.
 func (p *Producer) sendRequest(r *produceReq, c *conn) {
+	r.req.Version = c.produceVersion
 	r.req.Acks = int16(p.cfg.acks)
 	r.req.TimeoutMs = int32(p.cfg.reqTO / time.Millisecond)
 	kept := r.batches[:0]
@@ -272,7 +273,7 @@ func (p *Producer) sendRequest(r *produceReq, c *conn) {
 		return
 	}
 	err := c.send(&r.req, p.cfg.reqTO, func(f *frame, body []byte, err error) {
-		var resp wire.ProduceResponse
+		resp := wire.ProduceResponse{Version: r.req.Version}
 		if err == nil {
 			err = resp.Decode(body)
 			putFrame(f)
@@ -353,7 +354,7 @@ func partitionResult(resp *wire.ProduceResponse, topic string, partition int32) 
 		}
 		for _, pr := range t.Partitions {
 			if pr.Partition == partition {
-				return pr.BaseOffset, pr.ErrorCode.Err()
+				return pr.BaseOffset, withMessage(pr.ErrorCode, pr.ErrorMessage)
 			}
 		}
 	}

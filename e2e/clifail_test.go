@@ -150,7 +150,8 @@ func TestCLITopicAdmin(t *testing.T) {
 	report := filepath.Join(t.TempDir(), "failed.txt")
 	_, errOut, code := runCLI(t, addr, strings.NewReader("101\n"+big+"\n102\n"), 60*time.Second,
 		"produce", "adm", "--batch-size", "1", "--report-failed", report)
-	if code != 1 || !strings.Contains(errOut, `topic "adm": 2 records acknowledged, 1 failed`) || !strings.Contains(errOut, "MESSAGE_TOO_LARGE") {
+	if code != 1 || !strings.Contains(errOut, `topic "adm": 2 records acknowledged, 1 failed`) || !strings.Contains(errOut, "MESSAGE_TOO_LARGE: adm-0: batch at byte 0: ") ||
+		!strings.Contains(errOut, " bytes > max.message.bytes 300") {
 		t.Errorf("produce with a too large line: exit %d, stderr %q", code, errOut)
 	}
 	if got, err := os.ReadFile(report); err != nil || string(got) != big+"\n" {

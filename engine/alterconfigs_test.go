@@ -32,7 +32,7 @@ func TestAlterTopicConfigs(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := produceSync(t, e, ProduceRequest{Topic: "t", Acks: 1, Records: big})
-	if !errors.Is(r.Err, ErrMessageTooLarge) || !strings.Contains(r.Err.Error(), "max.message.bytes is 1000") {
+	if !errors.Is(r.Err, ErrMessageTooLarge) || !strings.Contains(r.Err.Error(), "> max.message.bytes 1000") {
 		t.Fatalf("produce of %d bytes after max.message.bytes=1000: %v", len(big), r.Err)
 	}
 	for _, bad := range []map[string]string{

@@ -179,7 +179,7 @@ func (p *partition) validate(records []byte) error {
 			return fmt.Errorf("%w: %s-%d: batch at byte %d: %w", ErrCorruptMessage, p.topic, p.id, pos, err)
 		}
 		if b.Size() > int(cfg.MaxMessageBytes) {
-			return fmt.Errorf("%w: %s-%d: batch at byte %d is %d bytes, max.message.bytes is %d",
+			return fmt.Errorf("%w: %s-%d: batch at byte %d: %d bytes > max.message.bytes %d",
 				ErrMessageTooLarge, p.topic, p.id, pos, b.Size(), cfg.MaxMessageBytes)
 		}
 		if err := b.Validate(); err != nil {

@@ -124,7 +124,8 @@ type VersionRange struct {
 }
 
 // supported is what this build implements, in key order. Every API is at
-// version 0: the protocol is new and has no older clients to serve. Keys are
+// version 0 but Produce, whose v1 response adds an error message per
+// partition; a broker answers each version in its own layout. Keys are
 // not contiguous (20-29 are reserved), so Supports looks keys up in
 // supportedByKey.
 var supported = []VersionRange{
@@ -132,7 +133,7 @@ var supported = []VersionRange{
 	{MetadataKey, 0, 0},
 	{CreateTopicsKey, 0, 0},
 	{DeleteTopicsKey, 0, 0},
-	{ProduceKey, 0, 0},
+	{ProduceKey, 0, 1},
 	{FetchKey, 0, 0},
 	{ListOffsetsKey, 0, 0},
 	{InitProducerIDKey, 0, 0},
@@ -290,6 +291,7 @@ func (d *Decoder) Decode(payload []byte) (RequestHeader, Request, error) {
 	case DeleteTopicsKey:
 		req = &d.DeleteTopics
 	case ProduceKey:
+		d.Produce.Version = h.Version
 		req = &d.Produce
 	case FetchKey:
 		req = &d.Fetch

@@ -65,6 +65,9 @@ func requestCases() map[string]Request {
 			}},
 		}},
 		"Produce/acks0": &ProduceRequest{Acks: AcksNone},
+		"Produce/v1": &ProduceRequest{Version: 1, Acks: AcksLeader, TimeoutMs: 30000, Topics: []ProduceTopic{
+			{Name: "orders", Partitions: []ProducePartition{{Partition: 2, Records: testBatch(0, 3, 40)}}},
+		}},
 		"Fetch": &FetchRequest{ReplicaID: ConsumerReplicaID, MaxWaitMs: 500, MinBytes: 1, MaxBytes: 50 << 20,
 			Topics: []FetchTopic{
 				{Name: "orders", Partitions: []FetchPartition{
@@ -125,6 +128,13 @@ func responseCases() map[string]Response {
 				{Partition: 1, ErrorCode: NotLeader, BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1},
 			}},
 		}},
+		"Produce/v1": &ProduceResponse{Version: 1, Topics: []ProduceTopicResponse{
+			{Name: "orders", Partitions: []ProducePartitionResponse{
+				{Partition: 0, BaseOffset: 7, LogAppendTime: -1, LogStartOffset: 0},
+				{Partition: 1, ErrorCode: MessageTooLarge, BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1,
+					ErrorMessage: "orders-1: batch at byte 0: 20000066 bytes > max.message.bytes 8388608"},
+			}},
+		}},
 		"Fetch": &FetchResponse{Topics: []FetchTopicResponse{
 			{Name: "orders", Partitions: []FetchPartitionResponse{
 				{Partition: 0, HighWatermark: 15, LastStableOffset: -1, LogStartOffset: 0, Records: recs, RecordsLen: int32(len(recs))},
@@ -160,6 +170,30 @@ func responseCases() map[string]Response {
 				{Partition: 3, ErrorCode: UnknownTopicOrPartition, Timestamp: -1, Offset: -1},
 			}},
 		}},
+	}
+}
+
+// versionOf is the header version AppendRequestFrame writes for req.
+func versionOf(req Request) int16 {
+	if v, ok := req.(versioned); ok {
+		return v.version()
+	}
+	return 0
+}
+
+// responseVersion is the version a response was built for: Produce's
+// Version field, else 0.
+func responseVersion(resp Response) int16 {
+	if p, ok := resp.(*ProduceResponse); ok {
+		return p.Version
+	}
+	return 0
+}
+
+// setVersion sets the version a response decodes as (Produce only).
+func setVersion(resp Response, v int16) {
+	if p, ok := resp.(*ProduceResponse); ok {
+		p.Version = v
 	}
 }
 

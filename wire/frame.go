@@ -96,14 +96,22 @@ func ParseResponseHeader(payload []byte) (correlationID int32, body []byte, err 
 	return int32(binary.BigEndian.Uint32(payload)), payload[ResponseHeaderLen:], nil
 }
 
+// versioned is a request of an API with more than one version (Produce):
+// its struct carries the version the header states.
+type versioned interface{ version() int16 }
+
 // AppendRequestFrame appends a whole request frame (size, header, body) for
-// req to dst and returns the extended buffer. Every API is at version 0 today;
-// when an API gains a version its request struct gains a Version field.
+// req to dst and returns the extended buffer. The header's version is 0,
+// or the request's Version field for an API that has several.
 func AppendRequestFrame(dst []byte, correlationID int32, req Request) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	dst = appendInt16(dst, int16(req.APIKey()))
-	dst = appendInt16(dst, 0)
+	var v int16
+	if vr, ok := req.(versioned); ok {
+		v = vr.version()
+	}
+	dst = appendInt16(dst, v)
 	dst = appendInt32(dst, correlationID)
 	dst = req.AppendTo(dst)
 	return patchSize(dst, start, 0)

@@ -70,10 +70,14 @@ func FuzzFrame(f *testing.F) {
 // fuzzResponse fuzzes the client-side decode of one response type: a full
 // response payload (correlation id + body). Seeds are the valid encodings
 // from responseCases and the error-only form.
-func fuzzResponse(f *testing.F, key APIKey) {
+func fuzzResponse(f *testing.F, key APIKey) { fuzzResponseVersion(f, key, 0) }
+
+// fuzzResponseVersion is fuzzResponse for version v of a response whose
+// layout depends on the version (Produce).
+func fuzzResponseVersion(f *testing.F, key APIKey, v int16) {
 	resps := responseCases()
 	for _, name := range sortedKeys(resps) {
-		if resps[name].APIKey() == key {
+		if resps[name].APIKey() == key && responseVersion(resps[name]) == v {
 			f.Add(AppendResponseFrame(nil, 7, resps[name])[SizeLen:])
 		}
 	}
@@ -84,6 +88,7 @@ func fuzzResponse(f *testing.F, key APIKey) {
 			return
 		}
 		resp := newResponse(key)
+		setVersion(resp, v)
 		if err := resp.Decode(body); err != nil {
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("unexpected error class: %v", err)
@@ -92,6 +97,7 @@ func fuzzResponse(f *testing.F, key APIKey) {
 		}
 		enc := resp.AppendTo(nil)
 		again := newResponse(key)
+		setVersion(again, v)
 		if err := again.Decode(enc); err != nil {
 			t.Fatalf("re-encoded response does not decode: %v", err)
 		}

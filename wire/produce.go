@@ -11,7 +11,13 @@ const (
 //
 // Behavior: with Acks == AcksNone the broker sends no response, not even
 // for errors; the client learns of failures only from later requests.
+//
+// Versions: the body is the same in v0 and v1; a v1 response carries an
+// error message per partition (ProducePartitionResponse.ErrorMessage).
 type ProduceRequest struct {
+	// Version is the request header's version (0 or 1; not in the body):
+	// AppendRequestFrame writes it, Decoder.Decode sets it.
+	Version   int16
 	Acks      int16
 	TimeoutMs int32 // how long acks=all may wait for the ISR
 	Topics    []ProduceTopic
@@ -35,6 +41,8 @@ type ProducePartition struct {
 
 // APIKey implements Request.
 func (*ProduceRequest) APIKey() APIKey { return ProduceKey }
+
+func (q *ProduceRequest) version() int16 { return q.Version }
 
 // AppendTo implements Request.
 func (q *ProduceRequest) AppendTo(dst []byte) []byte {
@@ -77,6 +85,10 @@ func (q *ProduceRequest) decode(r *reader) {
 
 // ProduceResponse answers a ProduceRequest with acks 1 or -1.
 type ProduceResponse struct {
+	// Version is the request's: it is not on the wire, so the broker sets
+	// it before AppendTo and the client before Decode. From 1 each
+	// partition carries ErrorMessage.
+	Version   int16
 	ErrorCode ErrorCode
 	Topics    []ProduceTopicResponse
 }
@@ -96,6 +108,10 @@ type ProducePartitionResponse struct {
 	// LogAppendTime, else -1.
 	LogAppendTime  int64
 	LogStartOffset int64 // the partition's first offset after the append; -1 on error
+	// ErrorMessage (v1) says what the error code cannot, e.g. "batch at
+	// byte 0: 20000066 bytes > max.message.bytes 8388608"; empty (null)
+	// when none.
+	ErrorMessage string
 }
 
 // APIKey implements Response.
@@ -114,6 +130,9 @@ func (p *ProduceResponse) AppendTo(dst []byte) []byte {
 			dst = appendInt64(dst, pt.BaseOffset)
 			dst = appendInt64(dst, pt.LogAppendTime)
 			dst = appendInt64(dst, pt.LogStartOffset)
+			if p.Version >= 1 {
+				dst = appendMessage(dst, pt.ErrorMessage)
+			}
 		}
 	}
 	return dst
@@ -143,6 +162,10 @@ func (p *ProduceResponse) decode(r *reader) {
 			pt.BaseOffset = r.int64("base_offset")
 			pt.LogAppendTime = r.int64("log_append_time")
 			pt.LogStartOffset = r.int64("log_start_offset")
+			pt.ErrorMessage = ""
+			if p.Version >= 1 {
+				pt.ErrorMessage = r.string("error_message")
+			}
 		}
 	}
 }

@@ -37,7 +37,7 @@ func TestRequestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
-			if h != (RequestHeader{Key: want.APIKey(), Version: 0, CorrelationID: 77}) {
+			if h != (RequestHeader{Key: want.APIKey(), Version: versionOf(want), CorrelationID: 77}) {
 				t.Fatalf("header %+v", h)
 			}
 			// The Decoder reuses its structs across cases, so an empty array may
@@ -47,6 +47,9 @@ func TestRequestRoundTrip(t *testing.T) {
 			}
 			// The standalone Decode (client side, tests) agrees.
 			fresh := newRequest(want.APIKey())
+			if p, ok := fresh.(*ProduceRequest); ok {
+				p.Version = h.Version // from the header, as Decoder.Decode does
+			}
 			if err := fresh.Decode(payload[RequestHeaderLen:]); err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
@@ -73,6 +76,7 @@ func TestResponseRoundTrip(t *testing.T) {
 				t.Fatalf("ParseResponseHeader: corr=%d err=%v", corr, err)
 			}
 			got := newResponse(want.APIKey())
+			setVersion(got, responseVersion(want))
 			if err := got.Decode(body); err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
@@ -173,7 +177,7 @@ func TestErrorOnlyResponse(t *testing.T) {
 // usable header so the broker can answer it.
 func TestDecoderUnsupported(t *testing.T) {
 	var d Decoder
-	for _, hdr := range []RequestHeader{{Key: 31, CorrelationID: 4}, {Key: ProduceKey, Version: 1, CorrelationID: 5}, {Key: -1, CorrelationID: 6}} {
+	for _, hdr := range []RequestHeader{{Key: 31, CorrelationID: 4}, {Key: ProduceKey, Version: 2, CorrelationID: 5}, {Key: -1, CorrelationID: 6}} {
 		payload := appendInt32(appendInt16(appendInt16(nil, int16(hdr.Key)), hdr.Version), hdr.CorrelationID)
 		h, req, err := d.Decode(payload)
 		if !errors.Is(err, ErrUnsupportedVersion) || CodeOf(err) != UnsupportedVersion || req != nil || h != hdr {
