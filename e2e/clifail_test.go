@@ -64,6 +64,15 @@ func TestCLINoBroker(t *testing.T) {
 		default:
 		}
 	})
+	t.Run("produce past its delivery timeout", func(t *testing.T) {
+		// The first record fails after 2s; the others are not tried.
+		report := filepath.Join(t.TempDir(), "failed.txt")
+		runPromptly(t, addr, "a\nb\nc\n", "0 records acknowledged, 3 failed",
+			"produce", "t", "--delivery-timeout", "2s", "--report-failed", report)
+		if got, err := os.ReadFile(report); err != nil || string(got) != "a\nb\nc\n" {
+			t.Errorf("--report-failed wrote %q (%v), want every line", got, err)
+		}
+	})
 }
 
 // TestCLIInvalidTopicName: a produce to a name the broker can never accept

@@ -52,7 +52,10 @@ known, which may differ from the input's), so it can be sent again:
   spate produce events --report-failed retry.txt < events.txt
   spate produce events < retry.txt
 While a broker cannot be connected to, a line on stderr says so at once;
-the producer goes on retrying until --delivery-timeout.
+the producer goes on retrying until --delivery-timeout. A record that
+fails because no broker could be connected to in that time ends the
+attempts: the rest of the input is read but not sent, and counts as
+failed (and goes to --report-failed).
 Exit status: 0 when every record was acknowledged, 1 when any failed (the
 first error is printed), 130 when interrupted by SIGINT or SIGTERM
 (buffered records are flushed first).
@@ -234,8 +237,16 @@ func produce(ctx context.Context, cfg produceConfig, in io.Reader) (produceStats
 		reportErr error
 	)
 	recordPool := sync.Pool{New: func() any { return new(client.Record) }}
+	// cutOff is set once a record failed because no broker could be
+	// connected to within --delivery-timeout: each further record would
+	// wait as long again, so the rest of the input fails without a try.
+	var cutOff atomic.Bool
 	// A record is the SDK's until its callback; then it is free again.
 	done := func(r *client.Record, err error) {
+		var unreachable *client.ConnectError
+		if errors.As(err, &unreachable) {
+			cutOff.Store(true)
+		}
 		if err != nil {
 			errMu.Lock()
 			if firstErr == nil {
@@ -278,6 +289,10 @@ func produce(ctx context.Context, cfg produceConfig, in io.Reader) (produceStats
 				r.Key, r.Value = bytes.Clone(r.Key), bytes.Clone(r.Value)
 			}
 			produced.Add(1)
+			if cutOff.Load() {
+				done(r, errNotSent)
+				continue
+			}
 			p.Produce(ctx, r, done) // copies key and value: line may be reused
 		}
 		readErr <- nil
@@ -314,6 +329,9 @@ func writeLine(w io.Writer, r *client.Record, sep []byte) error {
 	_, err := w.Write(append(line, '\n'))
 	return err
 }
+
+// errNotSent fails the records read after the producer was cut off.
+var errNotSent = errors.New("not sent: no broker could be connected to within --delivery-timeout")
 
 // splitKey splits line at the first sep into key and value. Without sep
 // (nil) or when the line lacks it, the key is nil: a null key, which the
