@@ -22,7 +22,14 @@
 // arriving after a retry was sent could reorder a partition. A closed or
 // failed connection fails every request in flight on it with an error
 // wrapping wire.ErrNetworkException (retriable); the next request redials
-// after a jittered exponential backoff (RetryBackoff). Metadata is fetched
+// after a jittered exponential backoff (RetryBackoff). A dial that fails
+// is a *ConnectError ("cannot connect to 127.0.0.1:9192: connection
+// refused"), retriable too: producers retry it within DeliveryTimeout,
+// consumers until their caller gives up, and an Admin until its context
+// ends or, with UnreachableTimeout, until no broker could be connected to
+// for that long. ConnectErrorLog reports such failures as they happen.
+// Produce refuses a topic name the broker would refuse
+// (wire.ErrInvalidTopic) without sending anything. Metadata is fetched
 // on first use of a topic, after errors that mean it is stale (NOT_LEADER,
 // UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, a lost connection) and
 // every MetadataMaxAge; each partition's requests go to its leader.
