@@ -71,8 +71,11 @@ func alterTopic(ctx context.Context, a *client.Admin, topic string, changes map[
 	if err != nil {
 		return err
 	}
-	if len(configs) != 1 || configs[0].Err != nil {
-		return fmt.Errorf("topic %q altered, but describing it failed: %v", topic, configs)
+	switch {
+	case len(configs) != 1:
+		return fmt.Errorf("topic %q altered, but the broker described %d topics", topic, len(configs))
+	case configs[0].Err != nil:
+		return fmt.Errorf("topic %q altered, but describing it failed: %w", topic, configs[0].Err)
 	}
 	var changed []describedConfig
 	for _, c := range configs[0].Configs {
