@@ -135,7 +135,10 @@ func (l *Log) shouldRollLocked(s *segment, n int) bool {
 	if s.size == 0 {
 		return false
 	}
-	return s.size+int64(n) > l.cfg.SegmentBytes ||
+	// The mapping bound matters once SetLimits raised SegmentBytes above
+	// what the active segment reserved: remapping a segment that
+	// FileRanges may hold slices of is not safe, rolling is.
+	return s.size+int64(n) > min(l.cfg.SegmentBytes, int64(len(s.data))) ||
 		s.indexFull() ||
 		(l.cfg.SegmentAge > 0 && time.Since(s.firstTs) > l.cfg.SegmentAge)
 }

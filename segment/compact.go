@@ -148,7 +148,8 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 	for n < len(targets) && targets[n].seg.base < end {
 		n++
 	}
-	for _, g := range groupTargets(targets[:n], &l.cfg) {
+	cfg := l.config()
+	for _, g := range groupTargets(targets[:n], &cfg) {
 		before, after, pause, err := l.cleanGroup(c, g)
 		res.MaxSwapPause = max(res.MaxSwapPause, pause)
 		if err != nil {
@@ -569,7 +570,8 @@ func (c *cleaner) writeCleaned(g []cleanTarget, path string) (int64, error) {
 // their .swap names: harmless before the log's own rename, since Open deletes
 // index .swap files that have no .swap log.
 func (l *Log) indexCleaned(stem string, base int64) error {
-	s, err := openSegmentAt(stem+cleanedInfix, base, true, &l.cfg)
+	cfg := l.config()
+	s, err := openSegmentAt(stem+cleanedInfix, base, true, &cfg)
 	if err != nil {
 		return err
 	}

@@ -1326,3 +1326,34 @@ func TestCompactSeedsMerge(t *testing.T) {
 		t.Fatal("no seed merged a segment")
 	}
 }
+
+// TestCompactWhileSetLimits: limits changed while the cleaner and appends
+// run (what topic alter does) race with neither; run under -race.
+func TestCompactWhileSetLimits(t *testing.T) {
+	l := smallLog(t)
+	m := &model{}
+	rng := rand.New(rand.NewPCG(7, 8))
+	fillKeys(t, l, m, rng, 2000, 50, record.Options{})
+	cfg := l.config()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			c := cfg
+			c.SegmentBytes = int64(4<<10 + (i%4)<<10)
+			c.RetentionBytes = -1
+			if err := l.SetLimits(c); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var res CompactResult
+	for i := 0; i < 5; i++ {
+		fillKeys(t, l, m, rng, 200, 50, record.Options{})
+		res = compactNow(t, l)
+	}
+	<-done
+	got, _ := readAll(t, l)
+	checkCompacted(t, m, got, res.FirstDirty)
+}

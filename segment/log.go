@@ -20,7 +20,7 @@ import (
 // mu while it calls fdatasync.
 type Log struct {
 	dir    string
-	cfg    Config
+	cfg    Config // its limits change under mu (SetLimits): without mu, read config()
 	epochs *EpochCache
 
 	leo     atomic.Int64 // log end offset: the next offset to assign

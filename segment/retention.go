@@ -284,6 +284,14 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	return nil
 }
 
+// config returns a copy of the log's config for code that runs without mu
+// (compaction): SetLimits changes it under mu.
+func (l *Log) config() Config {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.cfg
+}
+
 // SetLimits applies the roll and retention limits of c (SegmentBytes,
 // SegmentAge, RetentionBytes, RetentionAge) to the open log: the next
 // append and retention pass use them, as after a restart with c. The other
