@@ -88,5 +88,11 @@
 //
 // Stop is graceful: new connections are closed on accept, no new frame is
 // served, and Stop waits until every served frame is answered and gnet's
-// outbound buffers are empty (or ctx ends) before stopping the engine.
+// outbound buffers are empty (or ctx ends) before stopping the loops.
+//
+// # Accepting
+//
+// The Server accepts in its own goroutine and hands connections to gnet
+// loops, so running out of file descriptors refuses connections instead of
+// closing the listener; accept.go tells how.
 package netio

@@ -18,9 +18,6 @@ import (
 // ErrAlreadyStarted is returned by a second call of Start.
 var ErrAlreadyStarted = errors.New("netio: server already started")
 
-// errNoBoundAddr fails Start when the listener's address cannot be read.
-var errNoBoundAddr = errors.New("netio: cannot read the listener's bound address")
-
 // Server is a gnet v2 server of length-prefixed frames. See the package doc.
 type Server struct {
 	cfg     Config
@@ -34,7 +31,7 @@ type Server struct {
 	// outstanding counts frames served and not yet written or dropped, over
 	// all connections; Stop waits for it to reach zero.
 	outstanding atomic.Int64
-	stats       struct{ faulted, sendfiles, queued atomic.Int64 }
+	stats       struct{ faulted, sendfiles, queued, fdExhausted, refused atomic.Int64 }
 	nextID      atomic.Uint64
 
 	// epoch is the zero of the monotonic clock idle times are kept in; the
@@ -42,10 +39,12 @@ type Server struct {
 	// before its idle timeout.
 	epoch time.Time
 
-	eng     gnet.Engine
-	addr    net.Addr
-	booted  chan struct{}
-	runDone chan error
+	// cli runs the event loops; connections come from our own accept loop
+	// (accept.go), not from a gnet listener.
+	cli      *gnet.Client
+	ln       *net.TCPListener
+	addr     net.Addr
+	acceptor acceptor
 
 	faultQueue chan *Responder
 	workers    sync.WaitGroup
@@ -67,8 +66,6 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 		cfg:        cfg,
 		handler:    h,
 		epoch:      time.Now(),
-		booted:     make(chan struct{}),
-		runDone:    make(chan error, 1),
 		faultQueue: make(chan *Responder, 1024),
 	}
 	s.observer, _ = h.(ConnObserver)
@@ -84,38 +81,38 @@ func (s *Server) Start() error {
 	if !s.started.CompareAndSwap(false, true) {
 		return ErrAlreadyStarted
 	}
-	for range s.cfg.Workers {
-		s.workers.Add(1)
-		go s.faultWorker()
+	// net.Listen sets SO_REUSEADDR, as a broker restarted after a crash
+	// needs: connections of the old process may sit in TIME_WAIT.
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		s.stopped.Store(true)
+		return fmt.Errorf("netio: listen on %s: %w", s.cfg.Addr, err)
 	}
-	opts := []gnet.Option{
+	cli, err := gnet.NewClient(events{s},
 		gnet.WithMulticore(s.cfg.Multicore),
 		gnet.WithNumEventLoop(s.cfg.NumEventLoop),
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		// One listener: with SO_REUSEPORT each loop would bind its own
-		// socket, and port 0 would give each a different port.
-		gnet.WithReusePort(false),
-		// SO_REUSEADDR: a broker restarted after a crash must get its port
-		// back although connections of the old process sit in TIME_WAIT.
-		gnet.WithReuseAddr(true),
 		gnet.WithLogger(gnetLogger{}),
+	)
+	if err == nil {
+		err = cli.Start()
 	}
-	go func() { s.runDone <- gnet.Run(events{s}, "tcp://"+s.cfg.Addr, opts...) }()
-	select {
-	case <-s.booted:
-		return nil
-	case err := <-s.runDone:
-		s.runDone <- err
+	if err != nil {
 		s.stopped.Store(true)
-		close(s.faultQueue)
-		s.workers.Wait()
-		if err == nil {
-			// gnet.Run returns nil when OnBoot asked for a shutdown.
-			err = errNoBoundAddr
-		}
-		return fmt.Errorf("netio: listen on %s: %w", s.cfg.Addr, err)
+		_ = ln.Close()
+		return fmt.Errorf("netio: start event loops for %s: %w", s.cfg.Addr, err)
 	}
+	for range s.cfg.Workers {
+		s.workers.Add(1)
+		go s.faultWorker()
+	}
+	s.cli = cli
+	s.ln = ln.(*net.TCPListener)
+	s.addr = ln.Addr()
+	s.acceptor.init()
+	go s.acceptLoop()
+	return nil
 }
 
 // Addr is the bound listen address (the real port when Config.Addr asked
@@ -134,13 +131,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.draining.Store(true)
 	waitErr := s.awaitQuiet(ctx)
 
-	// Engine.Stop polls for completion every 500ms; a cancelled context makes
-	// it only trigger the shutdown, and gnet.Run returning is the real end.
-	trigger, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = s.eng.Stop(trigger)
-	runErr := <-s.runDone
-	s.runDone <- runErr
+	s.stopAccepting()
+	// The event loops close every connection as they exit.
+	runErr := s.cli.Stop()
 
 	close(s.faultQueue)
 	s.workers.Wait()
@@ -212,6 +205,12 @@ type Stats struct {
 	// QueuedWrites is the number of responses (or remainders) handed to
 	// gnet's outbound buffer instead of written directly.
 	QueuedWrites int64
+	// FDExhausted counts accepts (or the hand-over of an accepted
+	// connection to an event loop) that failed with EMFILE or ENFILE.
+	FDExhausted int64
+	// RefusedConns counts connections closed right after accept because the
+	// process had no descriptor to serve them with.
+	RefusedConns int64
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -220,6 +219,8 @@ func (s *Server) Stats() Stats {
 		FaultedResponses: s.stats.faulted.Load(),
 		SendfileCalls:    s.stats.sendfiles.Load(),
 		QueuedWrites:     s.stats.queued.Load(),
+		FDExhausted:      s.stats.fdExhausted.Load(),
+		RefusedConns:     s.stats.refused.Load(),
 	}
 }
 
@@ -234,39 +235,11 @@ func (s *Server) drop(r *Responder) {
 // callbacks stay out of Server's API.
 type events struct{ *Server }
 
-// OnShutdown has nothing to do: Stop cleans up after gnet.Run returns.
+// OnShutdown has nothing to do: Stop cleans up after the loops exit.
 func (events) OnShutdown(gnet.Engine) {}
 
-// OnBoot learns the bound address from a dup of gnet's listener socket,
-// since gnet binds it itself and does not report the port it got.
-func (s events) OnBoot(eng gnet.Engine) gnet.Action {
-	s.eng = eng
-	fd, err := eng.Dup()
-	if err == nil {
-		var sa unix.Sockaddr
-		sa, err = unix.Getsockname(fd)
-		_ = unix.Close(fd)
-		if err == nil {
-			s.addr = sockaddrToTCP(sa)
-		}
-	}
-	if err != nil || s.addr == nil {
-		// Without an address nobody can connect; refuse to run.
-		return gnet.Shutdown
-	}
-	close(s.booted)
-	return gnet.None
-}
-
-func sockaddrToTCP(sa unix.Sockaddr) net.Addr {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
-	case *unix.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
-	}
-	return nil
-}
+// OnBoot has nothing to do: Start binds the listener itself.
+func (events) OnBoot(gnet.Engine) gnet.Action { return gnet.None }
 
 // OnOpen registers the connection; while draining it is closed at once.
 func (s events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
