@@ -74,6 +74,7 @@ func New(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	b.server = srv
+	b.metrics.registerServer(srv)
 	return b, nil
 }
 
@@ -141,18 +142,6 @@ func (b *Broker) Start() error {
 		b.admin.Serve(ln)
 	}()
 	return nil
-}
-
-// health answers 200 while the broker serves and 503 once it is stopping,
-// so a load balancer drains it before the listener goes away.
-func (b *Broker) health(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if b.stopping.Load() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "stopping")
-		return
-	}
-	fmt.Fprintln(w, "ok")
 }
 
 // Addr returns the native protocol address, with the real port once started.

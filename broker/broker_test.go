@@ -178,8 +178,34 @@ func TestMetricsAndHealth(t *testing.T) {
 	if got := httpGet(t, "http://"+b.AdminAddr()+"/health", http.StatusOK); got != "ok\n" {
 		t.Errorf("/health = %q", got)
 	}
+	for _, name := range []string{"spate_accept_fd_exhausted_total 0\n", "spate_connections_refused_total 0\n"} {
+		if m := httpGet(t, "http://"+b.AdminAddr()+"/metrics", http.StatusOK); !strings.Contains(m, name) {
+			t.Errorf("/metrics lacks %q", name)
+		}
+	}
 	b.stopping.Store(true)
-	httpGet(t, "http://"+b.AdminAddr()+"/health", http.StatusServiceUnavailable)
+	if got := httpGet(t, "http://"+b.AdminAddr()+"/health", http.StatusServiceUnavailable); got != "shutdown: stopping\n" {
+		t.Errorf("/health while stopping = %q", got)
+	}
+}
+
+// TestHealthFailsWhileOutOfDescriptors: the listener check fails for
+// fdHealthWindow after an accept ran out of descriptors, then holds again.
+func TestHealthFailsWhileOutOfDescriptors(t *testing.T) {
+	for _, tc := range []struct {
+		ago      time.Duration
+		happened bool
+		want     string
+	}{
+		{0, false, ""},
+		{1500 * time.Millisecond, true, "cannot accept connections: out of file descriptors 1.5s ago (RLIMIT_NOFILE)"},
+		{fdHealthWindow, true, ""},
+	} {
+		got := fdProblem(func() (time.Duration, bool) { return tc.ago, tc.happened })
+		if got != tc.want {
+			t.Errorf("exhausted %v ago (%v): problem %q, want %q", tc.ago, tc.happened, got, tc.want)
+		}
+	}
 }
 
 func httpGet(t *testing.T, url string, wantStatus int) string {

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/netio"
 	"github.com/spate-io/spate/wire"
 )
 
@@ -67,6 +68,21 @@ func newMetrics(e *engine.Engine, groups *engine.GroupCoordinator) *metrics {
 	}
 	m.reg.MustRegister(e.Collector(), groups.Collector())
 	return m
+}
+
+// registerServer exposes the native listener's descriptor-exhaustion
+// counters.
+func (m *metrics) registerServer(srv *netio.Server) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "spate_accept_fd_exhausted_total",
+			Help: "Accepts on the native listener that failed because the process (EMFILE) or system (ENFILE) was out of file descriptors."},
+			func() float64 { return float64(srv.Stats().FDExhausted) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "spate_connections_refused_total",
+			Help: "Client connections closed right after accept because no file descriptor was free to serve them."},
+			func() float64 { return float64(srv.Stats().RefusedConns) }),
+	)
 }
 
 // observe records one finished request. key is known to be in range.
