@@ -72,6 +72,25 @@ func testFileRanges(t *testing.T, strategy FileWriteStrategy) {
 func TestFileRangeSendfile(t *testing.T) { testFileRanges(t, WriteSendfile) }
 func TestFileRangeMmap(t *testing.T)     { testFileRanges(t, WriteMmap) }
 
+// TestFileRangeWithoutDescriptor: under WriteSendfile a range that offers no
+// descriptor (a sealed segment's) goes out by writev of its bytes.
+func TestFileRangeWithoutDescriptor(t *testing.T) {
+	tf := newTestFile(t, 1<<20)
+	tf.noFile = true
+	s := startServer(t, Config{FileWrite: WriteSendfile}, fileHandler{tf})
+	c := dial(t, s)
+	if _, err := c.Write(fileRequest(100, 300_000)); err != nil {
+		t.Fatal(err)
+	}
+	if got := slowRead(t, c, 4+300_000, 0); !bytes.Equal(got[4:], tf.data[100:300_100]) {
+		t.Fatal("range bytes differ")
+	}
+	if n := s.Stats().SendfileCalls; n != 0 {
+		t.Fatalf("%d sendfile calls for a range with no descriptor", n)
+	}
+	eventually(t, "the range released", func() bool { return tf.released.Load() == 1 })
+}
+
 func TestFileRangeColdPagesGoToWorker(t *testing.T) {
 	const size = 8 << 20
 	for _, ordered := range []bool{true, false} {

@@ -45,7 +45,9 @@ type ConnInfo struct {
 // FileRange is a reference-counted byte range of a file that a response
 // sends without copying it into user space. segment.FileRange satisfies it.
 type FileRange interface {
-	// File is the open file holding the range; the server only reads it.
+	// File is the open file holding the range, for WriteSendfile; the
+	// server only reads it. nil means the range offers no descriptor and
+	// its Bytes are written instead.
 	File() *os.File
 	// Pos is the range's offset in File.
 	Pos() int64

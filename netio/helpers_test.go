@@ -116,6 +116,8 @@ type testFile struct {
 	mm       []byte
 	ranges   atomic.Int64 // FileRanges handed out
 	released atomic.Int64
+	// noFile makes the ranges offer no descriptor, as a sealed segment's do.
+	noFile bool
 }
 
 func newTestFile(t testing.TB, size int) *testFile {
@@ -169,10 +171,15 @@ type testRange struct {
 	released atomic.Bool
 }
 
-func (r *testRange) File() *os.File { return r.tf.f }
-func (r *testRange) Pos() int64     { return r.pos }
-func (r *testRange) Len() int       { return r.n }
-func (r *testRange) Bytes() []byte  { return r.tf.mm[r.pos : r.pos+int64(r.n)] }
+func (r *testRange) File() *os.File {
+	if r.tf.noFile {
+		return nil
+	}
+	return r.tf.f
+}
+func (r *testRange) Pos() int64    { return r.pos }
+func (r *testRange) Len() int      { return r.n }
+func (r *testRange) Bytes() []byte { return r.tf.mm[r.pos : r.pos+int64(r.n)] }
 func (r *testRange) Release() {
 	if r.released.Swap(true) {
 		panic("FileRange released twice")

@@ -37,7 +37,7 @@ func (c *conn) write(chunks []Chunk) {
 func (c *conn) writeDirect(chunks []Chunk) {
 	sendfile := c.srv.cfg.FileWrite == WriteSendfile
 	for i := 0; i < len(chunks); {
-		if f := chunks[i].File; f != nil && sendfile {
+		if f := chunks[i].File; sendable(f, sendfile) {
 			want := f.Len()
 			off := f.Pos()
 			c.srv.stats.sendfiles.Add(1)
@@ -56,7 +56,7 @@ func (c *conn) writeDirect(chunks []Chunk) {
 		iov := c.iov[:0]
 		want := 0
 		j := i
-		for ; j < len(chunks) && j-i < iovMax && (chunks[j].File == nil || !sendfile); j++ {
+		for ; j < len(chunks) && j-i < iovMax && !sendable(chunks[j].File, sendfile); j++ {
 			b := chunkBytes(chunks[j])
 			iov = append(iov, b)
 			want += len(b)
@@ -74,6 +74,13 @@ func (c *conn) writeDirect(chunks []Chunk) {
 		}
 		i = j
 	}
+}
+
+// sendable tells whether writeDirect sends f with sendfile(2): under
+// WriteSendfile, for a range that offers a descriptor (FileRange.File may
+// be nil; its bytes then go by writev like WriteMmap's).
+func sendable(f FileRange, sendfile bool) bool {
+	return f != nil && sendfile && f.File() != nil
 }
 
 // queue hands chunks[i:], minus the first skip bytes, to gnet's Writev,

@@ -189,6 +189,7 @@ func (l *Log) rollLocked() (*segment, error) {
 	if err := old.seal(); err != nil {
 		return nil, err
 	}
+	l.mu.unreleased = append(l.mu.unreleased, old)
 	s, err := openSegment(l.dir, old.next, true, &l.cfg)
 	if err != nil {
 		return nil, err
@@ -200,6 +201,7 @@ func (l *Log) rollLocked() (*segment, error) {
 	s.firstTs = time.Now()
 	l.mu.segs = append(l.mu.segs, s)
 	l.mu.dirDirty = true
+	l.releaseSealedLocked(nil)
 	if l.cfg.Flush == FlushNever {
 		select {
 		case l.rolled <- struct{}{}:

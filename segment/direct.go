@@ -39,9 +39,13 @@ import (
 // sendfile see the same bytes either way; pages dropped under them are read
 // back from the device.
 type directWriter struct {
-	f     *os.File // the .log opened O_WRONLY|O_DIRECT
-	block int64    // alignment of positions, lengths and memory
-	min   int      // appends of at least this many bytes go direct
+	path string
+	// f is the .log opened O_WRONLY|O_DIRECT at the first direct write, so
+	// a segment that never writes direct (small appends, a tail being read)
+	// holds no second descriptor.
+	f     *os.File
+	block int64 // alignment of positions, lengths and memory
+	min   int   // appends of at least this many bytes go direct
 	// directs counts direct writes, for tests; the Log's lock guards it.
 	directs int
 	// tail holds the file's bytes [end &^ (block-1), end), end = segment size.
@@ -52,10 +56,11 @@ type directWriter struct {
 	cached bool
 }
 
-// openDirect opens path for direct writes when the filesystem supports them
-// (statx STATX_DIOALIGN) with an alignment the page-aligned staging buffers
-// satisfy; otherwise it returns nil and no error, and the segment writes
-// through the page cache. valid holds the file's bytes [0, size).
+// openDirect prepares direct writes to path when the filesystem supports
+// them (statx STATX_DIOALIGN) with an alignment the page-aligned staging
+// buffers satisfy; otherwise it returns nil and no error, and the segment
+// writes through the page cache. valid holds the file's bytes [0, size).
+// The O_DIRECT descriptor is opened by the first direct write.
 func openDirect(path string, valid []byte, minBytes int) (*directWriter, error) {
 	var stx unix.Statx_t
 	if err := unix.Statx(unix.AT_FDCWD, path, 0, unix.STATX_DIOALIGN, &stx); err != nil {
@@ -66,16 +71,9 @@ func openDirect(path string, valid []byte, minBytes int) (*directWriter, error) 
 	if stx.Mask&unix.STATX_DIOALIGN == 0 || off == 0 || mem == 0 || page%off != 0 || page%mem != 0 {
 		return nil, nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_DIRECT, 0)
-	if errors.Is(err, unix.EINVAL) {
-		return nil, nil // the filesystem refuses O_DIRECT after all
-	}
-	if err != nil {
-		return nil, fmt.Errorf("segment: open %s for direct writes: %w", path, err)
-	}
 	// Whole pages, not the device's 512-byte sectors: a buffered write that
 	// covers a page only in part would first read the page from the device.
-	w := &directWriter{f: f, block: page, min: minBytes, tail: make([]byte, 0, page)}
+	w := &directWriter{path: path, block: page, min: minBytes, tail: make([]byte, 0, page)}
 	size := int64(len(valid))
 	w.tail = append(w.tail, valid[size&^(page-1):]...)
 	return w, nil
@@ -108,6 +106,19 @@ func (w *directWriter) write(buffered *os.File, b []byte, pos int64, allowed boo
 	copy(buf, w.tail)
 	copy(buf[len(w.tail):], b)
 	clear(buf[n:padded])
+	if direct && w.f == nil {
+		f, err := os.OpenFile(w.path, os.O_WRONLY|unix.O_DIRECT, 0)
+		switch {
+		case err == nil:
+			w.f = f
+		case errors.Is(err, unix.EINVAL):
+			w.min, direct = maxInt, false // the filesystem refuses O_DIRECT after all
+		default:
+			// Out of descriptors, say: this append goes through the page
+			// cache, a later one tries again.
+			direct = false
+		}
+	}
 	var err error
 	w.cached = !direct
 	if direct {
@@ -157,7 +168,9 @@ var monoEpoch = time.Now()
 // write returns, so close has nothing left to report.
 func (s *segment) closeDirect() {
 	if s.dw != nil {
-		s.dw.f.Close()
+		if s.dw.f != nil {
+			s.dw.f.Close()
+		}
 		s.dw = nil
 	}
 }

@@ -228,9 +228,17 @@
 // list: appends, rolls, truncation and retention take it exclusively, Read
 // and OffsetForTimestamp share it. fdatasync runs without the lock. Lock
 // order: Log.cleaner, then Log.mu, then EpochCache.mu. A FileRange holds a reference on its
-// segment, so its file descriptor and read-only mapping stay valid after
-// retention or truncation removes the segment; truncation under a live range
-// writes the kept prefix to a new file instead of shrinking the mapped one.
-// The active segment's mapping is reserved at SegmentBytes, so appends never
-// remap under a reader.
+// segment, so its file descriptor (if it has one) and read-only mapping stay
+// valid after retention or truncation removes the segment; truncation under
+// a live range writes the kept prefix to a new file instead of shrinking the
+// mapped one. The active segment's mapping is reserved at SegmentBytes, so
+// appends never remap under a reader.
+//
+// # File descriptors
+//
+// A log holds three descriptors while nothing writes direct: the active
+// .log and its two indexes; the first direct append adds the O_DIRECT .log
+// (see directWriter). Sealed segments hold none once no FileRange or sync
+// round holds them (Log.releaseSealedLocked, at each roll and sync round):
+// they are read through their mappings, and FileRange.File is nil for them.
 package segment

@@ -1,7 +1,7 @@
 package segment
 
 import (
-	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -170,6 +170,9 @@ func (l *Log) syncRound() {
 			l.flushed.Store(max(l.flushed.Load(), target))
 		}
 	}
+	if len(l.mu.unreleased) > 0 {
+		l.releaseSealedLocked(segs)
+	}
 	fire := l.syncFire[:0]
 	if err != nil {
 		l.failLocked(err)
@@ -196,8 +199,8 @@ func (l *Log) syncRound() {
 // point after a sanity check).
 func (l *Log) syncSegments(segs []*segment, sealedFrom int, dirDirty bool) error {
 	for i, s := range segs {
-		if err := fdatasync(s.log); err != nil {
-			return fmt.Errorf("segment: fdatasync %s: %w", s.stem+logSuffix, err)
+		if err := s.datasync(); err != nil {
+			return err
 		}
 		l.syncs.Add(1)
 		if i < sealedFrom {
@@ -236,4 +239,36 @@ func fireAll(ws []waiter, err error) {
 	for _, w := range ws {
 		w.fire(err)
 	}
+}
+
+// releaseSealedLocked closes the descriptors of the sealed segments that
+// still hold them, where it can: a segment is released only while the
+// log's reference is its only one (plus the current sync round's, when it
+// is in round), so no FileRange can still send from its .log and no sync
+// is reading the descriptors. The others wait for a later round; a segment
+// no longer in the log is dropped from the list, its descriptors going
+// with its last reference.
+func (l *Log) releaseSealedLocked(round []*segment) {
+	pending := l.mu.unreleased[:0]
+	for _, s := range l.mu.unreleased {
+		if !l.holdsLocked(s) {
+			continue
+		}
+		refs := int32(1)
+		if slices.Contains(round, s) {
+			refs++
+		}
+		if s.refs.Load() == refs {
+			s.release()
+		} else {
+			pending = append(pending, s)
+		}
+	}
+	clear(l.mu.unreleased[len(pending):])
+	l.mu.unreleased = pending
+}
+
+// holdsLocked reports whether s is one of the log's sealed segments.
+func (l *Log) holdsLocked(s *segment) bool {
+	return s != l.active() && l.mu.segs[l.segIndexLocked(s.base)] == s
 }

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 
@@ -25,12 +26,16 @@ const (
 // Entries past n are zero (preallocated) or garbage after a crash, which is why
 // n is derived from the content (see countEntries) and never trusted blindly.
 //
+// A sealed index keeps no descriptor (f is nil): it is only read, through
+// the mapping, and the rare fsync opens the file by path. That keeps a
+// partition's descriptors from growing with its segment count.
+//
 // Not safe for concurrent use: the Log's lock guards it.
 type index struct {
 	path      string
-	f         *os.File
-	mm        []byte // the mapping; len(mm) is the capacity in bytes
-	n         int    // valid entries
+	f         *os.File // nil once sealed; see releaseFile
+	mm        []byte   // the mapping; len(mm) is the capacity in bytes
+	n         int      // valid entries
 	entrySize int
 }
 
@@ -74,7 +79,20 @@ func openIndex(path string, entrySize, maxBytes int, writable bool, valid func(p
 		// pages, which costs milliseconds on a roll (measured, perf/segment.md).
 		ix.n = ix.countEntries(valid)
 	}
+	if !writable {
+		ix.releaseFile()
+	}
 	return ix, nil
+}
+
+// releaseFile closes the descriptor of a sealed index; the mapping stays.
+// Close errors are dropped: nothing was written through this descriptor
+// since the index was last synced.
+func (ix *index) releaseFile() {
+	if ix.f != nil {
+		ix.f.Close()
+		ix.f = nil
+	}
 }
 
 func (ix *index) countEntries(valid func(prev, e []byte) bool) int {
@@ -132,10 +150,33 @@ func (ix *index) sync() error {
 			return fmt.Errorf("segment: msync index %s: %w", ix.path, err)
 		}
 	}
-	if err := ix.f.Sync(); err != nil {
+	if err := fsyncFile(ix.f, ix.path, (*os.File).Sync); err != nil {
 		return fmt.Errorf("segment: fsync index %s: %w", ix.path, err)
 	}
 	return nil
+}
+
+// fsyncFile runs sync on f, or, when f is nil (a released descriptor), on
+// path opened read-only for the call: fsync and fdatasync work on any
+// descriptor of the file. A file gone from path was deleted by retention
+// or truncation while the sync ran (renames only ever replace a segment's
+// files): nothing is left to make durable.
+func fsyncFile(f *os.File, path string, sync func(*os.File) error) error {
+	if f != nil {
+		return sync(f)
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = sync(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (ix *index) close() error {
@@ -144,8 +185,11 @@ func (ix *index) close() error {
 		err = unix.Munmap(ix.mm)
 		ix.mm = nil
 	}
-	if cerr := ix.f.Close(); err == nil {
-		err = cerr
+	if ix.f != nil {
+		if cerr := ix.f.Close(); err == nil {
+			err = cerr
+		}
+		ix.f = nil
 	}
 	if err != nil {
 		return fmt.Errorf("segment: close index %s: %w", ix.path, err)

@@ -43,6 +43,9 @@ type Log struct {
 		// that raced one does not move the flushed offset.
 		rpSegBase   int64
 		truncations uint64
+		// unreleased are sealed segments that still hold descriptors; see
+		// releaseSealedLocked.
+		unreleased []*segment
 	}
 
 	kick   chan struct{} // wakes the syncer; buffered 1, sends never block
@@ -284,7 +287,11 @@ func (l *Log) sealIndexes(s *segment) error {
 	if err := s.idx.sync(); err != nil {
 		return err
 	}
-	return s.tidx.sync()
+	if err := s.tidx.sync(); err != nil {
+		return err
+	}
+	s.release() // recovery holds the only reference
+	return nil
 }
 
 // reopenActive reopens the last segment for appends and syncs it, so the
@@ -393,8 +400,8 @@ func (l *Log) closeCleanLocked() error {
 		return err
 	}
 	for _, s := range l.mu.segs[l.segIndexLocked(l.flushed.Load()):] {
-		if err := fdatasync(s.log); err != nil {
-			return fmt.Errorf("segment: fdatasync %s: %w", s.stem+logSuffix, err)
+		if err := s.datasync(); err != nil {
+			return err
 		}
 	}
 	if err := act.appendTimeEntry(); err != nil {

@@ -13,7 +13,10 @@ import (
 // reference on its segment: the file descriptor and mapping stay valid until
 // Release, even if retention or truncation removes the segment meanwhile.
 type FileRange struct {
-	seg         *segment
+	seg *segment
+	// file is the segment's .log descriptor when the range was made, or nil
+	// for a released segment; the range's reference keeps it open.
+	file        *os.File
 	data        []byte // the segment's valid bytes when the range was made
 	pos         int64
 	n           int
@@ -29,14 +32,15 @@ func newRange() *FileRange {
 	return r
 }
 
-// File returns the segment file, for sendfile(2); nil when Len() == 0.
-// Do not close it or change its offset: it is shared.
-func (r *FileRange) File() *os.File {
-	if r.seg == nil {
-		return nil
-	}
-	return r.seg.log
-}
+// File returns the segment file, for sendfile(2); nil when Len() == 0 or
+// when the range lies in a sealed segment that keeps no descriptor: send
+// Bytes() then. Do not close it or change its offset: it is shared.
+//
+// Why sealed segments give no descriptor: keeping one open per sealed
+// segment made descriptors grow with data; opening one per range costs an
+// open and a close per fetch; and the broker's default path, writev of the
+// mapping, beat sendfile on loopback (perf/netio.md) and needs none.
+func (r *FileRange) File() *os.File { return r.file }
 
 // Pos returns the file position of the range's first byte.
 func (r *FileRange) Pos() int64 { return r.pos }
@@ -70,7 +74,7 @@ func (r *FileRange) Release() {
 	r.released = true
 	if r.seg != nil {
 		r.seg.decRef()
-		r.seg, r.data = nil, nil
+		r.seg, r.file, r.data = nil, nil, nil
 	}
 	rangePool.Put(r)
 }
@@ -116,7 +120,7 @@ func (l *Log) Read(offset int64, maxBytes int, upTo int64) (*FileRange, error) {
 		r.Release()
 		return nil, fmt.Errorf("%w: offset %d in no segment of %s", ErrCorrupt, offset, l.dir)
 	}
-	data, pos := s.valid(), s.floor(offset)
+	data, pos, file := s.valid(), s.floor(offset), s.log
 	s.incRef()
 	l.mu.RUnlock()
 
@@ -142,7 +146,7 @@ func (l *Log) Read(offset int64, maxBytes int, upTo int64) (*FileRange, error) {
 		s.decRef()
 		return r, nil
 	}
-	r.seg, r.data, r.pos, r.n = s, data, pos, int(end-pos)
+	r.seg, r.file, r.data, r.pos, r.n = s, file, data, pos, int(end-pos)
 	r.first = baseOffsetIn(data, pos)
 	r.next = lastOffsetIn(data, lastStart) + 1
 	return r, nil

@@ -2,7 +2,6 @@ package segment
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -159,7 +158,7 @@ func (l *Log) truncateSegmentLocked(i int, pos int64) error {
 	if b, err := s.batchAt(0); err == nil && b.MaxTimestamp() > 0 {
 		s.firstTs = time.UnixMilli(b.MaxTimestamp())
 	}
-	return fdatasync(s.log)
+	return s.datasync()
 }
 
 // copyPrefix writes old's first n bytes to a temp file and renames it over
@@ -171,7 +170,7 @@ func copyPrefix(old *segment, n int64) error {
 	if err != nil {
 		return fmt.Errorf("segment: create %s: %w", tmp, err)
 	}
-	_, err = io.Copy(f, io.NewSectionReader(old.log, 0, n))
+	_, err = f.Write(old.data[:n])
 	if err == nil {
 		err = f.Sync()
 	}
@@ -228,7 +227,7 @@ func segmentTime(s *segment) time.Time {
 	if s.maxTs > 0 {
 		return time.UnixMilli(s.maxTs)
 	}
-	if fi, err := s.log.Stat(); err == nil {
+	if fi, err := os.Stat(s.stem + logSuffix); err == nil {
 		return fi.ModTime()
 	}
 	return time.Now() // unknown age: keep it

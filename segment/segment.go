@@ -27,11 +27,22 @@ func segmentName(base int64) string { return fmt.Sprintf("%020d", base) }
 // field except refs and the read-only data mapping, which FileRanges use
 // after the lock is released.
 //
+// Descriptors: the active segment holds its .log, its two indexes (entries
+// are written with pwrite, see index) and, only once a large append went
+// direct, an O_DIRECT .log. A sealed segment holds none once no reader
+// holds its .log (see Log.releaseSealedLocked): reads go through the
+// mappings, which need no descriptor, and the rare fsync or stat opens the
+// file by path (fsync of any descriptor covers what others wrote). So a
+// partition costs three descriptors (four while writing direct) however
+// many segments it has, instead of three per segment plus one.
+//
 // Invariant: bytes [0, size) of the file are whole, valid batches with
 // contiguous offsets [base, next).
 type segment struct {
 	base int64
 	stem string // dir/<20 digits>
+	// log is the .log opened read-write for the active segment; nil once
+	// the segment is sealed and released.
 	log  *os.File
 	data []byte // read-only MAP_SHARED mapping; len(data) >= size
 	size int64
@@ -115,8 +126,35 @@ func openSegmentAt(stem string, base int64, active bool, cfg *Config) (*segment,
 		s.log.Close()
 		return nil, err
 	}
+	if !active {
+		// Only read through the mapping from here on.
+		s.log.Close()
+		s.log = nil
+	}
 	s.refs.Store(1)
 	return s, nil
+}
+
+// release closes a sealed segment's descriptors, keeping its mappings. The
+// caller holds the Log's lock and knows that nothing else holds a reference
+// (no FileRange sends from s.log, no sync reads it). Close errors are
+// dropped: close reports no write-back error that a later fsync, which
+// opens the file by path, would not report.
+func (s *segment) release() {
+	if s.log != nil {
+		s.log.Close()
+		s.log = nil
+	}
+	s.idx.releaseFile()
+	s.tidx.releaseFile()
+}
+
+// datasync fdatasyncs the .log, opening it by path when released.
+func (s *segment) datasync() error {
+	if err := fsyncFile(s.log, s.stem+logSuffix, fdatasync); err != nil {
+		return fmt.Errorf("segment: fdatasync %s: %w", s.stem+logSuffix, err)
+	}
+	return nil
 }
 
 func (s *segment) mapData(reserve int64) error {
@@ -165,7 +203,9 @@ func (s *segment) decRef() {
 	if s.refs.Add(-1) == 0 {
 		s.closeDirect()
 		s.unmapData()
-		s.log.Close()
+		if s.log != nil {
+			s.log.Close()
+		}
 		s.closeIndexes()
 	}
 }
