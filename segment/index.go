@@ -77,12 +77,32 @@ func openIndex(path string, entrySize, maxBytes int, writable bool, valid func(p
 	if !fresh {
 		// Reading a fresh file's preallocated hole would only fault in zero
 		// pages, which costs milliseconds on a roll (measured, perf/segment.md).
-		ix.n = ix.countEntries(valid)
+		ix.n = ix.countEntries(valid, dataEnd(f, size))
 	}
 	if !writable {
 		ix.releaseFile()
 	}
 	return ix, nil
+}
+
+// dataEnd returns where f's first hole starts (lseek SEEK_HOLE), at most
+// size. Entries are written from the start with pwrite, so none lies past
+// it, and reading the mapping there must be avoided: on tmpfs a read fault
+// on a hole of a shared mapping allocates a page, and with the filesystem
+// full that fault is a SIGBUS, which kills the process (issue 15: every
+// restart on a full tmpfs crashed in offsetEntry). A filesystem that does
+// not report holes (ext4, xfs and tmpfs do) gives the file size, which is
+// what was scanned before.
+//
+// Why not fallocate the index before mapping it instead: that reserves
+// MaxIndexBytes (10 MiB by default) twice per active segment on disk, 80 GB
+// for 4,000 partitions, to hold what is mostly never written.
+func dataEnd(f *os.File, size int) int {
+	off, err := unix.Seek(int(f.Fd()), 0, unix.SEEK_HOLE)
+	if err != nil || off > int64(size) {
+		return size
+	}
+	return int(off)
 }
 
 // releaseFile closes the descriptor of a sealed index; the mapping stays.
@@ -95,10 +115,12 @@ func (ix *index) releaseFile() {
 	}
 }
 
-func (ix *index) countEntries(valid func(prev, e []byte) bool) int {
+// countEntries returns the length of the valid prefix within the first end
+// bytes.
+func (ix *index) countEntries(valid func(prev, e []byte) bool, end int) int {
 	var prev []byte
-	n := 0
-	for n < ix.capacity() && valid(prev, ix.entry(n)) {
+	n, limit := 0, min(ix.capacity(), end/ix.entrySize)
+	for n < limit && valid(prev, ix.entry(n)) {
 		prev = ix.entry(n)
 		n++
 	}
