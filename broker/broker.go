@@ -31,6 +31,10 @@ type Broker struct {
 	adminLn   net.Listener
 	adminDone chan struct{}
 
+	// nofileBefore and nofileAfter are RLIMIT_NOFILE's soft limit before
+	// and after New raised it to the hard limit.
+	nofileBefore, nofileAfter uint64
+
 	stopping  atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -46,6 +50,11 @@ func New(cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Before any partition opens: the descriptor budget counts on it.
+	before, after, err := raiseNofileLimit()
+	if err != nil {
+		return nil, err
+	}
 	e, err := engine.Open(ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("broker: open data dir %s: %w", cfg.DataDir, err)
@@ -57,7 +66,7 @@ func New(cfg Config) (*Broker, error) {
 		e.Close(context.Background())
 		return nil, fmt.Errorf("broker: open group coordinator in %s: %w", cfg.DataDir, err)
 	}
-	b := &Broker{cfg: cfg, engine: e, groups: groups}
+	b := &Broker{cfg: cfg, engine: e, groups: groups, nofileBefore: before, nofileAfter: after}
 	b.metrics = newMetrics(e, groups)
 	srv, err := netio.NewServer(netio.Config{
 		Addr:             cfg.Addr,

@@ -232,6 +232,10 @@ func codeOf(err error) wire.ErrorCode {
 		return wire.NotEnoughReplicas
 	case errors.Is(err, engine.ErrStorage):
 		return wire.KafkaStorageError
+	case errors.Is(err, engine.ErrResourceLimit):
+		// Kafka's answer for a create a broker-side rule refuses; not
+		// retriable: the same create fails again until the limit changes.
+		return wire.PolicyViolation
 	case errors.Is(err, engine.ErrShuttingDown):
 		// Retriable: the client reconnects to the restarted broker or another one.
 		return wire.BrokerNotAvailable

@@ -57,6 +57,9 @@ var (
 	// ErrInvalidProducerEpoch: an idempotent producer's batch with an epoch
 	// older than the partition's for its producer id. Nothing is appended.
 	ErrInvalidProducerEpoch = errors.New("engine: invalid producer epoch")
+	// ErrResourceLimit: a topic create that would exceed the process's file
+	// descriptor budget (see descriptors.go). Nothing is created.
+	ErrResourceLimit = errors.New("engine: resource limit")
 	// ErrInvalidRequest: a request that makes no sense (negative max bytes,
 	// an unsupported ListOffsets timestamp, ...).
 	ErrInvalidRequest = errors.New("engine: invalid request")

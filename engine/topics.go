@@ -78,7 +78,8 @@ func (e *Engine) CreateTopic(name string, partitions int32, configs map[string]s
 // CreateTopicReplicated is CreateTopic with a replication factor; -1 means
 // the default (1). A single broker places only one replica, so anything
 // else fails with ErrInvalidReplicationFactor. Errors: ErrInvalidTopic,
-// ErrTopicExists, ErrInvalidPartitions, ErrInvalidConfig, ErrStorage,
+// ErrTopicExists, ErrInvalidPartitions, ErrInvalidConfig, ErrResourceLimit
+// (not enough file descriptors, see descriptors.go), ErrStorage,
 // ErrShuttingDown. An internal topic is refused (ErrInvalidTopic, or
 // ErrTopicExists once it exists).
 func (e *Engine) CreateTopicReplicated(name string, partitions int32, replicationFactor int16, configs map[string]string) error {
@@ -115,12 +116,13 @@ func (e *Engine) ValidateCreateTopic(name string, partitions int32, replicationF
 		return err
 	}
 	defer e.leave()
-	if _, _, err := e.checkCreate(name, partitions, replicationFactor, configs); err != nil {
+	n, _, err := e.checkCreate(name, partitions, replicationFactor, configs)
+	if err != nil {
 		return err
 	}
 	e.admin.Lock()
 	defer e.admin.Unlock()
-	return cmp.Or(e.nameFreeLocked(name), refuseInternal("create", name))
+	return cmp.Or(e.nameFreeLocked(name), refuseInternal("create", name), e.checkDescriptorsLocked(name, n))
 }
 
 // checkCreate validates a create request's arguments and returns the
@@ -173,6 +175,9 @@ func (e *Engine) nameFreeLocked(name string) error {
 // createLocked opens the logs and publishes the topic; admin must be held.
 func (e *Engine) createLocked(name string, partitions int32, cfg TopicConfig, overrides map[string]string) error {
 	if err := e.nameFreeLocked(name); err != nil {
+		return err
+	}
+	if err := e.checkDescriptorsLocked(name, partitions); err != nil {
 		return err
 	}
 	t, err := e.openTopic(name, partitions, cfg, overrides)

@@ -120,6 +120,7 @@ func runBroker(c *cli.Context) error {
 	fmt.Printf("  data directory   %s\n", dir)
 	fmt.Printf("  flush policy     %s\n", cfg.FlushPolicy)
 	fmt.Printf("  write path       %s\n", writePath(b))
+	fmt.Printf("  descriptors      %s\n", b.DescriptorBudget())
 	if n := b.GroupRecordsSkipped(); n > 0 {
 		fmt.Fprintf(os.Stderr, "spate broker: warning: skipped %d records of __consumer_offsets with a key version this build does not know\n", n)
 	}
