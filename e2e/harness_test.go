@@ -61,9 +61,22 @@ type brokerProc struct {
 // the crash tests of direct writes must test them on every machine.
 func startBroker(t testing.TB, dataDir, addr string, extra ...string) *brokerProc {
 	t.Helper()
+	return startBrokerNofile(t, 0, dataDir, addr, extra...)
+}
+
+// startBrokerNofile is startBroker with RLIMIT_NOFILE (soft and hard) set
+// to nofile for the broker process (`ulimit -n`); 0 leaves it alone.
+func startBrokerNofile(t testing.TB, nofile int, dataDir, addr string, extra ...string) *brokerProc {
+	t.Helper()
 	args := append([]string{"broker", "--data-dir", dataDir, "--addr", addr, "--admin-addr", "127.0.0.1:0",
 		"--set", "log.direct.write.bytes=65536"}, extra...)
 	cmd := exec.Command(spateBin, args...)
+	if nofile > 0 {
+		// The Go runtime gives a child the limit the test process started
+		// with, so a shell sets it; exec keeps the broker's pid.
+		script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile)
+		cmd = exec.Command("sh", append([]string{"-c", script, spateBin}, args...)...)
+	}
 	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
