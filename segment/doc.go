@@ -236,9 +236,10 @@
 //
 // # File descriptors
 //
-// A log holds three descriptors while nothing writes direct: the active
-// .log and its two indexes; the first direct append adds the O_DIRECT .log
-// (see directWriter). Sealed segments hold none once no FileRange or sync
+// A log holds one descriptor while nothing writes direct: the active .log
+// (indexes are written by open, pwrite and close, a page of entries at a
+// time; see index); the first direct append adds the O_DIRECT .log (see
+// directWriter). Sealed segments hold none once no FileRange or sync
 // round holds them (Log.releaseSealedLocked, at each roll and sync round):
 // they are read through their mappings, and FileRange.File is nil for them.
 package segment

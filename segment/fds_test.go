@@ -26,8 +26,8 @@ func openFilesUnder(t testing.TB, dir string) int {
 }
 
 // activeFiles is what a log holds open while nothing writes direct: the
-// active .log and its two indexes.
-const activeFiles = 3
+// active .log.
+const activeFiles = 1
 
 // TestSealedSegmentsHoldNoDescriptors: once a sealed segment is durable its
 // descriptors close, so a log holds activeFiles however many segments it
@@ -67,8 +67,8 @@ func TestSealedSegmentsHoldNoDescriptors(t *testing.T) {
 	if err := l.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if n := openFilesUnder(t, dir); n != activeFiles+3 {
-		t.Fatalf("sealed segment under a FileRange: %d descriptors open, want %d (its .log and indexes stay)", n, activeFiles+3)
+	if n := openFilesUnder(t, dir); n != activeFiles+1 {
+		t.Fatalf("sealed segment under a FileRange: %d descriptors open, want %d (its .log stays)", n, activeFiles+1)
 	}
 	held.Release()
 	w.fill(t, l, 1, rand.New(rand.NewPCG(7, 8)))

@@ -26,18 +26,27 @@ const (
 // Entries past n are zero (preallocated) or garbage after a crash, which is why
 // n is derived from the content (see countEntries) and never trusted blindly.
 //
-// A sealed index keeps no descriptor (f is nil): it is only read, through
-// the mapping, and the rare fsync opens the file by path. That keeps a
-// partition's descriptors from growing with its segment count.
+// An index holds no file descriptor (a partition holds only its active
+// .log): new entries collect in pending, and a page's worth of them (or a
+// trim or sync) is written with one open, pwrite and close. Lookups read
+// entries below written from the mapping and the rest from pending. Entries
+// still pending when the process dies are lost, which costs nothing: after
+// a crash recovery rebuilds the active segment's indexes from its batches.
 //
 // Not safe for concurrent use: the Log's lock guards it.
 type index struct {
 	path      string
-	f         *os.File // nil once sealed; see releaseFile
-	mm        []byte   // the mapping; len(mm) is the capacity in bytes
-	n         int      // valid entries
+	mm        []byte // the mapping; len(mm) is the capacity in bytes
+	n         int    // valid entries
+	written   int    // entries [0, written) are in the file, [written, n) in pending
+	pending   []byte
 	entrySize int
 }
+
+// pendingBytes is how many bytes of entries an index collects before it
+// writes them: one page, 512 offset entries, so one open and pwrite per
+// 2 MiB of log at the default index interval of 4 KiB.
+var pendingBytes = os.Getpagesize()
 
 // openIndex maps the index at path, creating it if missing. A writable index
 // is extended to maxBytes; a read-only one is mapped at its file size. valid
@@ -51,10 +60,12 @@ func openIndex(path string, entrySize, maxBytes int, writable bool, valid func(p
 	if err != nil {
 		return nil, fmt.Errorf("segment: open index %s: %w", path, err)
 	}
-	ix := &index{path: path, f: f, entrySize: entrySize}
+	// The mapping outlives the descriptor; close errors are dropped, as
+	// nothing was written through it but a truncate.
+	defer f.Close()
+	ix := &index{path: path, entrySize: entrySize}
 	fi, err := f.Stat()
 	if err != nil {
-		f.Close()
 		return nil, fmt.Errorf("segment: stat index %s: %w", path, err)
 	}
 	size := int(fi.Size())
@@ -62,7 +73,6 @@ func openIndex(path string, entrySize, maxBytes int, writable bool, valid func(p
 	if writable {
 		size = maxBytes / entrySize * entrySize
 		if err := f.Truncate(int64(size)); err != nil {
-			f.Close()
 			return nil, fmt.Errorf("segment: preallocate index %s: %w", path, err)
 		}
 	}
@@ -70,7 +80,6 @@ func openIndex(path string, entrySize, maxBytes int, writable bool, valid func(p
 	if size > 0 {
 		ix.mm, err = unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
 		if err != nil {
-			f.Close()
 			return nil, fmt.Errorf("segment: mmap index %s: %w", path, err)
 		}
 	}
@@ -78,9 +87,7 @@ func openIndex(path string, entrySize, maxBytes int, writable bool, valid func(p
 		// Reading a fresh file's preallocated hole would only fault in zero
 		// pages, which costs milliseconds on a roll (measured, perf/segment.md).
 		ix.n = ix.countEntries(valid, dataEnd(f, size))
-	}
-	if !writable {
-		ix.releaseFile()
+		ix.written = ix.n
 	}
 	return ix, nil
 }
@@ -105,38 +112,78 @@ func dataEnd(f *os.File, size int) int {
 	return int(off)
 }
 
-// releaseFile closes the descriptor of a sealed index; the mapping stays.
-// Close errors are dropped: nothing was written through this descriptor
-// since the index was last synced.
-func (ix *index) releaseFile() {
-	if ix.f != nil {
-		ix.f.Close()
-		ix.f = nil
-	}
-}
-
 // countEntries returns the length of the valid prefix within the first end
 // bytes.
 func (ix *index) countEntries(valid func(prev, e []byte) bool, end int) int {
 	var prev []byte
 	n, limit := 0, min(ix.capacity(), end/ix.entrySize)
-	for n < limit && valid(prev, ix.entry(n)) {
-		prev = ix.entry(n)
+	for n < limit {
+		e := ix.mm[n*ix.entrySize : (n+1)*ix.entrySize]
+		if !valid(prev, e) {
+			break
+		}
+		prev = e
 		n++
 	}
 	return n
 }
 
-func (ix *index) capacity() int      { return len(ix.mm) / ix.entrySize }
-func (ix *index) full() bool         { return ix.n >= ix.capacity() }
-func (ix *index) entry(i int) []byte { return ix.mm[i*ix.entrySize : (i+1)*ix.entrySize] }
+func (ix *index) capacity() int { return len(ix.mm) / ix.entrySize }
+func (ix *index) full() bool    { return ix.n >= ix.capacity() }
 
-// appendEntry writes entry n; the caller checked !full().
-func (ix *index) appendEntry(e []byte) error {
-	if _, err := ix.f.WriteAt(e, int64(ix.n*ix.entrySize)); err != nil {
-		return fmt.Errorf("segment: write index %s entry %d: %w", ix.path, ix.n, err)
+// entry returns entry i < n, from the mapping or from pending.
+func (ix *index) entry(i int) []byte {
+	if i < ix.written {
+		return ix.mm[i*ix.entrySize : (i+1)*ix.entrySize]
 	}
+	at := (i - ix.written) * ix.entrySize
+	return ix.pending[at : at+ix.entrySize]
+}
+
+// appendEntry adds entry n; the caller checked !full().
+func (ix *index) appendEntry(e []byte) error {
+	ix.pending = append(ix.pending, e...)
 	ix.n++
+	if len(ix.pending) < pendingBytes {
+		return nil
+	}
+	return ix.writePending(false)
+}
+
+// writePending writes the pending entries to the file, then fsyncs it when
+// sync is set. With nothing pending it changes no field, so the syncer may
+// fsync a sealed index without the Log's lock while readers hold it.
+func (ix *index) writePending(sync bool) error {
+	if len(ix.pending) == 0 && !sync {
+		return nil
+	}
+	f, err := os.OpenFile(ix.path, os.O_WRONLY, 0)
+	if errors.Is(err, os.ErrNotExist) && len(ix.pending) == 0 {
+		// Retention or truncation deleted the segment while the syncer ran
+		// (renames only ever replace a segment's files): nothing to sync.
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("segment: write index %s: %w", ix.path, err)
+	}
+	_, err = f.WriteAt(ix.pending, int64(ix.written*ix.entrySize))
+	if err != nil {
+		err = fmt.Errorf("segment: write index %s entries %d to %d: %w", ix.path, ix.written, ix.n, err)
+	} else if sync {
+		if err = f.Sync(); err != nil {
+			err = fmt.Errorf("segment: fsync index %s: %w", ix.path, err)
+		}
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("segment: close index %s: %w", ix.path, cerr)
+	}
+	if err != nil {
+		return err
+	}
+	if len(ix.pending) > 0 {
+		ix.written = ix.n
+		ix.pending = ix.pending[:0]
+	}
 	return nil
 }
 
@@ -144,20 +191,24 @@ func (ix *index) appendEntry(e []byte) error {
 // so no old entry can be counted after a crash.
 func (ix *index) reset() error {
 	size := int64(len(ix.mm))
-	if err := ix.f.Truncate(0); err != nil {
+	if err := os.Truncate(ix.path, 0); err != nil {
 		return fmt.Errorf("segment: reset index %s: %w", ix.path, err)
 	}
-	if err := ix.f.Truncate(size); err != nil {
+	if err := os.Truncate(ix.path, size); err != nil {
 		return fmt.Errorf("segment: reset index %s: %w", ix.path, err)
 	}
-	ix.n = 0
+	ix.n, ix.written, ix.pending = 0, 0, ix.pending[:0]
 	return nil
 }
 
-// trim shrinks the file to its entries, so a clean reopen maps no slack.
-// The mapping keeps its size; bytes past the file end are never touched.
+// trim writes the pending entries and shrinks the file to its entries, so
+// a clean reopen maps no slack. The mapping keeps its size; bytes past the
+// file end are never touched.
 func (ix *index) trim() error {
-	if err := ix.f.Truncate(int64(ix.n * ix.entrySize)); err != nil {
+	if err := ix.writePending(false); err != nil {
+		return err
+	}
+	if err := os.Truncate(ix.path, int64(ix.n*ix.entrySize)); err != nil {
 		return fmt.Errorf("segment: trim index %s: %w", ix.path, err)
 	}
 	return nil
@@ -165,54 +216,15 @@ func (ix *index) trim() error {
 
 // sync makes the entries and the trimmed size durable.
 func (ix *index) sync() error {
-	// Only the pages holding entries: the rest of a trimmed index's mapping
-	// lies past the end of its file.
-	if n := min(roundUpPage(ix.n*ix.entrySize), len(ix.mm)); n > 0 {
-		if err := unix.Msync(ix.mm[:n], unix.MS_SYNC); err != nil {
-			return fmt.Errorf("segment: msync index %s: %w", ix.path, err)
-		}
-	}
-	if err := fsyncFile(ix.f, ix.path, (*os.File).Sync); err != nil {
-		return fmt.Errorf("segment: fsync index %s: %w", ix.path, err)
-	}
-	return nil
-}
-
-// fsyncFile runs sync on f, or, when f is nil (a released descriptor), on
-// path opened read-only for the call: fsync and fdatasync work on any
-// descriptor of the file. A file gone from path was deleted by retention
-// or truncation while the sync ran (renames only ever replace a segment's
-// files): nothing is left to make durable.
-func fsyncFile(f *os.File, path string, sync func(*os.File) error) error {
-	if f != nil {
-		return sync(f)
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	err = sync(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return ix.writePending(true)
 }
 
 func (ix *index) close() error {
-	var err error
-	if ix.mm != nil {
-		err = unix.Munmap(ix.mm)
-		ix.mm = nil
+	if ix.mm == nil {
+		return nil
 	}
-	if ix.f != nil {
-		if cerr := ix.f.Close(); err == nil {
-			err = cerr
-		}
-		ix.f = nil
-	}
+	err := unix.Munmap(ix.mm)
+	ix.mm = nil
 	if err != nil {
 		return fmt.Errorf("segment: close index %s: %w", ix.path, err)
 	}

@@ -27,14 +27,13 @@ func segmentName(base int64) string { return fmt.Sprintf("%020d", base) }
 // field except refs and the read-only data mapping, which FileRanges use
 // after the lock is released.
 //
-// Descriptors: the active segment holds its .log, its two indexes (entries
-// are written with pwrite, see index) and, only once a large append went
-// direct, an O_DIRECT .log. A sealed segment holds none once no reader
-// holds its .log (see Log.releaseSealedLocked): reads go through the
-// mappings, which need no descriptor, and the rare fsync or stat opens the
-// file by path (fsync of any descriptor covers what others wrote). So a
-// partition costs three descriptors (four while writing direct) however
-// many segments it has, instead of three per segment plus one.
+// Descriptors: the active segment holds its .log and, only once a large
+// append went direct, an O_DIRECT .log; indexes hold none (see index). A
+// sealed segment holds none once no reader holds its .log (see
+// Log.releaseSealedLocked): reads go through the mappings, which need no
+// descriptor, and the rare fsync or stat opens the file by path. So a
+// partition costs one descriptor (two while writing direct) however many
+// segments it has, instead of three per segment plus one.
 //
 // Invariant: bytes [0, size) of the file are whole, valid batches with
 // contiguous offsets [base, next).
@@ -145,13 +144,26 @@ func (s *segment) release() {
 		s.log.Close()
 		s.log = nil
 	}
-	s.idx.releaseFile()
-	s.tidx.releaseFile()
 }
 
-// datasync fdatasyncs the .log, opening it by path when released.
+// datasync fdatasyncs the .log, opening it by path when released: an
+// fdatasync through any descriptor covers what others wrote. A file gone
+// from its path was deleted by retention or truncation while the syncer
+// ran (renames only ever replace a segment's files): nothing to sync.
 func (s *segment) datasync() error {
-	if err := fsyncFile(s.log, s.stem+logSuffix, fdatasync); err != nil {
+	f := s.log
+	if f == nil {
+		var err error
+		f, err = os.Open(s.stem + logSuffix)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("segment: fdatasync %s: %w", s.stem+logSuffix, err)
+		}
+		defer f.Close()
+	}
+	if err := fdatasync(f); err != nil {
 		return fmt.Errorf("segment: fdatasync %s: %w", s.stem+logSuffix, err)
 	}
 	return nil
