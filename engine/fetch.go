@@ -72,7 +72,8 @@ type FetchPartitionResult struct {
 	LogStartOffset int64 // -1 when Err is set
 	// Records holds whole batches from Offset's batch on (possibly
 	// starting below Offset: clients skip records before it), or is nil.
-	// Send it with Records.File()/Pos()/Len() (sendfile) or Records.Bytes().
+	// Send it with Records.Bytes(), or with Records.File()/Pos()/Len()
+	// (sendfile) where File is not nil (sealed segments keep no descriptor).
 	Records *segment.FileRange
 
 	maxBytes int32
