@@ -249,7 +249,7 @@ func probeOnce(path string, m WriteMode, src []byte, trialBytes int64) (mbps flo
 		if dw, err = openDirect(path, nil, 1); err != nil || dw == nil {
 			return 0, false, err
 		}
-		defer dw.f.Close()
+		defer dw.close()
 	}
 	start := time.Now()
 	for pos := int64(0); pos < trialBytes; pos += int64(len(src)) {
@@ -262,8 +262,10 @@ func probeOnce(path string, m WriteMode, src []byte, trialBytes int64) (mbps flo
 			return 0, false, fmt.Errorf("segment: calibrate: write %s: %w", path, err)
 		}
 	}
-	if dw != nil && dw.min == maxInt {
-		return 0, false, nil // the kernel refused the alignment: buffered after all
+	if dw != nil && (dw.min == maxInt || dw.f == nil) {
+		// The kernel refused the alignment, or the O_DIRECT open failed:
+		// buffered after all.
+		return 0, false, nil
 	}
 	secs := time.Since(start).Seconds()
 	return float64(trialBytes) / 1e6 / max(secs, 1e-9), true, nil

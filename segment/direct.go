@@ -168,10 +168,16 @@ var monoEpoch = time.Now()
 // write returns, so close has nothing left to report.
 func (s *segment) closeDirect() {
 	if s.dw != nil {
-		if s.dw.f != nil {
-			s.dw.f.Close()
-		}
+		s.dw.close()
 		s.dw = nil
+	}
+}
+
+// close closes the O_DIRECT descriptor if the first direct write opened it.
+func (w *directWriter) close() {
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
 	}
 }
 
