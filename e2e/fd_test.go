@@ -172,7 +172,7 @@ func TestManyPartitionsLeaveRoomForConnections(t *testing.T) {
 	waitFor(t, 10*time.Second, "the descriptors start-up line", func() bool {
 		return strings.Contains(b.output(), "  descriptors ")
 	})
-	banner := regexp.MustCompile(`(?m)^  descriptors +(\d+) partitions x (\d+) \+ \d+ other = (\d+) in use of RLIMIT_NOFILE 20000;`).
+	banner := regexp.MustCompile(`(?m)^  descriptors +(\d+) partitions x (\d+) at most = \d+; (\d+) in use of RLIMIT_NOFILE 20000;`).
 		FindStringSubmatch(b.output())
 	if banner == nil || banner[1] != strconv.Itoa(partitions) {
 		t.Fatalf("start-up lines do not state the descriptor budget of %d partitions:\n%s", partitions, b.output())

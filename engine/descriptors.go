@@ -1,12 +1,13 @@
 package engine
 
 // Behavior: the file descriptor budget. Every partition holds
-// segment.DescriptorsPerLog descriptors while open, and every client
-// connection one more. A topic create (or auto-create) that would leave
-// fewer than a quarter of RLIMIT_NOFILE for connections and everything else
-// fails with ErrResourceLimit, naming the limit, instead of failing half way
-// with a storage error, or succeeding and leaving the listener no descriptor
-// to accept with. Descriptors are counted in /proc/self/fd; where that
+// segment.DescriptorsPerLog descriptors while open, one more once it writes
+// direct (when DirectWriteBytes is in force), and every client connection
+// one. A topic create (or auto-create) that would leave fewer than a
+// quarter of RLIMIT_NOFILE for connections and everything else, counting
+// every partition at its most, fails with ErrResourceLimit, naming the
+// limit, instead of failing half way with a storage error, or succeeding
+// and leaving the listener no descriptor to accept with. Descriptors are counted in /proc/self/fd; where that
 // cannot be read the check is skipped and an open that runs out fails with
 // ErrStorage as before.
 
@@ -20,8 +21,11 @@ import (
 
 // DescriptorBudget is the process's file descriptor use against its limit.
 type DescriptorBudget struct {
-	Partitions   int // open partitions, internal topics included
-	PerPartition int // descriptors each holds (segment.DescriptorsPerLog)
+	Partitions int // open partitions, internal topics included
+	// PerPartition is the most descriptors a partition holds:
+	// segment.DescriptorsPerLog, plus segment.DirectDescriptorsPerLog when
+	// direct writes are in force.
+	PerPartition int
 	InUse        int // descriptors open in the process now
 	Limit        int // RLIMIT_NOFILE (the soft limit)
 	// Reserved is the share of Limit creates leave free for connections
@@ -33,15 +37,22 @@ type DescriptorBudget struct {
 // leaves free now.
 func (b DescriptorBudget) Connections() int { return max(b.Limit-b.InUse, 0) }
 
+// committed is what the process may come to hold without a new partition
+// or connection: every partition at its most, or what is open now.
+func (b DescriptorBudget) committed() int { return max(b.InUse, b.Partitions*b.PerPartition) }
+
 func (b DescriptorBudget) String() string {
-	return fmt.Sprintf("%d partitions x %d + %d other = %d in use of RLIMIT_NOFILE %d; room for ~%d connections; creates keep %d free",
-		b.Partitions, b.PerPartition, max(b.InUse-b.Partitions*b.PerPartition, 0), b.InUse, b.Limit, b.Connections(), b.Reserved)
+	return fmt.Sprintf("%d partitions x %d at most = %d; %d in use of RLIMIT_NOFILE %d; room for ~%d connections now; creates keep %d free",
+		b.Partitions, b.PerPartition, b.Partitions*b.PerPartition, b.InUse, b.Limit, b.Connections(), b.Reserved)
 }
 
 // Descriptors reports the budget now; ok is false where the descriptors in
 // use or the limit cannot be read.
 func (e *Engine) Descriptors() (b DescriptorBudget, ok bool) {
 	b.PerPartition = segment.DescriptorsPerLog
+	if e.cfg.DirectWriteBytes > 0 {
+		b.PerPartition += segment.DirectDescriptorsPerLog
+	}
 	for _, t := range *e.topics.Load() {
 		b.Partitions += len(t.partitions)
 	}
@@ -67,9 +78,9 @@ func (e *Engine) checkDescriptorsLocked(name string, partitions int32) error {
 		return nil
 	}
 	need := int(partitions) * b.PerPartition
-	if b.InUse+need <= b.Limit-b.Reserved {
+	if b.committed()+need <= b.Limit-b.Reserved {
 		return nil
 	}
-	return fmt.Errorf("%w: creating topic %q with %d partitions needs ~%d file descriptors (%d each); RLIMIT_NOFILE is %d with %d in use, and %d are kept for connections: raise the limit (ulimit -n) or use fewer partitions",
-		ErrResourceLimit, name, partitions, need, b.PerPartition, b.Limit, b.InUse, b.Reserved)
+	return fmt.Errorf("%w: creating topic %q with %d partitions needs up to %d file descriptors (%d each); RLIMIT_NOFILE is %d with %d committed (%d partitions, %d in use), and %d are kept for connections: raise the limit (ulimit -n) or use fewer partitions",
+		ErrResourceLimit, name, partitions, need, b.PerPartition, b.Limit, b.committed(), b.Partitions, b.InUse, b.Reserved)
 }
