@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestAcceptSurvivesFDExhaustion lowers the test process's RLIMIT_NOFILE
@@ -108,4 +110,33 @@ func echoOnce(c net.Conn, p []byte) error {
 		return errors.New("echo differs")
 	}
 	return nil
+}
+
+// TestAcceptedSocketOptions: the listener keeps SO_REUSEADDR (a restarted
+// broker gets its port back past TIME_WAIT) and served connections have
+// TCP_NODELAY, as with gnet's own acceptor.
+func TestAcceptedSocketOptions(t *testing.T) {
+	s := startServer(t, Config{}, echoHandler{})
+	rc, err := s.ln.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reuse int
+	var optErr error
+	if err := rc.Control(func(fd uintptr) {
+		reuse, optErr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR)
+	}); err != nil || optErr != nil || reuse != 1 {
+		t.Errorf("listener SO_REUSEADDR = %d (%v, %v), want 1", reuse, err, optErr)
+	}
+	c := dial(t, s)
+	if err := echoOnce(c, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	conns := s.snapshotConns()
+	if len(conns) != 1 {
+		t.Fatalf("%d connections registered, want 1", len(conns))
+	}
+	if nodelay, err := unix.GetsockoptInt(conns[0].fd, unix.IPPROTO_TCP, unix.TCP_NODELAY); err != nil || nodelay != 1 {
+		t.Errorf("served connection TCP_NODELAY = %d (%v), want 1", nodelay, err)
+	}
 }
