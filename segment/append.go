@@ -116,7 +116,7 @@ func (l *Log) writeBatch(s *segment, b []byte, pos int64) error {
 	err := s.write(b, pos, direct)
 	if err == nil {
 		now := time.Now()
-		wp.observe(direct && s.dw != nil && s.dw.min <= len(b), len(b), now.Sub(start), now)
+		wp.observe(s.wroteDirect(direct, len(b)), len(b), now.Sub(start), now)
 	}
 	return err
 }

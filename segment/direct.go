@@ -173,6 +173,14 @@ func (s *segment) closeDirect() {
 	}
 }
 
+// wroteDirect tells whether a write of n bytes that direct allowed went
+// past the page cache: not when the segment has no directWriter, when the
+// kernel refused the alignment (min is then maxInt), or when the O_DIRECT
+// descriptor could not be opened (f is nil).
+func (s *segment) wroteDirect(direct bool, n int) bool {
+	return direct && s.dw != nil && s.dw.min <= n && s.dw.f != nil
+}
+
 // close closes the O_DIRECT descriptor if the first direct write opened it.
 func (w *directWriter) close() {
 	if w.f != nil {
