@@ -57,7 +57,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 	e, err := engine.Open(ecfg)
 	if err != nil {
-		return nil, fmt.Errorf("broker: open data dir %s: %w", cfg.DataDir, err)
+		return nil, fmt.Errorf("broker: open data dir %s: %w%s", cfg.DataDir, err, nofileHint(err, after))
 	}
 	// The coordinator reloads every group from __consumer_offsets, so it
 	// opens after the engine has recovered that topic's logs.

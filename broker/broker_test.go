@@ -3,10 +3,14 @@ package broker
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -252,5 +256,17 @@ func TestAPIVersionsAdvertisesOnlyServedAPIs(t *testing.T) {
 		if wire.ErrorCode(binary.BigEndian.Uint16(body)) != wire.UnsupportedVersion {
 			t.Errorf("%s is not advertised but answered %x", v.Key, body[:2])
 		}
+	}
+}
+
+// TestNofileHint: an open that ran out of descriptors at start names the
+// limit and the cost per partition; other errors get no hint.
+func TestNofileHint(t *testing.T) {
+	emfile := fmt.Errorf("open t-245: %w", &os.PathError{Op: "open", Path: "x.index", Err: syscall.EMFILE})
+	if got := nofileHint(emfile, 256); !strings.Contains(got, "RLIMIT_NOFILE is 256") || !strings.Contains(got, "ulimit -n") {
+		t.Errorf("hint for EMFILE = %q", got)
+	}
+	if got := nofileHint(errors.New("disk on fire"), 256); got != "" {
+		t.Errorf("hint for another error = %q, want none", got)
 	}
 }

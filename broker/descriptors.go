@@ -1,8 +1,11 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"syscall"
+
+	"github.com/spate-io/spate/segment"
 )
 
 // raiseNofileLimit sets RLIMIT_NOFILE's soft limit to the hard limit, as
@@ -40,4 +43,14 @@ func (b *Broker) DescriptorBudget() string {
 		raised = fmt.Sprintf("soft limit raised from %d to the hard limit", b.nofileBefore)
 	}
 	return fmt.Sprintf("%v (%s)", budget, raised)
+}
+
+// nofileHint explains an open that ran out of descriptors (the partitions
+// already in the data dir need more than the limit allows); "" otherwise.
+func nofileHint(err error, limit uint64) string {
+	if !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) {
+		return ""
+	}
+	return fmt.Sprintf(" (RLIMIT_NOFILE is %d and every partition holds %d, %d while writing direct: raise the limit with ulimit -n)",
+		limit, segment.DescriptorsPerLog, segment.DescriptorsPerLog+segment.DirectDescriptorsPerLog)
 }
