@@ -1,0 +1,380 @@
+package cluster
+
+// Behavior: the controller is whichever node is the raft leader. Its calls
+// (below) read the current image, decide (placement, election, producer id
+// blocks, fencing), propose records, and wait until the entry is applied, so
+// each call's answer reflects its own change. ctrl.mu serialises the calls,
+// so one never decides from an image that misses another's change; apply
+// still validates every record (epochs, invariants), so a proposal that
+// raced a leadership change is refused rather than applied twice.
+//
+// Liveness lives only in the controller's memory: the time of each broker's
+// last heartbeat. A new controller (a new raft term) first waits on a raft
+// barrier, so its image holds every committed entry, and then treats every
+// broker as heard from just now, so no broker is fenced for the silence of
+// an election. A broker silent for SessionTimeout is fenced: it leaves the
+// ISRs and the partitions it led get new leaders (election.go). A fenced
+// broker is unfenced by a heartbeat whose applied offset reached its
+// registration, i.e. once it has caught up with the metadata log.
+//
+// Membership: the first MaxVoters of controller.quorum.voters are raft
+// voters from the start; the rest are non-voters from the start. A broker
+// not listed joins when it registers: the controller adds it to raft as a
+// non-voter at its controller address, and raft then replicates the log to
+// it (a snapshot first if the log was compacted).
+
+import (
+	crand "crypto/rand"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// controller is the state a node keeps while it is the raft leader.
+type controller struct {
+	mu struct {
+		sync.Mutex
+		term     uint64              // the term whose barrier has passed
+		lastSeen map[int32]time.Time // last heartbeat per broker, this term
+	}
+}
+
+func (c *controller) init() { c.mu.lastSeen = map[int32]time.Time{} }
+
+// leadLocked fails unless this node is the controller, and on the first
+// call of a term waits for the barrier and resets liveness. ctrl.mu held.
+func (n *Node) leadLocked() error {
+	if err := n.Err(); err != nil {
+		return err
+	}
+	if n.raft.State() != raft.Leader {
+		return n.notController()
+	}
+	term, err := strconv.ParseUint(n.raft.Stats()["term"], 10, 64)
+	if err != nil {
+		return fmt.Errorf("cluster: raft term: %w", err)
+	}
+	if term == n.ctrl.mu.term {
+		return nil
+	}
+	if err := n.raft.Barrier(proposeTimeout).Error(); err != nil {
+		return n.notController()
+	}
+	now := n.cfg.Now()
+	clear(n.ctrl.mu.lastSeen)
+	for _, b := range n.Image().Brokers() {
+		n.ctrl.mu.lastSeen[b.ID] = now
+	}
+	n.ctrl.mu.term = term
+	return nil
+}
+
+// call runs fn as a controller call: under ctrl.mu, on the controller.
+func (n *Node) call(fn func() error) error {
+	n.ctrl.mu.Lock()
+	defer n.ctrl.mu.Unlock()
+	if err := n.leadLocked(); err != nil {
+		return err
+	}
+	return fn()
+}
+
+func randomID() ID16 {
+	var id ID16
+	crand.Read(id[:]) // never fails (crypto/rand panics rather than return an error)
+	return id
+}
+
+// RegisterBroker registers a broker starting up and returns its broker
+// epoch. The broker starts fenced; heartbeats unfence it once it caught up.
+// A broker id held by a live broker of another incarnation is refused with
+// ErrBrokerIDInUse; a new registration of a live broker (a restart faster
+// than the session timeout) first fences the previous run.
+func (n *Node) RegisterBroker(reg RegisterBroker) (epoch int64, err error) {
+	err = n.call(func() error {
+		img, now := n.Image(), n.cfg.Now()
+		var recs []Record
+		if old := img.Broker(reg.BrokerID); old != nil && !old.Fenced {
+			if old.Incarnation != reg.Incarnation && now.Sub(n.ctrl.mu.lastSeen[old.ID]) < n.cfg.SessionTimeout {
+				return fmt.Errorf("%w: broker.id %d is live at %s (incarnation %s, heard from %s ago); give each broker its own broker.id",
+					ErrBrokerIDInUse, old.ID, old.Addrs.Native, old.Incarnation, now.Sub(n.ctrl.mu.lastSeen[old.ID]).Round(time.Millisecond))
+			}
+			recs = append(fenceChanges(img, old.ID), FenceBroker{BrokerID: old.ID, BrokerEpoch: old.Epoch})
+		}
+		if epoch, err = n.propose(append(recs, reg)...); err != nil {
+			return fmt.Errorf("register broker %d: %w", reg.BrokerID, err)
+		}
+		n.ctrl.mu.lastSeen[reg.BrokerID] = now
+		return n.addToQuorum(reg.BrokerID, reg.Addrs.Controller)
+	})
+	return epoch, err
+}
+
+// addToQuorum makes a broker not among the configured voters a raft
+// non-voter at addr, unless it already is one there.
+func (n *Node) addToQuorum(id int32, addr string) error {
+	if addr == "" || isVoter(n.cfg.Voters, id) || id == n.cfg.BrokerID {
+		return nil
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("cluster: raft configuration: %w", err)
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.ID == serverID(id) && string(s.Address) == addr {
+			return nil
+		}
+	}
+	if err := n.raft.AddNonvoter(serverID(id), raft.ServerAddress(addr), 0, proposeTimeout).Error(); err != nil {
+		return fmt.Errorf("cluster: add broker %d at %s to the metadata quorum: %w", id, addr, err)
+	}
+	return nil
+}
+
+// Heartbeat records that broker id, at epoch, is alive and has applied the
+// metadata up to appliedOffset, and unfences it once that offset reached
+// its registration. It reports whether the broker is still fenced. A stale
+// epoch (the broker registered again since) gets ErrStaleEpoch: the caller
+// must register.
+func (n *Node) Heartbeat(id int32, epoch, appliedOffset int64) (fenced bool, err error) {
+	err = n.call(func() error {
+		img := n.Image()
+		b, err := img.brokerAtEpoch(id, epoch)
+		if err != nil {
+			return fmt.Errorf("heartbeat: %w", err)
+		}
+		n.ctrl.mu.lastSeen[id] = n.cfg.Now()
+		fenced = b.Fenced
+		if !b.Fenced || appliedOffset < b.Epoch {
+			return nil
+		}
+		recs := append([]Record{UnfenceBroker{BrokerID: id, BrokerEpoch: epoch}}, unfenceChanges(img, id)...)
+		if _, err := n.propose(recs...); err != nil {
+			return fmt.Errorf("unfence broker %d: %w", id, err)
+		}
+		fenced = false
+		return nil
+	})
+	return fenced, err
+}
+
+// ControlledShutdown fences broker id at epoch now, moving its leaderships
+// to other ISR members, so it can stop without clients meeting a dead
+// leader (Kafka's controlled shutdown on SIGTERM).
+func (n *Node) ControlledShutdown(id int32, epoch int64) error {
+	return n.call(func() error {
+		if _, err := n.Image().brokerAtEpoch(id, epoch); err != nil {
+			return fmt.Errorf("controlled shutdown: %w", err)
+		}
+		return n.fenceLocked(id)
+	})
+}
+
+// fenceLocked fences broker id (if it is not already) with its partition
+// changes, in one entry. ctrl.mu held.
+func (n *Node) fenceLocked(id int32) error {
+	img := n.Image()
+	b := img.Broker(id)
+	if b == nil || b.Fenced {
+		return nil
+	}
+	recs := append(fenceChanges(img, id), FenceBroker{BrokerID: id, BrokerEpoch: b.Epoch})
+	if _, err := n.propose(recs...); err != nil {
+		return fmt.Errorf("fence broker %d: %w", id, err)
+	}
+	return nil
+}
+
+// FenceExpired fences every unfenced broker not heard from for the session
+// timeout and returns their ids. The controller loop runs it; it is exported
+// so tests with an injected clock run it at a chosen moment.
+func (n *Node) FenceExpired() (fenced []int32, err error) {
+	err = n.call(func() error {
+		now := n.cfg.Now()
+		for _, b := range n.Image().Brokers() {
+			seen, ok := n.ctrl.mu.lastSeen[b.ID]
+			if !ok {
+				n.ctrl.mu.lastSeen[b.ID] = now // registered through an earlier controller
+				continue
+			}
+			if b.Fenced || now.Sub(seen) < n.cfg.SessionTimeout {
+				continue
+			}
+			if err := n.fenceLocked(b.ID); err != nil {
+				return err
+			}
+			fenced = append(fenced, b.ID)
+		}
+		return nil
+	})
+	return fenced, err
+}
+
+// controllerLoop names the cluster when this node is the first controller
+// and fences silent brokers, until the node stops.
+func (n *Node) controllerLoop() {
+	defer n.wg.Done()
+	tick := time.NewTicker(min(n.cfg.SessionTimeout/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-tick.C:
+		}
+		if !n.IsController() {
+			continue
+		}
+		if n.Image().ClusterID().IsZero() {
+			// Refused (ErrInvalidChange) if another controller won the
+			// race: harmless, the cluster is named either way.
+			n.call(func() error { _, err := n.propose(InitCluster{ClusterID: randomID()}); return err })
+		}
+		n.FenceExpired()
+	}
+}
+
+// livePlacements lists the unfenced brokers for placement.
+func livePlacements(img *Image) []BrokerPlacement {
+	var out []BrokerPlacement
+	for _, b := range img.Brokers() {
+		if !b.Fenced {
+			out = append(out, BrokerPlacement{ID: b.ID, Rack: b.Rack})
+		}
+	}
+	return out
+}
+
+// assign places count new partitions over the live brokers, each led by
+// its first replica with all replicas in the ISR.
+func assign(img *Image, count, replicationFactor int) ([]PartitionAssignment, error) {
+	live := livePlacements(img)
+	replicas, err := AssignReplicas(live, count, replicationFactor, rand.IntN(max(len(live), 1)))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PartitionAssignment, len(replicas))
+	for i, r := range replicas {
+		out[i] = PartitionAssignment{Replicas: r, ISR: slices.Clone(r), Leader: r[0]}
+	}
+	return out, nil
+}
+
+// CreateTopic creates topic name with partitions partitions of
+// replicationFactor replicas placed over the live brokers, and returns it.
+// The caller has validated the name and configs (engine's rules).
+func (n *Node) CreateTopic(name string, partitions, replicationFactor int, configs map[string]string) (*Topic, error) {
+	var t *Topic
+	err := n.call(func() error {
+		img := n.Image()
+		if img.Topic(name) != nil {
+			return fmt.Errorf("%w: %s", ErrTopicExists, name)
+		}
+		as, err := assign(img, partitions, replicationFactor)
+		if err != nil {
+			return fmt.Errorf("create topic %s: %w", name, err)
+		}
+		if _, err := n.propose(CreateTopic{Name: name, TopicID: randomID(), Configs: configs, Partitions: as}); err != nil {
+			return fmt.Errorf("create topic %s: %w", name, err)
+		}
+		t = n.Image().Topic(name)
+		return nil
+	})
+	return t, err
+}
+
+// DeleteTopic deletes topic name.
+func (n *Node) DeleteTopic(name string) error {
+	return n.call(func() error {
+		t := n.Image().Topic(name)
+		if t == nil {
+			return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+		}
+		if _, err := n.propose(DeleteTopic{TopicID: t.ID}); err != nil {
+			return fmt.Errorf("delete topic %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// CreatePartitions grows topic name to total partitions, placing the new
+// ones with the replication factor of its partition 0.
+func (n *Node) CreatePartitions(name string, total int) error {
+	return n.call(func() error {
+		img := n.Image()
+		t := img.Topic(name)
+		if t == nil {
+			return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+		}
+		if total <= len(t.Partitions) {
+			return fmt.Errorf("%w: topic %s has %d partitions; a topic can only grow, asked for %d",
+				ErrInvalidChange, name, len(t.Partitions), total)
+		}
+		as, err := assign(img, total-len(t.Partitions), len(t.Partitions[0].Replicas))
+		if err != nil {
+			return fmt.Errorf("add partitions to %s: %w", name, err)
+		}
+		if _, err := n.propose(AddPartitions{TopicID: t.ID, FirstPartition: int32(len(t.Partitions)), Partitions: as}); err != nil {
+			return fmt.Errorf("add partitions to %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// AlterPartition is Kafka's AlterPartition (KIP-497): the leader of a
+// partition, at leaderEpoch, asks to set its ISR, computed from the
+// partition at partitionEpoch. A request from a replica that is not the
+// leader, at another leader epoch, or from a stale partition epoch is
+// refused with ErrStaleEpoch, and the leader must not count the new ISR
+// until this returns it: the returned partition is the committed state.
+// A broker may join the ISR only while unfenced.
+func (n *Node) AlterPartition(topic string, partition, leader, leaderEpoch, partitionEpoch int32, isr []int32) (Partition, error) {
+	var out Partition
+	err := n.call(func() error {
+		img := n.Image()
+		t := img.Topic(topic)
+		if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
+			return fmt.Errorf("%w: %s partition %d", ErrUnknownTopic, topic, partition)
+		}
+		p := t.Partitions[partition]
+		if leader != p.Leader || leaderEpoch != p.LeaderEpoch {
+			return fmt.Errorf("%w: %s partition %d is led by %d at leader epoch %d, not by %d at %d",
+				ErrStaleEpoch, topic, partition, p.Leader, p.LeaderEpoch, leader, leaderEpoch)
+		}
+		for _, id := range isr {
+			if !slices.Contains(p.ISR, id) && !img.live(id) {
+				return fmt.Errorf("%w: %s partition %d: broker %d is fenced and cannot join the ISR", ErrInvalidChange, topic, partition, id)
+			}
+		}
+		rec := ChangePartition{TopicID: t.ID, Partition: partition, PartitionEpoch: partitionEpoch, Leader: leader, ISR: isr}
+		if _, err := n.propose(rec); err != nil {
+			return fmt.Errorf("alter partition %s-%d: %w", topic, partition, err)
+		}
+		out = n.Image().Topic(topic).Partitions[partition]
+		return nil
+	})
+	return out, err
+}
+
+// AllocateProducerIDs gives broker id, at epoch, the next block of
+// ProducerIDBlockSize producer ids, unique in the cluster, and returns its
+// first id.
+func (n *Node) AllocateProducerIDs(id int32, epoch int64) (first int64, count int32, err error) {
+	err = n.call(func() error {
+		img := n.Image()
+		if _, err := img.brokerAtEpoch(id, epoch); err != nil {
+			return fmt.Errorf("allocate producer ids: %w", err)
+		}
+		first, count = img.NextProducerID(), ProducerIDBlockSize
+		if _, err := n.propose(AllocateProducerIDs{BrokerID: id, FirstID: first, Count: count}); err != nil {
+			return fmt.Errorf("allocate producer ids for broker %d: %w", id, err)
+		}
+		return nil
+	})
+	return first, count, err
+}

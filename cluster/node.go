@@ -1,0 +1,425 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// Defaults. Raft's own timing (1 s heartbeat and election timeouts) is
+// kept: a new controller is elected a few seconds after the old one dies.
+const (
+	// DefaultSessionTimeout is Kafka's broker.session.timeout.ms (9 s).
+	DefaultSessionTimeout = 9 * time.Second
+	// DefaultSnapshotThreshold: raft snapshots once this many entries
+	// follow the last snapshot, so a restart restores one snapshot and
+	// replays at most about this many entries, however long the log grew.
+	DefaultSnapshotThreshold = 4096
+	// snapshotInterval is how often raft checks the threshold. Raft's
+	// default (120 s) would let a burst of creates grow the replay far
+	// past the threshold; the check itself only compares two indexes.
+	snapshotInterval = 2 * time.Second
+	// trailingLogs is how many entries stay in the log after a snapshot,
+	// so a follower a little behind catches up from the log rather than
+	// by a full snapshot transfer.
+	trailingLogs = 4096
+	// proposeTimeout bounds a controller call waiting for raft.
+	proposeTimeout = 30 * time.Second
+	// ProducerIDBlockSize is how many producer ids one AllocateProducerIDs
+	// hands a broker (Kafka's KIP-730 uses 1000).
+	ProducerIDBlockSize = 1000
+)
+
+// Config configures a Node.
+type Config struct {
+	// BrokerID is broker.id; it is also the node's raft server id.
+	BrokerID int32
+	// ControllerAddr is controller.addr, the raft transport's listener
+	// (host:port; port 0 picks a free port, see Node.Addr). When empty and
+	// this broker is in Voters, its address there is used.
+	ControllerAddr string
+	// Listener, when set, is an already bound listener used instead of
+	// ControllerAddr, so a caller (a test cluster) can learn every node's
+	// address before any node starts. The node closes it on Shutdown.
+	Listener net.Listener
+	// Voters is controller.quorum.voters (ParseVoters). The first
+	// MaxVoters vote; the rest, and any broker not listed, replicate the
+	// metadata as non-voters. Empty: the node is a one-voter cluster of
+	// itself.
+	Voters []Voter
+	// DataDir is the broker's data dir; the node keeps <DataDir>/metadata
+	// and <DataDir>/meta.properties.
+	DataDir string
+	// SessionTimeout is broker.session.timeout.ms: the controller fences a
+	// broker that sent no heartbeat for this long. Zero: the default.
+	SessionTimeout time.Duration
+	// SnapshotThreshold overrides DefaultSnapshotThreshold when non-zero.
+	SnapshotThreshold uint64
+	// Now is the controller's clock for heartbeats and session timeouts;
+	// nil is time.Now. Tests inject a clock they advance by hand.
+	Now func() time.Time
+	// LogOutput receives raft's log lines; nil discards them.
+	LogOutput io.Writer
+}
+
+// Node is one broker's member of the metadata quorum: it replicates the
+// metadata log, applies it to its local Image, and, while it is the raft
+// leader, is the controller (controller.go).
+type Node struct {
+	cfg     Config
+	dir     string // <DataDir>/metadata
+	addr    string // the bound controller address
+	raft    *raft.Raft
+	fsm     *fsm
+	store   *raftboltdb.BoltStore
+	trans   *raft.NetworkTransport
+	ctrl    controller
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	metaMu  sync.Mutex // serialises meta.properties writes
+	meta    dirMeta    // under metaMu
+	failMu  sync.Mutex
+	failErr error // under failMu: why the node stopped by itself
+	shut    sync.Once
+}
+
+// Start opens (or creates) the node's metadata in cfg.DataDir, starts raft
+// on the controller listener and returns once raft runs; the controller is
+// elected in the background (WaitForController). A fresh voter bootstraps
+// the quorum itself: there is no format step.
+func Start(cfg Config) (*Node, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, dir: filepath.Join(cfg.DataDir, "metadata"), stop: make(chan struct{})}
+	if n.cfg.SessionTimeout == 0 {
+		n.cfg.SessionTimeout = DefaultSessionTimeout
+	}
+	if n.cfg.Now == nil {
+		n.cfg.Now = time.Now
+	}
+	if n.cfg.SnapshotThreshold == 0 {
+		n.cfg.SnapshotThreshold = DefaultSnapshotThreshold
+	}
+	if err := n.openIdentity(); err != nil {
+		return nil, err
+	}
+	ln, err := n.listen()
+	if err != nil {
+		return nil, err
+	}
+	if err := n.startRaft(ln); err != nil {
+		ln.Close()
+		n.closeStores()
+		return nil, err
+	}
+	n.ctrl.init()
+	n.wg.Add(2)
+	go n.watchIdentity()
+	go n.controllerLoop()
+	return n, nil
+}
+
+func (cfg *Config) check() error {
+	switch {
+	case cfg.DataDir == "":
+		return fmt.Errorf("cluster: no data dir")
+	case cfg.BrokerID < 0:
+		return fmt.Errorf("cluster: broker.id %d is negative", cfg.BrokerID)
+	}
+	for _, v := range cfg.Voters {
+		if v.ID == cfg.BrokerID && cfg.ControllerAddr == "" && cfg.Listener == nil {
+			cfg.ControllerAddr = v.Addr
+		}
+	}
+	if cfg.ControllerAddr == "" && cfg.Listener == nil {
+		return fmt.Errorf("cluster: no controller.addr for broker %d", cfg.BrokerID)
+	}
+	return nil
+}
+
+// openIdentity creates the metadata dir and checks (or first writes)
+// meta.properties before anything else in the dir is opened.
+func (n *Node) openIdentity() error {
+	if err := os.MkdirAll(n.dir, 0o755); err != nil {
+		return fmt.Errorf("%w: %w", ErrDataDir, err)
+	}
+	m, ok, err := readMeta(n.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		m = dirMeta{brokerID: n.cfg.BrokerID}
+		if err := writeMeta(n.cfg.DataDir, m); err != nil {
+			return err
+		}
+	}
+	if err := m.checkBroker(n.cfg.DataDir, n.cfg.BrokerID); err != nil {
+		return err
+	}
+	n.meta = m
+	return nil
+}
+
+func (n *Node) listen() (net.Listener, error) {
+	if n.cfg.Listener != nil {
+		return n.cfg.Listener, nil
+	}
+	ln, err := net.Listen("tcp", n.cfg.ControllerAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: controller.addr %s: %w", n.cfg.ControllerAddr, err)
+	}
+	return ln, nil
+}
+
+// streamLayer is raft's TCP stream layer over a listener the node owns.
+type streamLayer struct{ net.Listener }
+
+func (s streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", string(addr), timeout)
+}
+
+func (n *Node) startRaft(ln net.Listener) error {
+	out := n.cfg.LogOutput
+	if out == nil {
+		out = io.Discard
+	}
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name: "raft " + strconv.Itoa(int(n.cfg.BrokerID)), Output: out, Level: hclog.Info,
+	})
+	var err error
+	n.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(n.dir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("cluster: open %s: %w", filepath.Join(n.dir, "raft.db"), err)
+	}
+	logs, err := raft.NewLogCache(512, n.store)
+	if err != nil {
+		return fmt.Errorf("cluster: log cache: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.dir, 2, logger)
+	if err != nil {
+		return fmt.Errorf("cluster: snapshots in %s: %w", n.dir, err)
+	}
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: streamLayer{ln}, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
+	})
+	n.addr = string(n.trans.LocalAddr())
+	conf := raft.DefaultConfig()
+	conf.LocalID = raft.ServerID(strconv.Itoa(int(n.cfg.BrokerID)))
+	conf.Logger = logger
+	conf.SnapshotThreshold = n.cfg.SnapshotThreshold
+	conf.SnapshotInterval = snapshotInterval
+	conf.TrailingLogs = trailingLogs
+	conf.BatchApplyCh = true
+	existing, err := raft.HasExistingState(logs, n.store, snaps)
+	if err != nil {
+		return fmt.Errorf("cluster: read %s: %w", n.dir, err)
+	}
+	if !existing {
+		if err := n.bootstrap(conf, logs, snaps); err != nil {
+			return err
+		}
+	}
+	n.fsm = newFSM()
+	n.raft, err = raft.NewRaft(conf, n.fsm, logs, n.store, snaps, n.trans)
+	if err != nil {
+		n.trans.Close()
+		return fmt.Errorf("cluster: start raft: %w", err)
+	}
+	return nil
+}
+
+// bootstrap writes the initial quorum configuration on a fresh node that
+// belongs to it: every listed member writes the same one (hashicorp/raft
+// allows that), so no node has to start first. A broker not listed waits
+// to be added by the controller when it registers.
+func (n *Node) bootstrap(conf *raft.Config, logs raft.LogStore, snaps raft.SnapshotStore) error {
+	var servers []raft.Server
+	if len(n.cfg.Voters) == 0 {
+		servers = []raft.Server{{ID: conf.LocalID, Address: raft.ServerAddress(n.addr), Suffrage: raft.Voter}}
+	}
+	listed := false
+	for i, v := range n.cfg.Voters {
+		suffrage := raft.Voter
+		if i >= MaxVoters {
+			suffrage = raft.Nonvoter
+		}
+		servers = append(servers, raft.Server{ID: serverID(v.ID), Address: raft.ServerAddress(v.Addr), Suffrage: suffrage})
+		listed = listed || v.ID == n.cfg.BrokerID
+	}
+	if len(n.cfg.Voters) > 0 && !listed {
+		return nil
+	}
+	if err := raft.BootstrapCluster(conf, logs, n.store, snaps, n.trans, raft.Configuration{Servers: servers}); err != nil {
+		return fmt.Errorf("cluster: bootstrap the quorum %s: %w", FormatVoters(n.cfg.Voters), err)
+	}
+	return nil
+}
+
+func serverID(brokerID int32) raft.ServerID { return raft.ServerID(strconv.Itoa(int(brokerID))) }
+
+// Shutdown stops the node: it leaves raft (without handing over leadership
+// first; a new controller is elected by the others) and closes its files and
+// listener. It is safe to call more than once.
+func (n *Node) Shutdown() error {
+	var err error
+	n.shut.Do(func() {
+		close(n.stop)
+		n.wg.Wait()
+		err = n.raft.Shutdown().Error()
+		if cerr := n.trans.Close(); err == nil {
+			err = cerr
+		}
+		if cerr := n.closeStores(); err == nil {
+			err = cerr
+		}
+		n.fail(ErrClosed)
+	})
+	return err
+}
+
+func (n *Node) closeStores() error {
+	if n.store == nil {
+		return nil
+	}
+	return n.store.Close()
+}
+
+// fail records why the node stopped, once, and wakes WaitFor callers.
+func (n *Node) fail(err error) {
+	n.failMu.Lock()
+	defer n.failMu.Unlock()
+	if n.failErr == nil {
+		n.failErr = err
+		n.fsm.republish() // wake WaitFor callers
+	}
+}
+
+// Err returns why the node stopped (ErrClosed after Shutdown, or the
+// ErrDataDir error that stopped it), or nil while it runs.
+func (n *Node) Err() error {
+	n.failMu.Lock()
+	defer n.failMu.Unlock()
+	return n.failErr
+}
+
+// Addr is the bound controller address (useful with port 0).
+func (n *Node) Addr() string { return n.addr }
+
+// BrokerID is the node's broker.id.
+func (n *Node) BrokerID() int32 { return n.cfg.BrokerID }
+
+// Image returns the newest applied metadata. It takes no lock: one atomic
+// load.
+func (n *Node) Image() *Image { return n.fsm.image() }
+
+// ControllerID returns the current controller's broker id, or false while
+// none is known (an election is under way).
+func (n *Node) ControllerID() (int32, bool) {
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return 0, false
+	}
+	b, err := strconv.ParseInt(string(id), 10, 32)
+	return int32(b), err == nil
+}
+
+// IsController reports whether this node is the raft leader.
+func (n *Node) IsController() bool { return n.raft.State() == raft.Leader }
+
+// WaitFor returns the first image for which cond is true, waiting for new
+// images as they are applied, until ctx ends or the node stops.
+func (n *Node) WaitFor(ctx context.Context, cond func(*Image) bool) (*Image, error) {
+	for {
+		img := n.Image()
+		if cond(img) {
+			return img, nil
+		}
+		if err := n.Err(); err != nil {
+			return nil, err
+		}
+		select {
+		case <-img.Changed():
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cluster: broker %d waiting for metadata at offset %d: %w", n.cfg.BrokerID, img.Offset(), ctx.Err())
+		}
+	}
+}
+
+// watchIdentity records the cluster id in meta.properties once the metadata
+// names it, and stops the node if the data dir belongs to another cluster.
+func (n *Node) watchIdentity() {
+	defer n.wg.Done()
+	for {
+		img := n.Image()
+		if id := img.ClusterID(); !id.IsZero() {
+			if err := n.recordClusterID(id); err != nil {
+				n.fail(err)
+				go n.raft.Shutdown()
+			}
+			return
+		}
+		select {
+		case <-img.Changed():
+		case <-n.stop:
+			return
+		}
+	}
+}
+
+func (n *Node) recordClusterID(id ID16) error {
+	n.metaMu.Lock()
+	defer n.metaMu.Unlock()
+	if err := n.meta.checkCluster(n.cfg.DataDir, id); err != nil {
+		return err
+	}
+	if n.meta.clusterID == id {
+		return nil
+	}
+	m := n.meta
+	m.clusterID = id
+	if err := writeMeta(n.cfg.DataDir, m); err != nil {
+		return err
+	}
+	n.meta = m
+	return nil
+}
+
+// notController is the ErrNotController error naming the current leader.
+func (n *Node) notController() error {
+	addr, id := n.raft.LeaderWithID()
+	if id == "" {
+		return fmt.Errorf("%w: broker %d is not, and no controller is elected yet", ErrNotController, n.cfg.BrokerID)
+	}
+	return fmt.Errorf("%w: broker %d is not; the controller is broker %s at %s", ErrNotController, n.cfg.BrokerID, id, addr)
+}
+
+// propose commits recs as one raft entry and waits until this node applied
+// it. It returns the entry's offset, or the error apply refused it with.
+func (n *Node) propose(recs ...Record) (int64, error) {
+	f := n.raft.Apply(AppendEntry(nil, recs...), proposeTimeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return 0, n.notController()
+		}
+		if errors.Is(err, raft.ErrRaftShutdown) {
+			return 0, ErrClosed
+		}
+		return 0, fmt.Errorf("cluster: propose %d records: %w", len(recs), err)
+	}
+	if err, _ := f.Response().(error); err != nil {
+		return int64(f.Index()), err
+	}
+	return int64(f.Index()), nil
+}

@@ -1,0 +1,249 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+const testDeadline = 60 * time.Second
+
+// startSolo starts a one-voter node (no voters configured) in dir and
+// waits until it is the controller.
+func startSolo(t *testing.T, dir string, id int32) *Node {
+	t.Helper()
+	n, err := Start(Config{BrokerID: id, ControllerAddr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown() })
+	deadline := time.Now().Add(testDeadline)
+	for !n.IsController() {
+		if time.Now().After(deadline) {
+			t.Fatal("a one-voter node did not elect itself")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return n
+}
+
+func waitOffset(t *testing.T, n *Node, offset int64) *Image {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	img, err := n.WaitFor(ctx, func(img *Image) bool { return img.Offset() >= offset })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// TestSoloNodeBootstrapsAndNamesCluster: with no voters a broker is a
+// one-voter cluster of itself, with no format step; its controller names
+// the cluster and meta.properties records it.
+func TestSoloNodeBootstrapsAndNamesCluster(t *testing.T) {
+	dir := t.TempDir()
+	n := startSolo(t, dir, 7)
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	img, err := n.WaitFor(ctx, func(img *Image) bool { return !img.ClusterID().IsZero() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(testDeadline)
+	for {
+		m, ok, err := readMeta(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok && m.clusterID == img.ClusterID() && m.brokerID == 7 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("meta.properties: %+v, want broker 7 of cluster %s", m, img.ClusterID())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if id, ok := n.ControllerID(); !ok || id != 7 {
+		t.Fatalf("controller id %d, %v", id, ok)
+	}
+	for _, f := range []string{"metadata/raft.db", "metadata/snapshots"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+}
+
+// TestDataDirOfAnotherBroker: a data dir written by broker 1 is refused to
+// broker 2 with a clear error, and nothing in it changes.
+func TestDataDirOfAnotherBroker(t *testing.T) {
+	dir := t.TempDir()
+	n := startSolo(t, dir, 1)
+	if err := n.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshotDir(t, dir)
+	_, err := Start(Config{BrokerID: 2, ControllerAddr: "127.0.0.1:0", DataDir: dir})
+	if !errors.Is(err, ErrDataDir) {
+		t.Fatalf("err = %v, want ErrDataDir", err)
+	}
+	t.Log(err)
+	if after := snapshotDir(t, dir); !reflect.DeepEqual(before, after) {
+		t.Fatalf("a refused start changed the data dir:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestDataDirOfAnotherCluster: a node whose metadata names another cluster
+// than its meta.properties stops with ErrDataDir.
+func TestDataDirOfAnotherCluster(t *testing.T) {
+	dir := t.TempDir()
+	n := startSolo(t, dir, 1)
+	img := waitNamed(t, n)
+	if err := n.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	other := ID16{0x5e}
+	if err := writeMeta(dir, dirMeta{brokerID: 1, clusterID: other}); err != nil {
+		t.Fatal(err)
+	}
+	n2, err := Start(Config{BrokerID: 1, ControllerAddr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	_, err = n2.WaitFor(ctx, func(*Image) bool { return false })
+	if !errors.Is(err, ErrDataDir) {
+		t.Fatalf("err = %v, want ErrDataDir", err)
+	}
+	t.Log(err)
+	if m, _, _ := readMeta(dir); m.clusterID != other || img.ClusterID() == other {
+		t.Fatalf("meta.properties rewritten to %s", m.clusterID)
+	}
+}
+
+func waitNamed(t *testing.T, n *Node) *Image {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	img, err := n.WaitFor(ctx, func(img *Image) bool { return !img.ClusterID().IsZero() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func snapshotDir(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		out[path] = strconv.Itoa(len(data)) + ":" + string(data[:min(len(data), 64)])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRestartAfterLongLog writes 100,000 metadata records, restarts, and
+// checks that the restart restored a snapshot and replayed at most about
+// one snapshot threshold of entries (so restart time stays flat as the log
+// grows), and that the state after restart equals the state before.
+// The restart time is logged, not asserted.
+func TestRestartAfterLongLog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 100,000 records")
+	}
+	const records = 100_000
+	dir := t.TempDir()
+	n := startSolo(t, dir, 1)
+	epoch, err := n.RegisterBroker(RegisterBroker{BrokerID: 1, Incarnation: ID16{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Heartbeat(1, epoch, epoch); err != nil {
+		t.Fatal(err)
+	}
+	tp, err := n.CreateTopic("t", 3, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var last interface{ Error() error }
+			for i := w; i < records; i += writers {
+				entry := AppendEntry(nil, ChangeConfig{TopicID: tp.ID, Set: map[string]string{"k" + strconv.Itoa(w): strconv.Itoa(i)}})
+				last = n.raft.Apply(entry, proposeTimeout)
+			}
+			errs <- last.Error()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	lastIndex := n.raft.LastIndex()
+	before := waitOffset(t, n, int64(lastIndex)-1)
+	t.Logf("wrote %d records in %v; last index %d", records, time.Since(start).Round(time.Millisecond), lastIndex)
+	// Raft snapshots at its next threshold check.
+	deadline := time.Now().Add(testDeadline)
+	for {
+		snap, _ := strconv.ParseUint(n.raft.Stats()["last_snapshot_index"], 10, 64)
+		if lastIndex-snap <= DefaultSnapshotThreshold {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot near index %d (last at %d)", lastIndex, snap)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	want := imageState(n.Image())
+	if err := n.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+
+	restart := time.Now()
+	n2, err := Start(Config{BrokerID: 1, ControllerAddr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Shutdown()
+	restored := time.Since(restart)
+	img := waitOffset(t, n2, before.Offset())
+	caughtUp := time.Since(restart)
+	replayed := n2.fsm.applied.Load()
+	t.Logf("restart with %d records in the log: snapshot restored in %v, caught up to offset %d in %v (incl. the one-node election), %d entries replayed after the snapshot",
+		records, restored.Round(time.Millisecond), img.Offset(), caughtUp.Round(time.Millisecond), replayed)
+	if replayed > DefaultSnapshotThreshold {
+		t.Errorf("restart replayed %d entries, want at most the snapshot threshold %d", replayed, DefaultSnapshotThreshold)
+	}
+	got := imageState(img)
+	got.Offset, want.Offset = 0, 0
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("state after restart differs:\n got %+v\nwant %+v", got, want)
+	}
+	if v := img.Topic("t").Configs["k3"]; v != strconv.Itoa(records-5) {
+		t.Fatalf("k3 = %q after restart, want %d", v, records-5)
+	}
+}
