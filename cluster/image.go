@@ -222,6 +222,9 @@ func decodeImage(b []byte) (*Image, error) {
 		if err := img.checkNewTopic(t.Name, t.ID); err != nil {
 			r.fail("%v", err)
 		}
+		if len(t.Partitions) == 0 {
+			r.fail("topic %s has no partitions", t.Name)
+		}
 		for i, p := range t.Partitions {
 			if err := checkPartition(p.Replicas, p.ISR, p.Leader); err != nil {
 				r.fail("topic %s partition %d: %v", t.Name, i, err)

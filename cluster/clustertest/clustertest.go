@@ -11,6 +11,7 @@ package clustertest
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -86,7 +87,7 @@ type Cluster struct {
 func Start(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, Clock: &Clock{now: time.Unix(1_700_000_000, 0)}, dirs: map[int32]string{},
-		nodes: map[int32]*cluster.Node{}, epochs: map[int32]int64{}, incs: map[int32]cluster.ID16{}}
+		nodes: map[int32]*cluster.Node{}, epochs: map[int32]int64{}}
 	for _, o := range opts {
 		o(&c.opts)
 	}
@@ -198,7 +199,14 @@ func (c *Cluster) Do(fn func(ctrl *cluster.Node) error) error {
 // Register registers broker id (a new incarnation) with the controller.
 func (c *Cluster) Register(id int32) {
 	c.t.Helper()
-	inc := cluster.ID16{byte(id), byte(time.Now().UnixNano()), byte(time.Now().UnixNano() >> 8), 0xc7}
+	if err := c.tryRegister(id); err != nil {
+		c.t.Fatalf("register broker %d: %v", id, err)
+	}
+}
+
+func (c *Cluster) tryRegister(id int32) error {
+	var inc cluster.ID16
+	rand.Read(inc[:])
 	node := c.Node(id)
 	var epoch int64
 	err := c.Do(func(ctrl *cluster.Node) (err error) {
@@ -209,11 +217,12 @@ func (c *Cluster) Register(id int32) {
 		return err
 	})
 	if err != nil {
-		c.t.Fatalf("register broker %d: %v", id, err)
+		return err
 	}
 	c.mu.Lock()
-	c.epochs[id], c.incs[id] = epoch, inc
+	c.epochs[id] = epoch
 	c.mu.Unlock()
+	return nil
 }
 
 func (c *Cluster) rack(id int32) string {
@@ -305,6 +314,20 @@ func (c *Cluster) Restart(id int32) {
 		return err == nil
 	})
 	c.start(id, ln)
-	c.Register(id)
+	// The previous run's registration holds the id until its session
+	// expires (ErrBrokerIDInUse, as in Kafka): move the clock a second at
+	// a time, heartbeating the other brokers so only this one expires.
+	c.waitFor(fmt.Sprintf("broker %d's previous session to expire", id), func() bool {
+		if c.tryRegister(id) == nil {
+			return true
+		}
+		c.Clock.Advance(time.Second)
+		for _, n := range c.Nodes() {
+			if other := n.BrokerID(); other != id {
+				c.Heartbeat(other)
+			}
+		}
+		return false
+	})
 	c.WaitUnfenced(id)
 }

@@ -1,0 +1,255 @@
+package cluster_test
+
+import (
+	"errors"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spate-io/spate/cluster"
+	"github.com/spate-io/spate/cluster/clustertest"
+)
+
+func createTopic(t *testing.T, c *clustertest.Cluster, name string, partitions, rf int) *cluster.Topic {
+	t.Helper()
+	var tp *cluster.Topic
+	if err := c.Do(func(ctrl *cluster.Node) (err error) {
+		tp, err = ctrl.CreateTopic(name, partitions, rf, nil)
+		return err
+	}); err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	c.WaitAll("topic "+name, func(img *cluster.Image) bool { return img.Topic(name) != nil })
+	return tp
+}
+
+// TestTopicSpreadsEvenly: a 12-partition topic over 3 brokers lands 4/4/4,
+// and every node serves the same metadata from its own copy.
+func TestTopicSpreadsEvenly(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	tp := createTopic(t, c, "orders", 12, 1)
+	leaders := map[int32]int{}
+	for _, p := range tp.Partitions {
+		leaders[p.Leader]++
+	}
+	if leaders[1] != 4 || leaders[2] != 4 || leaders[3] != 4 {
+		t.Fatalf("leaders per broker %v, want 4/4/4", leaders)
+	}
+	rf3 := createTopic(t, c, "replicated", 6, 3)
+	for i, p := range rf3.Partitions {
+		if len(p.Replicas) != 3 || len(p.ISR) != 3 || p.Leader != p.Replicas[0] {
+			t.Fatalf("replicated-%d: %+v", i, p)
+		}
+	}
+	want := c.Controller().Image()
+	for _, n := range c.Nodes() {
+		img := n.Image()
+		for _, name := range []string{"orders", "replicated"} {
+			if !slices.EqualFunc(img.Topic(name).Partitions, want.Topic(name).Partitions, samePartition) {
+				t.Fatalf("broker %d serves other metadata for %s", n.BrokerID(), name)
+			}
+		}
+	}
+}
+
+func samePartition(a, b cluster.Partition) bool {
+	return slices.Equal(a.Replicas, b.Replicas) && slices.Equal(a.ISR, b.ISR) && a.Leader == b.Leader &&
+		a.LeaderEpoch == b.LeaderEpoch && a.PartitionEpoch == b.PartitionEpoch
+}
+
+// TestControllerFailover: shutting the controller down elects another within
+// seconds; metadata is still served and a new topic can be created; the old
+// controller restarts and catches up.
+func TestControllerFailover(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	createTopic(t, c, "before", 3, 3)
+	old := c.Controller()
+	oldID := old.BrokerID()
+	stopped := time.Now()
+	c.Stop(oldID)
+	ctrl := c.Controller()
+	t.Logf("controller %d shut down; broker %d elected in %v", oldID, ctrl.BrokerID(), time.Since(stopped).Round(time.Millisecond))
+	if ctrl.BrokerID() == oldID {
+		t.Fatalf("the stopped broker %d is still the controller", oldID)
+	}
+	for _, n := range c.Nodes() {
+		if n.Image().Topic("before") == nil {
+			t.Fatalf("broker %d lost topic 'before'", n.BrokerID())
+		}
+	}
+	createTopic(t, c, "after", 3, 2)
+	c.Restart(oldID)
+	c.WaitAll("both topics on the restarted broker", func(img *cluster.Image) bool {
+		return img.Topic("before") != nil && img.Topic("after") != nil
+	})
+}
+
+// TestFencedBrokerLosesLeadership: a broker silent for the session timeout
+// is fenced, the partitions it led move to an ISR member with the leader
+// epoch bumped, and it leaves every ISR; its heartbeat unfences it, and an
+// AlterPartition from the leader takes it back into an ISR, while a stale
+// partition epoch is refused.
+func TestFencedBrokerLosesLeadership(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	tp := createTopic(t, c, "t", 6, 3)
+	ctrlID := c.Controller().BrokerID()
+	victim := int32(1)
+	if victim == ctrlID {
+		victim = 2
+	}
+	var led []int
+	for i, p := range tp.Partitions {
+		if p.Leader == victim {
+			led = append(led, i)
+		}
+	}
+	if len(led) != 2 {
+		t.Fatalf("broker %d leads partitions %v, want 2 of 6", victim, led)
+	}
+	for range 3 {
+		c.Clock.Advance(clustertest.SessionTimeout / 2)
+		for _, id := range []int32{1, 2, 3} {
+			if id != victim {
+				if _, err := c.Heartbeat(id); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if err := c.Do(func(ctrl *cluster.Node) error { _, err := ctrl.FenceExpired(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	img := c.WaitAll("broker fenced", func(img *cluster.Image) bool { return img.Broker(victim).Fenced })
+	for _, id := range []int32{1, 2, 3} {
+		if id != victim && img.Broker(id).Fenced {
+			t.Fatalf("broker %d fenced though it heartbeat", id)
+		}
+	}
+	after := img.Topic("t")
+	for i, p := range after.Partitions {
+		if slices.Contains(p.ISR, victim) || p.Leader == victim || p.Leader == cluster.NoLeader {
+			t.Fatalf("t-%d after fencing %d: %+v", i, victim, p)
+		}
+		if slices.Contains(led, i) && p.LeaderEpoch != tp.Partitions[i].LeaderEpoch+1 {
+			t.Fatalf("t-%d: leader epoch %d, want %d", i, p.LeaderEpoch, tp.Partitions[i].LeaderEpoch+1)
+		}
+	}
+
+	c.WaitUnfenced(victim)
+	p := c.Controller().Image().Topic("t").Partitions[0]
+	isr := append(slices.Clone(p.ISR), victim)
+	var got cluster.Partition
+	err := c.Do(func(ctrl *cluster.Node) (err error) {
+		got, err = ctrl.AlterPartition("t", 0, p.Leader, p.LeaderEpoch, p.PartitionEpoch, isr)
+		return err
+	})
+	if err != nil || !slices.Equal(got.ISR, isr) || got.PartitionEpoch != p.PartitionEpoch+1 {
+		t.Fatalf("AlterPartition: %+v, %v", got, err)
+	}
+	// The same request again carries a now stale partition epoch.
+	err = c.Do(func(ctrl *cluster.Node) error {
+		_, err := ctrl.AlterPartition("t", 0, p.Leader, p.LeaderEpoch, p.PartitionEpoch, p.ISR)
+		return err
+	})
+	if !errors.Is(err, cluster.ErrStaleEpoch) {
+		t.Fatalf("stale AlterPartition: err = %v, want ErrStaleEpoch", err)
+	}
+	t.Log(err)
+	// A request from a replica that is not the leader is refused too.
+	err = c.Do(func(ctrl *cluster.Node) error {
+		_, err := ctrl.AlterPartition("t", 0, victim, got.LeaderEpoch, got.PartitionEpoch, []int32{victim})
+		return err
+	})
+	if !errors.Is(err, cluster.ErrStaleEpoch) {
+		t.Fatalf("AlterPartition from a follower: err = %v", err)
+	}
+}
+
+// TestDuplicateBrokerID: registering a broker id that a live broker holds
+// is refused.
+func TestDuplicateBrokerID(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	err := c.Do(func(ctrl *cluster.Node) error {
+		_, err := ctrl.RegisterBroker(cluster.RegisterBroker{BrokerID: 2, Incarnation: cluster.ID16{0xdd}})
+		return err
+	})
+	if !errors.Is(err, cluster.ErrBrokerIDInUse) {
+		t.Fatalf("err = %v, want ErrBrokerIDInUse", err)
+	}
+	t.Log(err)
+}
+
+// TestProducerIDBlocksUnique: blocks allocated concurrently for three
+// brokers never overlap.
+func TestProducerIDBlocksUnique(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	type block struct{ first, end int64 }
+	var mu sync.Mutex
+	var blocks []block
+	var wg sync.WaitGroup
+	for _, id := range []int32{1, 2, 3} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				var first int64
+				var count int32
+				err := c.Do(func(ctrl *cluster.Node) (err error) {
+					first, count, err = ctrl.AllocateProducerIDs(id, c.Epoch(id))
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				blocks = append(blocks, block{first, first + int64(count)})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Slice(blocks, func(i, j int) bool { return blocks[i].first < blocks[j].first })
+	if len(blocks) != 30 {
+		t.Fatalf("%d blocks, want 30", len(blocks))
+	}
+	for i := 1; i < len(blocks); i++ {
+		if blocks[i].first < blocks[i-1].end {
+			t.Fatalf("blocks %v and %v overlap", blocks[i-1], blocks[i])
+		}
+	}
+	img := c.WaitAll("all blocks", func(img *cluster.Image) bool { return img.NextProducerID() == blocks[29].end })
+	if img.NextProducerID() != 30*cluster.ProducerIDBlockSize {
+		t.Fatalf("next producer id %d", img.NextProducerID())
+	}
+}
+
+// TestTopicLifecycle: partitions added and a topic deleted reach every node.
+func TestTopicLifecycle(t *testing.T) {
+	c := clustertest.Start(t, 3, clustertest.WithRacks("a", "b", "c"))
+	createTopic(t, c, "grow", 3, 3)
+	if err := c.Do(func(ctrl *cluster.Node) error { return ctrl.CreatePartitions("grow", 6) }); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitAll("6 partitions", func(img *cluster.Image) bool { return len(img.Topic("grow").Partitions) == 6 })
+	if err := c.Do(func(ctrl *cluster.Node) error { return ctrl.DeleteTopic("grow") }); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitAll("topic deleted", func(img *cluster.Image) bool { return img.Topic("grow") == nil })
+	if err := c.Do(func(ctrl *cluster.Node) error { return ctrl.DeleteTopic("grow") }); !errors.Is(err, cluster.ErrUnknownTopic) {
+		t.Fatalf("second delete: err = %v", err)
+	}
+	// Non-controllers refuse controller calls, naming the controller.
+	for _, n := range c.Nodes() {
+		if !n.IsController() {
+			_, err := n.CreateTopic("x", 1, 1, nil)
+			if !errors.Is(err, cluster.ErrNotController) {
+				t.Fatalf("broker %d: err = %v", n.BrokerID(), err)
+			}
+			t.Log(err)
+			break
+		}
+	}
+}
