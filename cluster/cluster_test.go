@@ -1,9 +1,13 @@
 package cluster_test
 
 import (
+	"context"
 	"errors"
+	"maps"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -251,5 +255,109 @@ func TestTopicLifecycle(t *testing.T) {
 			t.Log(err)
 			break
 		}
+	}
+}
+
+func waitNamed(c *clustertest.Cluster) cluster.ID16 {
+	return c.WaitAll("cluster id", func(img *cluster.Image) bool { return !img.ClusterID().IsZero() }).ClusterID()
+}
+
+// TestDataDirOfOneVoterCluster: a data dir holding a one-voter cluster's
+// metadata, given to a member of a three-voter quorum, is refused at start
+// and left as it was (raft.db aside: opening it commits bolt's bucket check,
+// which rewrites bolt's meta page but no record), and it still starts as
+// the one-voter cluster it is.
+func TestDataDirOfOneVoterCluster(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	dir := t.TempDir()
+	solo, err := cluster.Start(cluster.Config{BrokerID: 3, ControllerAddr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Deadline)
+	defer cancel()
+	img, err := solo.WaitFor(ctx, func(img *cluster.Image) bool { return !img.ClusterID().IsZero() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	soloID := img.ClusterID()
+	if err := solo.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	before := cluster.DirContent(t, dir)
+	_, err = cluster.Start(cluster.Config{BrokerID: 3, ControllerAddr: "127.0.0.1:0", DataDir: dir, Voters: c.Voters()})
+	if !errors.Is(err, cluster.ErrDataDir) {
+		t.Fatalf("err = %v, want ErrDataDir", err)
+	}
+	t.Log(err)
+	raftDB := filepath.Join(dir, "metadata", "raft.db")
+	after := cluster.DirContent(t, dir)
+	delete(before, raftDB)
+	delete(after, raftDB)
+	if !maps.Equal(before, after) {
+		t.Fatalf("a refused start changed the data dir:\nbefore %v\nafter  %v", before, after)
+	}
+	again, err := cluster.Start(cluster.Config{BrokerID: 3, ControllerAddr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Shutdown()
+	if _, err := again.WaitFor(ctx, func(img *cluster.Image) bool { return img.ClusterID() == soloID }); err != nil {
+		t.Fatalf("the one-voter cluster after the refused start: %v", err)
+	}
+}
+
+// TestDataDirOfAnotherClusterSameVoters: broker 3 of cluster X started, with
+// its data dir, in the place of cluster Y's broker 3 (same ids, Y's
+// addresses). The cluster handshake keeps them apart: Y goes on with two
+// voters, the imposter's controller errors say why it has no controller,
+// and its data dir, back in cluster X, holds X's metadata and none of Y's.
+func TestDataDirOfAnotherClusterSameVoters(t *testing.T) {
+	x, y := clustertest.Start(t, 3), clustertest.Start(t, 3)
+	createTopic(t, x, "x-topic", 1, 3)
+	xID := waitNamed(x)
+	yID := waitNamed(y)
+	xOffset := x.Node(3).Image().Offset()
+	x.Stop(3)
+	y.Stop(3)
+	var imposter *cluster.Node
+	deadline := time.Now().Add(clustertest.Deadline)
+	for {
+		var err error
+		imposter, err = cluster.Start(cluster.Config{BrokerID: 3, ControllerAddr: y.Voters()[2].Addr, Voters: y.Voters(), DataDir: x.DataDir(3)})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer imposter.Shutdown()
+	createTopic(t, y, "y-topic", 1, 2)
+	for {
+		_, err := imposter.CreateTopic("z", 1, 1, nil)
+		if !errors.Is(err, cluster.ErrNotController) {
+			t.Fatalf("imposter CreateTopic: err = %v", err)
+		}
+		if strings.Contains(err.Error(), "another cluster") {
+			t.Log(err)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal named after %v: %v", clustertest.Deadline, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if img := imposter.Image(); img.Topic("y-topic") != nil || img.ClusterID() == yID {
+		t.Fatal("the imposter applied cluster Y's metadata")
+	}
+	if err := imposter.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	x.Restart(3)
+	x.WaitAll("broker 3 back in cluster X", func(img *cluster.Image) bool { return img.Offset() >= xOffset })
+	if got := x.Node(3).Image(); got.ClusterID() != xID || got.Topic("x-topic") == nil || got.Topic("y-topic") != nil {
+		t.Fatalf("broker 3 back in X: cluster %s, topics %d", got.ClusterID(), len(got.Topics()))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -91,7 +92,10 @@ type Node struct {
 	meta    dirMeta    // under metaMu
 	failMu  sync.Mutex
 	failErr error // under failMu: why the node stopped by itself
-	shut    sync.Once
+	// lastRefusal is the last raft connection refused for being of
+	// another cluster (handshake.go), for the errors of controller calls.
+	lastRefusal atomic.Pointer[error]
+	shut        sync.Once
 }
 
 // Start opens (or creates) the node's metadata in cfg.DataDir, starts raft
@@ -183,13 +187,6 @@ func (n *Node) listen() (net.Listener, error) {
 	return ln, nil
 }
 
-// streamLayer is raft's TCP stream layer over a listener the node owns.
-type streamLayer struct{ net.Listener }
-
-func (s streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(addr), timeout)
-}
-
 func (n *Node) startRaft(ln net.Listener) error {
 	out := n.cfg.LogOutput
 	if out == nil {
@@ -211,8 +208,10 @@ func (n *Node) startRaft(ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("cluster: snapshots in %s: %w", n.dir, err)
 	}
+	n.fsm = newFSM()
+	stream := streamLayer{Listener: ln, clusterID: n.knownClusterID, refused: n.noteRefusal}
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: streamLayer{ln}, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
+		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
 	})
 	n.addr = string(n.trans.LocalAddr())
 	conf := raft.DefaultConfig()
@@ -226,12 +225,15 @@ func (n *Node) startRaft(ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("cluster: read %s: %w", n.dir, err)
 	}
-	if !existing {
-		if err := n.bootstrap(conf, logs, snaps); err != nil {
-			return err
-		}
+	if existing {
+		err = n.checkStoredVoters(logs, snaps)
+	} else {
+		err = n.bootstrap(conf, logs, snaps)
 	}
-	n.fsm = newFSM()
+	if err != nil {
+		n.trans.Close()
+		return err
+	}
 	n.raft, err = raft.NewRaft(conf, n.fsm, logs, n.store, snaps, n.trans)
 	if err != nil {
 		n.trans.Close()
@@ -268,6 +270,14 @@ func (n *Node) bootstrap(conf *raft.Config, logs raft.LogStore, snaps raft.Snaps
 }
 
 func serverID(brokerID int32) raft.ServerID { return raft.ServerID(strconv.Itoa(int(brokerID))) }
+
+func parseServerID(id raft.ServerID) (int32, error) {
+	b, err := strconv.ParseInt(string(id), 10, 32)
+	if err != nil || b < 0 {
+		return 0, fmt.Errorf("raft server id %q is not a broker id", id)
+	}
+	return int32(b), nil
+}
 
 // Shutdown stops the node: it leaves raft (without handing over leadership
 // first; a new controller is elected by the others) and closes its files and
@@ -331,8 +341,8 @@ func (n *Node) ControllerID() (int32, bool) {
 	if id == "" {
 		return 0, false
 	}
-	b, err := strconv.ParseInt(string(id), 10, 32)
-	return int32(b), err == nil
+	b, err := parseServerID(id)
+	return b, err == nil
 }
 
 // IsController reports whether this node is the raft leader.
@@ -396,10 +406,27 @@ func (n *Node) recordClusterID(id ID16) error {
 	return nil
 }
 
+// knownClusterID is the cluster id this node knows: its meta.properties',
+// else its metadata's; zero while it knows none.
+func (n *Node) knownClusterID() ID16 {
+	n.metaMu.Lock()
+	defer n.metaMu.Unlock()
+	if !n.meta.clusterID.IsZero() {
+		return n.meta.clusterID
+	}
+	return n.fsm.image().ClusterID()
+}
+
+func (n *Node) noteRefusal(err error) { n.lastRefusal.Store(&err) }
+
 // notController is the ErrNotController error naming the current leader.
 func (n *Node) notController() error {
 	addr, id := n.raft.LeaderWithID()
 	if id == "" {
+		if refusal := n.lastRefusal.Load(); refusal != nil {
+			return fmt.Errorf("%w: broker %d is not, and no controller is elected yet; a controller connection was refused: %w",
+				ErrNotController, n.cfg.BrokerID, *refusal)
+		}
 		return fmt.Errorf("%w: broker %d is not, and no controller is elected yet", ErrNotController, n.cfg.BrokerID)
 	}
 	return fmt.Errorf("%w: broker %d is not; the controller is broker %s at %s", ErrNotController, n.cfg.BrokerID, id, addr)

@@ -1,0 +1,94 @@
+package cluster
+
+// Behavior: before raft starts on an existing metadata dir, the voters it
+// recorded (the latest configuration in its log, else in its newest
+// snapshot) must be the configured ones: the first MaxVoters of
+// controller.quorum.voters, or this broker alone when none are configured.
+// A data dir from another cluster (or a one-voter dir given to a member of
+// a quorum) is refused here with ErrDataDir, before raft could elect
+// itself, vote, or have its log overwritten. Only ids are compared, since
+// a one-voter broker may listen on a new port each start. This package has
+// no way to change the voters of a running quorum, so a mismatch is never a
+// legitimate reconfiguration.
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/hashicorp/raft"
+)
+
+// checkStoredVoters refuses a metadata dir whose recorded voters differ
+// from the configured ones.
+func (n *Node) checkStoredVoters(logs raft.LogStore, snaps raft.SnapshotStore) error {
+	stored, found, err := storedConfiguration(logs, snaps)
+	if err != nil || !found {
+		return err
+	}
+	var have, want []int32
+	for _, s := range stored.Servers {
+		if s.Suffrage == raft.Voter {
+			id, err := parseServerID(s.ID)
+			if err != nil {
+				return fmt.Errorf("%w: %s records raft server id %q: %w", ErrDataDir, n.dir, s.ID, err)
+			}
+			have = append(have, id)
+		}
+	}
+	for _, v := range n.cfg.Voters[:min(len(n.cfg.Voters), MaxVoters)] {
+		want = append(want, v.ID)
+	}
+	if len(n.cfg.Voters) == 0 {
+		want = []int32{n.cfg.BrokerID}
+	}
+	slices.Sort(have)
+	slices.Sort(want)
+	if !slices.Equal(have, want) {
+		return fmt.Errorf("%w: %s holds the metadata of a quorum whose voters are brokers %v, but controller.quorum.voters makes the voters %v (%q): it is another cluster's data dir, or the voters changed, which is not supported",
+			ErrDataDir, n.dir, have, want, FormatVoters(n.cfg.Voters))
+	}
+	return nil
+}
+
+// storedConfiguration returns the latest raft configuration in the log, or
+// in the newest snapshot if the log holds none after it.
+func storedConfiguration(logs raft.LogStore, snaps raft.SnapshotStore) (c raft.Configuration, found bool, err error) {
+	metas, err := snaps.List()
+	if err != nil {
+		return c, false, fmt.Errorf("cluster: list metadata snapshots: %w", err)
+	}
+	var snapIndex uint64
+	if len(metas) > 0 {
+		c, found, snapIndex = metas[0].Configuration, true, metas[0].Index
+	}
+	first, err := logs.FirstIndex()
+	if err != nil {
+		return c, false, fmt.Errorf("cluster: metadata log: %w", err)
+	}
+	last, err := logs.LastIndex()
+	if err != nil {
+		return c, false, fmt.Errorf("cluster: metadata log: %w", err)
+	}
+	for i := last; i >= max(first, snapIndex+1) && i > 0; i-- {
+		var l raft.Log
+		if err := logs.GetLog(i, &l); err != nil {
+			return c, false, fmt.Errorf("cluster: metadata log entry %d: %w", i, err)
+		}
+		if l.Type == raft.LogConfiguration {
+			c, err := decodeConfiguration(l.Data)
+			return c, err == nil, err
+		}
+	}
+	return c, found, nil
+}
+
+// decodeConfiguration is raft.DecodeConfiguration, which panics on bad
+// bytes, with the panic turned into an error.
+func decodeConfiguration(b []byte) (c raft.Configuration, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: raft configuration entry: %v", ErrCorrupt, r)
+		}
+	}()
+	return raft.DecodeConfiguration(b), nil
+}
