@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"net"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -359,5 +360,161 @@ func TestDataDirOfAnotherClusterSameVoters(t *testing.T) {
 	x.WaitAll("broker 3 back in cluster X", func(img *cluster.Image) bool { return img.Offset() >= xOffset })
 	if got := x.Node(3).Image(); got.ClusterID() != xID || got.Topic("x-topic") == nil || got.Topic("y-topic") != nil {
 		t.Fatalf("broker 3 back in X: cluster %s, topics %d", got.ClusterID(), len(got.Topics()))
+	}
+}
+
+// TestNonVoterJoins: a broker that controller.quorum.voters does not list
+// joins when it registers, catches up (metadata written before it joined
+// included) and gets partitions.
+func TestNonVoterJoins(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	createTopic(t, c, "early", 2, 3)
+	c.AddBroker(4)
+	if c.Node(4).Image().Topic("early") == nil {
+		t.Fatal("broker 4 lacks the topic created before it joined")
+	}
+	tp := createTopic(t, c, "wide", 8, 1)
+	leaders := map[int32]int{}
+	for _, p := range tp.Partitions {
+		leaders[p.Leader]++
+	}
+	if len(leaders) != 4 || leaders[4] != 2 {
+		t.Fatalf("leaders per broker %v, want 2 on each of 4", leaders)
+	}
+	if c.Node(4).IsController() {
+		t.Fatal("a non-voter is the controller")
+	}
+}
+
+// expireSilent advances the clock past the session timeout a second at a
+// time, heartbeating every running broker but silent, until the controller
+// loop (not the test) has fenced silent.
+func expireSilent(t *testing.T, c *clustertest.Cluster, silent int32) *cluster.Image {
+	t.Helper()
+	deadline := time.Now().Add(clustertest.Deadline)
+	for {
+		if b := c.Controller().Image().Broker(silent); b.Fenced {
+			return c.WaitAll("broker fenced everywhere", func(img *cluster.Image) bool { return img.Broker(silent).Fenced })
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker %d not fenced within %v", silent, clustertest.Deadline)
+		}
+		c.Clock.Advance(time.Second)
+		for _, n := range c.Nodes() {
+			if id := n.BrokerID(); id != silent {
+				if _, err := c.Heartbeat(id); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestOfflinePartitionsComeBack: with replication factor 1, the partitions
+// of a stopped broker go offline once its session expires, and come back,
+// led by it again, when it restarts.
+func TestOfflinePartitionsComeBack(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	tp := createTopic(t, c, "solo", 6, 1)
+	victim := int32(1)
+	if c.Controller().BrokerID() == victim {
+		victim = 2
+	}
+	c.Stop(victim)
+	img := expireSilent(t, c, victim)
+	var mine []int
+	for i, p := range img.Topic("solo").Partitions {
+		if tp.Partitions[i].Leader != victim {
+			if p.Leader != tp.Partitions[i].Leader {
+				t.Fatalf("solo-%d moved from %d to %d", i, tp.Partitions[i].Leader, p.Leader)
+			}
+			continue
+		}
+		mine = append(mine, i)
+		if p.Leader != cluster.NoLeader || !slices.Equal(p.ISR, []int32{victim}) {
+			t.Fatalf("solo-%d of the stopped broker: %+v, want offline with ISR [%d]", i, p, victim)
+		}
+	}
+	if len(mine) != 2 {
+		t.Fatalf("broker %d led %v, want 2 partitions", victim, mine)
+	}
+	c.Restart(victim)
+	img = c.WaitAll("partitions back", func(img *cluster.Image) bool {
+		return img.Topic("solo").Partitions[mine[0]].Leader == victim && img.Topic("solo").Partitions[mine[1]].Leader == victim
+	})
+	for _, i := range mine {
+		if p := img.Topic("solo").Partitions[i]; p.LeaderEpoch != tp.Partitions[i].LeaderEpoch+2 {
+			t.Fatalf("solo-%d back: %+v, want leader epoch %d", i, p, tp.Partitions[i].LeaderEpoch+2)
+		}
+	}
+}
+
+// TestControlledShutdown: leadership moves off a broker before it stops.
+func TestControlledShutdown(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	createTopic(t, c, "t", 3, 3)
+	const victim = 3
+	if err := c.Do(func(ctrl *cluster.Node) error { return ctrl.ControlledShutdown(victim, c.Epoch(victim)) }); err != nil {
+		t.Fatal(err)
+	}
+	img := c.WaitAll("broker fenced", func(img *cluster.Image) bool { return img.Broker(victim).Fenced })
+	for i, p := range img.Topic("t").Partitions {
+		if p.Leader == victim || p.Leader == cluster.NoLeader || slices.Contains(p.ISR, victim) {
+			t.Fatalf("t-%d after controlled shutdown of %d: %+v", i, victim, p)
+		}
+	}
+	err := c.Do(func(ctrl *cluster.Node) error { return ctrl.ControlledShutdown(victim, c.Epoch(victim)-1) })
+	if !errors.Is(err, cluster.ErrStaleEpoch) {
+		t.Fatalf("controlled shutdown at a stale epoch: err = %v", err)
+	}
+}
+
+// TestUnreachableVoters: a voter whose peers are down names them in its
+// errors and keeps retrying; once one appears, a controller is elected.
+func TestUnreachableVoters(t *testing.T) {
+	var voters []cluster.Voter
+	for id := int32(1); id <= 3; id++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		voters = append(voters, cluster.Voter{ID: id, Addr: ln.Addr().String()})
+		ln.Close() // nobody listens there until the broker starts
+	}
+	start := func(id int32) *cluster.Node {
+		n, err := cluster.Start(cluster.Config{BrokerID: id, Voters: voters, DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Shutdown() })
+		return n
+	}
+	n1 := start(1)
+	deadline := time.Now().Add(clustertest.Deadline)
+	for {
+		_, err := n1.CreateTopic("t", 1, 1, nil)
+		if !errors.Is(err, cluster.ErrNotController) {
+			t.Fatalf("err = %v, want ErrNotController", err)
+		}
+		if strings.Contains(err.Error(), voters[1].Addr) && strings.Contains(err.Error(), voters[2].Addr) {
+			t.Log(err)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the error does not name the unreachable voters: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	start(2)
+	for {
+		if id, ok := n1.ControllerID(); ok {
+			t.Logf("controller %d elected once broker 2 appeared", id)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no controller after broker 2 started")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -49,6 +49,9 @@ type streamLayer struct {
 	net.Listener
 	clusterID func() ID16 // this node's cluster id, zero while unknown
 	refused   func(error) // called with each refusal, either way
+	// dialed is called after each dial with its error (nil on success),
+	// so the node can name the voters it cannot reach.
+	dialed func(addr string, err error)
 }
 
 func (s streamLayer) Accept() (net.Conn, error) {
@@ -61,6 +64,7 @@ func (s streamLayer) Accept() (net.Conn, error) {
 
 func (s streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	c, err := net.DialTimeout("tcp", string(addr), timeout)
+	s.dialed(string(addr), err)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ func pair(t *testing.T, client, server ID16) (dialed, accepted net.Conn, refusal
 		t.Fatal(err)
 	}
 	srv := streamLayer{Listener: ln, clusterID: func() ID16 { return server }, refused: note}
-	cli := streamLayer{clusterID: func() ID16 { return client }, refused: note}
+	cli := streamLayer{clusterID: func() ID16 { return client }, refused: note, dialed: func(string, error) {}}
 	t.Cleanup(func() { ln.Close() })
 	got := make(chan net.Conn, 1)
 	go func() {

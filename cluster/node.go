@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,6 +98,8 @@ type Node struct {
 	// lastRefusal is the last raft connection refused for being of
 	// another cluster (handshake.go), for the errors of controller calls.
 	lastRefusal atomic.Pointer[error]
+	dialMu      sync.Mutex
+	dialErrs    map[string]error // under dialMu: peers whose last dial failed
 	shut        sync.Once
 }
 
@@ -209,7 +214,7 @@ func (n *Node) startRaft(ln net.Listener) error {
 		return fmt.Errorf("cluster: snapshots in %s: %w", n.dir, err)
 	}
 	n.fsm = newFSM()
-	stream := streamLayer{Listener: ln, clusterID: n.knownClusterID, refused: n.noteRefusal}
+	stream := streamLayer{Listener: ln, clusterID: n.knownClusterID, refused: n.noteRefusal, dialed: n.noteDial}
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
 	})
@@ -419,6 +424,31 @@ func (n *Node) knownClusterID() ID16 {
 
 func (n *Node) noteRefusal(err error) { n.lastRefusal.Store(&err) }
 
+func (n *Node) noteDial(addr string, err error) {
+	n.dialMu.Lock()
+	defer n.dialMu.Unlock()
+	if err == nil {
+		delete(n.dialErrs, addr)
+		return
+	}
+	if n.dialErrs == nil {
+		n.dialErrs = map[string]error{}
+	}
+	n.dialErrs[addr] = err
+}
+
+// unreachable describes the peers whose last dial failed, "" if none.
+func (n *Node) unreachable() string {
+	n.dialMu.Lock()
+	defer n.dialMu.Unlock()
+	addrs := slices.Sorted(maps.Keys(n.dialErrs))
+	parts := make([]string, len(addrs))
+	for i, a := range addrs {
+		parts[i] = n.dialErrs[a].Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
 // notController is the ErrNotController error naming the current leader.
 func (n *Node) notController() error {
 	addr, id := n.raft.LeaderWithID()
@@ -426,6 +456,10 @@ func (n *Node) notController() error {
 		if refusal := n.lastRefusal.Load(); refusal != nil {
 			return fmt.Errorf("%w: broker %d is not, and no controller is elected yet; a controller connection was refused: %w",
 				ErrNotController, n.cfg.BrokerID, *refusal)
+		}
+		if down := n.unreachable(); down != "" {
+			return fmt.Errorf("%w: broker %d is not, and no controller is elected yet; raft keeps retrying the voters it cannot reach: %s",
+				ErrNotController, n.cfg.BrokerID, down)
 		}
 		return fmt.Errorf("%w: broker %d is not, and no controller is elected yet", ErrNotController, n.cfg.BrokerID)
 	}

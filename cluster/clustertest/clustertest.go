@@ -76,6 +76,7 @@ type Cluster struct {
 	Clock  *Clock
 	voters []cluster.Voter
 	dirs   map[int32]string
+	addrs  map[int32]string // controller addresses
 	mu     sync.Mutex
 	nodes  map[int32]*cluster.Node // running nodes
 	epochs map[int32]int64         // broker epochs from the last registration
@@ -86,7 +87,7 @@ type Cluster struct {
 // heartbeats them until they are unfenced.
 func Start(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, Clock: &Clock{now: time.Unix(1_700_000_000, 0)}, dirs: map[int32]string{},
+	c := &Cluster{t: t, Clock: &Clock{now: time.Unix(1_700_000_000, 0)}, dirs: map[int32]string{}, addrs: map[int32]string{},
 		nodes: map[int32]*cluster.Node{}, epochs: map[int32]int64{}}
 	for _, o := range opts {
 		o(&c.opts)
@@ -99,7 +100,7 @@ func Start(t testing.TB, n int, opts ...Option) *Cluster {
 		}
 		listeners[id] = ln
 		c.voters = append(c.voters, cluster.Voter{ID: id, Addr: ln.Addr().String()})
-		c.dirs[id] = t.TempDir()
+		c.dirs[id], c.addrs[id] = t.TempDir(), ln.Addr().String()
 	}
 	t.Cleanup(c.shutdownAll)
 	for id := int32(1); id <= int32(n); id++ {
@@ -302,11 +303,26 @@ func (c *Cluster) Stop(id int32) {
 	}
 }
 
+// AddBroker starts broker id, which controller.quorum.voters does not
+// list, registers it (the controller adds it to raft as a non-voter) and
+// waits until it has caught up and is unfenced.
+func (c *Cluster) AddBroker(id int32) {
+	c.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.dirs[id], c.addrs[id] = c.t.TempDir(), ln.Addr().String()
+	c.start(id, ln)
+	c.Register(id)
+	c.WaitUnfenced(id)
+}
+
 // Restart starts broker id again on its data dir and controller address,
 // registers it and waits until it is unfenced.
 func (c *Cluster) Restart(id int32) {
 	c.t.Helper()
-	addr := c.voters[id-1].Addr
+	addr := c.addrs[id]
 	var ln net.Listener
 	c.waitFor("listen on "+addr, func() bool {
 		var err error
