@@ -518,3 +518,22 @@ func TestUnreachableVoters(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestCreateLargeTopic: 1,000 partitions of 3 replicas over 3 brokers,
+// leaders spread 333/333/334; the time is logged (perf figures live in
+// perf/, not in assertions).
+func TestCreateLargeTopic(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	start := time.Now()
+	tp := createTopic(t, c, "big", 1000, 3)
+	t.Logf("created a topic of 1,000 partitions x 3 replicas, applied on 3 brokers, in %v", time.Since(start).Round(time.Millisecond))
+	leaders := map[int32]int{}
+	for _, p := range tp.Partitions {
+		leaders[p.Leader]++
+	}
+	for id, n := range leaders {
+		if n < 333 || n > 334 {
+			t.Fatalf("broker %d leads %d partitions (all: %v)", id, n, leaders)
+		}
+	}
+}

@@ -131,8 +131,30 @@
 //
 // # Data dir identity
 //
-// <data dir>/meta.properties records broker.id and, once known, cluster.id
-// (meta.go). Another broker.id is refused before anything is opened; a
-// metadata log that names another cluster than the file stops the node with
-// ErrDataDir.
+// Three checks keep a data dir with its broker and its cluster, each
+// refusing with ErrDataDir and a message naming both sides:
+//
+//   - <data dir>/meta.properties records broker.id and, once known,
+//     cluster.id (meta.go). Another broker.id is refused before anything
+//     else is opened.
+//   - An existing metadata log must record the configured voters (the
+//     first MaxVoters of controller.quorum.voters, or the broker alone):
+//     checked before raft starts (storedvoters.go).
+//   - Every raft connection opens with a handshake carrying the cluster id
+//     (handshake.go); nodes that both know theirs talk only if they match,
+//     so another cluster's dir at the same ids and addresses never
+//     exchanges a raft message with this cluster. A metadata log that still
+//     names another cluster than meta.properties stops the node.
+//
+// # Using it from a broker
+//
+// Every broker: Start, then Image (or WaitFor) to serve metadata and to
+// learn its roles; ControllerID for clients. The controller (any call on
+// another node fails with ErrNotController naming the controller, so a
+// broker forwards it there): RegisterBroker at start (the returned broker
+// epoch goes into every later call), Heartbeat every few seconds with the
+// broker's applied offset, ControlledShutdown on SIGTERM, CreateTopic,
+// DeleteTopic, CreatePartitions, AlterPartition from partition leaders,
+// AllocateProducerIDs when a broker's block runs out. Package clustertest
+// starts such quorums in one test process.
 package cluster
