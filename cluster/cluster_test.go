@@ -286,7 +286,8 @@ func TestDataDirOfOneVoterCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := cluster.DirContent(t, dir)
-	_, err = cluster.Start(cluster.Config{BrokerID: 3, ControllerAddr: "127.0.0.1:0", DataDir: dir, Voters: c.Voters()})
+	c.Stop(3) // its address is the one broker 3 must listen on
+	_, err = cluster.Start(cluster.Config{BrokerID: 3, DataDir: dir, Voters: c.Voters()})
 	if !errors.Is(err, cluster.ErrDataDir) {
 		t.Fatalf("err = %v, want ErrDataDir", err)
 	}
@@ -507,15 +508,25 @@ func TestUnreachableVoters(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	start(2)
-	for {
-		if id, ok := n1.ControllerID(); ok {
-			t.Logf("controller %d elected once broker 2 appeared", id)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no controller after broker 2 started")
-		}
-		time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Deadline)
+	defer cancel()
+	id, err := n1.WaitForController(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("controller %d elected once broker 2 appeared", id)
+}
+
+// TestControllerAddrMustMatchVoters: listening elsewhere than one's own
+// voter entry is refused at start.
+func TestControllerAddrMustMatchVoters(t *testing.T) {
+	voters, err := cluster.ParseVoters("1@127.0.0.1:19193,2@127.0.0.1:19293")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cluster.Start(cluster.Config{BrokerID: 2, ControllerAddr: "127.0.0.1:0", Voters: voters, DataDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:19293") {
+		t.Fatalf("err = %v, want one naming the voter address", err)
 	}
 }
 

@@ -92,9 +92,12 @@ func randomID() ID16 {
 
 // RegisterBroker registers a broker starting up and returns its broker
 // epoch. The broker starts fenced; heartbeats unfence it once it caught up.
-// A broker id held by a live broker of another incarnation is refused with
-// ErrBrokerIDInUse; a new registration of a live broker (a restart faster
-// than the session timeout) first fences the previous run.
+// A broker id whose registration of another incarnation still has a live
+// session is refused with ErrBrokerIDInUse (Kafka's
+// DUPLICATE_BROKER_REGISTRATION): a second broker with that id is refused,
+// and a restarted one retries until its previous session expires. A
+// registration that replaces an unfenced one (same incarnation, or an
+// expired session) fences the previous one first, in the same entry.
 func (n *Node) RegisterBroker(reg RegisterBroker) (epoch int64, err error) {
 	err = n.call(func() error {
 		img, now := n.Image(), n.cfg.Now()

@@ -148,8 +148,18 @@ func (cfg *Config) check() error {
 		return fmt.Errorf("cluster: broker.id %d is negative", cfg.BrokerID)
 	}
 	for _, v := range cfg.Voters {
-		if v.ID == cfg.BrokerID && cfg.ControllerAddr == "" && cfg.Listener == nil {
+		if v.ID != cfg.BrokerID || cfg.Listener != nil {
+			continue
+		}
+		if cfg.ControllerAddr == "" {
 			cfg.ControllerAddr = v.Addr
+		}
+		// The others dial v.Addr: listening elsewhere would leave this
+		// broker unreachable. Hosts may be spelled differently; ports not.
+		_, want, _ := net.SplitHostPort(v.Addr)
+		if _, port, err := net.SplitHostPort(cfg.ControllerAddr); err != nil || port != want {
+			return fmt.Errorf("cluster: controller.addr %q is not broker %d's address %s in controller.quorum.voters",
+				cfg.ControllerAddr, cfg.BrokerID, v.Addr)
 		}
 	}
 	if cfg.ControllerAddr == "" && cfg.Listener == nil {
@@ -158,10 +168,10 @@ func (cfg *Config) check() error {
 	return nil
 }
 
-// openIdentity creates the metadata dir and checks (or first writes)
-// meta.properties before anything else in the dir is opened.
+// openIdentity checks (or first writes) meta.properties before anything
+// else in the data dir is opened or created.
 func (n *Node) openIdentity() error {
-	if err := os.MkdirAll(n.dir, 0o755); err != nil {
+	if err := os.MkdirAll(n.cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("%w: %w", ErrDataDir, err)
 	}
 	m, ok, err := readMeta(n.cfg.DataDir)
@@ -178,6 +188,9 @@ func (n *Node) openIdentity() error {
 		return err
 	}
 	n.meta = m
+	if err := os.MkdirAll(n.dir, 0o755); err != nil {
+		return fmt.Errorf("%w: %w", ErrDataDir, err)
+	}
 	return nil
 }
 
@@ -350,6 +363,27 @@ func (n *Node) ControllerID() (int32, bool) {
 	return b, err == nil
 }
 
+// WaitForController waits until a controller is known and returns its id.
+// While the voters cannot be reached, raft keeps retrying them and the
+// error at ctx's end says which.
+func (n *Node) WaitForController(ctx context.Context) (int32, error) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if id, ok := n.ControllerID(); ok {
+			return id, nil
+		}
+		if err := n.Err(); err != nil {
+			return 0, err
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w (%w)", n.notController(), ctx.Err())
+		}
+	}
+}
+
 // IsController reports whether this node is the raft leader.
 func (n *Node) IsController() bool { return n.raft.State() == raft.Leader }
 
@@ -468,6 +502,12 @@ func (n *Node) notController() error {
 
 // propose commits recs as one raft entry and waits until this node applied
 // it. It returns the entry's offset, or the error apply refused it with.
+// When leadership is lost meanwhile, the entry may still commit under the
+// next controller; the caller gets ErrNotController and may retry there:
+// apply's checks (names taken, epochs, the first partition of
+// AddPartitions, the next producer id) refuse a second copy, so a retry
+// never applies a change twice (a retried producer-id block may skip ids,
+// never repeat them).
 func (n *Node) propose(recs ...Record) (int64, error) {
 	f := n.raft.Apply(AppendEntry(nil, recs...), proposeTimeout)
 	if err := f.Error(); err != nil {
