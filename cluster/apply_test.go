@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -176,5 +177,24 @@ func TestImageSnapshotRoundTrip(t *testing.T) {
 	}
 	if _, err := decodeImage(b[:len(b)-1]); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("cut snapshot: err = %v", err)
+	}
+}
+
+func TestReplicasOf(t *testing.T) {
+	img := sampleImage(t)
+	img = mustApply(t, img, 40, CreateTopic{Name: "a", TopicID: ID16{0xd}, Partitions: []PartitionAssignment{
+		{Replicas: []int32{2}, ISR: []int32{2}, Leader: 2},
+		{Replicas: []int32{3, 1}, ISR: []int32{3, 1}, Leader: 3},
+	}})
+	var got []string
+	for _, r := range img.ReplicasOf(1) {
+		got = append(got, fmt.Sprintf("%s-%d leader=%d", r.Topic, r.Partition, r.State.Leader))
+	}
+	want := []string{"a-1 leader=3", "t-0 leader=1", "t-1 leader=2"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ReplicasOf(1) = %v, want %v", got, want)
+	}
+	if rs := img.ReplicasOf(9); rs != nil {
+		t.Fatalf("ReplicasOf(9) = %v", rs)
 	}
 }

@@ -16,7 +16,10 @@
 // bootstraps on first start: there is no format step. Every node applies
 // the log to its own Image, so any broker answers metadata from its local
 // copy: Node.Image is one atomic load, and an Image never changes (apply
-// copies what it touches). Node.WaitFor and Image.Changed observe changes.
+// copies what it touches). Node.WaitFor and Image.Changed observe changes;
+// they are level-triggered: an observer that falls behind sees the newest
+// image and may skip intermediate ones, so it acts on the state (for
+// example Image.ReplicasOf: what to open, lead or follow), not on deltas.
 //
 // The raft leader is the controller (controller.go). Its calls make every
 // decision that needs the state (placement, election, producer-id blocks,
@@ -148,8 +151,9 @@
 //
 // # Using it from a broker
 //
-// Every broker: Start, then Image (or WaitFor) to serve metadata and to
-// learn its roles; ControllerID for clients. The controller (any call on
+// Every broker: Start, then Image (or WaitFor) to serve metadata and
+// ReplicasOf for its roles; ControllerID and WaitForController for
+// clients and forwarding. The controller (any call on
 // another node fails with ErrNotController naming the controller, so a
 // broker forwards it there): RegisterBroker at start (the returned broker
 // epoch goes into every later call), Heartbeat every few seconds with the

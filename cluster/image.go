@@ -116,6 +116,31 @@ func (img *Image) Topics() []*Topic {
 	return ts
 }
 
+// Replica is one partition replica a broker holds, with the partition's
+// state: the broker leads it when State.Leader is its id (at
+// State.LeaderEpoch, with ISR State.ISR), else follows State.Leader (none
+// while NoLeader).
+type Replica struct {
+	Topic     string
+	TopicID   ID16
+	Partition int32
+	State     Partition
+}
+
+// ReplicasOf returns the replicas broker holds, in topic name and partition
+// order: what the engine must open, lead or follow.
+func (img *Image) ReplicasOf(broker int32) []Replica {
+	var out []Replica
+	for _, t := range img.Topics() {
+		for i, p := range t.Partitions {
+			if slices.Contains(p.Replicas, broker) {
+				out = append(out, Replica{Topic: t.Name, TopicID: t.ID, Partition: int32(i), State: p})
+			}
+		}
+	}
+	return out
+}
+
 // live reports whether broker id is registered and not fenced.
 func (img *Image) live(id int32) bool {
 	b := img.brokers[id]
