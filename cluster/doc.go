@@ -141,8 +141,11 @@
 //     cluster.id (meta.go). Another broker.id is refused before anything
 //     else is opened.
 //   - An existing metadata log must record the configured voters (the
-//     first MaxVoters of controller.quorum.voters, or the broker alone):
-//     checked before raft starts (storedvoters.go).
+//     first MaxVoters of controller.quorum.voters, or the broker alone),
+//     and the cluster id it records (newest snapshot, else the InitCluster
+//     record) must be meta.properties' (which learns it there if it missed
+//     it): checked before raft starts and before the transport accepts a
+//     connection (stored.go).
 //   - Every raft connection opens with a handshake carrying the cluster id
 //     (handshake.go); nodes that both know theirs talk only if they match,
 //     so another cluster's dir at the same ids and addresses never

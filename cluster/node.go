@@ -226,31 +226,35 @@ func (n *Node) startRaft(ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("cluster: snapshots in %s: %w", n.dir, err)
 	}
+	existing, err := raft.HasExistingState(logs, n.store, snaps)
+	if err != nil {
+		return fmt.Errorf("cluster: read %s: %w", n.dir, err)
+	}
 	n.fsm = newFSM()
+	// Before the transport accepts a connection, so that the handshake
+	// names this node's cluster from the first one on.
+	if existing {
+		if err := n.checkStored(logs, snaps); err != nil {
+			return err
+		}
+	}
+	n.addr = ln.Addr().String()
 	stream := streamLayer{Listener: ln, clusterID: n.knownClusterID, refused: n.noteRefusal, dialed: n.noteDial}
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
 	})
-	n.addr = string(n.trans.LocalAddr())
 	conf := raft.DefaultConfig()
-	conf.LocalID = raft.ServerID(strconv.Itoa(int(n.cfg.BrokerID)))
+	conf.LocalID = serverID(n.cfg.BrokerID)
 	conf.Logger = logger
 	conf.SnapshotThreshold = n.cfg.SnapshotThreshold
 	conf.SnapshotInterval = snapshotInterval
 	conf.TrailingLogs = trailingLogs
 	conf.BatchApplyCh = true
-	existing, err := raft.HasExistingState(logs, n.store, snaps)
-	if err != nil {
-		return fmt.Errorf("cluster: read %s: %w", n.dir, err)
-	}
-	if existing {
-		err = n.checkStoredVoters(logs, snaps)
-	} else {
-		err = n.bootstrap(conf, logs, snaps)
-	}
-	if err != nil {
-		n.trans.Close()
-		return err
+	if !existing {
+		if err := n.bootstrap(conf, logs, snaps); err != nil {
+			n.trans.Close()
+			return err
+		}
 	}
 	n.raft, err = raft.NewRaft(conf, n.fsm, logs, n.store, snaps, n.trans)
 	if err != nil {

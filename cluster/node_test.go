@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -99,17 +100,30 @@ func TestDataDirOfAnotherBroker(t *testing.T) {
 	}
 }
 
-// TestDataDirOfAnotherCluster: a node whose metadata names another cluster
-// than its meta.properties stops with ErrDataDir.
+// TestDataDirOfAnotherCluster: a metadata log that names another cluster
+// than meta.properties is refused at start, before raft runs.
 func TestDataDirOfAnotherCluster(t *testing.T) {
-	dir := t.TempDir()
-	n := startSolo(t, dir, 1)
-	img := waitNamed(t, n)
-	if err := n.Shutdown(); err != nil {
-		t.Fatal(err)
-	}
+	dir, img := stoppedNamedSolo(t)
 	other := ID16{0x5e}
 	if err := writeMeta(dir, dirMeta{brokerID: 1, clusterID: other}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Start(Config{BrokerID: 1, ControllerAddr: "127.0.0.1:0", DataDir: dir})
+	if !errors.Is(err, ErrDataDir) || !strings.Contains(err.Error(), img.ClusterID().String()) {
+		t.Fatalf("err = %v, want ErrDataDir naming cluster %s", err, img.ClusterID())
+	}
+	t.Log(err)
+	if m, _, _ := readMeta(dir); m.clusterID != other {
+		t.Fatalf("meta.properties rewritten to %s", m.clusterID)
+	}
+}
+
+// TestClusterIDLearnedAtStart: a node stopped before it wrote the cluster
+// id to meta.properties learns it from its log at the next start, before
+// its transport accepts a connection.
+func TestClusterIDLearnedAtStart(t *testing.T) {
+	dir, img := stoppedNamedSolo(t)
+	if err := writeMeta(dir, dirMeta{brokerID: 1}); err != nil {
 		t.Fatal(err)
 	}
 	n2, err := Start(Config{BrokerID: 1, ControllerAddr: "127.0.0.1:0", DataDir: dir})
@@ -117,16 +131,25 @@ func TestDataDirOfAnotherCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n2.Shutdown()
-	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
-	defer cancel()
-	_, err = n2.WaitFor(ctx, func(*Image) bool { return false })
-	if !errors.Is(err, ErrDataDir) {
-		t.Fatalf("err = %v, want ErrDataDir", err)
+	if got := n2.knownClusterID(); got != img.ClusterID() {
+		t.Fatalf("known cluster id %s right after Start, want %s", got, img.ClusterID())
 	}
-	t.Log(err)
-	if m, _, _ := readMeta(dir); m.clusterID != other || img.ClusterID() == other {
-		t.Fatalf("meta.properties rewritten to %s", m.clusterID)
+	if m, _, _ := readMeta(dir); m.clusterID != img.ClusterID() {
+		t.Fatalf("meta.properties has cluster %s, want %s", m.clusterID, img.ClusterID())
 	}
+}
+
+// stoppedNamedSolo runs a one-voter broker 1 until its cluster is named,
+// stops it, and returns its data dir and last image.
+func stoppedNamedSolo(t *testing.T) (string, *Image) {
+	t.Helper()
+	dir := t.TempDir()
+	n := startSolo(t, dir, 1)
+	img := waitNamed(t, n)
+	if err := n.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, img
 }
 
 func waitNamed(t *testing.T, n *Node) *Image {

@@ -1,6 +1,15 @@
 package cluster
 
-// Behavior: before raft starts on an existing metadata dir, the voters it
+// Behavior: before raft starts on an existing metadata dir (and before its
+// transport accepts a connection), two things it recorded are checked.
+//
+// Its cluster id, from the newest snapshot or else the InitCluster record
+// in the log, must be meta.properties' (which learns it here if it missed
+// it: the node may have stopped between applying InitCluster and writing
+// the file). The handshake then names this cluster from the first
+// connection on, so a dir of another cluster cannot join this one.
+//
+// The voters it
 // recorded (the latest configuration in its log, else in its newest
 // snapshot) must be the configured ones: the first MaxVoters of
 // controller.quorum.voters, or this broker alone when none are configured.
@@ -13,10 +22,82 @@ package cluster
 
 import (
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/hashicorp/raft"
 )
+
+// checkStored runs both checks.
+func (n *Node) checkStored(logs raft.LogStore, snaps raft.SnapshotStore) error {
+	if err := n.checkStoredVoters(logs, snaps); err != nil {
+		return err
+	}
+	id, err := storedClusterID(logs, snaps)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrDataDir, n.dir, err)
+	}
+	if id.IsZero() {
+		return nil
+	}
+	return n.recordClusterID(id)
+}
+
+// storedClusterID returns the cluster id recorded in the newest snapshot,
+// else in the log's InitCluster record, else zero.
+func storedClusterID(logs raft.LogStore, snaps raft.SnapshotStore) (ID16, error) {
+	metas, err := snaps.List()
+	if err != nil {
+		return ID16{}, fmt.Errorf("list metadata snapshots: %w", err)
+	}
+	if len(metas) > 0 {
+		_, rc, err := snaps.Open(metas[0].ID)
+		if err != nil {
+			return ID16{}, fmt.Errorf("open metadata snapshot %s: %w", metas[0].ID, err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return ID16{}, fmt.Errorf("read metadata snapshot %s: %w", metas[0].ID, err)
+		}
+		img, err := decodeImage(data)
+		if err != nil {
+			return ID16{}, fmt.Errorf("metadata snapshot %s: %w", metas[0].ID, err)
+		}
+		if !img.ClusterID().IsZero() {
+			return img.ClusterID(), nil
+		}
+	}
+	first, err := logs.FirstIndex()
+	if err != nil {
+		return ID16{}, fmt.Errorf("metadata log: %w", err)
+	}
+	last, err := logs.LastIndex()
+	if err != nil {
+		return ID16{}, fmt.Errorf("metadata log: %w", err)
+	}
+	// InitCluster is among the first entries of a cluster's log: the
+	// forward scan ends early.
+	for i := max(first, 1); i <= last; i++ {
+		var l raft.Log
+		if err := logs.GetLog(i, &l); err != nil {
+			return ID16{}, fmt.Errorf("metadata log entry %d: %w", i, err)
+		}
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		recs, err := DecodeEntry(l.Data)
+		if err != nil {
+			continue // apply skips it the same way
+		}
+		for _, rec := range recs {
+			if r, ok := rec.(InitCluster); ok {
+				return r.ClusterID, nil
+			}
+		}
+	}
+	return ID16{}, nil
+}
 
 // checkStoredVoters refuses a metadata dir whose recorded voters differ
 // from the configured ones.
