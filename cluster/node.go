@@ -308,8 +308,10 @@ func (n *Node) Shutdown() error {
 	var err error
 	n.shut.Do(func() {
 		close(n.stop)
-		n.wg.Wait()
+		// Raft first: a controller call of the loop waiting on raft then
+		// ends at once with ErrClosed.
 		err = n.raft.Shutdown().Error()
+		n.wg.Wait()
 		if cerr := n.trans.Close(); err == nil {
 			err = cerr
 		}
