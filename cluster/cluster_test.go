@@ -142,6 +142,7 @@ func TestFencedBrokerLosesLeadership(t *testing.T) {
 		}
 	}
 
+	checkLiveness(t, c, victim)
 	c.WaitUnfenced(victim)
 	p := c.Controller().Image().Topic("t").Partitions[0]
 	isr := append(slices.Clone(p.ISR), victim)
@@ -169,6 +170,43 @@ func TestFencedBrokerLosesLeadership(t *testing.T) {
 	})
 	if !errors.Is(err, cluster.ErrStaleEpoch) {
 		t.Fatalf("AlterPartition from a follower: err = %v", err)
+	}
+}
+
+// checkLiveness: the controller reports fenced the victim alone, and the
+// metadata lag of the others once they heartbeat it.
+func checkLiveness(t *testing.T, c *clustertest.Cluster, victim int32) {
+	t.Helper()
+	deadline := time.Now().Add(clustertest.Deadline)
+	for {
+		var live []cluster.BrokerLiveness
+		err := c.Do(func(ctrl *cluster.Node) (err error) {
+			for _, n := range c.Nodes() {
+				if id := n.BrokerID(); id != victim {
+					if _, err := ctrl.Heartbeat(id, c.Epoch(id), n.Image().Offset()); err != nil {
+						return err
+					}
+				}
+			}
+			live, err = ctrl.Liveness()
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		known := true
+		for _, l := range live {
+			if l.Fenced != (l.BrokerID == victim) {
+				t.Fatalf("liveness %+v", l)
+			}
+			known = known && (l.BrokerID == victim || l.MetadataLag >= 0 && l.AppliedOffset >= 0)
+		}
+		if known {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no metadata lag known: %+v", live)
+		}
 	}
 }
 

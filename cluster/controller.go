@@ -41,10 +41,13 @@ type controller struct {
 		sync.Mutex
 		term     uint64              // the term whose barrier has passed
 		lastSeen map[int32]time.Time // last heartbeat per broker, this term
+		applied  map[int32]int64     // applied offset of each broker's last heartbeat, this term
 	}
 }
 
-func (c *controller) init() { c.mu.lastSeen = map[int32]time.Time{} }
+func (c *controller) init() {
+	c.mu.lastSeen, c.mu.applied = map[int32]time.Time{}, map[int32]int64{}
+}
 
 // leadLocked fails unless this node is the controller, and on the first
 // call of a term waits for the barrier and resets liveness. ctrl.mu held.
@@ -67,6 +70,7 @@ func (n *Node) leadLocked() error {
 	}
 	now := n.cfg.Now()
 	clear(n.ctrl.mu.lastSeen)
+	clear(n.ctrl.mu.applied)
 	for _, b := range n.Image().Brokers() {
 		n.ctrl.mu.lastSeen[b.ID] = now
 	}
@@ -151,7 +155,7 @@ func (n *Node) Heartbeat(id int32, epoch, appliedOffset int64) (fenced bool, err
 		if err != nil {
 			return fmt.Errorf("heartbeat: %w", err)
 		}
-		n.ctrl.mu.lastSeen[id] = n.cfg.Now()
+		n.ctrl.mu.lastSeen[id], n.ctrl.mu.applied[id] = n.cfg.Now(), appliedOffset
 		fenced = b.Fenced
 		if !b.Fenced || appliedOffset < b.Epoch {
 			return nil
@@ -216,6 +220,39 @@ func (n *Node) FenceExpired() (fenced []int32, err error) {
 		return nil
 	})
 	return fenced, err
+}
+
+// BrokerLiveness is what the controller knows of a broker's session.
+type BrokerLiveness struct {
+	BrokerID int32
+	Fenced   bool
+	// LastSeen is the broker's last heartbeat or registration, or the
+	// moment this node became the controller if later.
+	LastSeen time.Time
+	// AppliedOffset is the metadata offset the broker's last heartbeat to
+	// this controller reported; -1 before one.
+	AppliedOffset int64
+	// MetadataLag is the controller's offset minus AppliedOffset; -1 while
+	// AppliedOffset is unknown.
+	MetadataLag int64
+}
+
+// Liveness returns, on the controller, the session state of every
+// registered broker in id order (for cluster health and metrics).
+func (n *Node) Liveness() ([]BrokerLiveness, error) {
+	var out []BrokerLiveness
+	err := n.call(func() error {
+		img := n.Image()
+		for _, b := range img.Brokers() {
+			l := BrokerLiveness{BrokerID: b.ID, Fenced: b.Fenced, LastSeen: n.ctrl.mu.lastSeen[b.ID], AppliedOffset: -1, MetadataLag: -1}
+			if off, ok := n.ctrl.mu.applied[b.ID]; ok {
+				l.AppliedOffset, l.MetadataLag = off, max(img.Offset()-off, 0)
+			}
+			out = append(out, l)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // controllerLoop names the cluster when this node is the first controller

@@ -162,6 +162,8 @@
 // epoch goes into every later call), Heartbeat every few seconds with the
 // broker's applied offset, ControlledShutdown on SIGTERM, CreateTopic,
 // DeleteTopic, CreatePartitions, AlterPartition from partition leaders,
-// AllocateProducerIDs when a broker's block runs out. Package clustertest
-// starts such quorums in one test process.
+// AllocateProducerIDs when a broker's block runs out; Liveness, with
+// Image.OfflinePartitions and UnderReplicatedPartitions, for cluster health
+// and metrics (metadata lag per broker). Package clustertest starts such
+// quorums in one test process.
 package cluster

@@ -51,6 +51,11 @@ func TestFenceAndUnfenceChanges(t *testing.T) {
 	if s := img.Topic("solo").Partitions[0]; s.Leader != NoLeader || !reflect.DeepEqual(s.ISR, []int32{1}) || s.LeaderEpoch != 1 {
 		t.Fatalf("solo-0 after fencing its only replica: %+v", s)
 	}
+	offline, under := img.OfflinePartitions(), img.UnderReplicatedPartitions()
+	if !reflect.DeepEqual(offline, []TopicPartition{{"solo", 0}}) ||
+		!reflect.DeepEqual(under, []TopicPartition{{"t", 0}, {"t", 1}}) {
+		t.Fatalf("offline %v, under-replicated %v", offline, under)
+	}
 	// Unfencing brings the offline partition back with broker 1 leading.
 	recs = append([]Record{UnfenceBroker{BrokerID: 1, BrokerEpoch: 1}}, unfenceChanges(img, 1)...)
 	img = mustApply(t, img, 42, recs...)
@@ -59,6 +64,9 @@ func TestFenceAndUnfenceChanges(t *testing.T) {
 	}
 	if p := img.Topic("t").Partitions[0]; p.Leader != 2 {
 		t.Fatalf("t-0 must keep its new leader (no automatic preferred election): %+v", p)
+	}
+	if offline := img.OfflinePartitions(); offline != nil {
+		t.Fatalf("offline after unfencing: %v", offline)
 	}
 }
 

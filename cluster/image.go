@@ -141,6 +141,36 @@ func (img *Image) ReplicasOf(broker int32) []Replica {
 	return out
 }
 
+// TopicPartition names a partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// OfflinePartitions returns the partitions without a leader, in topic and
+// partition order.
+func (img *Image) OfflinePartitions() []TopicPartition {
+	return img.partitionsWhere(func(p Partition) bool { return p.Leader == NoLeader })
+}
+
+// UnderReplicatedPartitions returns the partitions whose ISR is smaller
+// than their replica set, in topic and partition order.
+func (img *Image) UnderReplicatedPartitions() []TopicPartition {
+	return img.partitionsWhere(func(p Partition) bool { return len(p.ISR) < len(p.Replicas) })
+}
+
+func (img *Image) partitionsWhere(cond func(Partition) bool) []TopicPartition {
+	var out []TopicPartition
+	for _, t := range img.Topics() {
+		for i, p := range t.Partitions {
+			if cond(p) {
+				out = append(out, TopicPartition{Topic: t.Name, Partition: int32(i)})
+			}
+		}
+	}
+	return out
+}
+
 // live reports whether broker id is registered and not fenced.
 func (img *Image) live(id int32) bool {
 	b := img.brokers[id]
