@@ -34,10 +34,6 @@ const (
 	// default (120 s) would let a burst of creates grow the replay far
 	// past the threshold; the check itself only compares two indexes.
 	snapshotInterval = 2 * time.Second
-	// trailingLogs is how many entries stay in the log after a snapshot,
-	// so a follower a little behind catches up from the log rather than
-	// by a full snapshot transfer.
-	trailingLogs = 4096
 	// proposeTimeout bounds a controller call waiting for raft.
 	proposeTimeout = 30 * time.Second
 	// ProducerIDBlockSize is how many producer ids one AllocateProducerIDs
@@ -69,6 +65,9 @@ type Config struct {
 	// broker that sent no heartbeat for this long. Zero: the default.
 	SessionTimeout time.Duration
 	// SnapshotThreshold overrides DefaultSnapshotThreshold when non-zero.
+	// As many entries stay in the log after a snapshot, so a follower a
+	// little behind catches up from the log rather than by a snapshot
+	// transfer.
 	SnapshotThreshold uint64
 	// Now is the controller's clock for heartbeats and session timeouts;
 	// nil is time.Now. Tests inject a clock they advance by hand.
@@ -248,7 +247,7 @@ func (n *Node) startRaft(ln net.Listener) error {
 	conf.Logger = logger
 	conf.SnapshotThreshold = n.cfg.SnapshotThreshold
 	conf.SnapshotInterval = snapshotInterval
-	conf.TrailingLogs = trailingLogs
+	conf.TrailingLogs = n.cfg.SnapshotThreshold
 	conf.BatchApplyCh = true
 	if !existing {
 		if err := n.bootstrap(conf, logs, snaps); err != nil {
