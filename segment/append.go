@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -10,6 +11,21 @@ import (
 )
 
 func fdatasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
+
+// writeFault, when a test sets it, runs before every write of log or index
+// bytes by an append, with the file's path; an error it returns stands for
+// the write's own. It gives one chosen write a full disk, which a real
+// filesystem cannot do on cue.
+var writeFault func(path string) error
+
+// faultAt asks writeFault about the file stem+suffix; the name is built
+// only when a test has set it (the append path allocates nothing).
+func faultAt(stem, suffix string) error {
+	if writeFault == nil {
+		return nil
+	}
+	return writeFault(stem + suffix)
+}
 
 // Append stamps b's base offset in place (in the caller's buffer) to the log
 // end offset and writes b with one pwrite: through the page cache, or past
@@ -69,7 +85,7 @@ func (l *Log) append(b record.Batch, verbatim bool) (int64, error) {
 	if l.shouldRollLocked(s, len(b)) {
 		var err error
 		if s, err = l.rollLocked(); err != nil {
-			return 0, l.failLocked(err)
+			return 0, l.failUnlessFullLocked(fmt.Errorf("segment: roll %s at offset %d: %w", l.dir, leo, err))
 		}
 	}
 	if s.size+int64(len(b)) > int64(len(s.data)) {
@@ -84,22 +100,50 @@ func (l *Log) append(b record.Batch, verbatim bool) (int64, error) {
 	if l.cfg.BeforeWrite != nil {
 		l.cfg.BeforeWrite()
 	}
+	undo := s.undoPoint()
 	if err := l.writeBatch(s, b, pos); err != nil {
-		// The file may now hold part of b past size; recovery cuts it.
-		return 0, l.failLocked(fmt.Errorf("segment: write %s at %d: %w", s.stem+logSuffix, pos, err))
+		// The file may now hold part of b past size: cut off, or left for
+		// recovery to cut when the log fails.
+		return 0, l.abortAppendLocked(s, undo, fmt.Errorf("segment: write %s at %d: %w", s.stem+logSuffix, pos, err))
 	}
 	if pos == 0 {
 		s.firstTs = time.Now()
 	}
 	s.size += int64(len(b))
 	s.next = b.NextOffset()
-	l.leo.Store(s.next)
 	if err := s.indexBatch(b, pos, l.cfg.IndexIntervalBytes); err != nil {
-		// b is written and counted; only its index entry is missing, which
-		// recovery rebuilds. The log still stops: the disk is failing.
-		return leo, l.failLocked(err)
+		// b is written but not yet counted: leo moves only once the index
+		// entries are in, so no reader ever sees an offset an undo takes back.
+		return 0, l.abortAppendLocked(s, undo, err)
 	}
+	l.leo.Store(s.next)
 	return leo, nil
+}
+
+// abortAppendLocked ends an append whose write of a batch into s failed
+// with err; undo is s's state from before the write. A full disk does not
+// fail the log: s's file is cut back to where the batch began and its state
+// restored, so the log is exactly as before the call, and the error wraps
+// ErrDiskFull. Any other error fails the log (recovery cuts whatever part of
+// the batch reached the file).
+func (l *Log) abortAppendLocked(s *segment, undo appendUndo, err error) error {
+	if !IsDiskFull(err) {
+		return l.failLocked(err)
+	}
+	if rerr := s.restore(undo); rerr != nil {
+		return l.failLocked(errors.Join(err, rerr))
+	}
+	return fmt.Errorf("%w: %w", ErrDiskFull, err)
+}
+
+// failUnlessFullLocked fails the log with err, unless err is a full disk
+// met by a step that changed nothing (a roll that could not create or seal
+// a segment): then it returns err wrapping ErrDiskFull and the log goes on.
+func (l *Log) failUnlessFullLocked(err error) error {
+	if IsDiskFull(err) {
+		return fmt.Errorf("%w: %w", ErrDiskFull, err)
+	}
+	return l.failLocked(err)
 }
 
 // writeBatch writes b at pos of the active segment s. Direct writes are
@@ -124,6 +168,9 @@ func (l *Log) writeBatch(s *segment, b []byte, pos int64) error {
 // write places b at pos, the end of the segment's valid bytes; direct
 // allows O_DIRECT for b (when the segment has a directWriter and b is large).
 func (s *segment) write(b []byte, pos int64, direct bool) error {
+	if err := faultAt(s.stem, logSuffix); err != nil {
+		return err
+	}
 	if s.dw != nil {
 		return s.dw.write(s.log, b, pos, direct)
 	}
@@ -174,7 +221,7 @@ func (l *Log) Roll() error {
 		return nil
 	}
 	if _, err := l.rollLocked(); err != nil {
-		return l.failLocked(err)
+		return l.failUnlessFullLocked(fmt.Errorf("segment: roll %s: %w", l.dir, err))
 	}
 	return nil
 }
@@ -184,12 +231,13 @@ func (l *Log) Roll() error {
 // syncer's next round: at once under FlushAlways (the next append kicks it),
 // at the next tick under FlushInterval, and rollSyncDelay later under
 // FlushNever, so the recovery point keeps up with rolls whatever the policy.
+//
+// The new segment is created before the old one is sealed, and sealing
+// writes (its pending index entries) before it changes anything, so a full
+// disk at either step leaves the old segment active and whole: the roll is
+// simply tried again by the next append.
 func (l *Log) rollLocked() (*segment, error) {
 	old := l.active()
-	if err := old.seal(); err != nil {
-		return nil, err
-	}
-	l.mu.unreleased = append(l.mu.unreleased, old)
 	s, err := openSegment(l.dir, old.next, true, &l.cfg)
 	if err != nil {
 		return nil, err
@@ -198,6 +246,12 @@ func (l *Log) rollLocked() (*segment, error) {
 		s.decRef()
 		return nil, fmt.Errorf("%w: new segment %s already holds %d bytes", ErrCorrupt, s.stem+logSuffix, s.size)
 	}
+	if err := old.seal(); err != nil {
+		// The new files are empty: drop them, so the directory is as before.
+		s.decRef()
+		return nil, errors.Join(err, s.removeFiles())
+	}
+	l.mu.unreleased = append(l.mu.unreleased, old)
 	s.firstTs = time.Now()
 	l.mu.segs = append(l.mu.segs, s)
 	l.mu.dirDirty = true
@@ -209,4 +263,35 @@ func (l *Log) rollLocked() (*segment, error) {
 		}
 	}
 	return s, nil
+}
+
+// appendUndo is what an append changes in a segment's state, saved before
+// the write so that a write refused for lack of space can be taken back.
+type appendUndo struct {
+	size, next, maxTs, maxTsOffset int64
+	sinceIndex, idxEntries         int
+	timeEntries                    int
+	firstTs                        time.Time
+}
+
+func (s *segment) undoPoint() appendUndo {
+	return appendUndo{size: s.size, next: s.next, maxTs: s.maxTs, maxTsOffset: s.maxTsOffset,
+		sinceIndex: s.sinceIndex, idxEntries: s.idx.n, timeEntries: s.tidx.n, firstTs: s.firstTs}
+}
+
+// restore cuts the file back to u.size and puts back the state of u,
+// forgetting the index entries added since (see index.forgetFrom). Cutting
+// a file never needs space.
+func (s *segment) restore(u appendUndo) error {
+	if err := s.log.Truncate(u.size); err != nil {
+		return fmt.Errorf("segment: cut %s back to %d after a failed append: %w", s.stem+logSuffix, u.size, err)
+	}
+	s.size, s.next, s.maxTs, s.maxTsOffset = u.size, u.next, u.maxTs, u.maxTsOffset
+	s.sinceIndex, s.firstTs = u.sinceIndex, u.firstTs
+	s.idx.forgetFrom(u.idxEntries)
+	s.tidx.forgetFrom(u.timeEntries)
+	if s.dw != nil {
+		s.dw.resetTail(s.data[:s.size])
+	}
+	return nil
 }

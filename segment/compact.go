@@ -576,12 +576,12 @@ func (l *Log) indexCleaned(stem string, base int64) error {
 		return err
 	}
 	defer s.decRef()
-	end, bad, err := s.rebuildIndexes(true, l.cfg.IndexIntervalBytes)
+	end, bad, err := s.rebuildIndexes(true, false, l.cfg.IndexIntervalBytes)
 	if err == nil && bad != nil {
 		err = fmt.Errorf("%w: cleaned copy valid only up to %d of %d bytes: %w", ErrCorrupt, end, s.size, bad)
 	}
 	if err == nil {
-		err = l.sealIndexes(s)
+		err = l.sealIndexes(s, false)
 	}
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // FlushPolicy says when appended bytes are forced to stable storage with
@@ -142,4 +144,15 @@ var (
 	// ErrOffsetMismatch: AppendVerbatim got a batch whose base offset is not
 	// the log end offset.
 	ErrOffsetMismatch = errors.New("segment: batch base offset is not the log end offset")
+	// ErrDiskFull: an append (or the roll before it) found no space on the
+	// filesystem (ENOSPC, or EDQUOT for a quota). Unlike other I/O errors it
+	// does not fail the log: the append left nothing behind, everything
+	// stored stays readable, and a later append succeeds once space returns.
+	ErrDiskFull = errors.New("segment: no space left on the log's filesystem")
 )
+
+// IsDiskFull reports whether err says the filesystem has no space left:
+// ErrDiskFull, or an ENOSPC or EDQUOT from a system call.
+func IsDiskFull(err error) bool {
+	return errors.Is(err, ErrDiskFull) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)
+}

@@ -74,9 +74,17 @@ func openDirect(path string, valid []byte, minBytes int) (*directWriter, error) 
 	// Whole pages, not the device's 512-byte sectors: a buffered write that
 	// covers a page only in part would first read the page from the device.
 	w := &directWriter{path: path, block: page, min: minBytes, tail: make([]byte, 0, page)}
-	size := int64(len(valid))
-	w.tail = append(w.tail, valid[size&^(page-1):]...)
+	w.resetTail(valid)
 	return w, nil
+}
+
+// resetTail sets the writer's state for a file whose bytes are valid: the
+// partial last block becomes the tail, and the next write stages whole
+// blocks (nothing is known of what the page cache holds of the end).
+func (w *directWriter) resetTail(valid []byte) {
+	size := int64(len(valid))
+	w.tail = append(w.tail[:0], valid[size&^(w.block-1):]...)
+	w.cached = false
 }
 
 // write places b at pos, the segment's end; buffered is the segment's

@@ -151,6 +151,31 @@
 // validated too. At the first bad batch the file is truncated and every later
 // segment deleted. Everything recovered is fdatasync'd before Open returns.
 //
+// # A full disk
+//
+// A full filesystem (ENOSPC, or EDQUOT) is not a failure of the log, unlike
+// every other I/O error, after which the log refuses all calls. An append
+// that meets it returns an error wrapping ErrDiskFull and is taken back
+// whole: the segment file is cut to where the batch began (cutting needs no
+// space), the index entries it added are forgotten and the log end offset
+// never moved, so no reader saw it. A roll creates the new segment before it
+// seals the old one, and sealing writes its only new bytes (the last time
+// index entry) first, so a roll that finds no space leaves the old segment
+// active and is tried again by the next append. The recovery-point file is
+// the one piece of metadata a full disk may leave stale, at Open and after a
+// roll's sync: a stale recovery point only makes recovery validate more.
+// Close on a full disk succeeds too, since every batch is durable by then;
+// if it cannot write the clean-shutdown marker, the next Open recovers as
+// after a crash. Recovery that finds no room for the index entries it
+// rebuilds keeps the indexes sparser (a lookup scans further from the last
+// entry) rather than fail, so a log on a full disk always opens; the one
+// loss is a sealed segment's final time entry, which makes its largest
+// timestamp read lower after a later clean open. DeleteRecordsBefore
+// deletes whole segments before it persists the new log start, so a full
+// disk gets their space first. Everything stored stays
+// readable, and appends succeed again as soon as
+// space returns, with no reopen.
+//
 // # Compaction
 //
 // Log.Compact rewrites sealed segments (never the active one) keeping the

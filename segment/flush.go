@@ -161,9 +161,16 @@ func (l *Log) syncRound() {
 			// Recovery validates from the segment holding the recovery point, so
 			// the file needs rewriting only when the flushed offset changes
 			// segment (once per roll, so holding the lock for it is cheap). It is
-			// written before the waiters fire so that Flush implies it.
-			if err = writeOffsetFile(l.dir, recoveryPointFile, target); err == nil {
+			// written before the waiters fire so that Flush implies it, except
+			// on a full disk: the data is durable all the same, and a stale
+			// recovery point only makes recovery validate more. The next round
+			// tries again.
+			err = writeOffsetFile(l.dir, recoveryPointFile, target)
+			switch {
+			case err == nil:
 				l.mu.rpSegBase = targetSegBase
+			case IsDiskFull(err):
+				err = nil
 			}
 		}
 		if err == nil {

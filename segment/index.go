@@ -166,7 +166,12 @@ func (ix *index) writePending(sync bool) error {
 	if err != nil {
 		return fmt.Errorf("segment: write index %s: %w", ix.path, err)
 	}
-	_, err = f.WriteAt(ix.pending, int64(ix.written*ix.entrySize))
+	if len(ix.pending) > 0 {
+		err = faultAt(ix.path, "")
+	}
+	if err == nil {
+		_, err = f.WriteAt(ix.pending, int64(ix.written*ix.entrySize))
+	}
 	if err != nil {
 		err = fmt.Errorf("segment: write index %s entries %d to %d: %w", ix.path, ix.written, ix.n, err)
 	} else if sync {
@@ -185,6 +190,17 @@ func (ix *index) writePending(sync bool) error {
 		ix.pending = ix.pending[:0]
 	}
 	return nil
+}
+
+// forgetFrom drops the entries from n on (an append taken back, or pending
+// entries a full disk has no room for: entries are hints, lookups scan
+// further without them). Entries already written there stay in the file
+// past the valid prefix until the next ones overwrite them; an offset
+// entry there even names the position and offset the next batch gets.
+func (ix *index) forgetFrom(n int) {
+	ix.n = n
+	ix.written = min(ix.written, n)
+	ix.pending = ix.pending[:(n-ix.written)*ix.entrySize]
 }
 
 // reset drops every entry. The file is cut to zero and preallocated again,

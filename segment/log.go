@@ -132,7 +132,9 @@ func (l *Log) load() error {
 	l.leo.Store(leo)
 	l.flushed.Store(leo)
 	l.mu.rpSegBase = l.active().base
-	if err := writeOffsetFile(l.dir, recoveryPointFile, leo); err != nil {
+	// On a full disk the old recovery point stays: it is safe (recovery
+	// validates from further back), and the log must open to serve reads.
+	if err := writeOffsetFile(l.dir, recoveryPointFile, leo); err != nil && !IsDiskFull(err) {
 		return err
 	}
 	l.mu.logStart = min(max(logStart, l.mu.segs[0].base), leo)
@@ -238,7 +240,7 @@ func (l *Log) validate(s *segment) (cut bool, err error) {
 	if err := l.writableIndexes(s); err != nil {
 		return false, err
 	}
-	end, _, err := s.rebuildIndexes(true, l.cfg.IndexIntervalBytes)
+	end, _, err := s.rebuildIndexes(true, true, l.cfg.IndexIntervalBytes)
 	if err != nil {
 		return false, err
 	}
@@ -252,7 +254,7 @@ func (l *Log) validate(s *segment) (cut bool, err error) {
 		}
 		s.size = end
 	}
-	return cut, l.sealIndexes(s)
+	return cut, l.sealIndexes(s, true)
 }
 
 // dropAfter deletes every segment after segs[i].
@@ -279,9 +281,18 @@ func (l *Log) writableIndexes(s *segment) error {
 	return nil
 }
 
-// sealIndexes trims rebuilt indexes and makes them durable.
-func (l *Log) sealIndexes(s *segment) error {
-	if err := s.seal(); err != nil {
+// sealIndexes trims rebuilt indexes and makes them durable. With
+// sparseOnFull a full disk may cost the final time entry, which only makes
+// the segment's largest timestamp read lower after a later clean reopen
+// (the indexes are sparse anyway: see rebuildIndexes).
+func (l *Log) sealIndexes(s *segment, sparseOnFull bool) error {
+	if err := s.appendTimeEntry(); err != nil && (!sparseOnFull || !IsDiskFull(err)) {
+		return err
+	}
+	if _, err := s.writeIndexes(sparseOnFull); err != nil {
+		return err
+	}
+	if err := s.finishSeal(); err != nil {
 		return err
 	}
 	if err := s.idx.sync(); err != nil {
@@ -336,6 +347,14 @@ func (l *Log) failLocked(err error) error {
 	if l.mu.failErr == nil {
 		l.mu.failErr = fmt.Errorf("segment: log %s failed, refusing further calls: %w", l.dir, err)
 	}
+	return l.mu.failErr
+}
+
+// Err returns the error that failed the log (see ErrCorrupt), or nil while
+// it serves. A closed log is not failed; a full disk does not fail a log.
+func (l *Log) Err() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	return l.mu.failErr
 }
 
@@ -404,7 +423,19 @@ func (l *Log) closeCleanLocked() error {
 			return err
 		}
 	}
-	if err := act.appendTimeEntry(); err != nil {
+	// On a full disk the close still succeeds, since every batch is durable
+	// by now. If the active segment's last time entry or pending index
+	// entries find no room, they are dropped and the clean marker is not
+	// written: the next Open recovers the active segment as after a crash,
+	// rebuilding its indexes, which costs time, not data. The clean marker
+	// itself and the recovery point may find no room either; a stale
+	// recovery point is harmless (recovery only validates more).
+	teErr := act.appendTimeEntry()
+	if teErr != nil && !IsDiskFull(teErr) {
+		return teErr
+	}
+	dropped, err := act.writeIndexes(true)
+	if err != nil {
 		return err
 	}
 	for _, ix := range []*index{act.idx, act.tidx} {
@@ -417,10 +448,16 @@ func (l *Log) closeCleanLocked() error {
 	}
 	leo := l.leo.Load()
 	l.flushed.Store(leo)
-	if err := writeOffsetFile(l.dir, recoveryPointFile, leo); err != nil {
+	if err := writeOffsetFile(l.dir, recoveryPointFile, leo); err != nil && !IsDiskFull(err) {
 		return err
 	}
-	return writeFileAtomic(l.dir, cleanShutdownFile, nil)
+	if dropped || teErr != nil {
+		return nil
+	}
+	if err := writeFileAtomic(l.dir, cleanShutdownFile, nil); err != nil && !IsDiskFull(err) {
+		return err
+	}
+	return nil
 }
 
 // Delete closes the log and removes its directory. On a log that is

@@ -147,7 +147,7 @@ func (l *Log) truncateSegmentLocked(i int, pos int64) error {
 		return err
 	}
 	l.mu.segs[i] = s
-	end, bad, err := s.rebuildIndexes(false, l.cfg.IndexIntervalBytes)
+	end, bad, err := s.rebuildIndexes(false, true, l.cfg.IndexIntervalBytes)
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,14 @@ func (l *Log) deleteOldestLocked(n int) error {
 // DeleteRecordsBefore moves the log start offset up to offset (Kafka
 // DeleteRecords) and persists it; segments wholly below it are deleted.
 // Offsets above LogEndOffset are an error wrapping ErrOffsetOutOfRange; an
-// offset at or below the current start is a no-op.
+// offset at or below the current start is a no-op. On a full disk it
+// returns an error wrapping ErrDiskFull, having deleted what segments it
+// could, and the log goes on.
+//
+// The segments go before the new start is persisted, so a full disk gets
+// their space first. A crash in between leaves the start at the first kept
+// segment's base (at most offset): records the unanswered call meant to
+// hide may show again; none that it kept is lost.
 func (l *Log) DeleteRecordsBefore(offset int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -266,21 +273,23 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	if offset <= l.mu.logStart {
 		return nil
 	}
-	if err := writeOffsetFile(l.dir, logStartFile, offset); err != nil {
-		return l.failLocked(err)
-	}
-	l.mu.logStart = offset
 	n := 0
 	for n+1 < len(l.mu.segs) && l.mu.segs[n+1].base <= offset {
 		n++
 	}
-	if n == 0 {
-		return l.epochs.truncateFromStart(offset)
+	if n > 0 {
+		if err := l.deleteOldestLocked(n); err != nil {
+			return l.failLocked(err)
+		}
 	}
-	if err := l.deleteOldestLocked(n); err != nil {
+	if err := writeOffsetFile(l.dir, logStartFile, offset); err != nil {
+		if IsDiskFull(err) {
+			return fmt.Errorf("%w: delete records before %d in %s: %w", ErrDiskFull, offset, l.dir, err)
+		}
 		return l.failLocked(err)
 	}
-	return nil
+	l.mu.logStart = offset
+	return l.epochs.truncateFromStart(offset)
 }
 
 // config returns a copy of the log's config for code that runs without mu

@@ -339,16 +339,44 @@ func (s *segment) appendTimeEntry() error {
 func (s *segment) indexFull() bool { return s.idx.full() || s.tidx.full() }
 
 // seal ends the segment's active life: the time index gets its final entry
-// (so maxTs survives a reopen), both indexes are trimmed and the .log loses
-// the padding of direct writes.
+// (so maxTs survives a reopen), both indexes are written and trimmed and
+// the .log loses the padding of direct writes.
+//
+// The steps that may need new space go first (the time entry, the pending
+// index entries): when the disk is full seal fails before anything else
+// has changed, and a later seal starts over.
 func (s *segment) seal() error {
+	if err := s.appendTimeEntry(); err != nil {
+		return err
+	}
+	if _, err := s.writeIndexes(false); err != nil {
+		return err
+	}
+	return s.finishSeal()
+}
+
+// writeIndexes writes both indexes' pending entries. With sparseOnFull a
+// full disk drops them instead and reports dropped: entries are hints, a
+// lookup scans further without them and recovery rebuilds them.
+func (s *segment) writeIndexes(sparseOnFull bool) (dropped bool, err error) {
+	for _, ix := range []*index{s.idx, s.tidx} {
+		if err := ix.writePending(false); err != nil {
+			if !sparseOnFull || !IsDiskFull(err) {
+				return dropped, err
+			}
+			ix.forgetFrom(ix.written)
+			dropped = true
+		}
+	}
+	return dropped, nil
+}
+
+// finishSeal is seal after its writes: the steps that need no space.
+func (s *segment) finishSeal() error {
 	if err := s.trimPadding(); err != nil {
 		return err
 	}
 	s.closeDirect()
-	if err := s.appendTimeEntry(); err != nil {
-		return err
-	}
 	if err := s.idx.trim(); err != nil {
 		return err
 	}
@@ -363,8 +391,11 @@ func (s *segment) seal() error {
 // every batch (CRC, framing, contiguous offsets from base), and rewrites both
 // indexes. It returns the end of the valid prefix and, when that is short of
 // the file size, why (bad); the caller truncates the file there. err is an
-// I/O error writing the indexes, which must not cut any data.
-func (s *segment) rebuildIndexes(validate bool, interval int) (validEnd int64, bad, err error) {
+// I/O error writing the indexes, which must not cut any data. With
+// sparseOnFull, a full disk is not an error: the indexes keep the entries
+// written so far (lookups past them scan further), so a log on a full disk
+// can still be recovered and served.
+func (s *segment) rebuildIndexes(validate, sparseOnFull bool, interval int) (validEnd int64, bad, err error) {
 	if err := s.idx.reset(); err != nil {
 		return 0, nil, err
 	}
@@ -373,6 +404,7 @@ func (s *segment) rebuildIndexes(validate bool, interval int) (validEnd int64, b
 	}
 	s.sinceIndex, s.maxTs, s.maxTsOffset, s.next = 0, -1, s.base, s.base
 	var pos int64
+	indexing := true
 	for pos < s.size {
 		b, perr := s.batchAt(pos)
 		if perr == nil && validate {
@@ -386,11 +418,17 @@ func (s *segment) rebuildIndexes(validate bool, interval int) (validEnd int64, b
 		if perr != nil {
 			return pos, fmt.Errorf("segment: %s at position %d: %w", s.stem+logSuffix, pos, perr), nil
 		}
-		if !s.indexFull() {
+		if indexing && !s.indexFull() {
 			if err := s.indexBatch(b, pos, interval); err != nil {
-				return pos, nil, err
+				if !sparseOnFull || !IsDiskFull(err) {
+					return pos, nil, err
+				}
+				s.idx.forgetFrom(s.idx.written)
+				s.tidx.forgetFrom(s.tidx.written)
+				indexing = false
 			}
-		} else if ts := b.MaxTimestamp(); ts > s.maxTs {
+		}
+		if ts := b.MaxTimestamp(); ts > s.maxTs {
 			s.maxTs, s.maxTsOffset = ts, b.BaseOffset()
 		}
 		s.next = b.NextOffset()
