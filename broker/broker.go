@@ -98,6 +98,7 @@ func engineConfig(cfg Config) (engine.Config, error) {
 	ec.IndexIntervalBytes = cfg.IndexIntervalBytes
 	ec.DirectWriteBytes = cfg.DirectWriteBytes
 	ec.BeforeAppendWrite = cfg.beforeAppendWrite
+	ec.MinFreeBytes = cfg.MinFreeBytes
 	t := &ec.Topic
 	t.RetentionMs = cfg.RetentionAge
 	t.RetentionBytes = cfg.RetentionBytes

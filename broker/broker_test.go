@@ -212,6 +212,22 @@ func TestHealthFailsWhileOutOfDescriptors(t *testing.T) {
 	}
 }
 
+// TestHealthReportsFullLogDir: while the log dir is below
+// log.dir.min.free.bytes /health answers 503 naming the dir, and a produce
+// gets KAFKA_STORAGE_ERROR.
+func TestHealthReportsFullLogDir(t *testing.T) {
+	b := startTestBroker(t, func(c *Config) { c.MinFreeBytes = 1 << 62 })
+	got := httpGet(t, "http://"+b.AdminAddr()+"/health", http.StatusServiceUnavailable)
+	dir := "log dir " + b.DataDir()
+	if !strings.HasPrefix(got, dir+": full, ") || !strings.Contains(got, "bytes free of") {
+		t.Errorf("/health on a full log dir = %q", got)
+	}
+	m := httpGet(t, "http://"+b.AdminAddr()+"/metrics", http.StatusOK)
+	if want := `spate_log_dir_state{dir="` + b.DataDir() + `",state="full"} 1`; !strings.Contains(m, want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+}
+
 func httpGet(t *testing.T, url string, wantStatus int) string {
 	t.Helper()
 	cl := http.Client{Timeout: 5 * time.Second}

@@ -39,6 +39,7 @@ type Config struct {
 	FlushInterval       time.Duration // log.flush.interval.ms (for interval)
 	IndexIntervalBytes  int           // log.index.interval.bytes
 	DirectWriteBytes    int           // log.direct.write.bytes (Spate): batches this big skip the page cache (0: never; engine.DirectWriteAuto: measure and choose)
+	MinFreeBytes        int64         // log.dir.min.free.bytes (Spate): refuse appends below this much free space (-1: automatic)
 	MaxMessageBytes     int32         // message.max.bytes: largest batch accepted
 	MaxFrameBytes       int32         // socket.request.max.bytes: largest frame read off a socket
 	MaxInFlightBytes    int64         // connection.max.inflight.bytes: per-connection cap before reads pause
@@ -89,9 +90,10 @@ func DefaultConfig() Config {
 		FlushPolicy:         "never", // like Kafka: durability comes from replication; see docs/durability.md
 		FlushInterval:       time.Second,
 		IndexIntervalBytes:  4096,
-		DirectWriteBytes:    engine.DirectWriteAuto, // docs/architecture.md, "Direct writes"
-		MaxMessageBytes:     8 << 20,                // a 1 MiB producer batch fits with room to spare
-		MaxFrameBytes:       100 << 20,              // Kafka's socket.request.max.bytes
+		DirectWriteBytes:    engine.DirectWriteAuto,              // docs/architecture.md, "Direct writes"
+		MinFreeBytes:        engine.DefaultConfig().MinFreeBytes, // the smaller of 64 MiB and 5% of the filesystem
+		MaxMessageBytes:     8 << 20,                             // a 1 MiB producer batch fits with room to spare
+		MaxFrameBytes:       100 << 20,                           // Kafka's socket.request.max.bytes
 		MaxInFlightBytes:    64 << 20,
 		IdleTimeout:         10 * time.Minute,
 		EventLoops:          0,
@@ -244,6 +246,7 @@ var keys = []key{
 			}
 			return strconv.Itoa(c.DirectWriteBytes)
 		}},
+	intKey("log.dir.min.free.bytes", "refuse appends (KAFKA_STORAGE_ERROR) while the data dir's filesystem has less free space than this, so metadata writes always fit (-1: the smaller of 64 MiB and 5% of the filesystem; 0: only when the filesystem is full)", -1, func(c *Config) *int64 { return &c.MinFreeBytes }),
 	intKey("message.max.bytes", "largest record batch accepted", 64, func(c *Config) *int32 { return &c.MaxMessageBytes }),
 	intKey("socket.request.max.bytes", "largest request frame accepted", 1024, func(c *Config) *int32 { return &c.MaxFrameBytes }),
 	intKey("connection.max.inflight.bytes", "per-connection request+response bytes before reads pause", 1<<16, func(c *Config) *int64 { return &c.MaxInFlightBytes }),

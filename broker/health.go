@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/spate-io/spate/engine"
 )
 
 // fdHealthWindow is how long /health fails after accepting a connection
@@ -20,9 +22,10 @@ type healthCheck struct {
 	problem func() string
 }
 
-// healthChecks lists what /health checks, in the order it reports them.
+// healthChecks lists what /health checks, in the order it reports them:
+// shutdown, the listener, then each log dir.
 func (b *Broker) healthChecks() []healthCheck {
-	return []healthCheck{
+	checks := []healthCheck{
 		{"shutdown", func() string {
 			if b.stopping.Load() {
 				return "stopping"
@@ -31,6 +34,25 @@ func (b *Broker) healthChecks() []healthCheck {
 		}},
 		{"listener", func() string { return fdProblem(b.server.SinceFDExhausted) }},
 	}
+	for i, d := range b.engine.LogDirs() {
+		checks = append(checks, healthCheck{"log dir " + d.Dir, func() string {
+			return logDirProblem(b.engine.LogDirs()[i])
+		}})
+	}
+	return checks
+}
+
+// logDirProblem: a full or failed log dir cannot take appends, so the
+// broker cannot serve in full even though reads go on.
+func logDirProblem(d engine.LogDirInfo) string {
+	if d.State == engine.LogDirOK {
+		return ""
+	}
+	s := fmt.Sprintf("%s, %d bytes free of %d, appends refused below %d", d.State, d.FreeBytes, d.TotalBytes, d.MinFreeBytes)
+	if d.State == engine.LogDirFailed {
+		s += ": " + d.Err.Error()
+	}
+	return s
 }
 
 // fdProblem reports a listener that ran out of file descriptors within
@@ -46,8 +68,8 @@ func fdProblem(since func() (time.Duration, bool)) string {
 
 // health answers 200 "ok" while every health check holds, and 503 with one
 // "check: problem" line per failing check otherwise: while the broker is
-// stopping (so a load balancer drains it before the listener goes away) or
-// cannot accept connections.
+// stopping (so a load balancer drains it before the listener goes away),
+// cannot accept connections, or a log dir refuses appends.
 func (b *Broker) health(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	var failing strings.Builder

@@ -230,7 +230,7 @@ func codeOf(err error) wire.ErrorCode {
 		return wire.InvalidRequiredAcks
 	case errors.Is(err, engine.ErrNotEnoughReplicas):
 		return wire.NotEnoughReplicas
-	case errors.Is(err, engine.ErrStorage):
+	case errors.Is(err, engine.ErrStorage), errors.Is(err, engine.ErrDiskFull):
 		return wire.KafkaStorageError
 	case errors.Is(err, engine.ErrResourceLimit):
 		// Kafka's answer for a create a broker-side rule refuses; not

@@ -455,6 +455,7 @@ func TestGroupErrorCodes(t *testing.T) {
 		{engine.ErrRebalanceInProgress, wire.RebalanceInProgress},
 		{engine.ErrMemberIDRequired, wire.MemberIDRequired},
 		{engine.ErrStorage, wire.KafkaStorageError},
+		{fmt.Errorf("%w: produce to t-0: log dir d has 0 bytes free", engine.ErrDiskFull), wire.KafkaStorageError},
 	} {
 		if got := codeOf(tc.err); got != tc.want {
 			t.Errorf("codeOf(%v) = %s, want %s", tc.err, got, tc.want)

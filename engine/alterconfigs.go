@@ -70,7 +70,7 @@ func (e *Engine) AlterTopicConfigs(name string, changes map[string]string, valid
 	// Published before persist, which writes what the topics hold; a failed
 	// persist puts the old settings back, and no answer said otherwise.
 	t.settings.Store(&topicSettings{cfg: cfg, overrides: overrides})
-	if err := e.persist(cur); err != nil {
+	if err := e.persist(cur, false); err != nil {
 		t.settings.Store(old)
 		return err
 	}

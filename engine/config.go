@@ -7,6 +7,7 @@ package engine
 
 import (
 	"fmt"
+	"log"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,6 +54,16 @@ type Config struct {
 	// partition's log, under the log's lock: a test hook that makes one
 	// partition's disk slow. nil outside tests.
 	BeforeAppendWrite func(topic string, partition int32)
+	// MinFreeBytes: appends are refused (ErrDiskFull) while the data dir's
+	// filesystem has less free space than this, so metadata writes always
+	// fit (logdir.go). -1: the smaller of 64 MiB and 5% of the filesystem;
+	// 0: appends go on until the filesystem answers ENOSPC.
+	MinFreeBytes int64
+	// LogDirCheckInterval is how often the data dir's free space is read
+	// even without appends, so /health and appends see space that returns.
+	LogDirCheckInterval time.Duration
+	// Logf prints the engine's log lines (a full disk, space returning).
+	Logf func(format string, args ...any)
 }
 
 // DirectWriteAuto as Config.DirectWriteBytes lets Open choose between the
@@ -112,6 +123,9 @@ func DefaultConfig() Config {
 		IndexIntervalBytes:      seg.IndexIntervalBytes,
 		DirectWriteBytes:        seg.DirectWriteBytes,
 		MaxIndexBytes:           seg.MaxIndexBytes,
+		MinFreeBytes:            -1,
+		LogDirCheckInterval:     time.Second,
+		Logf:                    log.Printf,
 	}
 }
 
@@ -353,6 +367,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: DirectWriteBytes must be DirectWriteAuto or not negative", ErrInvalidConfig)
 	case c.IndexIntervalBytes <= 0 || c.MaxIndexBytes <= 0:
 		return fmt.Errorf("%w: IndexIntervalBytes and MaxIndexBytes must be positive", ErrInvalidConfig)
+	case c.MinFreeBytes < -1:
+		return fmt.Errorf("%w: MinFreeBytes %d: want -1 (automatic), 0 or more", ErrInvalidConfig, c.MinFreeBytes)
+	case c.Logf == nil:
+		return fmt.Errorf("%w: Logf is nil", ErrInvalidConfig)
 	}
 	// The defaults must pass the same checks as an override would.
 	if _, err := applyOverrides(c.Topic, c.Topic.Map()); err != nil {

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spate-io/spate/segment"
 	"golang.org/x/sys/unix"
 )
 
@@ -110,7 +111,9 @@ func inDir(err error) error {
 
 // probeWritable writes, syncs and removes a small file in dir: a read-only
 // mount or a directory without write permission fails here, at start,
-// rather than on the first produce.
+// rather than on the first produce. A full disk passes: the file could be
+// created, so the dir is writable, and the broker must start to serve what
+// it holds (appends wait for space: logdir.go).
 func probeWritable(dir string) error {
 	path := filepath.Join(dir, probeFileName)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -120,6 +123,9 @@ func probeWritable(dir string) error {
 	_, werr := f.Write([]byte("spate write probe\n"))
 	if werr == nil {
 		werr = unix.Fdatasync(int(f.Fd()))
+	}
+	if segment.IsDiskFull(werr) {
+		werr = nil
 	}
 	cerr := f.Close()
 	rerr := os.Remove(path)

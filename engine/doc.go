@@ -14,6 +14,8 @@
 //	<DataDir>/topics.json              topic names, partition counts, config overrides
 //	<DataDir>/<topic>-<partition>/     one segment.Log per partition (Kafka's layout)
 //	<DataDir>/producer_id_block        end of the producer id block in use (producerid.go)
+//	<DataDir>/disk-reserve             1 MiB allocated while there is room, released to
+//	                                   delete a topic on a full disk (logdir.go)
 //
 // topics.json is replaced atomically (write a temp file, fsync, rename, fsync
 // the directory), so after a crash it is either the old or the new version.
@@ -22,6 +24,12 @@
 // the directories. Open removes partition directories whose topic is not in
 // topics.json (left by a crash between the two steps), so a topic re-created
 // under the same name never sees stale data.
+//
+// A full disk: below log.dir.min.free.bytes of free space (Config.MinFreeBytes)
+// produces and topic creation are refused with ErrDiskFull and everything
+// else goes on; deleting a topic rewrites topics.json in the reserve's space
+// if it must, and appends resume by themselves once space returns. See
+// logdir.go and, for the logs themselves, package segment's "A full disk".
 //
 // # High watermark on a single node
 //

@@ -49,6 +49,7 @@ type Engine struct {
 	// started from it and adapts while running.
 	writeMode   segment.Calibration
 	writePolicy *segment.WritePolicy
+	logDir      *logDir // guards appends against a full disk; logdir.go
 
 	closing  atomic.Bool
 	inflight atomic.Int64 // requests inside the engine: see enter/leave
@@ -96,7 +97,12 @@ func Open(cfg Config) (*Engine, error) {
 		lock.unlock()
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, producerIDs: ids, lock: lock, stopRetention: make(chan struct{})}
+	dir, err := openLogDir(cfg.DataDir, cfg.MinFreeBytes, cfg.Logf)
+	if err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, producerIDs: ids, lock: lock, logDir: dir, stopRetention: make(chan struct{})}
 	if cfg.DirectWriteBytes == DirectWriteAuto {
 		e.chooseWriteMode()
 	}
@@ -112,6 +118,7 @@ func Open(cfg Config) (*Engine, error) {
 	// retention.bytes act without traffic; compaction likewise.
 	e.every(cfg.RetentionCheckInterval, func(now time.Time) { e.ApplyRetention(now) })
 	e.every(cfg.CompactionCheckInterval, func(now time.Time) { e.Compact(now) })
+	e.every(cfg.LogDirCheckInterval, func(time.Time) { e.logDir.refresh() })
 	return e, nil
 }
 

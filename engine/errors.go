@@ -48,6 +48,12 @@ var (
 	// ErrStorage: the disk failed (append, sync, read or open). The partition's
 	// log refuses later calls.
 	ErrStorage = errors.New("engine: storage error")
+	// ErrDiskFull: the data dir's filesystem has less free space than
+	// MinFreeBytes, or answered ENOSPC: appends and topic creation are
+	// refused, nothing was written, reads go on. Retriable: appends are
+	// accepted again once space returns (Kafka answers
+	// KAFKA_STORAGE_ERROR for a log dir it cannot write).
+	ErrDiskFull = errors.New("engine: log dir full")
 	// ErrShuttingDown: the engine is closing or closed.
 	ErrShuttingDown = errors.New("engine: shutting down")
 	// ErrOutOfOrderSequence: an idempotent producer's batch whose sequence

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/spate-io/spate/segment"
 )
 
 // metaFile lists the topics in DataDir; see doc.go for how it is replaced.
@@ -28,8 +30,10 @@ type metaDoc struct {
 
 // persist writes topics as the new topics.json durably: a temp file that is
 // fsynced, renamed over the old one, and the directory fsynced so the rename
-// itself survives a power loss. Callers hold admin.
-func (e *Engine) persist(topics map[string]*topic) error {
+// itself survives a power loss. Callers hold admin. freeing says the change
+// deletes a topic: on a full disk it may use the log dir's reserve, since
+// deleting is how an operator makes room.
+func (e *Engine) persist(topics map[string]*topic, freeing bool) error {
 	doc := metaDoc{Version: metaVersion, Topics: make([]metaTopic, 0, len(topics))}
 	for _, t := range topics {
 		doc.Topics = append(doc.Topics, metaTopic{Name: t.name, Partitions: int32(len(t.partitions)), Configs: t.settings.Load().overrides})
@@ -40,10 +44,24 @@ func (e *Engine) persist(topics map[string]*topic) error {
 		return fmt.Errorf("%w: encode %s: %w", ErrStorage, metaFile, err)
 	}
 	path := filepath.Join(e.cfg.DataDir, metaFile)
-	if err := writeFileAtomic(path, append(data, '\n')); err != nil {
-		return fmt.Errorf("%w: %w", ErrStorage, err)
+	data = append(data, '\n')
+	err = writeFileAtomic(path, data)
+	if freeing && segment.IsDiskFull(err) && e.logDir.releaseReserve() {
+		err = writeFileAtomic(path, data)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", storageSentinel(err), err)
 	}
 	return nil
+}
+
+// storageSentinel is the sentinel for a storage error: ErrDiskFull for a
+// full filesystem, ErrStorage for anything else.
+func storageSentinel(err error) error {
+	if segment.IsDiskFull(err) {
+		return ErrDiskFull
+	}
+	return ErrStorage
 }
 
 func writeFileAtomic(path string, data []byte) error {

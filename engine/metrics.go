@@ -29,10 +29,25 @@ var (
 		[]string{"dir", "mode"}, nil)
 	descWriteModeSwitches = prometheus.NewDesc("spate_log_dir_write_mode_switches_total",
 		"Times the write path of large appends changed while running.", []string{"dir"}, nil)
+
+	descLogDirState = prometheus.NewDesc("spate_log_dir_state",
+		"1 for the log dir's current state (ok: appends accepted; full: appends refused for lack of space; failed: a partition's log failed), 0 for the others.",
+		[]string{"dir", "state"}, nil)
+	descLogDirFree = prometheus.NewDesc("spate_log_dir_free_bytes",
+		"Bytes free for the broker on the log dir's filesystem, at the last check.", []string{"dir"}, nil)
+	descLogDirTotal = prometheus.NewDesc("spate_log_dir_total_bytes",
+		"Size of the log dir's filesystem.", []string{"dir"}, nil)
+	descLogDirMinFree = prometheus.NewDesc("spate_log_dir_min_free_bytes",
+		"Free space below which appends are refused (log.dir.min.free.bytes, resolved).", []string{"dir"}, nil)
+	descLogDirRefused = prometheus.NewDesc("spate_log_dir_appends_refused_total",
+		"Produce requests refused because the log dir was full.", []string{"dir"}, nil)
 )
 
+var logDirStates = [...]LogDirState{LogDirOK, LogDirFull, LogDirFailed}
+
 // Collector returns a prometheus.Collector that reports every partition's
-// log start offset, log end offset and high watermark when scraped.
+// log start offset, log end offset and high watermark, and each log dir's
+// state and space, when scraped.
 func (e *Engine) Collector() prometheus.Collector { return collector{e} }
 
 type collector struct{ e *Engine }
@@ -46,6 +61,11 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descWriteMode
 	ch <- descWriteModeMBps
 	ch <- descWriteModeSwitches
+	ch <- descLogDirState
+	ch <- descLogDirFree
+	ch <- descLogDirTotal
+	ch <- descLogDirMinFree
+	ch <- descLogDirRefused
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -59,6 +79,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	})
 	ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(n))
 	c.collectWriteMode(ch)
+	c.collectLogDirs(ch)
 }
 
 func (c collector) collectWriteMode(ch chan<- prometheus.Metric) {
@@ -85,5 +106,22 @@ func (c collector) collectWriteMode(ch chan<- prometheus.Metric) {
 			v = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descWriteMode, prometheus.GaugeValue, v, dir, string(m))
+	}
+}
+
+// collectLogDirs reports each log dir's state and space (logdir.go).
+func (c collector) collectLogDirs(ch chan<- prometheus.Metric) {
+	for _, d := range c.e.LogDirs() {
+		for _, st := range logDirStates {
+			v := 0.0
+			if st == d.State {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descLogDirState, prometheus.GaugeValue, v, d.Dir, st.String())
+		}
+		ch <- prometheus.MustNewConstMetric(descLogDirFree, prometheus.GaugeValue, float64(d.FreeBytes), d.Dir)
+		ch <- prometheus.MustNewConstMetric(descLogDirTotal, prometheus.GaugeValue, float64(d.TotalBytes), d.Dir)
+		ch <- prometheus.MustNewConstMetric(descLogDirMinFree, prometheus.GaugeValue, float64(d.MinFreeBytes), d.Dir)
+		ch <- prometheus.MustNewConstMetric(descLogDirRefused, prometheus.CounterValue, float64(d.AppendsRefused), d.Dir)
 	}
 }

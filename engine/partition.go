@@ -112,6 +112,9 @@ func (p *partition) storageErr(op string, offset int64, err error) error {
 	switch {
 	case errors.Is(err, segment.ErrOffsetOutOfRange):
 		return fmt.Errorf("%w: %s %s-%d at offset %d: %w", ErrOffsetOutOfRange, op, p.topic, p.id, offset, err)
+	case errors.Is(err, segment.ErrDiskFull):
+		// Nothing was written and the log goes on (see package segment).
+		return fmt.Errorf("%w: %s %s-%d at offset %d: %w", ErrDiskFull, op, p.topic, p.id, offset, err)
 	case errors.Is(err, segment.ErrClosed):
 		// Closed under us: the topic was deleted or the engine is closing.
 		return fmt.Errorf("%w: %s %s-%d: %w", ErrUnknownTopicOrPartition, op, p.topic, p.id, err)

@@ -150,10 +150,16 @@ func (e *Engine) produce(req *ProduceRequest, res *ProduceResult) (*partition, i
 	if err := p.validate(req.Records); err != nil {
 		return nil, 0, err
 	}
+	if err := e.logDir.admit(len(req.Records), p.topic, p.id); err != nil {
+		return nil, 0, err
+	}
 	start := time.Now()
 	base, last, err := p.append(req.Records)
 	p.noteAppend(time.Since(start))
 	if err != nil {
+		if errors.Is(err, ErrDiskFull) {
+			e.logDir.markFull(err)
+		}
 		return nil, 0, err
 	}
 	res.BaseOffset = base

@@ -107,6 +107,9 @@ func TestCollector(t *testing.T) {
 		"spate_partition_log_start_offset,partition=1,topic=m": 0,
 		"spate_partition_log_end_offset,partition=0,topic=m":   0,
 		"spate_partitions": 2,
+		"spate_log_dir_state,dir=" + e.cfg.DataDir + ",state=ok":     1,
+		"spate_log_dir_state,dir=" + e.cfg.DataDir + ",state=full":   0,
+		"spate_log_dir_state,dir=" + e.cfg.DataDir + ",state=failed": 0,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {
@@ -120,8 +123,12 @@ func TestCollector(t *testing.T) {
 	if g := got["spate_log_dir_write_mode,dir="+e.cfg.DataDir+",mode=direct"]; g != 1 {
 		t.Errorf("write mode direct = %v, want 1 (DirectWriteBytes %d set by hand)", g, e.cfg.DirectWriteBytes)
 	}
-	if len(got) != 10 {
-		t.Errorf("%d series, want 10 (3 per partition, the count and 3 of the write path): %v", len(got), got)
+	d := e.LogDirs()[0]
+	if free := got["spate_log_dir_free_bytes,dir="+e.cfg.DataDir]; free <= 0 || got["spate_log_dir_min_free_bytes,dir="+e.cfg.DataDir] != float64(d.MinFreeBytes) {
+		t.Errorf("log dir free %v, min free %v; LogDirs says %+v", free, got["spate_log_dir_min_free_bytes,dir="+e.cfg.DataDir], d)
+	}
+	if len(got) != 17 {
+		t.Errorf("%d series, want 17 (3 per partition, the count, 3 of the write path and 7 of the log dir's space): %v", len(got), got)
 	}
 }
 

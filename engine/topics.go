@@ -180,13 +180,16 @@ func (e *Engine) createLocked(name string, partitions int32, cfg TopicConfig, ov
 	if err := e.checkDescriptorsLocked(name, partitions); err != nil {
 		return err
 	}
+	if err := e.logDir.fullErr(fmt.Sprintf("create topic %q", name)); err != nil {
+		return err
+	}
 	t, err := e.openTopic(name, partitions, cfg, overrides)
 	if err != nil {
 		return err
 	}
 	next := maps.Clone(*e.topics.Load())
 	next[name] = t
-	if err := e.persist(next); err != nil {
+	if err := e.persist(next, false); err != nil {
 		for _, p := range t.partitions {
 			p.remove()
 		}
@@ -211,7 +214,7 @@ func (e *Engine) openTopic(name string, partitions int32, cfg TopicConfig, overr
 			for _, p := range t.partitions {
 				p.close()
 			}
-			return nil, fmt.Errorf("%w: open %s: %w", ErrStorage, dir, err)
+			return nil, fmt.Errorf("%w: open %s: %w", storageSentinel(err), dir, err)
 		}
 		p := newPartition(name, i, &t.settings, log)
 		t.partitions = append(t.partitions, p)
@@ -255,6 +258,7 @@ func (e *Engine) DeleteTopic(name string) error {
 	e.admin.Lock()
 	delete(e.admin.deleting, name)
 	e.admin.Unlock()
+	e.logDir.refresh() // appends see the space freed at once
 	return errors.Join(errs...)
 }
 
@@ -270,7 +274,7 @@ func (e *Engine) unpublish(name string) (*topic, error) {
 	}
 	next := maps.Clone(cur)
 	delete(next, name)
-	if err := e.persist(next); err != nil {
+	if err := e.persist(next, true); err != nil {
 		return nil, err
 	}
 	e.topics.Store(&next)

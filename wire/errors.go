@@ -137,7 +137,7 @@ var (
 	ErrUnknownProducerID = &Error{UnknownProducerID, "UNKNOWN_PRODUCER_ID", false,
 		"the broker has no state for the batch's producer id"}
 	ErrKafkaStorageError = &Error{KafkaStorageError, "KAFKA_STORAGE_ERROR", true,
-		"a disk error on the broker while reading or writing the log"}
+		"the broker cannot read or write the log: its disk is full or failed (see its /health and log)"}
 	ErrFencedLeaderEpoch = &Error{FencedLeaderEpoch, "FENCED_LEADER_EPOCH", true,
 		"the leader epoch in the request is older than the broker's"}
 	ErrUnknownLeaderEpoch = &Error{UnknownLeaderEpoch, "UNKNOWN_LEADER_EPOCH", true,

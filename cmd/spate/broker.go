@@ -121,6 +121,9 @@ func runBroker(c *cli.Context) error {
 	fmt.Printf("  flush policy     %s\n", cfg.FlushPolicy)
 	fmt.Printf("  write path       %s\n", writePath(b))
 	fmt.Printf("  descriptors      %s\n", b.DescriptorBudget())
+	for _, d := range b.Engine().LogDirs() {
+		fmt.Printf("  log dir          %s: %s, %d bytes free, appends refused below %d (log.dir.min.free.bytes)\n", d.Dir, d.State, d.FreeBytes, d.MinFreeBytes)
+	}
 	if n := b.GroupRecordsSkipped(); n > 0 {
 		fmt.Fprintf(os.Stderr, "spate broker: warning: skipped %d records of __consumer_offsets with a key version this build does not know\n", n)
 	}
