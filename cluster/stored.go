@@ -15,8 +15,11 @@ package cluster
 // controller.quorum.voters, or this broker alone when none are configured.
 // A data dir from another cluster (or a one-voter dir given to a member of
 // a quorum) is refused here with ErrDataDir, before raft could elect
-// itself, vote, or have its log overwritten. Only ids are compared, since
-// a one-voter broker may listen on a new port each start. This package has
+// itself, vote, or have its log overwritten. A one-voter broker is
+// compared by id alone, since it may listen on a new port each start; a
+// quorum by id and address, since raft dials the recorded addresses: a dir
+// of broker 3 of cluster X started with cluster Y's voters would otherwise
+// rejoin X through its recorded addresses while configured as Y's. This package has
 // no way to change the voters of a running quorum, so a mismatch is never a
 // legitimate reconfiguration.
 
@@ -106,29 +109,39 @@ func (n *Node) checkStoredVoters(logs raft.LogStore, snaps raft.SnapshotStore) e
 	if err != nil || !found {
 		return err
 	}
-	var have, want []int32
+	quorum := len(n.cfg.Voters) > 0
+	var have, want []string
 	for _, s := range stored.Servers {
 		if s.Suffrage == raft.Voter {
 			id, err := parseServerID(s.ID)
 			if err != nil {
 				return fmt.Errorf("%w: %s records raft server id %q: %w", ErrDataDir, n.dir, s.ID, err)
 			}
-			have = append(have, id)
+			have = append(have, voterKey(id, string(s.Address), quorum))
 		}
 	}
 	for _, v := range n.cfg.Voters[:min(len(n.cfg.Voters), MaxVoters)] {
-		want = append(want, v.ID)
+		want = append(want, voterKey(v.ID, v.Addr, quorum))
 	}
-	if len(n.cfg.Voters) == 0 {
-		want = []int32{n.cfg.BrokerID}
+	if !quorum {
+		want = []string{voterKey(n.cfg.BrokerID, "", false)}
 	}
 	slices.Sort(have)
 	slices.Sort(want)
 	if !slices.Equal(have, want) {
-		return fmt.Errorf("%w: %s holds the metadata of a quorum whose voters are brokers %v, but controller.quorum.voters makes the voters %v (%q): it is another cluster's data dir, or the voters changed, which is not supported",
+		return fmt.Errorf("%w: %s holds the metadata of a quorum whose voters are %v, but controller.quorum.voters makes the voters %v (%q): it is another cluster's data dir, or the voters changed, which is not supported",
 			ErrDataDir, n.dir, have, want, FormatVoters(n.cfg.Voters))
 	}
 	return nil
+}
+
+// voterKey names a voter for checkStoredVoters: "id@addr" in a quorum,
+// "id" for a one-voter broker.
+func voterKey(id int32, addr string, withAddr bool) string {
+	if withAddr {
+		return fmt.Sprintf("%d@%s", id, addr)
+	}
+	return fmt.Sprint(id)
 }
 
 // storedConfiguration returns the latest raft configuration in the log, or
