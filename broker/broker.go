@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/kafka"
 	"github.com/spate-io/spate/netio"
 	"github.com/spate-io/spate/segment"
 )
@@ -25,6 +26,7 @@ type Broker struct {
 	engine  *engine.Engine
 	groups  *engine.GroupCoordinator
 	server  *netio.Server
+	kafka   *netio.Server // nil when kafka.addr is empty
 	metrics *metrics
 
 	admin     *http.Server
@@ -68,15 +70,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b := &Broker{cfg: cfg, engine: e, groups: groups, nofileBefore: before, nofileAfter: after}
 	b.metrics = newMetrics(e, groups)
-	srv, err := netio.NewServer(netio.Config{
-		Addr:             cfg.Addr,
-		Multicore:        cfg.EventLoops == 0,
-		NumEventLoop:     cfg.EventLoops,
-		MaxFrameSize:     int(cfg.MaxFrameBytes),
-		MaxInFlightBytes: int(cfg.MaxInFlightBytes),
-		IdleTimeout:      cfg.IdleTimeout,
-		Workers:          cfg.FetchWorkers,
-	}, newNativeHandler(b, b.metrics))
+	srv, err := netio.NewServer(cfg.listener(cfg.Addr), newNativeHandler(b, b.metrics))
 	if err != nil {
 		groups.Close()
 		e.Close(context.Background())
@@ -84,7 +78,46 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b.server = srv
 	b.metrics.registerServer(srv)
+	if cfg.KafkaAddr != "" {
+		if b.kafka, err = b.newKafkaServer(); err != nil {
+			groups.Close()
+			e.Close(context.Background())
+			return nil, fmt.Errorf("broker: kafka listener: %w", err)
+		}
+	}
 	return b, nil
+}
+
+// newKafkaServer builds the Kafka-protocol front end on the same engine.
+// Its responses are ordered: Kafka clients match answers to requests by
+// position as well as by correlation id.
+func (b *Broker) newKafkaServer() (*netio.Server, error) {
+	cfg := b.cfg
+	h := kafka.NewHandler(kafka.Config{
+		Engine:           b.engine,
+		Groups:           b.groups,
+		BrokerID:         cfg.BrokerID,
+		Advertised:       b.KafkaAdvertisedAddr,
+		AutoCreateTopics: cfg.AutoCreateTopics,
+		ErrorCode:        func(err error) int16 { return int16(codeOf(err)) },
+	})
+	ncfg := cfg.listener(cfg.KafkaAddr)
+	ncfg.Ordered = true
+	return netio.NewServer(ncfg, h)
+}
+
+// listener is the network layer's configuration for a front end on addr;
+// both front ends share the socket and connection keys.
+func (c Config) listener(addr string) netio.Config {
+	return netio.Config{
+		Addr:             addr,
+		Multicore:        c.EventLoops == 0,
+		NumEventLoop:     c.EventLoops,
+		MaxFrameSize:     int(c.MaxFrameBytes),
+		MaxInFlightBytes: int(c.MaxInFlightBytes),
+		IdleTimeout:      c.IdleTimeout,
+		Workers:          c.FetchWorkers,
+	}
 }
 
 // engineConfig maps the broker's keys onto the engine's defaults.
@@ -119,12 +152,18 @@ func engineConfig(cfg Config) (engine.Config, error) {
 	return ec, nil
 }
 
-// Start binds the native listener and the admin HTTP listener and begins
+// Start binds the native, Kafka and admin HTTP listeners and begins
 // serving. With port 0 in an address, Addr and AdminAddr report the port
 // picked.
 func (b *Broker) Start() error {
 	if err := b.server.Start(); err != nil {
 		return fmt.Errorf("broker: native listener %s: %w", b.cfg.Addr, err)
+	}
+	if b.kafka != nil {
+		if err := b.kafka.Start(); err != nil {
+			b.server.Stop(context.Background())
+			return fmt.Errorf("broker: kafka listener %s: %w", b.cfg.KafkaAddr, err)
+		}
 	}
 	if b.cfg.AdminAddr == "" {
 		return nil
@@ -132,6 +171,9 @@ func (b *Broker) Start() error {
 	ln, err := net.Listen("tcp", b.cfg.AdminAddr)
 	if err != nil {
 		b.server.Stop(context.Background())
+		if b.kafka != nil {
+			b.kafka.Stop(context.Background())
+		}
 		return fmt.Errorf("broker: admin listener %s: %w", b.cfg.AdminAddr, err)
 	}
 	mux := http.NewServeMux()
@@ -160,6 +202,27 @@ func (b *Broker) Addr() string {
 		return a.String()
 	}
 	return b.cfg.Addr
+}
+
+// KafkaAddr returns the Kafka protocol address, with the real port once
+// started, or "" when kafka.addr is empty.
+func (b *Broker) KafkaAddr() string {
+	if b.kafka == nil {
+		return ""
+	}
+	if a := b.kafka.Addr(); a != nil {
+		return a.String()
+	}
+	return b.cfg.KafkaAddr
+}
+
+// KafkaAdvertisedAddr is the address Kafka clients are told to dial:
+// kafka.advertised.addr, or the Kafka listener's own address.
+func (b *Broker) KafkaAdvertisedAddr() string {
+	if b.cfg.KafkaAdvertisedAddr != "" {
+		return b.cfg.KafkaAdvertisedAddr
+	}
+	return b.KafkaAddr()
 }
 
 // AdminAddr returns the admin HTTP address, or "" when disabled.
@@ -199,6 +262,9 @@ func (b *Broker) Close() error {
 		b.groups.Close()
 		errEngine := b.engine.Close(ctx)
 		errServer := b.server.Stop(ctx)
+		if b.kafka != nil {
+			errServer = errors.Join(errServer, b.kafka.Stop(ctx))
+		}
 		var errAdmin error
 		if b.admin != nil {
 			errAdmin = b.admin.Shutdown(ctx)

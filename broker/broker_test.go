@@ -25,6 +25,7 @@ func startTestBroker(t testing.TB, mutate func(*Config)) *Broker {
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.Addr = "127.0.0.1:0"
+	cfg.KafkaAddr = "127.0.0.1:0"
 	cfg.AdminAddr = "127.0.0.1:0"
 	cfg.DirectWriteBytes = segment.DirectWriteThreshold // as brokertest: no ~400 MB probe per test
 	if mutate != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -26,6 +27,13 @@ type Config struct {
 	Addr      string // addr: native protocol listener, host:port (port 0 picks one)
 	AdminAddr string // admin.addr: HTTP /metrics and /health; empty disables it
 	BrokerID  int32  // broker.id
+
+	// KafkaAddr is kafka.addr: the Kafka protocol listener, host:port;
+	// empty disables it.
+	KafkaAddr string
+	// KafkaAdvertisedAddr is kafka.advertised.addr: the host:port Kafka
+	// clients are told to dial in Metadata; empty: KafkaAddr as bound.
+	KafkaAdvertisedAddr string
 
 	// Defaults for new topics (each may be overridden per topic).
 	NumPartitions       int32         // num.partitions: for auto-created topics and CreateTopics with -1
@@ -78,6 +86,7 @@ func DefaultConfig() Config {
 		DataDir:   "./data",
 		Addr:      "127.0.0.1:9192",
 		AdminAddr: "127.0.0.1:9644",
+		KafkaAddr: "127.0.0.1:9092", // Kafka's port: clients' defaults find it
 		BrokerID:  0,
 
 		NumPartitions:       1,    // Kafka's default
@@ -197,6 +206,8 @@ var keys = []key{
 	strKey("data.dir", "directory holding partitions and metadata", func(c *Config) *string { return &c.DataDir }),
 	strKey("addr", "native protocol listener host:port (port 0 picks a free port)", func(c *Config) *string { return &c.Addr }),
 	strKey("admin.addr", "admin HTTP listener for /metrics and /health (empty disables)", func(c *Config) *string { return &c.AdminAddr }),
+	strKey("kafka.addr", "Kafka protocol listener host:port (empty disables; port 0 picks a free port)", func(c *Config) *string { return &c.KafkaAddr }),
+	strKey("kafka.advertised.addr", "host:port Kafka clients are told to dial (empty: kafka.addr as bound)", func(c *Config) *string { return &c.KafkaAdvertisedAddr }),
 	intKey("broker.id", "this broker's id", 0, func(c *Config) *int32 { return &c.BrokerID }),
 	intKey("num.partitions", "partitions of an auto-created topic", 1, func(c *Config) *int32 { return &c.NumPartitions }),
 	{"auto.create.topics.enable", "create unknown topics on produce or metadata",
@@ -362,6 +373,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Addr == "" {
 		return fmt.Errorf("%w: addr is empty", ErrConfig)
+	}
+	if c.KafkaAdvertisedAddr != "" {
+		if _, _, err := net.SplitHostPort(c.KafkaAdvertisedAddr); err != nil {
+			return fmt.Errorf("%w: kafka.advertised.addr %q: %v", ErrConfig, c.KafkaAdvertisedAddr, err)
+		}
 	}
 	if c.MaxMessageBytes > c.MaxFrameBytes {
 		return fmt.Errorf("%w: message.max.bytes %d exceeds socket.request.max.bytes %d", ErrConfig, c.MaxMessageBytes, c.MaxFrameBytes)

@@ -23,7 +23,8 @@ type healthCheck struct {
 }
 
 // healthChecks lists what /health checks, in the order it reports them:
-// shutdown, the listener, then each log dir.
+// shutdown, the listener, the Kafka listener (when there is one), then
+// each log dir.
 func (b *Broker) healthChecks() []healthCheck {
 	checks := []healthCheck{
 		{"shutdown", func() string {
@@ -33,6 +34,9 @@ func (b *Broker) healthChecks() []healthCheck {
 			return ""
 		}},
 		{"listener", func() string { return fdProblem(b.server.SinceFDExhausted) }},
+	}
+	if b.kafka != nil {
+		checks = append(checks, healthCheck{"kafka listener", func() string { return fdProblem(b.kafka.SinceFDExhausted) }})
 	}
 	for i, d := range b.engine.LogDirs() {
 		checks = append(checks, healthCheck{"log dir " + d.Dir, func() string {

@@ -420,7 +420,7 @@ func restartTestBroker(t *testing.T, b *Broker) *Broker {
 		t.Fatal(err)
 	}
 	cfg := b.cfg
-	cfg.Addr, cfg.AdminAddr = "127.0.0.1:0", ""
+	cfg.Addr, cfg.KafkaAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", ""
 	b2, err := New(cfg)
 	if err != nil {
 		t.Fatalf("reopen %s: %v", cfg.DataDir, err)

@@ -20,7 +20,7 @@ func exampleBroker() (addr string, stop func()) {
 		log.Fatal(err)
 	}
 	cfg := broker.DefaultConfig()
-	cfg.DataDir, cfg.Addr, cfg.AdminAddr = dir, "127.0.0.1:0", ""
+	cfg.DataDir, cfg.Addr, cfg.KafkaAddr, cfg.AdminAddr = dir, "127.0.0.1:0", "", ""
 	b, err := broker.New(cfg)
 	if err != nil {
 		log.Fatal(err)

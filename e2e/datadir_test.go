@@ -21,7 +21,7 @@ func TestSharedDataDirRefused(t *testing.T) {
 
 	start := time.Now()
 	out, errOut, code := runCLI(t, first.Addr, nil, 30*time.Second,
-		"broker", "--data-dir", dir, "--addr", "127.0.0.1:0", "--admin-addr", "")
+		"broker", "--data-dir", dir, "--addr", "127.0.0.1:0", "--kafka-addr", "", "--admin-addr", "")
 	took := time.Since(start)
 	if code == 0 {
 		t.Fatalf("second broker on a locked data dir exited 0 after %v; stdout:\n%s\nstderr:\n%s", took, out, errOut)

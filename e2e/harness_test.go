@@ -44,6 +44,7 @@ type brokerProc struct {
 	cmd     *exec.Cmd
 	dataDir string
 	Addr    string // native protocol host:port
+	Kafka   string // Kafka protocol host:port
 	Admin   string // admin HTTP host:port
 	exited  chan struct{}
 
@@ -68,7 +69,7 @@ func startBroker(t testing.TB, dataDir, addr string, extra ...string) *brokerPro
 // to nofile for the broker process (`ulimit -n`); 0 leaves it alone.
 func startBrokerNofile(t testing.TB, nofile int, dataDir, addr string, extra ...string) *brokerProc {
 	t.Helper()
-	args := append([]string{"broker", "--data-dir", dataDir, "--addr", addr, "--admin-addr", "127.0.0.1:0",
+	args := append([]string{"broker", "--data-dir", dataDir, "--addr", addr, "--kafka-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
 		"--set", "log.direct.write.bytes=65536"}, extra...)
 	cmd := exec.Command(spateBin, args...)
 	if nofile > 0 {
@@ -110,7 +111,8 @@ func startBrokerNofile(t testing.TB, nofile int, dataDir, addr string, extra ...
 }
 
 // scan copies the process output and picks the addresses out of the
-// start-up lines ("native protocol  HOST:PORT", "admin http  http://HOST:PORT/...").
+// start-up lines ("native protocol  HOST:PORT", "kafka protocol  HOST:PORT",
+// "admin http  http://HOST:PORT/...").
 func (p *brokerProc) scan(r io.Reader, ready chan struct{}) {
 	sc := bufio.NewScanner(r)
 	signaled := false
@@ -123,6 +125,8 @@ func (p *brokerProc) scan(r io.Reader, ready chan struct{}) {
 		switch {
 		case len(f) == 3 && f[0] == "native" && f[1] == "protocol":
 			p.Addr = f[2]
+		case len(f) == 3 && f[0] == "kafka" && f[1] == "protocol":
+			p.Kafka = f[2]
 		case len(f) >= 3 && f[0] == "admin" && f[1] == "http":
 			p.Admin = strings.TrimSuffix(strings.TrimPrefix(f[2], "http://"), "/metrics")
 		case len(f) >= 2 && f[0] == "data" && f[1] == "directory" && !signaled:

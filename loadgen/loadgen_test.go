@@ -23,7 +23,7 @@ import (
 func startBroker(t *testing.T) string {
 	t.Helper()
 	cfg := broker.DefaultConfig()
-	cfg.DataDir, cfg.Addr, cfg.AdminAddr = t.TempDir(), "127.0.0.1:0", ""
+	cfg.DataDir, cfg.Addr, cfg.KafkaAddr, cfg.AdminAddr = t.TempDir(), "127.0.0.1:0", "", ""
 	b, err := broker.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ make build >/dev/null
 go build -o "$out/fetchload" ./perf/fetchload
 strace -f -qq -y -e trace=read,pread64,readv,preadv,preadv2,write,pwrite64,writev,sendfile,copy_file_range,splice \
   -e abbrev=all -s 0 -o "$out/trace.txt" \
-  ./bin/spate broker --data-dir "$out/data" --addr 127.0.0.1:19192 --admin-addr "" >"$out/broker.log" 2>&1 &
+  ./bin/spate broker --data-dir "$out/data" --addr 127.0.0.1:19192 --kafka-addr "" --admin-addr "" >"$out/broker.log" 2>&1 &
 tracer=$!
 for _ in $(seq 50); do grep -q "native protocol" "$out/broker.log" 2>/dev/null && break; sleep 0.2; done
 "$out/fetchload" -brokers 127.0.0.1:19192 -mib "$mib" -passes "$passes"

@@ -74,7 +74,7 @@ echo "== spate and kfake + franz-go, alternated"
 # (perf/bench.md), so alternating keeps the ratio fair. The broker runs on
 # `make run`'s embedded defaults (only the ports and data directory differ);
 # each run's topic is deleted after it, which keeps the disk from filling.
-"$work/spate" broker --data-dir "$work/spate-data" --addr 127.0.0.1:29192 --admin-addr "" \
+"$work/spate" broker --data-dir "$work/spate-data" --addr 127.0.0.1:29192 --kafka-addr "" --admin-addr "" \
 	>"$work/spate.log" 2>&1 &
 pids+=($!)
 "$work/kfakebench" serve -addr 127.0.0.1:29092 >"$work/kfake.log" 2>&1 &

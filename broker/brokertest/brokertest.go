@@ -12,9 +12,9 @@ import (
 	"github.com/spate-io/spate/segment"
 )
 
-// Start starts a broker on a fresh t.TempDir() and 127.0.0.1:0 with the
-// admin listener off, and closes it when the test ends. mutate, if not
-// nil, changes the config first.
+// Start starts a broker on a fresh t.TempDir() and 127.0.0.1:0 (the Kafka
+// listener on a port of its own) with the admin listener off, and closes
+// it when the test ends. mutate, if not nil, changes the config first.
 func Start(t testing.TB, mutate func(*broker.Config)) *broker.Broker {
 	t.Helper()
 	return StartOn(t, t.TempDir(), "127.0.0.1:0", mutate)
@@ -27,6 +27,7 @@ func StartOn(t testing.TB, dir, addr string, mutate func(*broker.Config)) *broke
 	t.Helper()
 	cfg := broker.DefaultConfig()
 	cfg.DataDir, cfg.Addr, cfg.AdminAddr = dir, addr, ""
+	cfg.KafkaAddr = "127.0.0.1:0" // never the fixed default: tests run in parallel
 	cfg.ShutdownTimeout = 2 * time.Second
 	// The write path is pinned: measuring it (log.direct.write.bytes=auto)
 	// writes ~400 MB per fresh data dir, and tests of the direct path must

@@ -24,7 +24,7 @@ Configuration, later sources win:
   1. embedded defaults (see --print-config)
   2. --config FILE, in server.properties form: key=value lines, # comments
   3. environment variables SPATE_<KEY>, e.g. SPATE_LOG_FLUSH_POLICY=always
-  4. flags: --data-dir, --addr, --admin-addr, --set key=value (repeatable)
+  4. flags: --data-dir, --addr, --kafka-addr, --admin-addr, --set key=value (repeatable)
 Unknown keys in a file or in --set are errors.
 
 Examples:
@@ -35,6 +35,7 @@ Examples:
 			&cli.StringFlag{Name: "config", Usage: "config file (server.properties form)"},
 			&cli.StringFlag{Name: "data-dir", Usage: "data directory (key data.dir)"},
 			&cli.StringFlag{Name: "addr", Usage: "native protocol listener host:port (key addr)"},
+			&cli.StringFlag{Name: "kafka-addr", Usage: "Kafka protocol listener host:port; empty disables (key kafka.addr)"},
 			&cli.StringFlag{Name: "admin-addr", Usage: "admin HTTP listener for /metrics and /health; empty disables (key admin.addr)"},
 			&cli.StringSliceFlag{Name: "set", Usage: "set any config key, `key=value` (repeatable)"},
 			&cli.BoolFlag{Name: "print-config", Usage: "print the effective configuration and exit"},
@@ -60,7 +61,7 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 			fmt.Fprintf(os.Stderr, "spate: warning: environment variable %s names no broker config key\n", name)
 		}
 	}
-	for flag, key := range map[string]string{"data-dir": "data.dir", "addr": "addr", "admin-addr": "admin.addr"} {
+	for flag, key := range map[string]string{"data-dir": "data.dir", "addr": "addr", "kafka-addr": "kafka.addr", "admin-addr": "admin.addr"} {
 		if c.IsSet(flag) {
 			if err := cfg.Set(key, c.String(flag)); err != nil {
 				return cfg, err
@@ -114,6 +115,9 @@ func runBroker(c *cli.Context) error {
 	dir, _ := filepath.Abs(b.DataDir())
 	fmt.Printf("spate broker %d started\n", cfg.BrokerID)
 	fmt.Printf("  native protocol  %s\n", b.Addr())
+	if a := b.KafkaAddr(); a != "" {
+		fmt.Printf("  kafka protocol   %s\n", a)
+	}
 	if a := b.AdminAddr(); a != "" {
 		fmt.Printf("  admin http       http://%s/metrics  http://%s/health  http://%s/debug/pprof/\n", a, a, a)
 	}

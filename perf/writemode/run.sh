@@ -40,7 +40,7 @@ go build -o "$work/spate" ./cmd/spate
 for p in $(seq "$pairs"); do
 	for v in auto 0 65536; do
 		rm -rf "$work/data"
-		"$work/spate" broker --data-dir "$work/data" --addr 127.0.0.1:29392 --admin-addr "" \
+		"$work/spate" broker --data-dir "$work/data" --addr 127.0.0.1:29392 --kafka-addr "" --admin-addr "" \
 			--set "log.direct.write.bytes=$v" >"$work/broker.log" 2>&1 &
 		bpid=$!
 		for _ in $(seq 100); do

@@ -1,0 +1,264 @@
+package kafka
+
+// Behavior: the requests answered at once from the engine's state
+// (DeleteTopics excepted, which waits for the deleted topics' committed
+// offsets to be removed, as the native front end does).
+//
+//	Metadata          this broker alone (the cluster lands later), every
+//	                  partition led by it at leader epoch 0, zero topic ids;
+//	                  unknown topics are created when auto.create.topics.enable
+//	                  and the request allow it (always below v4, as Kafka)
+//	ListOffsets       earliest (-2), latest (-1, the high watermark) and
+//	                  timestamp lookups; other negative timestamps INVALID_REQUEST
+//	CreateTopics      engine.CreateTopicReplicated (ValidateOnly: ValidateCreateTopic);
+//	                  a manual replica assignment is refused
+//	DeleteTopics      by name; a topic named only by id is UNKNOWN_TOPIC_ID
+//	InitProducerId    a new idempotent producer id; a transactional id is refused
+//	FindCoordinator   this broker, for groups; transaction coordinators do not exist
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/netio"
+)
+
+// clusterID is what Metadata v2+ reports. One broker is one cluster until
+// the cluster issue gives clusters an id.
+const clusterID = "spate"
+
+func (h *Handler) metadata(r *netio.Responder, hdr requestHeader, q *kmsg.MetadataRequest) {
+	e := h.cfg.Engine
+	resp := kmsg.NewPtrMetadataResponse()
+	resp.Version = q.Version
+	host, port := h.self()
+	b := kmsg.NewMetadataResponseBroker()
+	b.NodeID, b.Host, b.Port = h.cfg.BrokerID, host, port
+	resp.Brokers = []kmsg.MetadataResponseBroker{b}
+	cid := clusterID
+	resp.ClusterID = &cid
+	resp.ControllerID = h.cfg.BrokerID
+
+	// A null topic list (v1+) or an empty one at v0 asks for every topic.
+	all := q.Topics == nil || (q.Version == 0 && len(q.Topics) == 0)
+	var names []string
+	for _, t := range q.Topics {
+		if t.Topic == nil {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.TopicID, mt.ErrorCode = t.TopicID, kerr.UnknownTopicID.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		names = append(names, *t.Topic)
+	}
+	if all {
+		names = e.Topics()
+	} else if h.cfg.AutoCreateTopics && (q.Version < 4 || q.AllowAutoTopicCreation) {
+		for _, name := range names {
+			// Failures (an invalid name) show in Describe's per-topic error below.
+			e.CreateTopic(name, -1, nil)
+		}
+	}
+	if all || len(names) > 0 {
+		for _, t := range e.Describe(names...) {
+			resp.Topics = append(resp.Topics, h.metadataTopic(t))
+		}
+	}
+	h.reply(r, hdr, resp)
+}
+
+func (h *Handler) metadataTopic(t engine.TopicInfo) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.Name
+	mt.Topic = &name
+	mt.IsInternal = engine.IsInternalTopic(t.Name)
+	mt.ErrorCode = h.code(t.Err)
+	if t.Err != nil && engine.ValidateTopicName(t.Name) != nil {
+		mt.ErrorCode = kerr.InvalidTopicException.Code
+	}
+	for _, p := range t.Partitions {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition, mp.Leader, mp.LeaderEpoch = p.Partition, p.Leader, p.LeaderEpoch
+		mp.Replicas, mp.ISR = p.Replicas, p.ISR
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+	return mt
+}
+
+func (h *Handler) listOffsets(r *netio.Responder, hdr requestHeader, q *kmsg.ListOffsetsRequest) {
+	resp := kmsg.NewPtrListOffsetsResponse()
+	resp.Version = q.Version
+	for _, t := range q.Topics {
+		rt := kmsg.NewListOffsetsResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewListOffsetsResponseTopicPartition()
+			rp.Partition, rp.Timestamp, rp.Offset = p.Partition, -1, -1
+			if p.Timestamp < engine.EarliestTimestamp {
+				// Kafka's -3 (max timestamp, v7) is not engine's -3 (log end).
+				rp.ErrorCode = kerr.InvalidRequest.Code
+			} else {
+				off, err := h.cfg.Engine.ListOffsets(t.Topic, p.Partition, p.Timestamp)
+				rp.ErrorCode, rp.Offset = h.code(err), off
+				if err == nil && off >= 0 {
+					rp.LeaderEpoch = 0
+				}
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	h.reply(r, hdr, resp)
+}
+
+func (h *Handler) createTopics(r *netio.Responder, hdr requestHeader, q *kmsg.CreateTopicsRequest) {
+	e := h.cfg.Engine
+	resp := kmsg.NewPtrCreateTopicsResponse()
+	resp.Version = q.Version
+	for _, t := range q.Topics {
+		rt := kmsg.NewCreateTopicsResponseTopic()
+		rt.Topic = t.Topic
+		var err error
+		if len(t.ReplicaAssignment) > 0 {
+			err = fmt.Errorf("%w: topic %q: manual replica assignment is not supported", engine.ErrInvalidRequest, t.Topic)
+		} else {
+			configs := make(map[string]string, len(t.Configs))
+			for _, c := range t.Configs {
+				if c.Value != nil {
+					configs[c.Name] = *c.Value
+				}
+			}
+			if q.ValidateOnly {
+				err = e.ValidateCreateTopic(t.Topic, t.NumPartitions, t.ReplicationFactor, configs)
+			} else {
+				err = e.CreateTopicReplicated(t.Topic, t.NumPartitions, t.ReplicationFactor, configs)
+			}
+		}
+		if err != nil {
+			rt.ErrorCode = h.code(err)
+			msg := err.Error()
+			rt.ErrorMessage = &msg
+		} else if info := e.Describe(t.Topic); info[0].Err == nil {
+			rt.NumPartitions, rt.ReplicationFactor = int32(len(info[0].Partitions)), 1
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	h.reply(r, hdr, resp)
+}
+
+func (h *Handler) deleteTopics(r *netio.Responder, hdr requestHeader, q *kmsg.DeleteTopicsRequest) {
+	resp := kmsg.NewPtrDeleteTopicsResponse()
+	resp.Version = q.Version
+	names := q.TopicNames
+	if q.Version >= 6 {
+		names = nil
+		for _, t := range q.Topics {
+			if t.Topic == nil {
+				rt := kmsg.NewDeleteTopicsResponseTopic()
+				rt.TopicID, rt.ErrorCode = t.TopicID, kerr.UnknownTopicID.Code
+				resp.Topics = append(resp.Topics, rt)
+				continue
+			}
+			names = append(names, *t.Topic)
+		}
+	}
+	var deleted []int // indexes into resp.Topics
+	for _, name := range names {
+		rt := kmsg.NewDeleteTopicsResponseTopic()
+		n := name
+		rt.Topic = &n
+		if err := h.cfg.Engine.DeleteTopic(name); err != nil {
+			rt.ErrorCode = h.code(err)
+			msg := err.Error()
+			rt.ErrorMessage = &msg
+		} else {
+			deleted = append(deleted, len(resp.Topics))
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if len(deleted) == 0 {
+		h.reply(r, hdr, resp)
+		return
+	}
+	// Every group's offsets of a deleted topic go too (as Kafka does), so a
+	// topic created again under the name starts without them. The answer
+	// waits for that; a failure leaves the topic deleted and says so.
+	var mu sync.Mutex
+	left := len(deleted)
+	for _, i := range deleted {
+		h.cfg.Groups.DeleteTopicOffsets(*resp.Topics[i].Topic, time.Now(), func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				msg := "deleted, but its committed offsets stay: " + err.Error()
+				resp.Topics[i].ErrorMessage = &msg
+			}
+			if left--; left == 0 {
+				h.reply(r, hdr, resp)
+			}
+		})
+	}
+}
+
+func (h *Handler) initProducerID(r *netio.Responder, hdr requestHeader, q *kmsg.InitProducerIDRequest) {
+	resp := kmsg.NewPtrInitProducerIDResponse()
+	resp.Version = q.Version
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if q.TransactionalID != nil {
+		// Transactions do not exist yet: refuse rather than hand out an id
+		// a transactional producer would believe fences its writes.
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		h.reply(r, hdr, resp)
+		return
+	}
+	id, epoch, err := h.cfg.Engine.InitProducerID()
+	if err != nil {
+		resp.ErrorCode = h.code(err)
+	} else {
+		resp.ProducerID, resp.ProducerEpoch = id, epoch
+	}
+	h.reply(r, hdr, resp)
+}
+
+// errUnsupportedCoordinator answers FindCoordinator for a transaction
+// coordinator.
+var errUnsupportedCoordinator = errors.New("only group coordinators exist (key type 0)")
+
+func (h *Handler) findCoordinator(r *netio.Responder, hdr requestHeader, q *kmsg.FindCoordinatorRequest) {
+	resp := kmsg.NewPtrFindCoordinatorResponse()
+	resp.Version = q.Version
+	keys := q.CoordinatorKeys // v4+ batches keys
+	if q.Version < 4 {
+		keys = []string{q.CoordinatorKey}
+	}
+	host, port := h.self()
+	for _, key := range keys {
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key, c.NodeID, c.Port = key, -1, -1
+		var err error
+		if q.CoordinatorType != 0 {
+			err = errUnsupportedCoordinator
+			c.ErrorCode = kerr.InvalidRequest.Code
+		} else if _, _, err = h.cfg.Groups.FindCoordinator(key); err != nil {
+			c.ErrorCode = h.code(err)
+		} else {
+			c.NodeID, c.Host, c.Port = h.cfg.BrokerID, host, port
+		}
+		if err != nil {
+			msg := err.Error()
+			c.ErrorMessage = &msg
+		}
+		resp.Coordinators = append(resp.Coordinators, c)
+	}
+	if q.Version < 4 {
+		c := resp.Coordinators[0]
+		resp.ErrorCode, resp.ErrorMessage, resp.NodeID, resp.Host, resp.Port = c.ErrorCode, c.ErrorMessage, c.NodeID, c.Host, c.Port
+	}
+	h.reply(r, hdr, resp)
+}

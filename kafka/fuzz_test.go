@@ -1,0 +1,122 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"errors"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// seedRequest is a request payload (no size prefix) as a client sends it.
+func seedRequest(key, version int16) []byte {
+	req := kmsg.RequestForKey(key)
+	req.SetVersion(version)
+	b := binary.BigEndian.AppendUint16(nil, uint16(key))
+	b = binary.BigEndian.AppendUint16(b, uint16(version))
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = binary.BigEndian.AppendUint16(b, 2)
+	b = append(b, "id"...)
+	if req.IsFlexible() {
+		b = append(b, 0)
+	}
+	return req.AppendTo(b)
+}
+
+// FuzzKafkaRequest feeds arbitrary payloads to the request decoder: it
+// must return a request or an error wrapping ErrMalformedRequest or
+// ErrUnsupportedRequest, never panic.
+func FuzzKafkaRequest(f *testing.F) {
+	for _, v := range served {
+		for ver := v.min; ver <= v.max; ver++ {
+			f.Add(seedRequest(v.key, ver))
+		}
+	}
+	f.Add([]byte{0, 18, 0, 9, 0, 0, 0, 1, 0xff, 0xff}) // ApiVersions v9
+	f.Add([]byte{0, 0, 0, 9, 0, 0, 0, 1, 0xff, 0xff, 0x05, 0x01, 0x7f})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		hdr, req, err := decodeRequest(payload)
+		switch {
+		case err != nil:
+			if !errors.Is(err, ErrMalformedRequest) && !errors.Is(err, ErrUnsupportedRequest) {
+				t.Fatalf("error %v wraps neither sentinel", err)
+			}
+		case req == nil:
+			if hdr.key != apiVersionsKey {
+				t.Fatalf("no request and no error for key %d", hdr.key)
+			}
+		default:
+			if req.Key() != hdr.key || req.GetVersion() != hdr.version {
+				t.Fatalf("decoded key %d v%d from a header of key %d v%d", req.Key(), req.GetVersion(), hdr.key, hdr.version)
+			}
+			vr, _ := servedRange(hdr.key)
+			if hdr.version < vr.min || hdr.version > vr.max {
+				t.Fatalf("decoded key %d at unserved version %d", hdr.key, hdr.version)
+			}
+		}
+	})
+}
+
+// The hand encoder, records spliced in at its cuts, decodes with kmsg to
+// what it was given, at every served Fetch version.
+func TestAppendFetchResponse(t *testing.T) {
+	topics := []fetchTopic{
+		{name: "a", partitions: []fetchPartition{
+			{partition: 0, highWatermark: 10, logStartOffset: 2, recordsLen: 5},
+			{partition: 3, errorCode: 1, highWatermark: -1, logStartOffset: -1},
+		}},
+		{name: "bee", partitions: []fetchPartition{{partition: 1, highWatermark: 7, recordsLen: 200}}},
+		{name: "empty"},
+	}
+	records := [][]byte{[]byte("12345"), nil, make([]byte, 200)}
+	records[2][0], records[2][199] = 'x', 'y'
+	for v := int16(4); v <= 12; v++ {
+		hdr := requestHeader{key: 1, version: v, correlationID: 42}
+		frame, cuts := appendFetchResponse(nil, hdr, 0, topics, nil)
+		var whole []byte
+		prev := 0
+		for i, cut := range cuts {
+			whole = append(whole, frame[prev:cut]...)
+			whole = append(whole, records[i]...)
+			prev = cut
+		}
+		whole = append(whole, frame[prev:]...)
+		if size := int(binary.BigEndian.Uint32(whole)); size != len(whole)-4 {
+			t.Fatalf("v%d: size prefix %d, frame has %d bytes after it", v, size, len(whole)-4)
+		}
+		if corr := binary.BigEndian.Uint32(whole[4:]); corr != 42 {
+			t.Fatalf("v%d: correlation id %d", v, corr)
+		}
+		body := whole[8:]
+		if v >= 12 {
+			body = body[1:]
+		}
+		resp := kmsg.NewPtrFetchResponse()
+		resp.SetVersion(v)
+		if err := resp.ReadFrom(body); err != nil {
+			t.Fatalf("v%d: kmsg cannot decode: %v", v, err)
+		}
+		i := 0
+		for ti, rt := range resp.Topics {
+			if rt.Topic != topics[ti].name || len(rt.Partitions) != len(topics[ti].partitions) {
+				t.Fatalf("v%d: topic %d decoded as %q with %d partitions", v, ti, rt.Topic, len(rt.Partitions))
+			}
+			for pi, p := range rt.Partitions {
+				want := topics[ti].partitions[pi]
+				logStart := want.logStartOffset
+				if v < 5 {
+					logStart = -1 // kmsg's default where the field is absent
+				}
+				if p.Partition != want.partition || p.ErrorCode != want.errorCode || p.HighWatermark != want.highWatermark ||
+					p.LastStableOffset != want.highWatermark || p.LogStartOffset != logStart ||
+					string(p.RecordBatches) != string(records[i]) {
+					t.Fatalf("v%d: topic %d partition %d decoded as %+v, want %+v", v, ti, pi, p, want)
+				}
+				i++
+			}
+		}
+		if len(resp.Topics) != len(topics) || resp.SessionID != 0 {
+			t.Fatalf("v%d: %d topics, session %d", v, len(resp.Topics), resp.SessionID)
+		}
+	}
+}

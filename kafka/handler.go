@@ -1,0 +1,166 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/netio"
+)
+
+// Config is what the handler needs from the broker that runs it.
+type Config struct {
+	Engine *engine.Engine
+	// Groups answers FindCoordinator (and creates __consumer_offsets on
+	// first use, as the native front end does).
+	Groups   *engine.GroupCoordinator
+	BrokerID int32
+	// Advertised returns the host:port Metadata and FindCoordinator name
+	// for this broker: kafka.advertised.addr, or the bound listener.
+	Advertised func() string
+	// AutoCreateTopics creates an unknown topic named in Metadata when the
+	// request allows it (auto.create.topics.enable).
+	AutoCreateTopics bool
+	// ErrorCode maps an engine error to Kafka's error code. The broker
+	// passes the mapping its native front end uses, whose codes are
+	// Kafka's numbers, so both front doors answer a failure alike.
+	ErrorCode func(error) int16
+}
+
+// Handler serves Kafka request frames; see the package doc. Run it on a
+// netio.Server with Config.Ordered set.
+type Handler struct {
+	cfg Config
+}
+
+// NewHandler returns a Handler serving cfg.Engine.
+func NewHandler(cfg Config) *Handler { return &Handler{cfg: cfg} }
+
+// ServeFrame implements netio.Handler.
+func (h *Handler) ServeFrame(r *netio.Responder, payload []byte) {
+	hdr, req, err := decodeRequest(payload)
+	switch {
+	case err != nil:
+		r.Close(err)
+		return
+	case req == nil: // ApiVersions at a version above ours
+		h.reply(r, hdr, unsupportedAPIVersions())
+		return
+	}
+	switch q := req.(type) {
+	case *kmsg.ApiVersionsRequest:
+		h.reply(r, hdr, apiVersionsResponse(q.Version))
+	case *kmsg.MetadataRequest:
+		h.metadata(r, hdr, q)
+	case *kmsg.ProduceRequest:
+		h.produce(r, hdr, q)
+	case *kmsg.FetchRequest:
+		h.fetch(r, hdr, q)
+	case *kmsg.ListOffsetsRequest:
+		h.listOffsets(r, hdr, q)
+	case *kmsg.CreateTopicsRequest:
+		h.createTopics(r, hdr, q)
+	case *kmsg.DeleteTopicsRequest:
+		h.deleteTopics(r, hdr, q)
+	case *kmsg.InitProducerIDRequest:
+		h.initProducerID(r, hdr, q)
+	case *kmsg.FindCoordinatorRequest:
+		h.findCoordinator(r, hdr, q)
+	default:
+		// Unreachable while served and this switch list the same keys.
+		r.Close(fmt.Errorf("%w: key %d has no handler", ErrUnsupportedRequest, hdr.key))
+	}
+}
+
+// decodeRequest parses the header, checks the key and version against
+// served before touching the body, and decodes the body with kmsg. It
+// returns a nil request and no error for ApiVersions at a version above
+// ours, which is answered rather than refused.
+func decodeRequest(payload []byte) (requestHeader, kmsg.Request, error) {
+	hdr, rest, err := parseFixedHeader(payload)
+	if err != nil {
+		return hdr, nil, err
+	}
+	vr, ok := servedRange(hdr.key)
+	if !ok {
+		return hdr, nil, fmt.Errorf("%w: key %d", ErrUnsupportedRequest, hdr.key)
+	}
+	if hdr.key == apiVersionsKey && hdr.version > vr.max {
+		return hdr, nil, nil
+	}
+	if hdr.version < vr.min || hdr.version > vr.max {
+		return hdr, nil, fmt.Errorf("%w: key %d version %d (served %d-%d)", ErrUnsupportedRequest, hdr.key, hdr.version, vr.min, vr.max)
+	}
+	req := kmsg.RequestForKey(hdr.key)
+	req.SetVersion(hdr.version)
+	if req.IsFlexible() {
+		if rest, err = skipTags(rest); err != nil {
+			return hdr, nil, fmt.Errorf("key %d version %d request header: %w", hdr.key, hdr.version, err)
+		}
+	}
+	// ReadFrom, not UnsafeReadFrom: strings (topic names) outlive the
+	// frame in the engine's maps and in parked answers. Byte fields alias
+	// payload either way.
+	if err := req.ReadFrom(rest); err != nil {
+		return hdr, nil, fmt.Errorf("%w: key %d version %d: %v", ErrMalformedRequest, hdr.key, hdr.version, err)
+	}
+	return hdr, req, nil
+}
+
+// unsupportedAPIVersions is KIP-511's answer to a too-new ApiVersions: the
+// v0 form, UNSUPPORTED_VERSION and the ApiVersions range alone, so the
+// client retries at a version it finds there.
+func unsupportedAPIVersions() *kmsg.ApiVersionsResponse {
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.Version = 0
+	resp.ErrorCode = kerr.UnsupportedVersion.Code
+	vr, _ := servedRange(apiVersionsKey)
+	k := kmsg.NewApiVersionsResponseApiKey()
+	k.ApiKey, k.MinVersion, k.MaxVersion = vr.key, vr.min, vr.max
+	resp.ApiKeys = append(resp.ApiKeys, k)
+	return resp
+}
+
+// reply encodes resp at the request's version into a pooled buffer and
+// queues it. resp's version must already be set (kmsg encodes by it).
+func (h *Handler) reply(r *netio.Responder, hdr requestHeader, resp kmsg.Response) {
+	buf := netio.GetBuffer()
+	buf.B = appendResponseFrame(buf.B, hdr, resp)
+	r.Reply(netio.BytesChunk(buf))
+}
+
+// appendResponseFrame appends size, response header and body.
+func appendResponseFrame(dst []byte, hdr requestHeader, resp kmsg.Response) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(hdr.correlationID))
+	if resp.IsFlexible() && hdr.key != apiVersionsKey {
+		dst = append(dst, 0) // no tagged fields in the response header
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+// code maps an engine error (nil included) to Kafka's error code.
+func (h *Handler) code(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	return h.cfg.ErrorCode(err)
+}
+
+// self is this broker's advertised address, split for Metadata.
+func (h *Handler) self() (host string, port int32) {
+	host, p, err := net.SplitHostPort(h.cfg.Advertised())
+	if err != nil {
+		return h.cfg.Advertised(), -1
+	}
+	n, _ := strconv.Atoi(p)
+	return host, int32(n)
+}
