@@ -100,6 +100,8 @@ func (b *Broker) newKafkaServer() (*netio.Server, error) {
 		Advertised:       b.KafkaAdvertisedAddr,
 		AutoCreateTopics: cfg.AutoCreateTopics,
 		ErrorCode:        func(err error) int16 { return int16(codeOf(err)) },
+
+		OffsetMetadataMaxBytes: cfg.OffsetMetadataMaxBytes,
 	})
 	ncfg := cfg.listener(cfg.KafkaAddr)
 	ncfg.Ordered = true

@@ -22,7 +22,6 @@ package broker
 
 import (
 	"errors"
-	"net"
 	"strconv"
 	"time"
 
@@ -56,7 +55,7 @@ func (h *nativeHandler) joinGroup(r *netio.Responder, hdr wire.RequestHeader, st
 		MemberID:         q.MemberID,
 		GroupInstanceID:  q.GroupInstanceID,
 		ClientID:         q.ClientID,
-		ClientHost:       clientHost(r.Conn().RemoteAddr),
+		ClientHost:       r.Conn().RemoteHost(),
 		SessionTimeout:   time.Duration(q.SessionTimeoutMs) * time.Millisecond,
 		RebalanceTimeout: time.Duration(q.RebalanceTimeoutMs) * time.Millisecond,
 		ProtocolType:     q.ProtocolType,
@@ -80,17 +79,6 @@ func (h *nativeHandler) joinGroup(r *netio.Responder, hdr wire.RequestHeader, st
 		}
 		h.reply(r, hdr, start, resp, res.Err != nil)
 	})
-}
-
-// clientHost is the peer's IP, as Kafka's DescribeGroups shows it.
-func clientHost(a net.Addr) string {
-	if a == nil {
-		return ""
-	}
-	if host, _, err := net.SplitHostPort(a.String()); err == nil {
-		return host
-	}
-	return a.String()
 }
 
 func (h *nativeHandler) syncGroup(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.SyncGroupRequest) {

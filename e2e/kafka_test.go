@@ -25,11 +25,7 @@ func TestKafkaFranzGo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	prod, err := kgo.NewClient(kgo.SeedBrokers(b.Kafka), kgo.DefaultProduceTopic(topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
+	prod := newKgo(t, b, kgo.DefaultProduceTopic(topic))
 	create := kmsg.NewPtrCreateTopicsRequest()
 	ct := kmsg.NewCreateTopicsRequestTopic()
 	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = topic, partitions, 1
@@ -63,12 +59,7 @@ func TestKafkaFranzGo(t *testing.T) {
 	for p := range int32(partitions) {
 		offsets[p] = kgo.NewOffset().AtStart()
 	}
-	cons, err := kgo.NewClient(kgo.SeedBrokers(b.Kafka),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
+	cons := newKgo(t, b, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
 	byPos := map[[2]int64]*kgo.Record{}
 	for _, r := range sent {
 		byPos[[2]int64{int64(r.Partition), r.Offset}] = r
@@ -153,4 +144,105 @@ func TestKcat(t *testing.T) {
 	if out != in.String() {
 		t.Fatalf("kcat -C read %d bytes that differ from the %d produced; first lines:\n%.300s", len(out), in.Len(), out)
 	}
+}
+
+// TestKafkaGroups consumes through the Kafka port in consumer groups: two
+// franz-go members (cooperative-sticky, franz-go's default) share the
+// partitions and commit, and kcat -G reads the topic in a group of its
+// own. Every record is read, and the committed offsets cover the log.
+func TestKafkaGroups(t *testing.T) {
+	const n, partitions, topic = 2000, 4, "grouped"
+	b := startBroker(t, t.TempDir(), "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	prod := newKgo(t, b, kgo.DefaultProduceTopic(topic))
+	mustCLI(t, b.Addr, nil, 30*time.Second, "topic", "create", topic, "--partitions", strconv.Itoa(partitions))
+	for i := range n {
+		prod.Produce(ctx, &kgo.Record{Key: []byte(strconv.Itoa(i)), Value: []byte(strconv.Itoa(i))}, nil)
+	}
+	if err := prod.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	seen := make(chan string, 2*n)
+	for range 2 { // members of group kg
+		cl := newKgo(t, b, kgo.ConsumerGroup("kg"), kgo.ConsumeTopics(topic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+		go func() {
+			for ctx.Err() == nil {
+				fs := cl.PollFetches(ctx)
+				if fs.IsClientClosed() {
+					return
+				}
+				fs.EachRecord(func(r *kgo.Record) { seen <- string(r.Value) })
+				cl.CommitUncommittedOffsets(ctx)
+			}
+		}()
+	}
+	got := map[string]bool{}
+	for len(got) < n {
+		select {
+		case v := <-seen:
+			got[v] = true
+		case <-ctx.Done():
+			t.Fatalf("group kg consumed %d of %d records", len(got), n)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for committed := int64(0); committed != n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("group kg committed offsets summing to %d, want %d", committed, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+		committed = committedSum(ctx, t, prod, "kg")
+	}
+
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Skip("kcat is not installed: the kcat -G half is skipped")
+	}
+	cctx, ccancel := context.WithTimeout(ctx, 60*time.Second)
+	defer ccancel()
+	out, err := exec.CommandContext(cctx, kcat, "-b", b.Kafka, "-G", "kcat-group", topic,
+		"-o", "beginning", "-e", "-f", `%s\n`).Output()
+	if err != nil {
+		t.Fatalf("kcat -G: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("kcat -G read %d records, want %d", len(lines), n)
+	}
+}
+
+// newKgo is a franz-go client of b's Kafka port, closed when the test ends.
+func newKgo(t *testing.T, b *brokerProc, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(b.Kafka)}, opts...)...)
+	if err != nil {
+		t.Fatalf("franz-go client of %s: %v", b.Kafka, err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// committedSum asks the group coordinator for group's committed offsets
+// of every topic and adds them up.
+func committedSum(ctx context.Context, t *testing.T, cl *kgo.Client, group string) int64 {
+	t.Helper()
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = group
+	req.Topics = nil // all topics
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("OffsetFetch %s: %v %+v", group, err, resp)
+	}
+	var sum int64
+	for _, tp := range resp.Topics {
+		for _, p := range tp.Partitions {
+			if p.Offset > 0 {
+				sum += p.Offset
+			}
+		}
+	}
+	return sum
 }

@@ -23,6 +23,9 @@ type Config struct {
 	// Advertised returns the host:port Metadata and FindCoordinator name
 	// for this broker: kafka.advertised.addr, or the bound listener.
 	Advertised func() string
+	// OffsetMetadataMaxBytes is offset.metadata.max.bytes: the longest
+	// metadata string an OffsetCommit may store.
+	OffsetMetadataMaxBytes int32
 	// AutoCreateTopics creates an unknown topic named in Metadata when the
 	// request allows it (auto.create.topics.enable).
 	AutoCreateTopics bool
@@ -71,6 +74,18 @@ func (h *Handler) ServeFrame(r *netio.Responder, payload []byte) {
 		h.initProducerID(r, hdr, q)
 	case *kmsg.FindCoordinatorRequest:
 		h.findCoordinator(r, hdr, q)
+	case *kmsg.JoinGroupRequest:
+		h.joinGroup(r, hdr, q)
+	case *kmsg.SyncGroupRequest:
+		h.syncGroup(r, hdr, q)
+	case *kmsg.HeartbeatRequest:
+		h.heartbeat(r, hdr, q)
+	case *kmsg.LeaveGroupRequest:
+		h.leaveGroup(r, hdr, q)
+	case *kmsg.OffsetCommitRequest:
+		h.offsetCommit(r, hdr, q)
+	case *kmsg.OffsetFetchRequest:
+		h.offsetFetch(r, hdr, q)
 	default:
 		// Unreachable while served and this switch list the same keys.
 		r.Close(fmt.Errorf("%w: key %d has no handler", ErrUnsupportedRequest, hdr.key))

@@ -14,13 +14,19 @@ type versionRange struct {
 // in range, or it falls back to magic-1 messages or drops idempotence).
 // A maximum is raised only with the semantics it brings: ListOffsets v7
 // adds the max-timestamp lookup (-3), which the engine does not have, and
-// Fetch v13+ names topics by id.
+// Fetch v13+ names topics by id, and OffsetFetch v8 batches groups.
 var served = []versionRange{
 	{key: 0, min: 3, max: 9},  // Produce
 	{key: 1, min: 4, max: 12}, // Fetch
 	{key: 2, min: 1, max: 6},  // ListOffsets
 	{key: 3, min: 0, max: 12}, // Metadata
+	{key: 8, min: 2, max: 8},  // OffsetCommit
+	{key: 9, min: 1, max: 7},  // OffsetFetch
 	{key: 10, min: 0, max: 4}, // FindCoordinator
+	{key: 11, min: 0, max: 9}, // JoinGroup
+	{key: 12, min: 0, max: 4}, // Heartbeat
+	{key: 13, min: 0, max: 5}, // LeaveGroup
+	{key: 14, min: 0, max: 5}, // SyncGroup
 	{key: 18, min: 0, max: 3}, // ApiVersions
 	{key: 19, min: 0, max: 7}, // CreateTopics
 	{key: 20, min: 0, max: 6}, // DeleteTopics

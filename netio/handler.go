@@ -42,6 +42,18 @@ type ConnInfo struct {
 	RemoteAddr net.Addr
 }
 
+// RemoteHost is the peer's IP without the port (what Kafka's
+// DescribeGroups shows as a member's host), or "" when unknown.
+func (c ConnInfo) RemoteHost() string {
+	if c.RemoteAddr == nil {
+		return ""
+	}
+	if host, _, err := net.SplitHostPort(c.RemoteAddr.String()); err == nil {
+		return host
+	}
+	return c.RemoteAddr.String()
+}
+
 // FileRange is a reference-counted byte range of a file that a response
 // sends without copying it into user space. segment.FileRange satisfies it.
 type FileRange interface {
