@@ -10,6 +10,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/spate-io/spate/broker"
+	"github.com/spate-io/spate/broker/brokertest"
 )
 
 func TestAPIVersions(t *testing.T) {
@@ -133,6 +136,22 @@ func TestProduceFetch(t *testing.T) {
 	}
 	if p := fetch(t, k, 11, "missing", 0, 0); p.ErrorCode != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("fetch of a missing topic: error %d, want UNKNOWN_TOPIC_OR_PARTITION", p.ErrorCode)
+	}
+	sess := kmsg.NewPtrFetchRequest()
+	sess.SessionID, sess.SessionEpoch = 7, 1
+	if r := do[*kmsg.FetchResponse](k, sess, 12); r.ErrorCode != kerr.FetchSessionIDNotFound.Code || r.SessionID != 0 {
+		t.Fatalf("fetch in session 7: error %d session %d, want FETCH_SESSION_ID_NOT_FOUND and no session", r.ErrorCode, r.SessionID)
+	}
+	txn := kmsg.NewPtrProduceRequest()
+	txn.TransactionID, txn.Acks = kmsg.StringPtr("t"), 1
+	tt := kmsg.NewProduceRequestTopic()
+	tt.Topic = "events"
+	tp := kmsg.NewProduceRequestTopicPartition()
+	tp.Records = batch(t, 0, 1)
+	tt.Partitions = append(tt.Partitions, tp)
+	txn.Topics = append(txn.Topics, tt)
+	if r := do[*kmsg.ProduceResponse](k, txn, 9); r.Topics[0].Partitions[0].ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
+		t.Fatalf("transactional produce: error %d, want it refused", r.Topics[0].Partitions[0].ErrorCode)
 	}
 	corrupt := batch(t, 0, 3)
 	corrupt[len(corrupt)-1] ^= 0xff
@@ -299,4 +318,14 @@ func appendRaw(dst []byte, key, version int16, body ...byte) []byte {
 	payload = append(payload, body...)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(payload)))
 	return append(dst, payload...)
+}
+
+// Metadata and FindCoordinator name kafka.advertised.addr when it is set.
+func TestAdvertisedAddr(t *testing.T) {
+	b := brokertest.Start(t, func(c *broker.Config) { c.KafkaAdvertisedAddr = "kafka.example:19092" })
+	k := dial(t, b.KafkaAddr())
+	resp := do[*kmsg.MetadataResponse](k, kmsg.NewPtrMetadataRequest(), 12)
+	if len(resp.Brokers) != 1 || resp.Brokers[0].Host != "kafka.example" || resp.Brokers[0].Port != 19092 {
+		t.Fatalf("Metadata brokers %+v, want kafka.example:19092", resp.Brokers)
+	}
 }
