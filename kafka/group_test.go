@@ -11,7 +11,8 @@ import (
 )
 
 // One member's whole life in a group at old (v3, no MEMBER_ID_REQUIRED)
-// and new versions: join, sync, heartbeat, commit, fetch offsets, leave.
+// and new versions: join, sync, heartbeat, commit, fetch offsets, leave;
+// then the groups are listed, described and deleted.
 func TestGroupLifecycle(t *testing.T) {
 	b := brokertest.Start(t, func(c *broker.Config) { c.GroupInitialRebalanceDelay = 0 })
 	k := dial(t, b.KafkaAddr())
@@ -97,5 +98,26 @@ func TestGroupLifecycle(t *testing.T) {
 		if hr := do[*kmsg.HeartbeatResponse](k, hb, v.hb); hr.ErrorCode != kerr.UnknownMemberID.Code {
 			t.Fatalf("Heartbeat v%d after leaving: error %d, want UNKNOWN_MEMBER_ID", v.hb, hr.ErrorCode)
 		}
+	}
+
+	list := kmsg.NewPtrListGroupsRequest()
+	list.StatesFilter = []string{"Empty"}
+	lg := do[*kmsg.ListGroupsResponse](k, list, 4)
+	if lg.ErrorCode != 0 || len(lg.Groups) != 2 || lg.Groups[0].GroupState != "Empty" {
+		t.Fatalf("ListGroups of empty groups: %+v", lg)
+	}
+	desc := kmsg.NewPtrDescribeGroupsRequest()
+	desc.Groups = []string{"g3", "nope"}
+	dg := do[*kmsg.DescribeGroupsResponse](k, desc, 5)
+	if len(dg.Groups) != 2 || dg.Groups[0].State != "Empty" || dg.Groups[0].ProtocolType != "consumer" || dg.Groups[1].State != "Dead" {
+		t.Fatalf("DescribeGroups: %+v", dg.Groups)
+	}
+	del := kmsg.NewPtrDeleteGroupsRequest()
+	del.Groups = []string{"g3", "g9"}
+	if dr := do[*kmsg.DeleteGroupsResponse](k, del, 2); dr.Groups[0].ErrorCode != 0 || dr.Groups[1].ErrorCode != 0 {
+		t.Fatalf("DeleteGroups: %+v", dr.Groups)
+	}
+	if lg := do[*kmsg.ListGroupsResponse](k, kmsg.NewPtrListGroupsRequest(), 0); len(lg.Groups) != 0 {
+		t.Fatalf("groups left after DeleteGroups: %+v", lg.Groups)
 	}
 }

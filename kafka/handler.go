@@ -86,6 +86,12 @@ func (h *Handler) ServeFrame(r *netio.Responder, payload []byte) {
 		h.offsetCommit(r, hdr, q)
 	case *kmsg.OffsetFetchRequest:
 		h.offsetFetch(r, hdr, q)
+	case *kmsg.ListGroupsRequest:
+		h.listGroups(r, hdr, q)
+	case *kmsg.DescribeGroupsRequest:
+		h.describeGroups(r, hdr, q)
+	case *kmsg.DeleteGroupsRequest:
+		h.deleteGroups(r, hdr, q)
 	default:
 		// Unreachable while served and this switch list the same keys.
 		r.Close(fmt.Errorf("%w: key %d has no handler", ErrUnsupportedRequest, hdr.key))

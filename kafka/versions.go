@@ -13,8 +13,9 @@ type versionRange struct {
 // feature (librdkafka 2.0 wants Produce v3, Fetch v4 and InitProducerId v0
 // in range, or it falls back to magic-1 messages or drops idempotence).
 // A maximum is raised only with the semantics it brings: ListOffsets v7
-// adds the max-timestamp lookup (-3), which the engine does not have, and
-// Fetch v13+ names topics by id, and OffsetFetch v8 batches groups.
+// adds the max-timestamp lookup (-3), which the engine does not have;
+// Fetch v13+ names topics by id, OffsetFetch v8 batches groups, and
+// ListGroups v5 filters by group type.
 var served = []versionRange{
 	{key: 0, min: 3, max: 9},  // Produce
 	{key: 1, min: 4, max: 12}, // Fetch
@@ -27,10 +28,13 @@ var served = []versionRange{
 	{key: 12, min: 0, max: 4}, // Heartbeat
 	{key: 13, min: 0, max: 5}, // LeaveGroup
 	{key: 14, min: 0, max: 5}, // SyncGroup
+	{key: 15, min: 0, max: 5}, // DescribeGroups
+	{key: 16, min: 0, max: 4}, // ListGroups
 	{key: 18, min: 0, max: 3}, // ApiVersions
 	{key: 19, min: 0, max: 7}, // CreateTopics
 	{key: 20, min: 0, max: 6}, // DeleteTopics
 	{key: 22, min: 0, max: 4}, // InitProducerId
+	{key: 42, min: 0, max: 2}, // DeleteGroups
 }
 
 // apiVersionsKey is ApiVersions' key: its too-new versions get an answer
