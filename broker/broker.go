@@ -100,6 +100,7 @@ func (b *Broker) newKafkaServer() (*netio.Server, error) {
 		Advertised:       b.KafkaAdvertisedAddr,
 		AutoCreateTopics: cfg.AutoCreateTopics,
 		ErrorCode:        func(err error) int16 { return int16(codeOf(err)) },
+		Registerer:       b.metrics.reg,
 
 		OffsetMetadataMaxBytes: cfg.OffsetMetadataMaxBytes,
 	})

@@ -45,6 +45,7 @@ func (h *Handler) fetch(r *netio.Responder, hdr requestHeader, q *kmsg.FetchRequ
 	if q.SessionID != 0 {
 		buf := netio.GetBuffer()
 		buf.B, _ = appendFetchResponse(buf.B, hdr, kerr.FetchSessionIDNotFound.Code, nil, nil)
+		h.m.observe(hdr.api, hdr.start)
 		r.Reply(netio.BytesChunk(buf))
 		return
 	}
@@ -95,6 +96,7 @@ func (h *Handler) fetchDone(r *netio.Responder, hdr requestHeader, topics []fetc
 	}
 	chunks = append(chunks, bytesChunk(frame[prev:]))
 	res.Release()
+	h.m.observe(hdr.api, hdr.start)
 	r.Reply(chunks...)
 }
 

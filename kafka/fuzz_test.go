@@ -49,7 +49,7 @@ func FuzzKafkaRequest(f *testing.F) {
 			if req.Key() != hdr.key || req.GetVersion() != hdr.version {
 				t.Fatalf("decoded key %d v%d from a header of key %d v%d", req.Key(), req.GetVersion(), hdr.key, hdr.version)
 			}
-			vr, _ := servedRange(hdr.key)
+			vr, _, _ := servedRange(hdr.key)
 			if hdr.version < vr.min || hdr.version > vr.max {
 				t.Fatalf("decoded key %d at unserved version %d", hdr.key, hdr.version)
 			}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -29,6 +31,9 @@ type Config struct {
 	// AutoCreateTopics creates an unknown topic named in Metadata when the
 	// request allows it (auto.create.topics.enable).
 	AutoCreateTopics bool
+	// Registerer, if not nil, gets the Kafka port's metrics
+	// (spate_kafka_*).
+	Registerer prometheus.Registerer
 	// ErrorCode maps an engine error to Kafka's error code. The broker
 	// passes the mapping its native front end uses, whose codes are
 	// Kafka's numbers, so both front doors answer a failure alike.
@@ -39,14 +44,17 @@ type Config struct {
 // netio.Server with Config.Ordered set.
 type Handler struct {
 	cfg Config
+	m   *metrics
 }
 
 // NewHandler returns a Handler serving cfg.Engine.
-func NewHandler(cfg Config) *Handler { return &Handler{cfg: cfg} }
+func NewHandler(cfg Config) *Handler { return &Handler{cfg: cfg, m: newMetrics(cfg.Registerer)} }
 
 // ServeFrame implements netio.Handler.
 func (h *Handler) ServeFrame(r *netio.Responder, payload []byte) {
+	start := time.Now()
 	hdr, req, err := decodeRequest(payload)
+	hdr.start = start
 	switch {
 	case err != nil:
 		r.Close(err)
@@ -107,10 +115,11 @@ func decodeRequest(payload []byte) (requestHeader, kmsg.Request, error) {
 	if err != nil {
 		return hdr, nil, err
 	}
-	vr, ok := servedRange(hdr.key)
+	vr, api, ok := servedRange(hdr.key)
 	if !ok {
 		return hdr, nil, fmt.Errorf("%w: key %d", ErrUnsupportedRequest, hdr.key)
 	}
+	hdr.api = api
 	if hdr.key == apiVersionsKey && hdr.version > vr.max {
 		return hdr, nil, nil
 	}
@@ -140,7 +149,7 @@ func unsupportedAPIVersions() *kmsg.ApiVersionsResponse {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.Version = 0
 	resp.ErrorCode = kerr.UnsupportedVersion.Code
-	vr, _ := servedRange(apiVersionsKey)
+	vr, _, _ := servedRange(apiVersionsKey)
 	k := kmsg.NewApiVersionsResponseApiKey()
 	k.ApiKey, k.MinVersion, k.MaxVersion = vr.key, vr.min, vr.max
 	resp.ApiKeys = append(resp.ApiKeys, k)
@@ -152,6 +161,7 @@ func unsupportedAPIVersions() *kmsg.ApiVersionsResponse {
 func (h *Handler) reply(r *netio.Responder, hdr requestHeader, resp kmsg.Response) {
 	buf := netio.GetBuffer()
 	buf.B = appendResponseFrame(buf.B, hdr, resp)
+	h.m.observe(hdr.api, hdr.start)
 	r.Reply(netio.BytesChunk(buf))
 }
 

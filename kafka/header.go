@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrMalformedRequest wraps every request the handler cannot decode: a
@@ -26,6 +27,11 @@ type requestHeader struct {
 	version       int16
 	correlationID int32
 	clientID      string // "" for a null client id
+
+	// api is the key's index in served (set once the key is checked) and
+	// start when its frame was read: for the metrics.
+	api   int
+	start time.Time
 }
 
 // parseFixedHeader reads the header up to and including the client id and

@@ -94,6 +94,7 @@ func (op *produceOp) finishOne() {
 		return
 	}
 	if op.acks == 0 {
+		op.h.m.observe(op.hdr.api, op.hdr.start)
 		op.r.NoReply()
 		return
 	}

@@ -41,15 +41,15 @@ var served = []versionRange{
 // instead of a closed connection.
 const apiVersionsKey = 18
 
-// servedRange returns the versions of key Spate serves; ok is false for a
-// key it does not serve.
-func servedRange(key int16) (r versionRange, ok bool) {
-	for _, v := range served {
+// servedRange returns the versions of key Spate serves and its index in
+// served; ok is false for a key it does not serve.
+func servedRange(key int16) (r versionRange, index int, ok bool) {
+	for i, v := range served {
 		if v.key == key {
-			return v, true
+			return v, i, true
 		}
 	}
-	return versionRange{}, false
+	return versionRange{}, -1, false
 }
 
 // apiVersionsResponse lists every served API, as ApiVersions answers it.
