@@ -286,3 +286,81 @@ func TestKafkaCompression(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaIdempotentAcrossKill keeps an idempotent franz-go producer
+// (acks=all) running while its flush.policy=always broker is killed with
+// SIGKILL and restarted on the same data and Kafka address: every record
+// is acknowledged and stored exactly once.
+func TestKafkaIdempotentAcrossKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end crash test")
+	}
+	const n, partitions, topic = 30000, 2, "exactly"
+	dir, kafkaAddr := t.TempDir(), freeAddr(t)
+	flags := []string{"--kafka-addr", kafkaAddr, "--set", "log.flush.policy=always"}
+	b := startBroker(t, dir, "127.0.0.1:0", flags...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	mustCLI(t, b.Addr, nil, 30*time.Second, "topic", "create", topic, "--partitions", strconv.Itoa(partitions))
+
+	prod := newKgo(t, b, kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(time.Millisecond))
+	acked := make(chan error, n)
+	go func() {
+		for i := range n {
+			prod.Produce(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}, func(_ *kgo.Record, err error) { acked <- err })
+		}
+	}()
+	waitAcks := func(count int) {
+		t.Helper()
+		for range count {
+			select {
+			case err := <-acked:
+				if err != nil {
+					t.Fatalf("produce: %v", err)
+				}
+			case <-ctx.Done():
+				t.Fatalf("records still unacknowledged: %v", ctx.Err())
+			}
+		}
+	}
+	waitAcks(n / 3)
+	b.kill()
+	b = startBroker(t, dir, "127.0.0.1:0", flags...)
+	waitAcks(n - n/3)
+
+	cons := newKgo(t, b, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+		topic: {0: kgo.NewOffset().AtStart(), 1: kgo.NewOffset().AtStart()}}))
+	seen := make(map[string]int, n)
+	for len(seen) < n {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d distinct of %d records", len(seen), n)
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			if seen[string(r.Value)]++; seen[string(r.Value)] > 1 {
+				t.Fatalf("record %s stored twice (second at %d@%d)", r.Value, r.Partition, r.Offset)
+			}
+		})
+	}
+	lo := kmsg.NewPtrListOffsetsRequest()
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = topic
+	for p := range int32(partitions) {
+		lp := kmsg.NewListOffsetsRequestTopicPartition()
+		lp.Partition, lp.Timestamp = p, -1
+		lt.Partitions = append(lt.Partitions, lp)
+	}
+	lo.Topics = append(lo.Topics, lt)
+	resp, err := lo.RequestWith(ctx, cons)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, p := range resp.Topics[0].Partitions {
+		total += p.Offset
+	}
+	if total != n {
+		t.Fatalf("the partitions hold %d records, want exactly %d", total, n)
+	}
+}
