@@ -123,8 +123,13 @@ func TestLogDirFloorRefusesAppends(t *testing.T) {
 	e.logDir.mu.Lock()
 	e.logDir.minFree = 0
 	// Space returning also raises free above where appends were refused,
-	// which a lowered floor alone does not.
+	// which a lowered floor alone does not. The statfs that sees it runs in
+	// the same critical section: a produce refused in between (its budget
+	// still spent, the dir still full) would record the unchanged free
+	// space as blocked again, and nothing would ever unblock it (make test
+	// failed so once).
 	e.logDir.mu.blockedAt = -1
+	e.logDir.refreshLocked(time.Now(), "appends")
 	e.logDir.mu.Unlock()
 	waitFor(t, "appends to resume", func() bool {
 		return produceSync(t, e, ProduceRequest{Topic: "t", Acks: 1, Records: makeBatch(1, 100, 1)}).Err == nil
