@@ -120,11 +120,18 @@ func (e *Engine) Fetch(req FetchRequest, done func(*FetchResult)) {
 	}
 	res.releaseRanges()
 	d := &delayedFetch{res: res, done: done}
-	d.timer = time.AfterFunc(req.MaxWait, d.expire)
-	for i, p := range res.parts { // all non-nil: a failed lookup answered above
-		if !watchedBefore(res.parts[:i], p) {
-			p.watchers.add(d)
+	// The partitions to watch are copied first: once d is in one watcher
+	// list, a produce may complete it, and its done releases res (clearing
+	// res.parts) while this loop would still be reading them.
+	watch := make([]*partition, 0, len(res.parts))
+	for _, p := range res.parts { // all non-nil: a failed lookup answered above
+		if !watchedBefore(watch, p) {
+			watch = append(watch, p)
 		}
+	}
+	d.timer = time.AfterFunc(req.MaxWait, d.expire)
+	for _, p := range watch {
+		p.watchers.add(d)
 	}
 	if e.closing.Load() {
 		d.fail(ErrShuttingDown)
