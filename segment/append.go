@@ -203,7 +203,7 @@ func (l *Log) AppendMayBlock(n int) bool {
 		return false // the append fails at once
 	}
 	s := l.active()
-	if s.dw != nil && n >= s.dw.min && l.tailIdle() {
+	if s.dw != nil && n >= s.dw.min && l.tailIdle() && l.cfg.WritePolicy.wouldUseDirect(n) {
 		return true
 	}
 	return l.shouldRollLocked(s, n)

@@ -105,6 +105,19 @@ func (p *WritePolicy) useDirect(n int) bool {
 	return d
 }
 
+// wouldUseDirect is useDirect without taking a probe append: whether the
+// next append of n bytes would go direct. A nil policy (DirectWriteBytes set
+// by hand) sends every append that reaches the threshold direct.
+func (p *WritePolicy) wouldUseDirect(n int) bool {
+	if p == nil {
+		return true
+	}
+	if n < p.threshold {
+		return false
+	}
+	return p.direct.Load() != (p.probing.Load() > 0)
+}
+
 // observe records a large append of n bytes that took took in the given
 // mode, refreshes that mode's figure when its window is full, starts a
 // probe of the idle mode when its figure is stale, and switches when the

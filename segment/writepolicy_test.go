@@ -122,3 +122,26 @@ func TestLogFollowsWritePolicy(t *testing.T) {
 		t.Fatalf("the policy saw %d bytes of direct appends, want %d", win, 3*len(big))
 	}
 }
+
+// AppendMayBlock follows the policy: a large append that the page cache
+// will take does not count as blocking, so the engine keeps it on the event
+// loop with no copy; one that will go direct does.
+func TestAppendMayBlockFollowsWritePolicy(t *testing.T) {
+	for _, mode := range []WriteMode{WritePageCache, WriteDirect} {
+		cfg := DefaultConfig()
+		cfg.DirectWriteBytes = DirectWriteThreshold
+		cfg.WritePolicy = NewWritePolicy(mode, DirectWriteThreshold, Calibration{PageCacheMBps: []float64{1000}, DirectMBps: []float64{1000}}, nil)
+		l := openLog(t, t.TempDir(), cfg)
+		if l.active().dw == nil {
+			l.Close()
+			t.Skip("this filesystem takes no O_DIRECT")
+		}
+		if got, want := l.AppendMayBlock(1<<20), mode == WriteDirect; got != want {
+			t.Errorf("%s policy: AppendMayBlock(1 MiB) = %v, want %v", mode, got, want)
+		}
+		if l.AppendMayBlock(DirectWriteThreshold - 1) {
+			t.Errorf("%s policy: an append below the threshold may block", mode)
+		}
+		l.Close()
+	}
+}
