@@ -88,6 +88,21 @@ func (n *Node) call(fn func() error) error {
 	return fn()
 }
 
+// invokeAndWait runs a call whose answer is an entry's offset and waits
+// until this node applied it, so the caller reads the change from Image.
+func (n *Node) invokeAndWait(op byte, args []byte) (*Image, error) {
+	res, err := n.invoke(op, args)
+	if err != nil {
+		return nil, err
+	}
+	r := &reader{buf: res, what: "controller answer"}
+	off := r.int64("offset")
+	if r.end(); r.err != nil {
+		return nil, r.err
+	}
+	return n.waitApplied(off)
+}
+
 func randomID() ID16 {
 	var id ID16
 	crand.Read(id[:]) // never fails (crypto/rand panics rather than return an error)
@@ -103,6 +118,17 @@ func randomID() ID16 {
 // registration that replaces an unfenced one (same incarnation, or an
 // expired session) fences the previous one first, in the same entry.
 func (n *Node) RegisterBroker(reg RegisterBroker) (epoch int64, err error) {
+	res, err := n.invoke(opRegisterBroker, reg.appendBody(nil))
+	if err != nil {
+		return 0, err
+	}
+	r := &reader{buf: res, what: "register answer"}
+	epoch = r.int64("epoch")
+	r.end()
+	return epoch, r.err
+}
+
+func (n *Node) registerBroker(reg RegisterBroker) (epoch int64, err error) {
 	err = n.call(func() error {
 		img, now := n.Image(), n.cfg.Now()
 		var recs []Record
@@ -149,6 +175,17 @@ func (n *Node) addToQuorum(id int32, addr string) error {
 // epoch (the broker registered again since) gets ErrStaleEpoch: the caller
 // must register.
 func (n *Node) Heartbeat(id int32, epoch, appliedOffset int64) (fenced bool, err error) {
+	res, err := n.invoke(opHeartbeat, appendInt64(appendInt64(appendInt32(nil, id), epoch), appliedOffset))
+	if err != nil {
+		return false, err
+	}
+	r := &reader{buf: res, what: "heartbeat answer"}
+	fenced = r.byte("fenced") != 0
+	r.end()
+	return fenced, r.err
+}
+
+func (n *Node) heartbeat(id int32, epoch, appliedOffset int64) (fenced bool, err error) {
 	err = n.call(func() error {
 		img := n.Image()
 		b, err := img.brokerAtEpoch(id, epoch)
@@ -174,6 +211,11 @@ func (n *Node) Heartbeat(id int32, epoch, appliedOffset int64) (fenced bool, err
 // to other ISR members, so it can stop without clients meeting a dead
 // leader (Kafka's controlled shutdown on SIGTERM).
 func (n *Node) ControlledShutdown(id int32, epoch int64) error {
+	_, err := n.invoke(opControlledShutdown, appendInt64(appendInt32(nil, id), epoch))
+	return err
+}
+
+func (n *Node) controlledShutdown(id int32, epoch int64) error {
 	return n.call(func() error {
 		if _, err := n.Image().brokerAtEpoch(id, epoch); err != nil {
 			return fmt.Errorf("controlled shutdown: %w", err)
@@ -240,6 +282,17 @@ type BrokerLiveness struct {
 // Liveness returns, on the controller, the session state of every
 // registered broker in id order (for cluster health and metrics).
 func (n *Node) Liveness() ([]BrokerLiveness, error) {
+	res, err := n.invoke(opLiveness, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := &reader{buf: res, what: "liveness answer"}
+	out := readLiveness(r)
+	r.end()
+	return out, r.err
+}
+
+func (n *Node) liveness() ([]BrokerLiveness, error) {
 	var out []BrokerLiveness
 	err := n.call(func() error {
 		img := n.Image()
@@ -309,8 +362,16 @@ func assign(img *Image, count, replicationFactor int) ([]PartitionAssignment, er
 // replicationFactor replicas placed over the live brokers, and returns it.
 // The caller has validated the name and configs (engine's rules).
 func (n *Node) CreateTopic(name string, partitions, replicationFactor int, configs map[string]string) (*Topic, error) {
-	var t *Topic
-	err := n.call(func() error {
+	args := appendConfigs(appendInt32(appendInt32(appendString(nil, name), int32(partitions)), int32(replicationFactor)), configs)
+	img, err := n.invokeAndWait(opCreateTopic, args)
+	if err != nil {
+		return nil, err
+	}
+	return img.Topic(name), nil
+}
+
+func (n *Node) createTopic(name string, partitions, replicationFactor int, configs map[string]string) (off int64, err error) {
+	err = n.call(func() error {
 		img := n.Image()
 		if img.Topic(name) != nil {
 			return fmt.Errorf("%w: %s", ErrTopicExists, name)
@@ -319,33 +380,43 @@ func (n *Node) CreateTopic(name string, partitions, replicationFactor int, confi
 		if err != nil {
 			return fmt.Errorf("create topic %s: %w", name, err)
 		}
-		if _, err := n.propose(CreateTopic{Name: name, TopicID: randomID(), Configs: configs, Partitions: as}); err != nil {
+		if off, err = n.propose(CreateTopic{Name: name, TopicID: randomID(), Configs: configs, Partitions: as}); err != nil {
 			return fmt.Errorf("create topic %s: %w", name, err)
 		}
-		t = n.Image().Topic(name)
 		return nil
 	})
-	return t, err
+	return off, err
 }
 
 // DeleteTopic deletes topic name.
 func (n *Node) DeleteTopic(name string) error {
-	return n.call(func() error {
+	_, err := n.invokeAndWait(opDeleteTopic, appendString(nil, name))
+	return err
+}
+
+func (n *Node) deleteTopic(name string) (off int64, err error) {
+	err = n.call(func() error {
 		t := n.Image().Topic(name)
 		if t == nil {
 			return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
 		}
-		if _, err := n.propose(DeleteTopic{TopicID: t.ID}); err != nil {
+		if off, err = n.propose(DeleteTopic{TopicID: t.ID}); err != nil {
 			return fmt.Errorf("delete topic %s: %w", name, err)
 		}
 		return nil
 	})
+	return off, err
 }
 
 // CreatePartitions grows topic name to total partitions, placing the new
 // ones with the replication factor of its partition 0.
 func (n *Node) CreatePartitions(name string, total int) error {
-	return n.call(func() error {
+	_, err := n.invokeAndWait(opCreatePartitions, appendInt32(appendString(nil, name), int32(total)))
+	return err
+}
+
+func (n *Node) createPartitions(name string, total int) (off int64, err error) {
+	err = n.call(func() error {
 		img := n.Image()
 		t := img.Topic(name)
 		if t == nil {
@@ -359,11 +430,12 @@ func (n *Node) CreatePartitions(name string, total int) error {
 		if err != nil {
 			return fmt.Errorf("add partitions to %s: %w", name, err)
 		}
-		if _, err := n.propose(AddPartitions{TopicID: t.ID, FirstPartition: int32(len(t.Partitions)), Partitions: as}); err != nil {
+		if off, err = n.propose(AddPartitions{TopicID: t.ID, FirstPartition: int32(len(t.Partitions)), Partitions: as}); err != nil {
 			return fmt.Errorf("add partitions to %s: %w", name, err)
 		}
 		return nil
 	})
+	return off, err
 }
 
 // AlterPartition is Kafka's AlterPartition (KIP-497): the leader of a
@@ -374,8 +446,23 @@ func (n *Node) CreatePartitions(name string, total int) error {
 // until this returns it: the returned partition is the committed state.
 // A broker may join the ISR only while unfenced.
 func (n *Node) AlterPartition(topic string, partition, leader, leaderEpoch, partitionEpoch int32, isr []int32) (Partition, error) {
-	var out Partition
-	err := n.call(func() error {
+	args := appendString(nil, topic)
+	for _, v := range []int32{partition, leader, leaderEpoch, partitionEpoch} {
+		args = appendInt32(args, v)
+	}
+	img, err := n.invokeAndWait(opAlterPartition, appendInt32s(args, isr))
+	if err != nil {
+		return Partition{}, err
+	}
+	t := img.Topic(topic)
+	if t == nil || int(partition) >= len(t.Partitions) {
+		return Partition{}, fmt.Errorf("%w: %s partition %d, deleted after the change", ErrUnknownTopic, topic, partition)
+	}
+	return t.Partitions[partition], nil
+}
+
+func (n *Node) alterPartition(topic string, partition, leader, leaderEpoch, partitionEpoch int32, isr []int32) (off int64, err error) {
+	err = n.call(func() error {
 		img := n.Image()
 		t := img.Topic(topic)
 		if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
@@ -392,19 +479,29 @@ func (n *Node) AlterPartition(topic string, partition, leader, leaderEpoch, part
 			}
 		}
 		rec := ChangePartition{TopicID: t.ID, Partition: partition, PartitionEpoch: partitionEpoch, Leader: leader, ISR: isr}
-		if _, err := n.propose(rec); err != nil {
+		if off, err = n.propose(rec); err != nil {
 			return fmt.Errorf("alter partition %s-%d: %w", topic, partition, err)
 		}
-		out = n.Image().Topic(topic).Partitions[partition]
 		return nil
 	})
-	return out, err
+	return off, err
 }
 
 // AllocateProducerIDs gives broker id, at epoch, the next block of
 // ProducerIDBlockSize producer ids, unique in the cluster, and returns its
 // first id.
 func (n *Node) AllocateProducerIDs(id int32, epoch int64) (first int64, count int32, err error) {
+	res, err := n.invoke(opAllocateProducerIDs, appendInt64(appendInt32(nil, id), epoch))
+	if err != nil {
+		return 0, 0, err
+	}
+	r := &reader{buf: res, what: "producer id answer"}
+	first, count = r.int64("first"), r.int32("count")
+	r.end()
+	return first, count, r.err
+}
+
+func (n *Node) allocateProducerIDs(id int32, epoch int64) (first int64, count int32, err error) {
 	err = n.call(func() error {
 		img := n.Image()
 		if _, err := img.brokerAtEpoch(id, epoch); err != nil {

@@ -51,7 +51,8 @@
 //	type  record               body fields
 //	1     InitCluster          cluster id id16
 //	2     RegisterBroker       broker id int32, incarnation id16, native addr string,
-//	                           controller addr string, admin addr string, rack string
+//	                           controller addr string, admin addr string,
+//	                           kafka addr string, rack string
 //	3     FenceBroker          broker id int32, broker epoch int64
 //	4     UnfenceBroker        broker id int32, broker epoch int64
 //	5     CreateTopic          name string, topic id id16, configs, partitions

@@ -8,7 +8,7 @@ package cluster
 // passes a byte to raft:
 //
 //	hello  bytes  field
-//	       0-3    magic "SPRC"
+//	       0-3    magic "SPRC" (raft) or "SPRQ" (controller calls)
 //	       4      version 1
 //	       5-20   the dialer's cluster id (zeros while it does not know it)
 //
@@ -21,7 +21,6 @@ package cluster
 // the errors of controller calls, since such a node cannot join a quorum.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +31,12 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-var helloMagic = [4]byte{'S', 'P', 'R', 'C'}
+var (
+	// helloMagic opens a raft connection, rpcMagic a controller call
+	// connection (rpc.go); both then carry the same handshake.
+	helloMagic = [4]byte{'S', 'P', 'R', 'C'}
+	rpcMagic   = [4]byte{'S', 'P', 'R', 'Q'}
+)
 
 const (
 	helloVersion     = 1
@@ -44,62 +48,112 @@ const (
 // errOtherCluster: the peer of a raft connection belongs to another cluster.
 var errOtherCluster = errors.New("cluster: peer belongs to another cluster")
 
-// streamLayer is raft's TCP stream layer with the cluster handshake.
+// streamLayer is raft's TCP stream layer with the cluster handshake. It
+// owns the controller listener: its accept loop (started by the first
+// Accept) answers each connection's hello in a goroutine of its own, so a
+// peer that never sends one holds up nobody, then hands raft connections to
+// Accept and controller call connections to serveRPC.
 type streamLayer struct {
-	net.Listener
+	ln        net.Listener
 	clusterID func() ID16 // this node's cluster id, zero while unknown
 	refused   func(error) // called with each refusal, either way
 	// dialed is called after each dial with its error (nil on success),
 	// so the node can name the voters it cannot reach.
 	dialed func(addr string, err error)
+	// serveRPC serves a controller call connection that passed the
+	// handshake, until it closes; nil refuses such connections.
+	serveRPC func(net.Conn)
+
+	start     sync.Once
+	raftConns chan net.Conn
+	done      chan struct{} // closed when the listener fails or closes
+	acceptErr error         // why; set before done closes
 }
 
-func (s streamLayer) Accept() (net.Conn, error) {
-	c, err := s.Listener.Accept()
-	if err != nil {
-		return nil, err
+func newStreamLayer(ln net.Listener, clusterID func() ID16, refused func(error), dialed func(string, error)) *streamLayer {
+	return &streamLayer{ln: ln, clusterID: clusterID, refused: refused, dialed: dialed,
+		raftConns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// Accept returns the next raft connection whose hello was accepted.
+func (s *streamLayer) Accept() (net.Conn, error) {
+	s.start.Do(func() { go s.acceptLoop() })
+	select {
+	case c := <-s.raftConns:
+		return c, nil
+	case <-s.done:
+		return nil, s.acceptErr
 	}
-	return &handshakeConn{Conn: c, s: s, peer: c.RemoteAddr().String(), accepted: true}, nil
 }
 
-func (s streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+func (s *streamLayer) acceptLoop() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			s.acceptErr = err
+			close(s.done)
+			return
+		}
+		go s.route(c)
+	}
+}
+
+// route answers c's hello and passes it on, or closes it.
+func (s *streamLayer) route(c net.Conn) {
+	magic, err := answerHello(c, s.clusterID(), s.refused)
+	switch {
+	case err != nil:
+		c.Close()
+	case magic == rpcMagic && s.serveRPC != nil:
+		s.serveRPC(c)
+	case magic == rpcMagic:
+		c.Close()
+	default:
+		select {
+		case s.raftConns <- c:
+		case <-s.done:
+			c.Close()
+		}
+	}
+}
+
+func (s *streamLayer) Close() error   { return s.ln.Close() }
+func (s *streamLayer) Addr() net.Addr { return s.ln.Addr() }
+
+func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	c, err := net.DialTimeout("tcp", string(addr), timeout)
 	s.dialed(string(addr), err)
 	if err != nil {
 		return nil, err
 	}
-	id := s.clusterID()
-	hello := append(append(helloMagic[:], helloVersion), id[:]...)
-	if _, err := c.Write(hello); err != nil {
+	if _, err := c.Write(hello(helloMagic, s.clusterID())); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("cluster: handshake with %s: %w", addr, err)
 	}
 	return &handshakeConn{Conn: c, s: s, peer: string(addr)}, nil
 }
 
+func hello(magic [4]byte, id ID16) []byte {
+	return append(append(magic[:], helloVersion), id[:]...)
+}
+
 // sameCluster reports whether two cluster ids may talk.
 func sameCluster(a, b ID16) bool { return a.IsZero() || b.IsZero() || a == b }
 
-// handshakeConn completes the handshake before its first read returns: an
-// accepted connection reads the hello and answers it, a dialed one reads the
-// answer. Raft may write its first request before that; a refusing peer
-// drops it unread.
+// handshakeConn completes a dialed raft connection's handshake before its
+// first read returns, by reading the answer. Raft may write its first
+// request before that; a refusing peer drops it unread.
 type handshakeConn struct {
 	net.Conn
-	s        streamLayer
-	peer     string
-	accepted bool
-	once     sync.Once
-	err      error
+	s    *streamLayer
+	peer string
+	once sync.Once
+	err  error
 }
 
 func (c *handshakeConn) Read(p []byte) (int, error) {
 	c.once.Do(func() {
-		if c.accepted {
-			c.answer()
-		} else {
-			c.readAnswer()
-		}
+		c.err = readAnswer(c.Conn, c.peer, c.s.clusterID(), c.s.refused)
 		if c.err != nil {
 			c.Conn.Close()
 		}
@@ -110,39 +164,45 @@ func (c *handshakeConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-func (c *handshakeConn) answer() {
-	c.Conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
-	defer c.Conn.SetReadDeadline(time.Time{})
-	var hello [helloSize]byte
-	if _, err := io.ReadFull(c.Conn, hello[:]); err != nil {
-		c.err = fmt.Errorf("cluster: handshake from %s: %w", c.peer, err)
-		return
+// answerHello reads an accepted connection's hello, answers it and returns
+// its magic; an error means c must be closed.
+func answerHello(c net.Conn, ours ID16, refused func(error)) ([4]byte, error) {
+	peer := c.RemoteAddr().String()
+	c.SetDeadline(time.Now().Add(handshakeTimeout))
+	defer c.SetDeadline(time.Time{})
+	var h [helloSize]byte
+	if _, err := io.ReadFull(c, h[:]); err != nil {
+		return [4]byte{}, fmt.Errorf("cluster: handshake from %s: %w", peer, err)
 	}
-	if !bytes.Equal(hello[:4], helloMagic[:]) || hello[4] != helloVersion {
-		c.err = fmt.Errorf("%w: handshake from %s: not a spate controller connection (version %d)", ErrCorrupt, c.peer, hello[4])
-		return
+	magic := [4]byte(h[:4])
+	if (magic != helloMagic && magic != rpcMagic) || h[4] != helloVersion {
+		return magic, fmt.Errorf("%w: handshake from %s: not a spate controller connection (version %d)", ErrCorrupt, peer, h[4])
 	}
-	theirs, ours := ID16(hello[5:]), c.s.clusterID()
+	theirs := ID16(h[5:])
 	answer := append([]byte{0}, ours[:]...)
+	var err error
 	if !sameCluster(theirs, ours) {
 		answer[0] = 1
-		c.err = fmt.Errorf("%w: %s is of cluster %s, this node of cluster %s", errOtherCluster, c.peer, theirs, ours)
-		c.s.refused(c.err)
+		err = fmt.Errorf("%w: %s is of cluster %s, this node of cluster %s", errOtherCluster, peer, theirs, ours)
+		refused(err)
 	}
-	if _, err := c.Conn.Write(answer); err != nil && c.err == nil {
-		c.err = fmt.Errorf("cluster: handshake from %s: %w", c.peer, err)
+	if _, werr := c.Write(answer); werr != nil && err == nil {
+		err = fmt.Errorf("cluster: handshake from %s: %w", peer, werr)
 	}
+	return magic, err
 }
 
-func (c *handshakeConn) readAnswer() {
+// readAnswer reads the answer to a hello this side sent.
+func readAnswer(c net.Conn, peer string, ours ID16, refused func(error)) error {
 	var answer [answerSize]byte
-	if _, err := io.ReadFull(c.Conn, answer[:]); err != nil {
-		c.err = fmt.Errorf("cluster: handshake with %s: %w", c.peer, err)
-		return
+	if _, err := io.ReadFull(c, answer[:]); err != nil {
+		return fmt.Errorf("cluster: handshake with %s: %w", peer, err)
 	}
-	theirs, ours := ID16(answer[1:]), c.s.clusterID()
+	theirs := ID16(answer[1:])
 	if answer[0] != 0 || !sameCluster(theirs, ours) {
-		c.err = fmt.Errorf("%w: %s is of cluster %s, this node of cluster %s", errOtherCluster, c.peer, theirs, ours)
-		c.s.refused(c.err)
+		err := fmt.Errorf("%w: %s is of cluster %s, this node of cluster %s", errOtherCluster, peer, theirs, ours)
+		refused(err)
+		return err
 	}
+	return nil
 }

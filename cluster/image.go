@@ -246,7 +246,7 @@ func decodeImage(b []byte) (*Image, error) {
 	// A broker takes at least 4+16+4 (empty strings) + 8 + 1 bytes.
 	for range r.count("broker count", 33) {
 		b := &Broker{ID: r.int32("broker id"), Incarnation: r.id16("incarnation")}
-		b.Addrs = BrokerAddrs{Native: r.string("native addr"), Controller: r.string("controller addr"), Admin: r.string("admin addr")}
+		b.Addrs = BrokerAddrs{Native: r.string("native addr"), Controller: r.string("controller addr"), Admin: r.string("admin addr"), Kafka: r.string("kafka addr")}
 		b.Rack, b.Epoch = r.string("rack"), r.int64("broker epoch")
 		switch f := r.byte("fenced"); f {
 		case 0, 1:

@@ -88,6 +88,7 @@ type Node struct {
 	store   *raftboltdb.BoltStore
 	trans   *raft.NetworkTransport
 	ctrl    controller
+	calls   callClient // forwarded controller calls, both ways (rpc.go)
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	metaMu  sync.Mutex // serialises meta.properties writes
@@ -238,7 +239,8 @@ func (n *Node) startRaft(ln net.Listener) error {
 		}
 	}
 	n.addr = ln.Addr().String()
-	stream := streamLayer{Listener: ln, clusterID: n.knownClusterID, refused: n.noteRefusal, dialed: n.noteDial}
+	stream := newStreamLayer(ln, n.knownClusterID, n.noteRefusal, n.noteDial)
+	stream.serveRPC = n.serveRPC
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
 	})
@@ -307,6 +309,7 @@ func (n *Node) Shutdown() error {
 	var err error
 	n.shut.Do(func() {
 		close(n.stop)
+		n.calls.close()
 		// Raft first: a controller call of the loop waiting on raft then
 		// ends at once with ErrClosed.
 		err = n.raft.Shutdown().Error()

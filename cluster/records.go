@@ -67,6 +67,7 @@ type BrokerAddrs struct {
 	Native     string // native-protocol listener (clients)
 	Controller string // raft transport (controller.addr)
 	Admin      string // admin HTTP; empty when disabled
+	Kafka      string // Kafka-protocol listener as advertised; empty when disabled
 }
 
 // RegisterBroker records a broker (re)starting. The broker's epoch becomes
@@ -168,6 +169,7 @@ func (r RegisterBroker) appendBody(dst []byte) []byte {
 	dst = appendString(dst, r.Addrs.Native)
 	dst = appendString(dst, r.Addrs.Controller)
 	dst = appendString(dst, r.Addrs.Admin)
+	dst = appendString(dst, r.Addrs.Kafka)
 	return appendString(dst, r.Rack)
 }
 
@@ -271,6 +273,7 @@ func decodeRecord(r *reader) Record {
 				Native:     r.string("native addr"),
 				Controller: r.string("controller addr"),
 				Admin:      r.string("admin addr"),
+				Kafka:      r.string("kafka addr"),
 			},
 			Rack: r.string("rack"),
 		}
