@@ -26,8 +26,12 @@ var fixedAtCreation = map[string]string{
 // checks and changes nothing. Errors: ErrUnknownTopicOrPartition,
 // ErrInvalidConfig (naming the key), ErrInvalidTopic (an internal topic),
 // ErrStorage (topics.json could not be written; nothing changed),
+// ErrNotController (cluster mode: configs come with ApplyTopic),
 // ErrShuttingDown.
 func (e *Engine) AlterTopicConfigs(name string, changes map[string]string, validateOnly bool) error {
+	if err := e.refuseClustered("alter configs of", name); err != nil {
+		return err
+	}
 	if err := e.enter(); err != nil {
 		return err
 	}
@@ -75,7 +79,7 @@ func (e *Engine) AlterTopicConfigs(name string, changes map[string]string, valid
 		return err
 	}
 	segCfg := e.segmentConfig(cfg)
-	for _, p := range t.partitions {
+	for p := range t.hosted() {
 		if err := p.log.SetLimits(segCfg); err != nil {
 			return fmt.Errorf("%w: topic %q partition %d: %w", ErrStorage, name, p.id, err)
 		}

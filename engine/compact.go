@@ -29,7 +29,7 @@ func (e *Engine) Compact(now time.Time) (segments int, err error) {
 		if !t.config().compacted() {
 			continue
 		}
-		for _, p := range t.partitions {
+		for p := range t.hosted() {
 			if e.closing.Load() {
 				return segments, errors.Join(errs...)
 			}

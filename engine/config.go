@@ -24,8 +24,28 @@ const MaxPartitionsPerTopic = 10000
 type Config struct {
 	// DataDir holds topics.json and one directory per partition.
 	DataDir string
-	// BrokerID is reported as leader, replica and ISR member of every partition.
+	// BrokerID is this broker's id: in single-broker mode it is reported as
+	// leader, replica and ISR member of every partition; in cluster mode the
+	// roles ApplyTopic gives are read against it.
 	BrokerID int32
+	// Clustered: topics come from the cluster metadata, the broker calls
+	// ApplyTopic and RemoveTopic; partitions opened from topics.json start
+	// with no role (not served) until ApplyTopic gives one, and
+	// CreateTopic, DeleteTopic and AlterTopicConfigs fail with
+	// ErrNotController (see doc.go, "Cluster mode").
+	Clustered bool
+	// CreateTopicHook, when set, creates topics for the engine: auto-create
+	// on produce and the group coordinator's creation of __consumer_offsets
+	// call it instead of creating locally. The broker forwards it to the
+	// controller and returns once the topic has been applied locally
+	// (ApplyTopic) or the create failed; an error wrapping ErrTopicExists
+	// counts as success. It is called with no engine lock held, never from
+	// a produce's event loop.
+	CreateTopicHook func(name string, partitions int32, configs map[string]string) error
+	// AllocateProducerIDs, when set, gives InitProducerID blocks of ids
+	// (the controller's, Kafka's KIP-730) instead of the producer_id_block
+	// file: ids [first, first+count) are this broker's alone.
+	AllocateProducerIDs func() (first int64, count int32, err error)
 	// DefaultPartitions is used by CreateTopic with -1 and by auto-creation.
 	DefaultPartitions int32
 	// Topic holds the defaults of every topic config (overridable per topic).

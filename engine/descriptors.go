@@ -54,7 +54,9 @@ func (e *Engine) Descriptors() (b DescriptorBudget, ok bool) {
 		b.PerPartition += segment.DirectDescriptorsPerLog
 	}
 	for _, t := range *e.topics.Load() {
-		b.Partitions += len(t.partitions)
+		for range t.hosted() {
+			b.Partitions++
+		}
 	}
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {

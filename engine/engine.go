@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log"
 	"os"
 	"sync"
@@ -26,6 +27,18 @@ type Engine struct {
 	// topics is a copy-on-write snapshot: readers Load it without a lock;
 	// writers replace it under admin.
 	topics atomic.Pointer[map[string]*topic]
+
+	// applying serializes ApplyTopic and RemoveTopic (cluster mode) and the
+	// group coordinator's registration, so a topic's partitions are opened,
+	// dropped and handed to the coordinator by one call at a time. Taken
+	// before admin.
+	applying sync.Mutex
+	// coordinator is the group coordinator to tell about leadership of
+	// __consumer_offsets partitions (cluster mode; nil otherwise).
+	coordinator atomic.Pointer[GroupCoordinator]
+	// soleRole is every partition's role in single-broker mode: leader,
+	// sole replica and ISR, epoch 0.
+	soleRole *partitionRole
 
 	// admin serializes topic creation and deletion and the writes of
 	// topics.json. Never taken on the produce or fetch path, nor while logs
@@ -60,13 +73,34 @@ type Engine struct {
 	closeErr      error
 }
 
-// topic's name and partitions are fixed at creation (DeleteTopic replaces
-// the map without it); its settings are replaced whole by
-// AlterTopicConfigs, so a reader loads them once per use.
+// topic is immutable but for its settings: DeleteTopic replaces the map
+// without it, and ApplyTopic replaces it with a new topic that shares the
+// settings and the partitions it keeps. Its settings are replaced whole by
+// AlterTopicConfigs and ApplyTopic, so a reader loads them once per use.
 type topic struct {
-	name       string
-	settings   atomic.Pointer[topicSettings]
+	name string
+	// id is the cluster's topic id; zero in single-broker mode and for a
+	// topic topics.json recorded before the broker joined a cluster.
+	id       [16]byte
+	settings *atomic.Pointer[topicSettings]
+	// partitions has one entry per partition of the topic, index ==
+	// partition id; an entry is nil where this broker does not host the
+	// partition (cluster mode).
 	partitions []*partition
+	// roles is every partition's role as the metadata last gave it (cluster
+	// mode; nil in single-broker mode and until ApplyTopic after a restart).
+	roles []PartitionRole
+}
+
+// hosted yields the partitions this broker hosts, skipping the nil entries.
+func (t *topic) hosted() iter.Seq[*partition] {
+	return func(yield func(*partition) bool) {
+		for _, p := range t.partitions {
+			if p != nil && !yield(p) {
+				return
+			}
+		}
+	}
 }
 
 // topicSettings is one immutable version of a topic's configs.
@@ -92,7 +126,7 @@ func Open(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids, err := openProducerIDs(cfg.DataDir)
+	ids, err := openProducerIDs(cfg.DataDir, cfg.AllocateProducerIDs)
 	if err != nil {
 		lock.unlock()
 		return nil, err
@@ -103,6 +137,8 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, producerIDs: ids, lock: lock, logDir: dir, stopRetention: make(chan struct{})}
+	e.soleRole = &partitionRole{leads: true, PartitionRole: PartitionRole{Leader: cfg.BrokerID,
+		Replicas: []int32{cfg.BrokerID}, ISR: []int32{cfg.BrokerID}}}
 	if cfg.DirectWriteBytes == DirectWriteAuto {
 		e.chooseWriteMode()
 	}
@@ -145,14 +181,17 @@ func (e *Engine) WriteMode() (c segment.Calibration, policy *segment.WritePolicy
 	return e.writeMode, e.writePolicy, e.cfg.DirectWriteBytes
 }
 
-// lookup returns the partition, or an error wrapping
-// ErrUnknownTopicOrPartition. It takes no lock.
-// HasPartition reports whether the topic exists and has the partition.
+// HasPartition reports whether the topic exists and has the partition,
+// wherever it is hosted (an offset commit may name any partition).
 func (e *Engine) HasPartition(topic string, partition int32) bool {
-	_, err := e.lookup(topic, partition)
-	return err == nil
+	t := (*e.topics.Load())[topic]
+	return t != nil && partition >= 0 && int(partition) < len(t.partitions)
 }
 
+// lookup returns the partition if this broker leads it, or an error
+// wrapping ErrUnknownTopicOrPartition, or ErrNotLeader for a partition
+// hosted elsewhere, followed here, or given no role yet (cluster mode). It
+// takes no lock.
 func (e *Engine) lookup(name string, id int32) (*partition, error) {
 	t := (*e.topics.Load())[name]
 	if t == nil {
@@ -161,7 +200,14 @@ func (e *Engine) lookup(name string, id int32) (*partition, error) {
 	if id < 0 || int(id) >= len(t.partitions) {
 		return nil, fmt.Errorf("%w: %s-%d", ErrUnknownTopicOrPartition, name, id)
 	}
-	return t.partitions[id], nil
+	p := t.partitions[id]
+	if p == nil {
+		return nil, fmt.Errorf("%w: %s-%d is not hosted on broker %d", ErrNotLeader, name, id, e.cfg.BrokerID)
+	}
+	if err := p.leaderErr(); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // enter registers a request; it fails once Close has begun. Every successful
@@ -198,7 +244,7 @@ func (e *Engine) close(ctx context.Context) error {
 	close(e.stopRetention)
 	e.retentionDone.Wait()
 	for _, t := range *e.topics.Load() {
-		for _, p := range t.partitions {
+		for p := range t.hosted() {
 			p.watchers.failAll(ErrShuttingDown)
 		}
 	}
@@ -225,7 +271,7 @@ func (e *Engine) close(ctx context.Context) error {
 func (e *Engine) closeLogs() error {
 	var errs []error
 	for _, t := range *e.topics.Load() {
-		for _, p := range t.partitions {
+		for p := range t.hosted() {
 			if err := p.close(); err != nil {
 				errs = append(errs, err)
 			}
@@ -263,7 +309,7 @@ func (e *Engine) every(interval time.Duration, fn func(now time.Time)) {
 func (e *Engine) ApplyRetention(now time.Time) (deleted int, err error) {
 	var errs []error
 	for _, t := range *e.topics.Load() {
-		for _, p := range t.partitions {
+		for p := range t.hosted() {
 			n, err := p.applyRetention(now)
 			deleted += n
 			if err != nil {

@@ -69,4 +69,15 @@ var (
 	// ErrInvalidRequest: a request that makes no sense (negative max bytes,
 	// an unsupported ListOffsets timestamp, ...).
 	ErrInvalidRequest = errors.New("engine: invalid request")
+	// ErrNotLeader: a produce, fetch or other leader request for a
+	// partition this broker does not lead (cluster mode): not hosted here,
+	// followed here, offline, or given no role yet after a restart. Kafka
+	// answers NOT_LEADER_OR_FOLLOWER; the client refreshes its metadata.
+	ErrNotLeader = errors.New("engine: not the leader of the partition")
+	// ErrNotController: a topic create, delete or config change asked of
+	// the engine in cluster mode, where topics come from the cluster
+	// metadata (ApplyTopic, RemoveTopic) and changes go to the controller;
+	// or a create the engine needs while no CreateTopicHook is set. Kafka
+	// answers NOT_CONTROLLER.
+	ErrNotController = errors.New("engine: not the controller")
 )

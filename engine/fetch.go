@@ -65,8 +65,8 @@ type FetchPartitionResult struct {
 	Topic     string
 	Partition int32
 	Offset    int64 // the fetch offset asked for
-	// Err is nil or wraps ErrUnknownTopicOrPartition, ErrOffsetOutOfRange,
-	// ErrStorage or ErrShuttingDown.
+	// Err is nil or wraps ErrUnknownTopicOrPartition, ErrNotLeader,
+	// ErrOffsetOutOfRange, ErrStorage or ErrShuttingDown.
 	Err            error
 	HighWatermark  int64 // -1 when Err is set
 	LogStartOffset int64 // -1 when Err is set
@@ -214,6 +214,9 @@ func (pr *FetchPartitionResult) readFrom(p *partition, limit int64, first bool) 
 	if p.closed.Load() {
 		return 0, fmt.Errorf("%w: %s-%d was deleted or closed", ErrUnknownTopicOrPartition, p.topic, p.id)
 	}
+	if err := p.leaderErr(); err != nil {
+		return 0, err // leadership moved since the lookup (a parked fetch)
+	}
 	if pr.maxBytes < 0 {
 		return 0, fmt.Errorf("%w: %s-%d: partition max bytes %d", ErrInvalidRequest, p.topic, p.id, pr.maxBytes)
 	}
@@ -279,10 +282,10 @@ func (d *delayedFetch) tryComplete() bool {
 
 // mayHaveMore reports whether a re-read could find something new: a
 // partition whose high watermark is past its fetch offset, or one that was
-// closed. It reads only offsets, so idle wakes stay cheap.
+// closed or is no longer led here. It reads only offsets, so idle wakes stay cheap.
 func (r *FetchResult) mayHaveMore() bool {
 	for i, p := range r.parts {
-		if p != nil && (p.closed.Load() || p.highWatermark() > r.Partitions[i].Offset) {
+		if p != nil && (p.closed.Load() || p.highWatermark() > r.Partitions[i].Offset || !p.leads()) {
 			return true
 		}
 	}

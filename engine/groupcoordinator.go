@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -113,8 +114,11 @@ type GroupCoordinator struct {
 	cfg GroupConfig
 
 	topicMu    sync.Mutex   // serializes creating the offsets topic
-	topicReady atomic.Bool  // the offsets topic exists
 	partitions atomic.Int32 // its partition count once known
+	// clustered: the engine is in cluster mode, and this coordinator
+	// serves only the groups of the __consumer_offsets partitions this
+	// broker leads (groupcluster.go).
+	clustered bool
 
 	mu struct {
 		sync.Mutex
@@ -122,6 +126,9 @@ type GroupCoordinator struct {
 		queue   []groupWrite // writes not yet issued, in order
 		writing bool         // a caller is issuing the queue
 		closed  bool
+		// owned holds the __consumer_offsets partitions whose groups are
+		// loaded here (cluster mode only).
+		owned map[int32]bool
 	}
 
 	stop      chan struct{}
@@ -130,18 +137,22 @@ type GroupCoordinator struct {
 }
 
 // OpenGroupCoordinator loads every group from __consumer_offsets (if the
-// topic exists) and starts the tick goroutine. Close it before the Engine.
+// topic exists) and starts the tick goroutine. In cluster mode it loads
+// only the partitions this broker leads, and the engine tells it when that
+// changes (groupcluster.go). Close it before the Engine.
 func OpenGroupCoordinator(e *Engine, cfg GroupConfig) (*GroupCoordinator, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	c := &GroupCoordinator{e: e, cfg: cfg, stop: make(chan struct{})}
+	c := &GroupCoordinator{e: e, cfg: cfg, stop: make(chan struct{}), clustered: e.cfg.Clustered}
 	c.mu.core = newGroupCore(cfg, newMemberID)
 	c.partitions.Store(cfg.OffsetsTopicPartitions)
-	if t := (*e.topics.Load())[OffsetsTopic]; t != nil {
-		c.partitions.Store(int32(len(t.partitions)))
-		c.topicReady.Store(true)
-		if err := c.mu.core.loadGroups(t, time.Now()); err != nil {
+	if c.clustered {
+		if err := c.register(); err != nil {
+			return nil, err
+		}
+	} else if t := c.offsetsTopic(); t != nil {
+		if err := c.mu.core.loadGroups(slices.Collect(t.hosted()), time.Now()); err != nil {
 			return nil, err
 		}
 	}
@@ -190,6 +201,7 @@ func (c *GroupCoordinator) tickLoop() {
 // already issued complete normally.
 func (c *GroupCoordinator) Close() {
 	c.closeOnce.Do(func() {
+		c.e.coordinator.CompareAndSwap(c, nil)
 		close(c.stop)
 		c.tickers.Wait()
 		c.run(func(o *outbox) error {
@@ -260,7 +272,7 @@ func (c *GroupCoordinator) issueWrites() {
 // issue appends one write's records as one batch (so a multi-partition
 // commit is all or nothing) to the group's partition.
 func (c *GroupCoordinator) issue(w groupWrite, ts int64) {
-	if err := c.ensureTopic(); err != nil {
+	if _, err := c.ensureTopic(); err != nil {
 		c.complete(w, -1, err)
 		return
 	}
@@ -279,49 +291,69 @@ func (c *GroupCoordinator) issue(w groupWrite, ts int64) {
 	c.e.Produce(req, func(res ProduceResult) { c.complete(w, res.BaseOffset, res.Err) })
 }
 
-// ensureTopic creates __consumer_offsets if it does not exist yet.
-func (c *GroupCoordinator) ensureTopic() error {
-	if c.topicReady.Load() {
-		return nil
+// offsetsTopic returns __consumer_offsets if it exists, noting its
+// partition count.
+func (c *GroupCoordinator) offsetsTopic() *topic {
+	t := (*c.e.topics.Load())[OffsetsTopic]
+	if t != nil {
+		c.partitions.Store(int32(len(t.partitions)))
+	}
+	return t
+}
+
+// ensureTopic returns __consumer_offsets, creating it if it does not exist
+// yet: locally, or in cluster mode through Config.CreateTopicHook.
+func (c *GroupCoordinator) ensureTopic() (*topic, error) {
+	if t := c.offsetsTopic(); t != nil {
+		return t, nil
 	}
 	c.topicMu.Lock()
 	defer c.topicMu.Unlock()
-	if t := (*c.e.topics.Load())[OffsetsTopic]; t != nil {
-		c.partitions.Store(int32(len(t.partitions)))
-		c.topicReady.Store(true)
-		return nil
+	if t := c.offsetsTopic(); t != nil {
+		return t, nil
 	}
 	n := c.cfg.OffsetsTopicPartitions
+	create := func(configs map[string]string) error { return c.e.createTopic(OffsetsTopic, n, -1, configs) }
+	if c.clustered || c.e.cfg.CreateTopicHook != nil {
+		create = func(configs map[string]string) error { return c.e.createThroughHook(OffsetsTopic, n, configs) }
+	}
 	segmentBytes := strconv.FormatInt(c.cfg.OffsetsTopicSegmentBytes, 10)
 	keep := map[string]string{"retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": segmentBytes}
 	compact := map[string]string{"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": segmentBytes}
-	err := c.e.createTopic(OffsetsTopic, n, -1, compact)
+	err := create(compact)
 	if errors.Is(err, ErrInvalidConfig) {
 		// This build has no log compaction: keep everything instead (a
 		// bad segment.bytes fails this create too, naming the key).
-		err = c.e.createTopic(OffsetsTopic, n, -1, keep)
+		err = create(keep)
 	}
 	if err != nil && !errors.Is(err, ErrTopicExists) {
-		return fmt.Errorf("%w: create %s with %d partitions: %w", ErrCoordinatorNotAvailable, OffsetsTopic, n, err)
+		return nil, fmt.Errorf("%w: create %s with %d partitions: %w", ErrCoordinatorNotAvailable, OffsetsTopic, n, err)
 	}
-	if t := (*c.e.topics.Load())[OffsetsTopic]; t != nil {
-		c.partitions.Store(int32(len(t.partitions)))
+	t := c.offsetsTopic()
+	if t == nil {
+		// Created, and deleted again or (cluster mode) not applied here yet.
+		return nil, fmt.Errorf("%w: %s was created but is not there", ErrCoordinatorNotAvailable, OffsetsTopic)
 	}
-	c.topicReady.Store(true)
-	return nil
+	return t, nil
 }
 
-// FindCoordinator returns the broker that coordinates the group (this one:
-// Spate runs one broker per cluster today) and the group's partition of
-// __consumer_offsets, creating the topic on first use.
+// FindCoordinator returns the broker that coordinates the group and the
+// group's partition of __consumer_offsets, creating the topic on first use:
+// this broker in single-broker mode; in cluster mode the leader of that
+// partition, or ErrCoordinatorNotAvailable while it has none.
 func (c *GroupCoordinator) FindCoordinator(groupID string) (brokerID, partition int32, err error) {
 	if groupID == "" {
 		return -1, -1, fmt.Errorf("%w: empty group id", ErrInvalidGroupID)
 	}
-	if err := c.ensureTopic(); err != nil {
+	t, err := c.ensureTopic()
+	if err != nil {
 		return -1, -1, err
 	}
-	return c.e.cfg.BrokerID, OffsetsPartitionFor(groupID, c.partitions.Load()), nil
+	partition = OffsetsPartitionFor(groupID, int32(len(t.partitions)))
+	if !c.clustered {
+		return c.e.cfg.BrokerID, partition, nil
+	}
+	return c.leaderOf(t, groupID, partition)
 }
 
 // JoinGroup joins a member to a group; done gets the generation, or an error
@@ -331,7 +363,7 @@ func (c *GroupCoordinator) FindCoordinator(groupID string) (brokerID, partition 
 // retried join replaced this one), ErrCoordinatorNotAvailable or
 // ErrNotCoordinator. It parks until the join barrier completes.
 func (c *GroupCoordinator) JoinGroup(req JoinGroupRequest, now time.Time, done func(JoinGroupResult)) {
-	err := c.run(func(o *outbox) error {
+	err := c.runGroup(req.GroupID, func(o *outbox) error {
 		c.mu.core.join(req, now, done, o)
 		return nil
 	})
@@ -346,7 +378,7 @@ func (c *GroupCoordinator) JoinGroup(req JoinGroupRequest, now time.Time, done f
 // ErrCoordinatorNotAvailable or ErrNotCoordinator. A follower parks until
 // the leader's assignment is written.
 func (c *GroupCoordinator) SyncGroup(req SyncGroupRequest, now time.Time, done func(SyncGroupResult)) {
-	err := c.run(func(o *outbox) error {
+	err := c.runGroup(req.GroupID, func(o *outbox) error {
 		c.mu.core.sync(req, now, done, o)
 		return nil
 	})
@@ -359,7 +391,7 @@ func (c *GroupCoordinator) SyncGroup(req SyncGroupRequest, now time.Time, done f
 // ErrRebalanceInProgress (rejoin), ErrUnknownMemberID, ErrFencedInstanceID,
 // ErrIllegalGeneration or ErrNotCoordinator.
 func (c *GroupCoordinator) Heartbeat(req HeartbeatRequest, now time.Time) error {
-	return c.run(func(*outbox) error { return c.mu.core.heartbeat(req, now) })
+	return c.runGroup(req.GroupID, func(*outbox) error { return c.mu.core.heartbeat(req, now) })
 }
 
 // LeaveGroup removes members at once and returns one error (or nil) per
@@ -367,7 +399,7 @@ func (c *GroupCoordinator) Heartbeat(req HeartbeatRequest, now time.Time) error 
 // without them. The returned error is ErrNotCoordinator after Close.
 func (c *GroupCoordinator) LeaveGroup(groupID string, members []LeavingMember, now time.Time) ([]error, error) {
 	var errs []error
-	err := c.run(func(o *outbox) error {
+	err := c.runGroup(groupID, func(o *outbox) error {
 		errs = c.mu.core.leave(groupID, members, now, o)
 		return nil
 	})
@@ -380,7 +412,7 @@ func (c *GroupCoordinator) LeaveGroup(groupID string, members []LeavingMember, n
 // ErrCoordinatorNotAvailable (the write failed; nothing was applied) or
 // ErrNotCoordinator. The error applies to every partition of the request.
 func (c *GroupCoordinator) CommitOffsets(req OffsetCommitRequest, now time.Time, done func(error)) {
-	err := c.run(func(o *outbox) error {
+	err := c.runGroup(req.GroupID, func(o *outbox) error {
 		c.mu.core.commit(req, now, done, o)
 		return nil
 	})
@@ -395,7 +427,7 @@ func (c *GroupCoordinator) CommitOffsets(req OffsetCommitRequest, now time.Time,
 // ErrNotCoordinator.
 func (c *GroupCoordinator) FetchOffsets(groupID string, partitions []TopicPartition) ([]CommittedOffset, error) {
 	var out []CommittedOffset
-	err := c.run(func(*outbox) error {
+	err := c.runGroup(groupID, func(*outbox) error {
 		var err error
 		out, err = c.mu.core.fetchOffsets(groupID, partitions)
 		return err
@@ -419,6 +451,11 @@ func (c *GroupCoordinator) DescribeGroups(ids ...string) []GroupDescription {
 	var out []GroupDescription
 	c.run(func(*outbox) error {
 		out = c.mu.core.describeGroups(ids)
+		for i, id := range ids {
+			if err := c.coordinatesLocked(id); err != nil {
+				out[i] = GroupDescription{GroupID: id, State: GroupDead, Generation: -1, Err: err}
+			}
+		}
 		return nil
 	})
 	return out
@@ -429,7 +466,22 @@ func (c *GroupCoordinator) DescribeGroups(ids ...string) []GroupDescription {
 // ErrCoordinatorNotAvailable when the tombstones could not be written.
 func (c *GroupCoordinator) DeleteGroups(ids []string, now time.Time, done func([]error)) {
 	err := c.run(func(o *outbox) error {
-		c.mu.core.deleteGroups(ids, now, done, o)
+		// Groups coordinated elsewhere (cluster mode) get their error here;
+		// the core deletes the others.
+		errs := make([]error, len(ids))
+		var mine []string
+		var at []int
+		for i, id := range ids {
+			if errs[i] = c.coordinatesLocked(id); errs[i] == nil {
+				mine, at = append(mine, id), append(at, i)
+			}
+		}
+		c.mu.core.deleteGroups(mine, now, func(got []error) {
+			for j, err := range got {
+				errs[at[j]] = err
+			}
+			done(errs)
+		}, o)
 		return nil
 	})
 	if err != nil {

@@ -11,8 +11,10 @@ var (
 	// ErrCoordinatorNotAvailable: the group's state could not be written to
 	// __consumer_offsets (or the topic could not be created). Retriable.
 	ErrCoordinatorNotAvailable = errors.New("engine: group coordinator not available")
-	// ErrNotCoordinator: the coordinator is closing; pending joins and syncs
-	// get it so that clients look the coordinator up again.
+	// ErrNotCoordinator: the coordinator is closing, or (cluster mode)
+	// another broker leads the group's partition of __consumer_offsets;
+	// pending joins and syncs get it so that clients look the coordinator
+	// up again.
 	ErrNotCoordinator = errors.New("engine: not the group coordinator")
 	// ErrIllegalGeneration: a sync, heartbeat or commit for a generation
 	// that is not the group's current one.

@@ -355,7 +355,7 @@ func (d *logDir) info(failed error) LogDirInfo {
 func (e *Engine) LogDirs() []LogDirInfo {
 	var failed error
 	for _, t := range *e.topics.Load() {
-		for _, p := range t.partitions {
+		for p := range t.hosted() {
 			if err := p.log.Err(); err != nil {
 				failed = fmt.Errorf("%w: %s-%d: %w", ErrStorage, p.topic, p.id, err)
 				break

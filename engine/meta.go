@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/spate-io/spate/segment"
@@ -15,12 +18,43 @@ import (
 const metaFile = "topics.json"
 
 // metaVersion is bumped on any incompatible change of the file's shape.
-const metaVersion = 1
+// Version 2 adds a topic's cluster id and hosted partitions; a file without
+// cluster topics is still written as version 1, byte for byte as before, so
+// a single broker's data dir stays readable by older builds, while an older
+// build refuses a cluster broker's file instead of opening every partition.
+const (
+	metaVersion        = 1
+	metaVersionCluster = 2
+)
 
 type metaTopic struct {
 	Name       string            `json:"name"`
 	Partitions int32             `json:"partitions"`
 	Configs    map[string]string `json:"configs,omitempty"` // overrides only
+	// ID is the cluster's topic id (cluster mode), unpadded base64url as
+	// Kafka prints a Uuid; absent for a single broker's topic.
+	ID string `json:"id,omitempty"`
+	// Hosted lists, for a topic with an ID, the partitions this broker
+	// hosts, ascending (absent: none). Without an ID every partition is.
+	Hosted []int32 `json:"hosted,omitempty"`
+}
+
+// metaOf is t as topics.json records it.
+func metaOf(t *topic) metaTopic {
+	mt := metaTopic{Name: t.name, Partitions: int32(len(t.partitions)), Configs: t.settings.Load().overrides}
+	if t.id != ([16]byte{}) {
+		mt.ID = base64.RawURLEncoding.EncodeToString(t.id[:])
+		for p := range t.hosted() {
+			mt.Hosted = append(mt.Hosted, p.id)
+		}
+	}
+	return mt
+}
+
+// sameMeta reports whether a and b are recorded alike.
+func sameMeta(a, b metaTopic) bool {
+	return a.Name == b.Name && a.Partitions == b.Partitions && maps.Equal(a.Configs, b.Configs) &&
+		a.ID == b.ID && slices.Equal(a.Hosted, b.Hosted)
 }
 
 type metaDoc struct {
@@ -36,7 +70,11 @@ type metaDoc struct {
 func (e *Engine) persist(topics map[string]*topic, freeing bool) error {
 	doc := metaDoc{Version: metaVersion, Topics: make([]metaTopic, 0, len(topics))}
 	for _, t := range topics {
-		doc.Topics = append(doc.Topics, metaTopic{Name: t.name, Partitions: int32(len(t.partitions)), Configs: t.settings.Load().overrides})
+		mt := metaOf(t)
+		if mt.ID != "" {
+			doc.Version = metaVersionCluster
+		}
+		doc.Topics = append(doc.Topics, mt)
 	}
 	sort.Slice(doc.Topics, func(i, j int) bool { return doc.Topics[i].Name < doc.Topics[j].Name })
 	data, err := json.MarshalIndent(doc, "", "  ")
@@ -111,27 +149,66 @@ func (e *Engine) load() error {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return fmt.Errorf("%w: decode %s: %w", ErrStorage, path, err)
 	}
-	if doc.Version != metaVersion {
-		return fmt.Errorf("%w: %s has version %d, this build reads %d", ErrStorage, path, doc.Version, metaVersion)
+	if doc.Version != metaVersion && doc.Version != metaVersionCluster {
+		return fmt.Errorf("%w: %s has version %d, this build reads %d and %d", ErrStorage, path, doc.Version, metaVersion, metaVersionCluster)
 	}
 	topics := make(map[string]*topic, len(doc.Topics))
 	e.topics.Store(&topics) // so a failure below closes what was opened
 	for _, mt := range doc.Topics {
-		if err := ValidateTopicName(mt.Name); err != nil {
-			return fmt.Errorf("%w: %s: %w", ErrStorage, path, err)
-		}
-		if mt.Partitions < 1 || mt.Partitions > MaxPartitionsPerTopic {
-			return fmt.Errorf("%w: %s: topic %q has %d partitions", ErrStorage, path, mt.Name, mt.Partitions)
-		}
-		cfg, err := applyOverrides(e.cfg.Topic, mt.Configs)
+		t, err := e.loadTopic(mt)
 		if err != nil {
-			return fmt.Errorf("%w: %s: topic %q: %w", ErrStorage, path, mt.Name, err)
-		}
-		t, err := e.openTopic(mt.Name, mt.Partitions, cfg, mt.Configs)
-		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		topics[mt.Name] = t
 	}
 	return e.removeOrphans(topics)
+}
+
+// loadTopic checks one topic of topics.json and opens its hosted partitions.
+func (e *Engine) loadTopic(mt metaTopic) (*topic, error) {
+	if err := ValidateTopicName(mt.Name); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	if mt.Partitions < 1 || mt.Partitions > MaxPartitionsPerTopic {
+		return nil, fmt.Errorf("%w: topic %q has %d partitions", ErrStorage, mt.Name, mt.Partitions)
+	}
+	cfg, err := applyOverrides(e.cfg.Topic, mt.Configs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: topic %q: %w", ErrStorage, mt.Name, err)
+	}
+	var id [16]byte
+	var hosted []int32
+	if mt.ID != "" {
+		if !e.cfg.Clustered {
+			// Serving a cluster's replica as the sole leader would hand out
+			// offsets the cluster's leader hands out too.
+			return nil, fmt.Errorf("%w: topic %q was hosted for a cluster (id %s); open the data dir in cluster mode", ErrStorage, mt.Name, mt.ID)
+		}
+		if id, err = decodeTopicID(mt.ID); err != nil {
+			return nil, fmt.Errorf("%w: topic %q: %w", ErrStorage, mt.Name, err)
+		}
+		hosted = make([]int32, 0, len(mt.Hosted))
+		for i, p := range mt.Hosted {
+			if p < 0 || p >= mt.Partitions || (i > 0 && p <= mt.Hosted[i-1]) {
+				return nil, fmt.Errorf("%w: topic %q: hosted partitions %v: want ascending ids below %d", ErrStorage, mt.Name, mt.Hosted, mt.Partitions)
+			}
+			hosted = append(hosted, p)
+		}
+	}
+	t, err := e.openTopic(mt.Name, mt.Partitions, cfg, mt.Configs, hosted)
+	if err != nil {
+		return nil, err
+	}
+	t.id = id
+	return t, nil
+}
+
+// decodeTopicID reads a topic id as metaTopic.ID records it.
+func decodeTopicID(s string) ([16]byte, error) {
+	var id [16]byte
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != len(id) || [16]byte(b) == id {
+		return id, fmt.Errorf("topic id %q: want 16 non-zero bytes in unpadded base64url", s)
+	}
+	return [16]byte(b), nil
 }

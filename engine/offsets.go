@@ -62,6 +62,9 @@ type GroupListing struct {
 // GroupDescription is one group of DescribeGroups. An unknown group is
 // described as GroupDead with no members.
 type GroupDescription struct {
+	// Err is nil, or wraps ErrNotCoordinator for a group another broker
+	// coordinates (cluster mode); the other fields are then empty.
+	Err          error
 	GroupID      string
 	State        GroupState
 	ProtocolType string

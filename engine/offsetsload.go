@@ -19,10 +19,10 @@ import (
 	"github.com/spate-io/spate/record"
 )
 
-// loadGroups reads every partition of the offsets topic into c.
-func (c *groupCore) loadGroups(t *topic, now time.Time) error {
+// loadGroups reads the given partitions of the offsets topic into c.
+func (c *groupCore) loadGroups(parts []*partition, now time.Time) error {
 	c.advance(now)
-	for _, p := range t.partitions {
+	for _, p := range parts {
 		if err := c.loadPartition(p); err != nil {
 			return err
 		}

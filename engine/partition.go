@@ -11,10 +11,15 @@ import (
 	"github.com/spate-io/spate/segment"
 )
 
-// partition is one topic partition led by this broker.
+// partition is one topic partition hosted by this broker.
 type partition struct {
 	topic string
 	id    int32
+	// role is what the metadata says of the partition (roles.go): nil
+	// until ApplyTopic gives one in cluster mode; Engine.soleRole in
+	// single-broker mode. Replaced under mu, read without it (an append
+	// reads it under mu, so it stamps the epoch of a role it checked).
+	role atomic.Pointer[partitionRole]
 	// settings are the topic's (topic.settings); use config().
 	settings *atomic.Pointer[topicSettings]
 	log      *segment.Log
@@ -40,11 +45,35 @@ type partition struct {
 	appends appendQueue
 }
 
-func newPartition(topic string, id int32, settings *atomic.Pointer[topicSettings], log *segment.Log) *partition {
+// newPartition returns a partition with role r (nil: none yet).
+func newPartition(topic string, id int32, settings *atomic.Pointer[topicSettings], log *segment.Log, r *partitionRole) *partition {
 	p := &partition{topic: topic, id: id, settings: settings, log: log,
 		committedOnFlush: settings.Load().cfg.FlushPolicy == segment.FlushAlways, producers: producerStates{}}
+	p.role.Store(r)
 	p.onFlushed = func(error) { p.watchers.wake() }
 	return p
+}
+
+// leads reports whether this broker leads the partition now.
+func (p *partition) leads() bool {
+	r := p.role.Load()
+	return r != nil && r.leads
+}
+
+// leaderErr is nil while this broker leads the partition, and otherwise an
+// error wrapping ErrNotLeader that says what the broker is to it.
+func (p *partition) leaderErr() error {
+	r := p.role.Load()
+	switch {
+	case r == nil:
+		return fmt.Errorf("%w: %s-%d has no role on this broker yet (waiting for the cluster metadata)", ErrNotLeader, p.topic, p.id)
+	case r.leads:
+		return nil
+	case r.Leader < 0:
+		return fmt.Errorf("%w: %s-%d has no leader (offline, epoch %d)", ErrNotLeader, p.topic, p.id, r.LeaderEpoch)
+	default:
+		return fmt.Errorf("%w: %s-%d is led by broker %d (epoch %d); this broker follows", ErrNotLeader, p.topic, p.id, r.Leader, r.LeaderEpoch)
+	}
 }
 
 // highWatermark is the exclusive end of the committed log (see doc.go).

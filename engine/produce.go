@@ -141,11 +141,11 @@ func (e *Engine) produce(req *ProduceRequest, res *ProduceResult) (*partition, i
 	if err != nil {
 		return nil, 0, err
 	}
-	// A single broker's ISR is itself.
-	const isrSize = 1
-	if cfg := p.config(); req.Acks == -1 && cfg.MinInsyncReplicas > isrSize {
+	// The ISR is the role's: this broker alone in single-broker mode.
+	// lookup saw a role, and roles are never taken back to nil.
+	if cfg, isr := p.config(), len(p.role.Load().ISR); req.Acks == -1 && int(cfg.MinInsyncReplicas) > isr {
 		return nil, 0, fmt.Errorf("%w: %s-%d has %d in-sync replicas, min.insync.replicas is %d",
-			ErrNotEnoughReplicas, p.topic, p.id, isrSize, cfg.MinInsyncReplicas)
+			ErrNotEnoughReplicas, p.topic, p.id, isr, cfg.MinInsyncReplicas)
 	}
 	if err := p.validate(req.Records); err != nil {
 		return nil, 0, err
@@ -245,15 +245,19 @@ func (p *partition) append(records []byte) (base, last int64, err error) {
 	if p.closed.Load() {
 		return 0, 0, fmt.Errorf("%w: %s-%d is closed", ErrUnknownTopicOrPartition, p.topic, p.id)
 	}
+	// Checked again under mu: the role may have changed since lookup, and a
+	// batch must carry the epoch of a leadership this broker still holds.
+	if err := p.leaderErr(); err != nil {
+		return 0, 0, err
+	}
+	epoch := p.role.Load().LeaderEpoch
 	if b, _ := record.Parse(records); b.ProducerID() >= 0 {
-		return p.appendIdempotentLocked(b)
+		return p.appendIdempotentLocked(b, epoch)
 	}
 	base = -1
 	for pos := 0; pos < len(records); {
 		b, _ := record.Parse(records[pos:]) // validated: cannot fail
-		// Leader epochs come with leader election; until then every
-		// partition is in epoch 0.
-		b.SetPartitionLeaderEpoch(0)
+		b.SetPartitionLeaderEpoch(epoch)
 		off, err := p.log.AppendNoWait(b)
 		if err != nil {
 			return 0, 0, p.storageErr("append", p.log.LogEndOffset(), err)
@@ -269,7 +273,7 @@ func (p *partition) append(records []byte) (base, last int64, err error) {
 
 // appendIdempotentLocked appends one batch of an idempotent producer, or
 // answers a duplicate with the batch it repeats; p.mu is held.
-func (p *partition) appendIdempotentLocked(b record.Batch) (base, last int64, err error) {
+func (p *partition) appendIdempotentLocked(b record.Batch, epoch int32) (base, last int64, err error) {
 	dup, err := p.producers.check(p, b)
 	if err != nil {
 		return 0, 0, err
@@ -277,7 +281,7 @@ func (p *partition) appendIdempotentLocked(b record.Batch) (base, last int64, er
 	if dup != nil {
 		return dup.baseOffset, dup.baseOffset + int64(dup.lastOffsetDelta), nil
 	}
-	b.SetPartitionLeaderEpoch(0)
+	b.SetPartitionLeaderEpoch(epoch)
 	base, err = p.log.AppendNoWait(b)
 	if err != nil {
 		return 0, 0, p.storageErr("append", p.log.LogEndOffset(), err)
@@ -290,6 +294,11 @@ func (p *partition) appendIdempotentLocked(b record.Batch) (base, last int64, er
 func (e *Engine) autoCreate(name string) error {
 	if err := cmp.Or(ValidateTopicName(name), refuseReserved("auto-create", name)); err != nil {
 		return err
+	}
+	if e.cfg.Clustered || e.cfg.CreateTopicHook != nil {
+		// admin is not held: the hook returns once the topic has been
+		// applied here, which takes admin.
+		return e.createThroughHook(name, e.cfg.DefaultPartitions, nil)
 	}
 	e.admin.Lock()
 	defer e.admin.Unlock()
@@ -368,6 +377,10 @@ func (d *delayedProduce) tryComplete() bool {
 		return true
 	case d.p.closed.Load():
 		d.finish(fmt.Errorf("%w: %s-%d was closed while acks=all waited", ErrUnknownTopicOrPartition, d.p.topic, d.p.id))
+	case d.p.leaderErr() != nil:
+		// Leadership moved while the batch waited: whether it survives is
+		// now the new leader's log's business (Kafka answers the same).
+		d.finish(fmt.Errorf("acks=all of %s-%d up to offset %d: %w", d.p.topic, d.p.id, d.last, d.p.leaderErr()))
 	case d.p.highWatermark() > d.last:
 		d.finish(nil)
 	default:

@@ -11,8 +11,10 @@ package engine
 // A random 63-bit id was rejected: it needs no file, but by the birthday
 // bound a busy cluster handing out a billion ids over its life has a ~5%
 // chance of one collision, and a collision silently drops records. Blocks
-// carry over to a cluster as Kafka's KIP-730 does: the controller hands out
-// the blocks instead of this file.
+// carry over to a cluster as Kafka's KIP-730 does: with
+// Config.AllocateProducerIDs set, the controller hands out the blocks
+// instead of this file (one call per block used up; the file is then not
+// written).
 
 import (
 	"errors"
@@ -34,7 +36,10 @@ const producerIDBlockSize = 1000
 // producerIDs allocates producer ids from persisted blocks.
 type producerIDs struct {
 	path string
-	mu   struct {
+	// fromController, when set, supplies the blocks instead of the file
+	// (Config.AllocateProducerIDs).
+	fromController func() (first int64, count int32, err error)
+	mu             struct {
 		sync.Mutex
 		next, end int64 // ids [next, end) may be handed out without a write
 	}
@@ -43,8 +48,8 @@ type producerIDs struct {
 // openProducerIDs reads the persisted block end; a missing file starts at 0.
 // The ids below the persisted end are never handed out again: the previous
 // run may have used any of them.
-func openProducerIDs(dataDir string) (*producerIDs, error) {
-	a := &producerIDs{path: filepath.Join(dataDir, producerIDFile)}
+func openProducerIDs(dataDir string, fromController func() (int64, int32, error)) (*producerIDs, error) {
+	a := &producerIDs{path: filepath.Join(dataDir, producerIDFile), fromController: fromController}
 	data, err := os.ReadFile(a.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -65,6 +70,17 @@ func openProducerIDs(dataDir string) (*producerIDs, error) {
 func (a *producerIDs) allocate() (int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.mu.next == a.mu.end && a.fromController != nil {
+		first, count, err := a.fromController()
+		if err != nil {
+			// Retriable, as Kafka's answer while its block request is out.
+			return -1, fmt.Errorf("%w: producer id block from the controller: %w", ErrCoordinatorNotAvailable, err)
+		}
+		if first < 0 || count < 1 || first > maxInt64-int64(count) {
+			return -1, fmt.Errorf("%w: the controller's producer id block [%d, +%d) is not a block of ids", ErrCoordinatorNotAvailable, first, count)
+		}
+		a.mu.next, a.mu.end = first, first+int64(count)
+	}
 	if a.mu.next == a.mu.end {
 		end := a.mu.end + producerIDBlockSize
 		if err := writeFileAtomic(a.path, []byte(strconv.FormatInt(end, 10)+"\n")); err != nil {
@@ -79,7 +95,9 @@ func (a *producerIDs) allocate() (int64, error) {
 
 // InitProducerID returns a new producer id and its epoch (always 0: a
 // producer without a transactional id never resumes an old id). Errors:
-// ErrStorage when the next id block cannot be persisted, ErrShuttingDown.
+// ErrStorage when the next id block cannot be persisted,
+// ErrCoordinatorNotAvailable when AllocateProducerIDs fails (retriable),
+// ErrShuttingDown.
 func (e *Engine) InitProducerID() (id int64, epoch int16, err error) {
 	if err := e.enter(); err != nil {
 		return -1, -1, err

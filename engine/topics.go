@@ -25,9 +25,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spate-io/spate/record"
 	"github.com/spate-io/spate/segment"
@@ -77,12 +79,17 @@ func (e *Engine) CreateTopic(name string, partitions int32, configs map[string]s
 
 // CreateTopicReplicated is CreateTopic with a replication factor; -1 means
 // the default (1). A single broker places only one replica, so anything
-// else fails with ErrInvalidReplicationFactor. Errors: ErrInvalidTopic,
+// else fails with ErrInvalidReplicationFactor. In cluster mode topics come
+// from the metadata (ApplyTopic) and this fails with ErrNotController.
+// Errors: ErrInvalidTopic,
 // ErrTopicExists, ErrInvalidPartitions, ErrInvalidConfig, ErrResourceLimit
 // (not enough file descriptors, see descriptors.go), ErrStorage,
 // ErrShuttingDown. An internal topic is refused (ErrInvalidTopic, or
 // ErrTopicExists once it exists).
 func (e *Engine) CreateTopicReplicated(name string, partitions int32, replicationFactor int16, configs map[string]string) error {
+	if err := e.refuseClustered("create topic", name); err != nil {
+		return err
+	}
 	if IsInternalTopic(name) {
 		e.admin.Lock()
 		err := e.nameFreeLocked(name) // an existing one is ErrTopicExists, as for any topic
@@ -142,7 +149,9 @@ func (e *Engine) checkCreate(name string, partitions int32, replicationFactor in
 	if partitions < 1 || partitions > MaxPartitionsPerTopic {
 		return 0, TopicConfig{}, fmt.Errorf("%w: topic %q: %d partitions, want 1 to %d", ErrInvalidPartitions, name, partitions, MaxPartitionsPerTopic)
 	}
-	if replicationFactor != -1 && replicationFactor != 1 {
+	// In cluster mode the controller places the replicas; a local
+	// validation takes any factor.
+	if replicationFactor != -1 && replicationFactor != 1 && !e.cfg.Clustered {
 		return 0, TopicConfig{}, fmt.Errorf("%w: topic %q: replication factor %d, but this cluster has 1 broker", ErrInvalidReplicationFactor, name, replicationFactor)
 	}
 	cfg, err := applyOverrides(e.cfg.Topic, configs)
@@ -183,14 +192,14 @@ func (e *Engine) createLocked(name string, partitions int32, cfg TopicConfig, ov
 	if err := e.logDir.fullErr(fmt.Sprintf("create topic %q", name)); err != nil {
 		return err
 	}
-	t, err := e.openTopic(name, partitions, cfg, overrides)
+	t, err := e.openTopic(name, partitions, cfg, overrides, nil)
 	if err != nil {
 		return err
 	}
 	next := maps.Clone(*e.topics.Load())
 	next[name] = t
 	if err := e.persist(next, false); err != nil {
-		for _, p := range t.partitions {
+		for p := range t.hosted() {
 			p.remove()
 		}
 		return err
@@ -199,33 +208,55 @@ func (e *Engine) createLocked(name string, partitions int32, cfg TopicConfig, ov
 	return nil
 }
 
-// openTopic opens (creating if needed) every partition log of a topic.
-func (e *Engine) openTopic(name string, partitions int32, cfg TopicConfig, overrides map[string]string) (*topic, error) {
-	t := &topic{name: name}
+// openTopic opens (creating if needed) the partition logs of a topic of
+// the given partition count: every one when hosted is nil, else those
+// listed. In single-broker mode each partition is led here; in cluster mode
+// it starts with no role (ApplyTopic gives one).
+func (e *Engine) openTopic(name string, partitions int32, cfg TopicConfig, overrides map[string]string, hosted []int32) (*topic, error) {
+	t := &topic{name: name, settings: new(atomic.Pointer[topicSettings]), partitions: make([]*partition, partitions)}
 	t.settings.Store(&topicSettings{cfg: cfg, overrides: overrides})
-	segCfg := e.segmentConfig(cfg)
-	for i := int32(0); i < partitions; i++ {
-		dir := filepath.Join(e.cfg.DataDir, partitionDir(name, i))
-		if hook := e.cfg.BeforeAppendWrite; hook != nil {
-			segCfg.BeforeWrite = func() { hook(name, i) }
+	ids := hosted
+	if ids == nil {
+		ids = make([]int32, partitions)
+		for i := range ids {
+			ids[i] = int32(i)
 		}
-		log, err := segment.Open(dir, segCfg)
+	}
+	var role *partitionRole
+	if !e.cfg.Clustered {
+		role = e.soleRole
+	}
+	for _, i := range ids {
+		p, err := e.openPartition(name, i, t.settings, role)
 		if err != nil {
-			for _, p := range t.partitions {
-				p.close()
-			}
-			return nil, fmt.Errorf("%w: open %s: %w", storageSentinel(err), dir, err)
-		}
-		p := newPartition(name, i, &t.settings, log)
-		t.partitions = append(t.partitions, p)
-		if err := p.rebuildProducers(); err != nil {
-			for _, p := range t.partitions {
+			for p := range t.hosted() {
 				p.close()
 			}
 			return nil, err
 		}
+		t.partitions[i] = p
 	}
 	return t, nil
+}
+
+// openPartition opens (creating if needed) one partition's log with the
+// topic's current settings and rebuilds its producer state.
+func (e *Engine) openPartition(name string, id int32, settings *atomic.Pointer[topicSettings], role *partitionRole) (*partition, error) {
+	segCfg := e.segmentConfig(settings.Load().cfg)
+	dir := filepath.Join(e.cfg.DataDir, partitionDir(name, id))
+	if hook := e.cfg.BeforeAppendWrite; hook != nil {
+		segCfg.BeforeWrite = func() { hook(name, id) }
+	}
+	log, err := segment.Open(dir, segCfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: open %s: %w", storageSentinel(err), dir, err)
+	}
+	p := newPartition(name, id, settings, log, role)
+	if err := p.rebuildProducers(); err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
 }
 
 func partitionDir(topic string, id int32) string {
@@ -235,8 +266,12 @@ func partitionDir(topic string, id int32) string {
 // DeleteTopic removes a topic and its data. The topic is unreachable when it
 // returns; FileRanges already handed out stay readable until released.
 // Errors: ErrUnknownTopicOrPartition, ErrInvalidTopic (an internal topic),
-// ErrStorage, ErrShuttingDown.
+// ErrNotController (cluster mode: RemoveTopic applies the metadata's
+// deletes), ErrStorage, ErrShuttingDown.
 func (e *Engine) DeleteTopic(name string) error {
+	if err := e.refuseClustered("delete topic", name); err != nil {
+		return err
+	}
 	if err := e.enter(); err != nil {
 		return err
 	}
@@ -244,12 +279,18 @@ func (e *Engine) DeleteTopic(name string) error {
 	if err := refuseInternal("delete", name); err != nil {
 		return err
 	}
+	return e.deleteTopic(name)
+}
+
+// deleteTopic is DeleteTopic once its checks have passed; enter has been
+// called.
+func (e *Engine) deleteTopic(name string) error {
 	t, err := e.unpublish(name)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, p := range t.partitions {
+	for p := range t.hosted() {
 		if err := p.remove(); err != nil {
 			errs = append(errs, err)
 		}
@@ -306,11 +347,16 @@ type TopicInfo struct {
 }
 
 // PartitionInfo is one partition's placement and offsets.
+//
+// In single-broker mode this broker is leader, sole replica and ISR at
+// epoch 0. In cluster mode Leader, LeaderEpoch, Replicas and ISR are the
+// metadata's as ApplyTopic last gave them (Leader -1 and no replicas
+// until then), and the offsets are -1 for a partition not hosted here.
 type PartitionInfo struct {
 	Topic          string
 	Partition      int32
-	Leader         int32 // this broker
-	LeaderEpoch    int32 // 0 until leader election exists
+	Leader         int32 // broker id; -1: none (offline, or not known yet)
+	LeaderEpoch    int32
 	Replicas, ISR  []int32
 	LogStartOffset int64
 	LogEndOffset   int64
@@ -333,47 +379,54 @@ func (e *Engine) Describe(names ...string) []TopicInfo {
 		}
 		st := t.settings.Load()
 		info := TopicInfo{Name: n, Configs: st.cfg.Map(), Overrides: maps.Clone(st.overrides)}
-		for _, p := range t.partitions {
-			info.Partitions = append(info.Partitions, e.partitionInfo(p))
+		for i := range t.partitions {
+			info.Partitions = append(info.Partitions, e.partitionInfo(t, int32(i)))
 		}
 		out = append(out, info)
 	}
 	return out
 }
 
-func (e *Engine) partitionInfo(p *partition) PartitionInfo {
-	return PartitionInfo{
-		Topic: p.topic, Partition: p.id, Leader: e.cfg.BrokerID,
-		Replicas: []int32{e.cfg.BrokerID}, ISR: []int32{e.cfg.BrokerID},
-		LogStartOffset: p.log.LogStartOffset(), LogEndOffset: p.log.LogEndOffset(),
-		HighWatermark: p.highWatermark(),
+func (e *Engine) partitionInfo(t *topic, id int32) PartitionInfo {
+	info := PartitionInfo{Topic: t.name, Partition: id, Leader: -1, LogStartOffset: -1, LogEndOffset: -1, HighWatermark: -1}
+	switch {
+	case !e.cfg.Clustered:
+		info.Leader, info.Replicas, info.ISR = e.cfg.BrokerID, []int32{e.cfg.BrokerID}, []int32{e.cfg.BrokerID}
+	case t.roles != nil:
+		r := t.roles[id]
+		info.Leader, info.LeaderEpoch, info.Replicas, info.ISR = r.Leader, r.LeaderEpoch, slices.Clone(r.Replicas), slices.Clone(r.ISR)
 	}
+	if p := t.partitions[id]; p != nil {
+		info.LogStartOffset, info.LogEndOffset, info.HighWatermark = p.log.LogStartOffset(), p.log.LogEndOffset(), p.highWatermark()
+	}
+	return info
 }
 
-// EachPartition calls fn for every partition, topic by topic in no
-// particular order, without allocating replica lists; for metrics.
+// EachPartition calls fn for every partition hosted here, topic by topic
+// in no particular order, without allocating replica lists; for metrics.
 func (e *Engine) EachPartition(fn func(topic string, partition int32, logStart, logEnd, highWatermark int64)) {
 	for _, t := range *e.topics.Load() {
-		for _, p := range t.partitions {
+		for p := range t.hosted() {
 			fn(p.topic, p.id, p.log.LogStartOffset(), p.log.LogEndOffset(), p.highWatermark())
 		}
 	}
 }
 
-// removeOrphans deletes partition directories of topics that topics.json
-// does not list: a crash between persisting a delete and removing the
-// directories, or between opening a new topic's logs and persisting it.
+// removeOrphans deletes partition directories that topics.json does not
+// list as hosted: a crash between persisting a delete (or, in cluster
+// mode, a partition moving away) and removing the directories, or between
+// opening new logs and persisting them.
 func (e *Engine) removeOrphans(known map[string]*topic) error {
 	entries, err := os.ReadDir(e.cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("%w: read data dir %s: %w", ErrStorage, e.cfg.DataDir, err)
 	}
 	for _, ent := range entries {
-		name, ok := parsePartitionDir(ent.Name())
+		name, id, ok := parsePartitionDir(ent.Name())
 		if !ent.IsDir() || !ok {
 			continue
 		}
-		if _, ok := known[name]; ok {
+		if t := known[name]; t != nil && id < len(t.partitions) && t.partitions[id] != nil {
 			continue
 		}
 		dir := filepath.Join(e.cfg.DataDir, ent.Name())
@@ -386,15 +439,15 @@ func (e *Engine) removeOrphans(known map[string]*topic) error {
 
 // parsePartitionDir splits "<topic>-<partition>" and reports whether it has
 // that form with a valid topic name.
-func parsePartitionDir(dir string) (string, bool) {
+func parsePartitionDir(dir string) (string, int, bool) {
 	i := strings.LastIndexByte(dir, '-')
 	if i <= 0 {
-		return "", false
+		return "", 0, false
 	}
 	n, err := strconv.Atoi(dir[i+1:])
 	if err != nil || n < 0 || strconv.Itoa(n) != dir[i+1:] {
-		return "", false
+		return "", 0, false
 	}
 	name := dir[:i]
-	return name, ValidateTopicName(name) == nil
+	return name, n, ValidateTopicName(name) == nil
 }
