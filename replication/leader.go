@@ -325,12 +325,14 @@ func (l *Leader) inSync(f *followerState, now time.Time) bool {
 }
 
 // Refused tells the leader the controller refused p (a stale partition or
-// leader epoch): the leader forgets it and keeps the committed ISR. A
+// leader epoch): the leader forgets it and keeps the committed ISR, which
+// may let the high watermark pass a replica a refused expansion added. A
 // newer state reaches it through Update; a deposed leader gets
 // ErrNotLeader there.
 func (l *Leader) Refused(p *Proposal) {
 	if l.pending == p {
 		l.pending = nil
+		l.advanceHighWatermark()
 	}
 }
 

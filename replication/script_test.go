@@ -255,6 +255,19 @@ func (c *cluster) heal(r *replica) error {
 			return err
 		}
 	}
+	return c.unfence(r)
+}
+
+// unfence is the controller hearing from r again: an offline partition
+// whose ISR holds r gets r as leader (cluster/doc.go), else r learns the
+// state.
+func (c *cluster) unfence(r *replica) error {
+	if !c.controllerReaches(r) {
+		return nil
+	}
+	if c.ctrl.Leader == NoLeader && slices.Contains(c.ctrl.ISR, r.id) {
+		return c.change(r.id, c.ctrl.ISR, false)
+	}
 	return c.learn(r, c.ctrl)
 }
 
@@ -275,13 +288,7 @@ func (c *cluster) restart(r *replica) error {
 	if err := c.fence(r.id); err != nil {
 		return err
 	}
-	if c.ctrl.Leader == NoLeader && slices.Equal(c.ctrl.ISR, []ReplicaID{r.id}) && !r.cut {
-		return c.change(r.id, c.ctrl.ISR, false)
-	}
-	if c.controllerReaches(r) {
-		return c.learn(r, c.ctrl)
-	}
-	return nil
+	return c.unfence(r)
 }
 
 // elect makes r leader at a new leader epoch. A clean election needs r in

@@ -63,6 +63,9 @@ type cluster struct {
 	next     int           // next record value
 	acked    map[int64]int // offset → value of every acknowledged record
 	inflight []produce
+	// truncated counts records followers dropped, so the random test can
+	// tell that its faults made logs diverge.
+	truncated int
 }
 
 func newCluster(ids []ReplicaID, cfg Config) (*cluster, error) {
@@ -278,6 +281,7 @@ func (c *cluster) queryEpoch(r, ld *replica, dropResponse bool) (string, error) 
 		return "query answer lost", nil
 	}
 	t := f.OnEpochAnswer(ans, r.log.epochs, r.log.end())
+	c.truncated += int(max(r.log.end()-t.To, 0))
 	r.log.truncate(t.To)
 	out := fmt.Sprintf("asked epoch %d: leader has epoch %d ending at %d; truncated to %d", q.Epoch, ans.Epoch, ans.EndOffset, t.To)
 	if !t.Done {
