@@ -110,7 +110,7 @@ func (n *naiveLeader) outOfSync(r ReplicaID, now time.Time) bool {
 // version's, and that the high watermark never goes down and never passes
 // a maximal-ISR member's log end.
 func TestHighWatermarkAgainstNaive(t *testing.T) {
-	for seed := range uint64(1000) {
+	for seed := range uint64(1000 / randomRuns) {
 		runLeaderProperty(t, seed, 150)
 	}
 }

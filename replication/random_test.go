@@ -18,7 +18,7 @@ import (
 // A failure prints the script, which replays as a testdata file.
 func TestRandomFaults(t *testing.T) {
 	var acked, truncated, epochs int
-	for seed := range uint64(3000) {
+	for seed := range uint64(3000 / randomRuns) {
 		c, script, err := runRandom(seed, 80)
 		if err != nil {
 			t.Fatalf("seed %d: %v\nscript:\n%s", seed, err, strings.Join(script, "\n"))
@@ -30,7 +30,7 @@ func TestRandomFaults(t *testing.T) {
 	// The faults must have done something: records acknowledged, leaders
 	// changed, diverged records truncated.
 	t.Logf("acknowledged %d, leader epochs %d, truncated %d", acked, epochs, truncated)
-	if acked < 10000 || epochs < 3000 || truncated < 1000 {
+	if acked < 10000/randomRuns || epochs < 3000/randomRuns || truncated < 1000/randomRuns {
 		t.Fatalf("random faults too tame: acknowledged %d, leader epochs %d, truncated %d", acked, epochs, truncated)
 	}
 }
