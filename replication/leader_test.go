@@ -149,21 +149,7 @@ func runLeaderProperty(t *testing.T, seed uint64, steps int) {
 			l.Appended(e.leaderEnd)
 		case k < 6:
 			f := replicas[1+rng.IntN(len(replicas)-1)]
-			// A third fetch at the leader's log end, a third where the
-			// leader's log ended at the follower's previous fetch (caught
-			// up as of then), a third anywhere from its previous offset.
-			lo := lastOffset[f]
-			var off int64
-			switch fs := n.fetches(f); rng.IntN(3) {
-			case 0:
-				off = e.leaderEnd
-			case 1:
-				if len(fs) > 0 {
-					off = max(lo, fs[len(fs)-1].leaderEnd)
-				}
-			default:
-				off = lo + rng.Int64N(e.leaderEnd-lo+1)
-			}
+			off := n.randomFetchOffset(rng, f, lastOffset[f])
 			lastOffset[f] = off
 			var fetchHW int64
 			fetchHW, got, err = l.Fetch(FetchRequest{Replica: f, LeaderEpoch: 3, Offset: off}, now)
@@ -176,16 +162,7 @@ func runLeaderProperty(t *testing.T, seed uint64, steps int) {
 			e.fetcher, e.offset = f, off
 		case k < 8:
 			got = l.Tick(now)
-			if e.pending == nil {
-				for _, r := range e.isr {
-					if r == 1 || !n.outOfSync(r, now) {
-						want = append(want, r)
-					}
-				}
-				if len(want) == len(e.isr) {
-					want = nil
-				}
-			}
+			want = n.shrinkTo(now)
 		case e.pending != nil && k == 8:
 			state.PartitionEpoch++
 			state.ISR = slices.Clone(e.pending)
@@ -218,6 +195,45 @@ func runLeaderProperty(t *testing.T, seed uint64, steps int) {
 		n.history = append(n.history, e)
 		checkLeaderStep(t, seed, step, l, n, hwBefore, lastOffset)
 	}
+}
+
+// randomFetchOffset picks follower f's next fetch offset, from lo (its
+// previous one) up: a third at the leader's log end, a third where the
+// leader's log ended at f's previous fetch (caught up as of then), a third
+// anywhere.
+func (n *naiveLeader) randomFetchOffset(rng *rand.Rand, f ReplicaID, lo int64) int64 {
+	end := n.last().leaderEnd
+	switch fs := n.fetches(f); rng.IntN(3) {
+	case 0:
+		return end
+	case 1:
+		if len(fs) > 0 {
+			return max(lo, fs[len(fs)-1].leaderEnd)
+		}
+		return lo
+	default:
+		return lo + rng.Int64N(end-lo+1)
+	}
+}
+
+// shrinkTo is the ISR a Tick at now should propose, nil for none: the
+// committed ISR without its out-of-sync followers, if any and if nothing
+// is pending.
+func (n *naiveLeader) shrinkTo(now time.Time) []ReplicaID {
+	e := n.last()
+	if e.pending != nil {
+		return nil
+	}
+	var keep []ReplicaID
+	for _, r := range e.isr {
+		if r == n.self || !n.outOfSync(r, now) {
+			keep = append(keep, r)
+		}
+	}
+	if len(keep) == len(e.isr) {
+		return nil
+	}
+	return keep
 }
 
 func proposalISR(p *Proposal) []ReplicaID {
