@@ -26,7 +26,7 @@ import (
 //	restart r1            r1 runs again; the controller fences its previous run
 //	fence r1              the controller ends r1's session (leaves ISR, loses leadership)
 //	elect r2 [unclean]    the controller makes r2 leader at a new leader epoch
-//	check hw r1 = 10      also: end r1, log r1 = r2, logs equal, epochs r1 = 0@0 1@10,
+//	check hw r1 = 10      also: end r1, log r1 = r2, logs = equal, epochs r1 = 0@0 1@10,
 //	                      isr = r1 r2, leader = r2, acked = 20, pending r1 = r1 r2
 //
 // A line may end in "=> result" to require that result; a result starting
