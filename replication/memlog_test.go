@@ -73,20 +73,18 @@ func (m *memLog) flush() { m.flushed = m.end() }
 // powerLoss cuts the log back to what was flushed.
 func (m *memLog) powerLoss() { m.truncate(m.flushed) }
 
-// isPrefixOf reports whether m's records are the first records of o.
-func (m *memLog) isPrefixOf(o *memLog) bool {
-	if m.end() > o.end() {
-		return false
-	}
-	for i, r := range m.records {
-		if o.records[i] != r {
-			return false
+// commonPrefix returns how many first records m and o share.
+func (m *memLog) commonPrefix(o *memLog) int64 {
+	n := min(m.end(), o.end())
+	for i := range n {
+		if m.records[i] != o.records[i] {
+			return i
 		}
 	}
-	return true
+	return n
 }
 
-func (m *memLog) equal(o *memLog) bool { return m.end() == o.end() && m.isPrefixOf(o) }
+func (m *memLog) equal(o *memLog) bool { return m.end() == o.end() && m.commonPrefix(o) == m.end() }
 
 // String shows the log as runs of one epoch: "0-9@e0 10-12@e1".
 func (m *memLog) String() string {

@@ -280,17 +280,21 @@ func (c *cluster) queryEpoch(r, ld *replica, dropResponse bool) (string, error) 
 	if dropResponse {
 		return "query answer lost", nil
 	}
+	common := r.log.commonPrefix(&ld.log)
 	t := f.OnEpochAnswer(ans, r.log.epochs, r.log.end())
 	c.truncated += int(max(r.log.end()-t.To, 0))
 	r.log.truncate(t.To)
 	out := fmt.Sprintf("asked epoch %d: leader has epoch %d ending at %d; truncated to %d", q.Epoch, ans.Epoch, ans.EndOffset, t.To)
-	if !t.Done {
+	// Invariant: the epoch queries keep everything the logs share and,
+	// once settled, nothing else: the follower's log is then a prefix of
+	// the leader's, so verbatim appends keep them identical.
+	switch {
+	case r.log.end() < common:
+		return "", fmt.Errorf("r%d truncated to %d, below the %d records it shares with leader r%d", r.id, t.To, common, ld.id)
+	case t.Done && r.log.end() != common:
+		return "", fmt.Errorf("r%d settled at %d but shares only %d records with leader r%d: %s vs %s", r.id, r.log.end(), common, ld.id, r.log.String(), ld.log.String())
+	case !t.Done:
 		return out + ", asking again", nil
-	}
-	// Invariant: once truncation settles, the follower's log is a prefix
-	// of its leader's, so verbatim appends keep them identical.
-	if !r.log.isPrefixOf(&ld.log) {
-		return "", fmt.Errorf("r%d truncated to %d but %s is not a prefix of leader r%d's %s", r.id, t.To, r.log.String(), ld.id, ld.log.String())
 	}
 	return out, nil
 }
