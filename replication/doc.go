@@ -106,6 +106,10 @@
 //     over several leader changes). Never to its own high watermark: that
 //     lost committed records after two quick failovers (KIP-101's
 //     scenarios: testdata/kip101-*.txt).
+//   - An answer about an epoch newer than the one asked, or with a negative
+//     end, is refused (ErrInvalidAnswer): it is network input, and
+//     following it could truncate wrongly or ask forever
+//     (FuzzFollowerTruncation).
 //   - Truncation drops the checkpoint entries at or after the offset too,
 //     even when nothing of the log goes (an epoch that wrote nothing).
 //   - Then it fetches from its log end and appends batches verbatim, with

@@ -31,6 +31,10 @@ var (
 	// (NOT_ENOUGH_REPLICAS_AFTER_APPEND); the producer is not told it
 	// succeeded.
 	ErrNotEnoughReplicasAfterAppend = errors.New("replication: not enough in-sync replicas after append")
+	// ErrInvalidAnswer: a leader's OffsetForLeaderEpoch answer names an
+	// epoch newer than the one asked, or a negative end for a known epoch;
+	// following it could truncate wrongly or ask forever.
+	ErrInvalidAnswer = errors.New("replication: invalid epoch answer")
 	// ErrInvalidState: a partition state that breaks its own rules
 	// (leader outside the ISR, ISR outside the replicas, duplicates).
 	ErrInvalidState = errors.New("replication: invalid partition state")

@@ -59,13 +59,19 @@ func (f *Follower) EpochQuery() EpochQuery {
 // OnEpochAnswer applies the leader's answer to EpochQuery to a log with
 // checkpoint own ending at logEnd and returns the truncation to perform
 // (TruncationFor). When it is Done, the follower fetches from
-// min(logEnd, To).
-func (f *Follower) OnEpochAnswer(answer EpochEndOffset, own Epochs, logEnd int64) Truncation {
+// min(logEnd, To). An answer about an epoch newer than the one asked, or
+// with a negative end, is refused with ErrInvalidAnswer and changes
+// nothing: the follower asks again.
+func (f *Follower) OnEpochAnswer(answer EpochEndOffset, own Epochs, logEnd int64) (Truncation, error) {
+	if answer.Epoch > f.queryEpoch || (answer.Epoch >= 0 && answer.EndOffset < 0) {
+		return Truncation{}, fmt.Errorf("%w: leader %d answered epoch %d ending at %d to replica %d asking about epoch %d",
+			ErrInvalidAnswer, f.leader, answer.Epoch, answer.EndOffset, f.id, f.queryEpoch)
+	}
 	t := TruncationFor(own, logEnd, answer)
 	f.truncating = !t.Done
 	f.queryEpoch = t.NextQuery
 	f.highWatermark = min(f.highWatermark, t.To)
-	return t
+	return t, nil
 }
 
 // FetchRequest returns the fetch to send once not Truncating, for a log

@@ -281,7 +281,10 @@ func (c *cluster) queryEpoch(r, ld *replica, dropResponse bool) (string, error) 
 		return "query answer lost", nil
 	}
 	common := r.log.commonPrefix(&ld.log)
-	t := f.OnEpochAnswer(ans, r.log.epochs, r.log.end())
+	t, err := f.OnEpochAnswer(ans, r.log.epochs, r.log.end())
+	if err != nil {
+		return "", err
+	}
 	c.truncated += int(max(r.log.end()-t.To, 0))
 	r.log.truncate(t.To)
 	out := fmt.Sprintf("asked epoch %d: leader has epoch %d ending at %d; truncated to %d", q.Epoch, ans.Epoch, ans.EndOffset, t.To)
