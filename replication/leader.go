@@ -60,7 +60,8 @@ func (c Config) withDefaults() Config {
 // Proposal is an AlterPartition request: the leader at LeaderEpoch asks
 // the controller to set the ISR, computed from the state at
 // PartitionEpoch. The controller refuses it unless both epochs are
-// current; the leader counts it only once committed (KIP-497).
+// current; the leader counts it only once committed (KIP-497). The Leader
+// keeps the proposals it returns: callers read them, never change them.
 type Proposal struct {
 	Leader         ReplicaID
 	LeaderEpoch    int32
@@ -324,8 +325,8 @@ func (l *Leader) inSync(f *followerState, now time.Time) bool {
 	return f.logEnd == l.logEnd || now.Sub(f.lastCaughtUp) <= l.cfg.ReplicaLagTimeMax
 }
 
-// Refused tells the leader the controller refused p (a stale partition or
-// leader epoch): the leader forgets it and keeps the committed ISR, which
+// Refused tells the leader the controller refused p, the pointer Fetch,
+// Tick or Pending returned (a stale partition or leader epoch): the leader forgets it and keeps the committed ISR, which
 // may let the high watermark pass a replica a refused expansion added. A
 // newer state reaches it through Update; a deposed leader gets
 // ErrNotLeader there.
