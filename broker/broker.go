@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/spate-io/spate/cluster"
 	"github.com/spate-io/spate/engine"
 	"github.com/spate-io/spate/kafka"
 	"github.com/spate-io/spate/netio"
@@ -28,6 +29,7 @@ type Broker struct {
 	server  *netio.Server
 	kafka   *netio.Server // nil when kafka.addr is empty
 	metrics *metrics
+	member  *member // nil unless the broker is a cluster member (cluster.go)
 
 	admin     *http.Server
 	adminLn   net.Listener
@@ -57,35 +59,83 @@ func New(cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	b := &Broker{cfg: cfg, nofileBefore: before, nofileAfter: after}
+	if cfg.Clustered() {
+		// The hooks reach the member once it exists; the engine calls
+		// them only while serving requests, after New.
+		ecfg.Clustered = true
+		ecfg.CreateTopicHook = func(name string, partitions int32, configs map[string]string) error {
+			return b.member.createTopic(name, partitions, -1, configs)
+		}
+		ecfg.AllocateProducerIDs = func() (int64, int32, error) { return b.member.allocateProducerIDs() }
+	}
 	e, err := engine.Open(ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("broker: open data dir %s: %w%s", cfg.DataDir, err, nofileHint(err, after))
+	}
+	b.engine = e
+	if cfg.Clustered() {
+		// After the engine: its lock keeps a second broker off the data
+		// dir before the metadata there is read.
+		node, err := startNode(cfg)
+		if err != nil {
+			e.Close(context.Background())
+			return nil, fmt.Errorf("broker: metadata quorum: %w", err)
+		}
+		b.member = newMember(b, node)
 	}
 	// The coordinator reloads every group from __consumer_offsets, so it
 	// opens after the engine has recovered that topic's logs.
 	groups, err := engine.OpenGroupCoordinator(e, cfg.groupConfig())
 	if err != nil {
-		e.Close(context.Background())
+		b.closeStorage()
 		return nil, fmt.Errorf("broker: open group coordinator in %s: %w", cfg.DataDir, err)
 	}
-	b := &Broker{cfg: cfg, engine: e, groups: groups, nofileBefore: before, nofileAfter: after}
+	b.groups = groups
 	b.metrics = newMetrics(e, groups)
 	srv, err := netio.NewServer(cfg.listener(cfg.Addr), newNativeHandler(b, b.metrics))
 	if err != nil {
-		groups.Close()
-		e.Close(context.Background())
+		b.closeStorage()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	b.server = srv
 	b.metrics.registerServer(srv)
 	if cfg.KafkaAddr != "" {
 		if b.kafka, err = b.newKafkaServer(); err != nil {
-			groups.Close()
-			e.Close(context.Background())
+			b.closeStorage()
 			return nil, fmt.Errorf("broker: kafka listener: %w", err)
 		}
 	}
 	return b, nil
+}
+
+// closeStorage undoes New's opens when a later step fails.
+func (b *Broker) closeStorage() {
+	if b.groups != nil {
+		b.groups.Close()
+	}
+	if b.member != nil {
+		b.member.node.Shutdown()
+	}
+	b.engine.Close(context.Background())
+}
+
+// Failed delivers an error when the broker cannot go on as a cluster
+// member (its broker.id is held by another live broker, or its metadata
+// node stopped); the caller should Close it. Nil for a broker alone.
+func (b *Broker) Failed() <-chan error {
+	if b.member == nil {
+		return nil
+	}
+	return b.member.failed
+}
+
+// Node returns the broker's metadata node, or nil for a broker alone.
+func (b *Broker) Node() *cluster.Node {
+	if b.member == nil {
+		return nil
+	}
+	return b.member.node
 }
 
 // newKafkaServer builds the Kafka-protocol front end on the same engine.
@@ -168,15 +218,27 @@ func (b *Broker) Start() error {
 			return fmt.Errorf("broker: kafka listener %s: %w", b.cfg.KafkaAddr, err)
 		}
 	}
+	if err := b.startAdmin(); err != nil {
+		b.server.Stop(context.Background())
+		if b.kafka != nil {
+			b.kafka.Stop(context.Background())
+		}
+		return err
+	}
+	// Last: the registration carries every bound address.
+	if b.member != nil {
+		b.member.start()
+	}
+	return nil
+}
+
+// startAdmin serves /metrics, /health and pprof on admin.addr, if set.
+func (b *Broker) startAdmin() error {
 	if b.cfg.AdminAddr == "" {
 		return nil
 	}
 	ln, err := net.Listen("tcp", b.cfg.AdminAddr)
 	if err != nil {
-		b.server.Stop(context.Background())
-		if b.kafka != nil {
-			b.kafka.Stop(context.Background())
-		}
 		return fmt.Errorf("broker: admin listener %s: %w", b.cfg.AdminAddr, err)
 	}
 	mux := http.NewServeMux()
@@ -256,6 +318,13 @@ func (b *Broker) Close() error {
 		b.stopping.Store(true)
 		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ShutdownTimeout)
 		defer cancel()
+		// Leadership moves away while this broker still answers, so
+		// clients find the new leaders before it goes.
+		var errNode error
+		if b.member != nil {
+			b.member.controlledShutdown(ctx)
+			errNode = b.member.close()
+		}
 		// The engine closes first so parked requests (acks=all, long-poll
 		// fetches) complete and their answers can still be written; then
 		// the network layer drains and closes the connections. The group
@@ -273,7 +342,7 @@ func (b *Broker) Close() error {
 			errAdmin = b.admin.Shutdown(ctx)
 			<-b.adminDone
 		}
-		b.closeErr = errors.Join(errEngine, errServer, errAdmin)
+		b.closeErr = errors.Join(errEngine, errServer, errAdmin, errNode)
 	})
 	return b.closeErr
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spate-io/spate/cluster"
 	"github.com/spate-io/spate/engine"
 	"github.com/spate-io/spate/segment"
 )
@@ -34,6 +35,14 @@ type Config struct {
 	// KafkaAdvertisedAddr is kafka.advertised.addr: the host:port Kafka
 	// clients are told to dial in Metadata; empty: KafkaAddr as bound.
 	KafkaAdvertisedAddr string
+
+	// The cluster (cluster.go). With neither ControllerAddr nor Voters set
+	// the broker runs alone, as before the cluster.
+	ControllerAddr           string        // controller.addr: the metadata quorum's (raft) listener, host:port
+	Voters                   string        // controller.quorum.voters: 1@host:port,2@host:port,3@host:port
+	SessionTimeout           time.Duration // broker.session.timeout.ms: a broker silent this long is fenced
+	Rack                     string        // broker.rack: replicas of a partition go to different racks where possible
+	DefaultReplicationFactor int32         // default.replication.factor: of auto-created topics and CreateTopics with -1
 
 	// Defaults for new topics (each may be overridden per topic).
 	NumPartitions       int32         // num.partitions: for auto-created topics and CreateTopics with -1
@@ -88,6 +97,9 @@ func DefaultConfig() Config {
 		AdminAddr: "127.0.0.1:9644",
 		KafkaAddr: "127.0.0.1:9092", // Kafka's port: clients' defaults find it
 		BrokerID:  0,
+
+		SessionTimeout:           9 * time.Second, // Kafka's broker.session.timeout.ms
+		DefaultReplicationFactor: 1,
 
 		NumPartitions:       1,    // Kafka's default
 		AutoCreateTopics:    true, // Kafka's default: `spate produce t` just works
@@ -209,6 +221,20 @@ var keys = []key{
 	strKey("kafka.addr", "Kafka protocol listener host:port (empty disables; port 0 picks a free port)", func(c *Config) *string { return &c.KafkaAddr }),
 	strKey("kafka.advertised.addr", "host:port Kafka clients are told to dial (empty: kafka.addr as bound)", func(c *Config) *string { return &c.KafkaAdvertisedAddr }),
 	intKey("broker.id", "this broker's id", 0, func(c *Config) *int32 { return &c.BrokerID }),
+	strKey("controller.addr", "the metadata quorum's (raft) listener host:port; setting it or controller.quorum.voters makes this broker a cluster member (empty, with no voters: a broker alone)", func(c *Config) *string { return &c.ControllerAddr }),
+	{"controller.quorum.voters", "the metadata quorum: id@host:port,... of up to three voting brokers (their controller.addr); empty with controller.addr set: a one-voter cluster of this broker",
+		func(c *Config, v string) error {
+			v = strings.TrimSpace(v)
+			if _, err := cluster.ParseVoters(v); err != nil {
+				return err
+			}
+			c.Voters = v
+			return nil
+		},
+		func(c *Config) string { return c.Voters }},
+	msKey("broker.session.timeout.ms", "a broker that sent the controller no heartbeat for this long is fenced and its partitions get new leaders", false, func(c *Config) *time.Duration { return &c.SessionTimeout }),
+	strKey("broker.rack", "this broker's rack: a partition's replicas are spread over racks", func(c *Config) *string { return &c.Rack }),
+	intKey("default.replication.factor", "replicas of an auto-created topic and of CreateTopics with -1", 1, func(c *Config) *int32 { return &c.DefaultReplicationFactor }),
 	intKey("num.partitions", "partitions of an auto-created topic", 1, func(c *Config) *int32 { return &c.NumPartitions }),
 	{"auto.create.topics.enable", "create unknown topics on produce or metadata",
 		func(c *Config, v string) error {
@@ -379,6 +405,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%w: kafka.advertised.addr %q: %v", ErrConfig, c.KafkaAdvertisedAddr, err)
 		}
 	}
+	if c.Clustered() && c.SessionTimeout < time.Second {
+		return fmt.Errorf("%w: broker.session.timeout.ms %d is below 1000: a heartbeat could not keep up", ErrConfig, c.SessionTimeout.Milliseconds())
+	}
 	if c.MaxMessageBytes > c.MaxFrameBytes {
 		return fmt.Errorf("%w: message.max.bytes %d exceeds socket.request.max.bytes %d", ErrConfig, c.MaxMessageBytes, c.MaxFrameBytes)
 	}
@@ -394,6 +423,10 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// Clustered reports whether the broker is a cluster member (controller.addr
+// or controller.quorum.voters set).
+func (c *Config) Clustered() bool { return c.ControllerAddr != "" || c.Voters != "" }
 
 // Keys lists every key with its current value and doc, sorted by name, for
 // `spate broker --help-config` and the docs.

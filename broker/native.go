@@ -17,9 +17,7 @@ package broker
 import (
 	"errors"
 	"fmt"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -115,6 +113,11 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 		h.alterConfigs(r, hdr, start, q)
 	case *wire.DeleteRecordsRequest:
 		h.deleteRecords(r, hdr, start, q)
+	case *wire.CreatePartitionsRequest:
+		h.createPartitions(r, hdr, start, q)
+	case *wire.DescribeClusterRequest:
+		// The controller's liveness view takes its call lock: off the loop.
+		go func() { h.reply(r, hdr, start, h.b.describeCluster(), false) }()
 	case *wire.FindCoordinatorRequest:
 		h.findCoordinator(r, hdr, start, q)
 	case *wire.JoinGroupRequest:
@@ -145,7 +148,7 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 // advertising those would invite requests that can only fail.
 var servedAPIs = served(wire.APIVersionsKey, wire.MetadataKey, wire.CreateTopicsKey, wire.DeleteTopicsKey,
 	wire.ProduceKey, wire.FetchKey, wire.ListOffsetsKey, wire.InitProducerIDKey,
-	wire.DescribeConfigsKey, wire.AlterConfigsKey, wire.DeleteRecordsKey,
+	wire.DescribeConfigsKey, wire.AlterConfigsKey, wire.DeleteRecordsKey, wire.CreatePartitionsKey, wire.DescribeClusterKey,
 	wire.FindCoordinatorKey, wire.JoinGroupKey, wire.SyncGroupKey, wire.HeartbeatKey, wire.LeaveGroupKey,
 	wire.OffsetCommitKey, wire.OffsetFetchKey, wire.ListGroupsKey, wire.DescribeGroupsKey, wire.DeleteGroupsKey)
 
@@ -273,12 +276,20 @@ func errMessage(err error) string {
 
 // listener describes the native listener for Metadata responses.
 func (h *nativeHandler) self() wire.MetadataBroker {
-	host, port, _ := net.SplitHostPort(h.b.Addr())
-	p, _ := strconv.Atoi(port)
-	return wire.MetadataBroker{NodeID: h.b.cfg.BrokerID, Host: host, Port: int32(p)}
+	host, port, _ := splitHostPort(h.b.Addr())
+	return wire.MetadataBroker{NodeID: h.b.cfg.BrokerID, Host: host, Port: port}
 }
 
 func (h *nativeHandler) metadata(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.MetadataRequest) {
+	if m := h.b.member; m != nil {
+		// Auto-creation waits for the controller: off the event loop.
+		if q.AutoCreate && h.b.cfg.AutoCreateTopics && !q.AllTopics {
+			go func() { h.reply(r, hdr, start, m.metadata(q), false) }()
+			return
+		}
+		h.reply(r, hdr, start, m.metadata(q), false)
+		return
+	}
 	e := h.b.engine
 	names := q.Topics
 	// invalid holds the names auto-creation refused as invalid (a bad name,
@@ -316,6 +327,14 @@ func (h *nativeHandler) metadata(r *netio.Responder, hdr wire.RequestHeader, sta
 }
 
 func (h *nativeHandler) createTopics(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.CreateTopicsRequest) {
+	if h.b.member != nil && !q.ValidateOnly {
+		go h.createTopicsNow(r, hdr, start, q) // waits for the controller: off the event loop
+		return
+	}
+	h.createTopicsNow(r, hdr, start, q)
+}
+
+func (h *nativeHandler) createTopicsNow(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.CreateTopicsRequest) {
 	resp := &wire.CreateTopicsResponse{Topics: make([]wire.TopicResult, 0, len(q.Topics))}
 	failed := false
 	for _, t := range q.Topics {
@@ -324,7 +343,7 @@ func (h *nativeHandler) createTopics(r *netio.Responder, hdr wire.RequestHeader,
 		if q.ValidateOnly {
 			err = h.b.engine.ValidateCreateTopic(t.Name, t.Partitions, t.ReplicationFactor, configs)
 		} else {
-			err = h.b.engine.CreateTopicReplicated(t.Name, t.Partitions, t.ReplicationFactor, configs)
+			err = h.b.CreateTopic(t.Name, t.Partitions, t.ReplicationFactor, configs)
 		}
 		res := wire.TopicResult{Name: t.Name, ErrorCode: codeOf(err)}
 		if err != nil {
@@ -337,11 +356,19 @@ func (h *nativeHandler) createTopics(r *netio.Responder, hdr wire.RequestHeader,
 }
 
 func (h *nativeHandler) deleteTopics(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.DeleteTopicsRequest) {
+	if h.b.member != nil {
+		go h.deleteTopicsNow(r, hdr, start, q) // waits for the controller: off the event loop
+		return
+	}
+	h.deleteTopicsNow(r, hdr, start, q)
+}
+
+func (h *nativeHandler) deleteTopicsNow(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.DeleteTopicsRequest) {
 	resp := &wire.DeleteTopicsResponse{Topics: make([]wire.TopicResult, 0, len(q.Topics))}
 	failed := false
 	var deleted []int // indexes into resp.Topics
 	for _, name := range q.Topics {
-		err := h.b.engine.DeleteTopic(name)
+		err := h.b.DeleteTopic(name)
 		res := wire.TopicResult{Name: name, ErrorCode: codeOf(err)}
 		if err != nil {
 			res.Message = errMessage(err)

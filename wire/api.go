@@ -38,6 +38,9 @@ const (
 	// DeleteRecordsKey opens the 30-39 admin range: 8 and 9 were the
 	// last free keys below the group range.
 	DeleteRecordsKey APIKey = 30
+	// The cluster's administration (cluster.go).
+	CreatePartitionsKey APIKey = 31
+	DescribeClusterKey  APIKey = 32
 )
 
 // String returns the API's name, e.g. "Produce".
@@ -65,6 +68,10 @@ func (k APIKey) String() string {
 		return "AlterConfigs"
 	case DeleteRecordsKey:
 		return "DeleteRecords"
+	case CreatePartitionsKey:
+		return "CreatePartitions"
+	case DescribeClusterKey:
+		return "DescribeCluster"
 	case FindCoordinatorKey:
 		return "FindCoordinator"
 	case JoinGroupKey:
@@ -113,7 +120,9 @@ var requestNames = [...]string{
 	DescribeGroupsKey:  "DescribeGroups request",
 	DeleteGroupsKey:    "DeleteGroups request",
 	// 20-29 are not implemented: Decode never indexes them.
-	DeleteRecordsKey: "DeleteRecords request",
+	DeleteRecordsKey:    "DeleteRecords request",
+	CreatePartitionsKey: "CreatePartitions request",
+	DescribeClusterKey:  "DescribeCluster request",
 }
 
 // VersionRange is the inclusive range of versions of one API a peer speaks.
@@ -150,6 +159,8 @@ var supported = []VersionRange{
 	{DescribeGroupsKey, 0, 0},
 	{DeleteGroupsKey, 0, 0},
 	{DeleteRecordsKey, 0, 0},
+	{CreatePartitionsKey, 0, 0},
+	{DescribeClusterKey, 0, 0},
 }
 
 // supportedEntry is one slot of supportedByKey; ok is false for a key this
@@ -240,6 +251,9 @@ type Decoder struct {
 	AlterConfigs    AlterConfigsRequest
 	DeleteRecords   DeleteRecordsRequest
 
+	CreatePartitions CreatePartitionsRequest
+	DescribeCluster  DescribeClusterRequest
+
 	FindCoordinator FindCoordinatorRequest
 	JoinGroup       JoinGroupRequest
 	SyncGroup       SyncGroupRequest
@@ -305,6 +319,10 @@ func (d *Decoder) Decode(payload []byte) (RequestHeader, Request, error) {
 		req = &d.AlterConfigs
 	case DeleteRecordsKey:
 		req = &d.DeleteRecords
+	case CreatePartitionsKey:
+		req = &d.CreatePartitions
+	case DescribeClusterKey:
+		req = &d.DescribeCluster
 	case FindCoordinatorKey:
 		req = &d.FindCoordinator
 	case JoinGroupKey:

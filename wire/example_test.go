@@ -14,7 +14,7 @@ func Example() {
 	var in []byte
 	in = wire.AppendRequestFrame(in, 1, &wire.ProduceRequest{Acks: wire.AcksLeader, TimeoutMs: 1000,
 		Topics: []wire.ProduceTopic{{Name: "orders", Partitions: []wire.ProducePartition{{Partition: 0, Records: []byte("batch bytes")}}}}})
-	in = append(in, 0, 0, 0, 8, 0, 31, 0, 0, 0, 0, 0, 2) // api key 31 (unassigned), correlation id 2
+	in = append(in, 0, 0, 0, 8, 0, 39, 0, 0, 0, 0, 0, 2) // api key 39 (unassigned), correlation id 2
 
 	var d wire.Decoder // one per event loop
 	var out []byte

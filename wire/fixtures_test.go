@@ -85,6 +85,8 @@ func requestCases() map[string]Request {
 			{Name: "orders", Configs: []Config{{Key: "retention.ms", Value: "3600000"}, {Key: "segment.bytes", Value: ""}}},
 			{Name: "x"},
 		}, ValidateOnly: true},
+		"CreatePartitions": &CreatePartitionsRequest{Topics: []CreatePartitionsTopic{{Name: "orders", Count: 12}, {Name: "x", Count: -1}}},
+		"DescribeCluster":  &DescribeClusterRequest{},
 		"DeleteRecords": &DeleteRecordsRequest{Topics: []DeleteRecordsTopic{
 			{Name: "orders", Partitions: []DeleteRecordsPartition{{Partition: 0, Offset: 42}, {Partition: 3, Offset: HighWatermarkOffset}}},
 			{Name: "none"},
@@ -157,6 +159,18 @@ func responseCases() map[string]Response {
 			{Name: "orders"},
 			{Name: "x", ErrorCode: InvalidConfig, Message: `retention.ms: "soon" is not an integer`},
 		}},
+		"CreatePartitions": &CreatePartitionsResponse{Topics: []TopicResult{
+			{Name: "orders"}, {Name: "x", ErrorCode: InvalidPartitions, Message: "a topic can only grow"},
+		}},
+		"DescribeCluster": &DescribeClusterResponse{ClusterID: "q1w2e3", ControllerID: 2, MetadataOffset: 88,
+			Brokers: []ClusterBroker{
+				{ID: 1, Native: "127.0.0.1:9192", Controller: "127.0.0.1:9193", Admin: "127.0.0.1:9194", Kafka: "127.0.0.1:9092", Rack: "a", Epoch: 5, MetadataLag: 0},
+				{ID: 2, Native: "127.0.0.1:9292", Fenced: true, Epoch: 9, MetadataLag: -1},
+			},
+			Offline:         []ClusterPartition{{Topic: "orders", Partition: 3}},
+			UnderReplicated: []ClusterPartition{{Topic: "orders", Partition: 3}, {Topic: "x", Partition: 0}},
+		},
+		"DescribeCluster/error": &DescribeClusterResponse{ErrorCode: NotController},
 		"DeleteRecords": &DeleteRecordsResponse{Topics: []DeleteRecordsTopicResponse{
 			{Name: "orders", Partitions: []DeleteRecordsPartitionResponse{
 				{Partition: 0, LowWatermark: 42},
@@ -222,6 +236,10 @@ func newResponse(k APIKey) Response {
 		return &AlterConfigsResponse{}
 	case DeleteRecordsKey:
 		return &DeleteRecordsResponse{}
+	case CreatePartitionsKey:
+		return &CreatePartitionsResponse{}
+	case DescribeClusterKey:
+		return &DescribeClusterResponse{}
 	}
 	return newGroupResponse(k)
 }
@@ -251,6 +269,10 @@ func newRequest(k APIKey) Request {
 		return &AlterConfigsRequest{}
 	case DeleteRecordsKey:
 		return &DeleteRecordsRequest{}
+	case CreatePartitionsKey:
+		return &CreatePartitionsRequest{}
+	case DescribeClusterKey:
+		return &DescribeClusterRequest{}
 	}
 	return newGroupRequest(k)
 }

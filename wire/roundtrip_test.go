@@ -177,7 +177,7 @@ func TestErrorOnlyResponse(t *testing.T) {
 // usable header so the broker can answer it.
 func TestDecoderUnsupported(t *testing.T) {
 	var d Decoder
-	for _, hdr := range []RequestHeader{{Key: 31, CorrelationID: 4}, {Key: ProduceKey, Version: 2, CorrelationID: 5}, {Key: -1, CorrelationID: 6}} {
+	for _, hdr := range []RequestHeader{{Key: 39, CorrelationID: 4}, {Key: ProduceKey, Version: 2, CorrelationID: 5}, {Key: -1, CorrelationID: 6}} {
 		payload := appendInt32(appendInt16(appendInt16(nil, int16(hdr.Key)), hdr.Version), hdr.CorrelationID)
 		h, req, err := d.Decode(payload)
 		if !errors.Is(err, ErrUnsupportedVersion) || CodeOf(err) != UnsupportedVersion || req != nil || h != hdr {

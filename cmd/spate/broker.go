@@ -30,7 +30,12 @@ Unknown keys in a file or in --set are errors.
 Examples:
   spate broker
   spate broker --data-dir /var/lib/spate --addr 0.0.0.0:9192 --set log.flush.policy=always
-  spate broker --config spate.properties --print-config`,
+  spate broker --config spate.properties --print-config
+  spate broker --set broker.id=1 --set controller.addr=127.0.0.1:9193 \
+    --set controller.quorum.voters=1@127.0.0.1:9193,2@127.0.0.1:9293,3@127.0.0.1:9393
+
+A broker with controller.addr or controller.quorum.voters set is a member of
+a cluster (see "spate cluster up" for three local brokers in one command).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "config file (server.properties form)"},
 			&cli.StringFlag{Name: "data-dir", Usage: "data directory (key data.dir)"},
@@ -68,7 +73,7 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 			}
 		}
 	}
-	for _, kv := range c.StringSlice("set") {
+	for _, kv := range setFlags(c.StringSlice("set")) {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return cfg, fmt.Errorf("%w: --set %q: want key=value", broker.ErrConfig, kv)
@@ -81,6 +86,21 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 }
 
 // writePath describes how large appends reach the disk, and why.
+// setFlags rejoins --set values that the flag library split at commas:
+// "controller.quorum.voters=1@h:1,2@h:2" arrives as two items, the second
+// without "=", and belongs to the first.
+func setFlags(items []string) []string {
+	var out []string
+	for _, it := range items {
+		if len(out) > 0 && !strings.Contains(it, "=") {
+			out[len(out)-1] += "," + it
+			continue
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
 func writePath(b *broker.Broker) string {
 	cal, policy, direct := b.Engine().WriteMode()
 	switch {
@@ -121,6 +141,13 @@ func runBroker(c *cli.Context) error {
 	if a := b.AdminAddr(); a != "" {
 		fmt.Printf("  admin http       http://%s/metrics  http://%s/health  http://%s/debug/pprof/\n", a, a, a)
 	}
+	if n := b.Node(); n != nil {
+		voters := cfg.Voters
+		if voters == "" {
+			voters = "none: a one-voter cluster of this broker"
+		}
+		fmt.Printf("  controller       %s (controller.quorum.voters %s)\n", n.Addr(), voters)
+	}
 	fmt.Printf("  data directory   %s\n", dir)
 	fmt.Printf("  flush policy     %s\n", cfg.FlushPolicy)
 	fmt.Printf("  write path       %s\n", writePath(b))
@@ -134,8 +161,13 @@ func runBroker(c *cli.Context) error {
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	s := <-sig
-	fmt.Printf("spate broker: %s received, stopping\n", s)
+	select {
+	case s := <-sig:
+		fmt.Printf("spate broker: %s received, stopping\n", s)
+	case err := <-b.Failed():
+		b.Close()
+		return err
+	}
 	signal.Stop(sig) // a second signal kills the process the default way
 	if err := b.Close(); err != nil {
 		return fmt.Errorf("stopping broker: %w", err)

@@ -22,6 +22,7 @@ func main() {
 		Version: version,
 		Commands: []*cli.Command{
 			brokerCommand(),
+			clusterCommand(),
 			topicCommand(),
 			produceCommand(),
 			consumeCommand(),

@@ -261,6 +261,7 @@ type describedTopic struct {
 type describedPartition struct {
 	Partition      int32   `json:"partition"`
 	Leader         int32   `json:"leader"`
+	LeaderEpoch    int32   `json:"leader_epoch"`
 	Replicas       []int32 `json:"replicas"`
 	ISR            []int32 `json:"isr"`
 	LogStartOffset int64   `json:"log_start_offset"`
@@ -329,7 +330,7 @@ func describeExisting(ctx context.Context, a *client.Admin, names []string, errs
 		}
 		dt := describedTopic{Name: d.Name, Partitions: []describedPartition{}, Configs: []describedConfig{}}
 		for _, p := range d.Partitions {
-			dt.Partitions = append(dt.Partitions, describedPartition{p.Partition, p.Leader, p.Replicas, p.ISR,
+			dt.Partitions = append(dt.Partitions, describedPartition{p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR,
 				p.LogStartOffset, p.LogEndOffset, p.HighWatermark})
 			if p.Err != nil {
 				*errs = append(*errs, p.Err)
@@ -355,9 +356,9 @@ func printTopics(w io.Writer, topics []describedTopic) error {
 		}
 		fmt.Fprintf(w, "TOPIC %s  PARTITIONS %d\n", d.Name, len(d.Partitions))
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PARTITION\tLEADER\tREPLICAS\tISR\tLOG-START\tLOG-END\tHIGH-WATERMARK")
+		fmt.Fprintln(tw, "PARTITION\tLEADER\tLEADER-EPOCH\tREPLICAS\tISR\tLOG-START\tLOG-END\tHIGH-WATERMARK")
 		for _, p := range d.Partitions {
-			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Partition, p.Leader, ids(p.Replicas), ids(p.ISR),
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Partition, p.Leader, p.LeaderEpoch, ids(p.Replicas), ids(p.ISR),
 				offset(p.LogStartOffset), offset(p.LogEndOffset), offset(p.HighWatermark))
 		}
 		fmt.Fprintln(tw)

@@ -21,22 +21,26 @@ import (
 func topicAlterCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "alter",
-		Usage:     "change a topic's configs",
+		Usage:     "change a topic's configs or add partitions",
 		ArgsUsage: "NAME",
 		Description: `Sets each --config key=value on the topic; with an empty value
 (key=) the key's override is removed and the broker default applies again.
 Keys not named keep their values. The broker checks every change as topic
 create does and applies all of them or none, persisted before it answers.
 flush.policy and flush.ms are fixed at creation and refused. Prints the
-topic's resulting value of each key changed.
+topic's resulting value of each key changed. --partitions N grows the topic
+to N partitions (a cluster member broker's controller places them; a topic
+never shrinks).
 
 Examples:
   spate topic alter events --config retention.ms=3600000
   spate topic alter events --config max.message.bytes=1048576 --config retention.bytes=
-  spate topic alter events -c cleanup.policy=compact,delete --json`,
+  spate topic alter events -c cleanup.policy=compact,delete --json
+  spate topic alter events --partitions 24`,
 		Flags: []cli.Flag{
 			brokersFlag(), timeoutFlag(), jsonFlag(),
 			&cli.GenericFlag{Name: "config", Aliases: []string{"c"}, Value: &listValue{}, Usage: "topic config `key=value` to set, or key= to remove (repeatable)"},
+			&cli.IntFlag{Name: "partitions", Usage: "grow the topic to `N` partitions"},
 		},
 		Action: withArgs(runTopicAlter),
 	}
@@ -50,10 +54,22 @@ func runTopicAlter(c *cli.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(changes) == 0 {
-		return errors.New("topic alter: no --config key=value given")
+	total := c.Int("partitions")
+	if len(changes) == 0 && total == 0 {
+		return errors.New("topic alter: no --config key=value or --partitions N given")
 	}
 	return withAdmin(c, func(ctx context.Context, a *client.Admin) error {
+		if total != 0 {
+			if err := a.CreatePartitions(ctx, args[0], int32(total)); err != nil {
+				return fmt.Errorf("adding partitions to topic %q: %w", args[0], err)
+			}
+			if len(changes) == 0 {
+				return stdout(c).print(map[string]any{"name": args[0], "partitions": total}, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "altered topic %s: %d partitions\n", args[0], total)
+					return err
+				})
+			}
+		}
 		return alterTopic(ctx, a, args[0], changes, stdout(c))
 	})
 }

@@ -1,0 +1,460 @@
+package broker
+
+// Behavior: a broker with controller.addr or controller.quorum.voters set
+// is a cluster member. It runs a metadata node (cluster.Node) beside its
+// engine, and this file carries what the metadata says to the engine and
+// what the broker is to the controller:
+//
+//   - Registration and heartbeats. Once its listeners are bound, the broker
+//     registers (broker id, a fresh incarnation per start, its native,
+//     controller, admin and Kafka addresses, its rack) and then heartbeats
+//     every heartbeatInterval with the metadata offset it has applied; the
+//     controller unfences it once that offset reaches its registration, and
+//     fences it after broker.session.timeout.ms of silence. Until a
+//     controller is elected it retries, saying so every few seconds. A
+//     registration refused because another live broker holds the id is
+//     retried for two session timeouts (a restart waits out its previous
+//     run's session) and then stops the broker with that error (Failed).
+//   - Roles. Every change of the metadata image is applied to the engine:
+//     every topic becomes an engine.TopicSpec (ApplyTopic opens, leads or
+//     follows exactly the partitions with a replica here, at the metadata's
+//     epochs, and keeps the others' leaders for FindCoordinator); topics the engine hosts that the metadata no
+//     longer has are removed, but only once this broker is unfenced, i.e.
+//     caught up with the metadata log, so a restart with a stale image
+//     never deletes a topic it has not yet heard of being re-created.
+//   - Controlled shutdown. Close first asks the controller to fence the
+//     broker (leadership moves away), then stops serving.
+//   - Creates, deletes and producer-id blocks go to the controller
+//     (cluster.Node forwards them): see clusterCreateTopic and the
+//     engine's hooks.
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spate-io/spate/cluster"
+	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/wire"
+)
+
+// member is a broker's side of the cluster.
+type member struct {
+	b           *Broker
+	node        *cluster.Node
+	incarnation cluster.ID16
+
+	epoch  atomic.Int64 // broker epoch from the registration; 0 before it
+	fenced atomic.Bool  // as the last heartbeat said; true until one says otherwise
+	// problem is why the broker is not (yet) a serving member, for /health;
+	// nil once registered and unfenced.
+	problem atomic.Pointer[string]
+
+	// applyMu serializes applying images to the engine (the roles loop and
+	// creates waiting for their topic).
+	applyMu sync.Mutex
+	applied map[string]*cluster.Topic // what was last applied, by name; under applyMu
+
+	failed   chan error // Broker.Failed
+	failOnce sync.Once
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// heartbeatInterval is how often a member heartbeats: a third of the
+// session timeout, so two lost heartbeats do not fence it, within Kafka's
+// default 2 s.
+func heartbeatInterval(session time.Duration) time.Duration {
+	return min(max(session/3, 100*time.Millisecond), 2*time.Second)
+}
+
+// startNode opens the broker's metadata node in its data dir.
+func startNode(cfg Config) (*cluster.Node, error) {
+	voters, err := cluster.ParseVoters(cfg.Voters)
+	if err != nil {
+		return nil, fmt.Errorf("%w: controller.quorum.voters: %w", ErrConfig, err)
+	}
+	return cluster.Start(cluster.Config{
+		BrokerID:       cfg.BrokerID,
+		ControllerAddr: cfg.ControllerAddr,
+		Voters:         voters,
+		DataDir:        cfg.DataDir,
+		SessionTimeout: cfg.SessionTimeout,
+	})
+}
+
+func newMember(b *Broker, node *cluster.Node) *member {
+	m := &member{b: b, node: node, incarnation: randomIncarnation(), applied: map[string]*cluster.Topic{},
+		failed: make(chan error, 1), stop: make(chan struct{})}
+	m.fenced.Store(true)
+	m.setProblem("not registered with the controller yet")
+	return m
+}
+
+func randomIncarnation() cluster.ID16 {
+	var id cluster.ID16
+	rand.Read(id[:]) // never fails (crypto/rand panics rather than return an error)
+	return id
+}
+
+func (m *member) setProblem(s string) {
+	if s == "" {
+		m.problem.Store(nil)
+		return
+	}
+	m.problem.Store(&s)
+}
+
+// start runs the registration/heartbeat and roles loops.
+func (m *member) start() {
+	m.wg.Add(2)
+	go m.heartbeatLoop()
+	go m.rolesLoop()
+}
+
+// fail stops the broker's membership with err (Broker.Failed).
+func (m *member) fail(err error) {
+	m.failOnce.Do(func() { m.failed <- err })
+}
+
+func (m *member) registration() cluster.RegisterBroker {
+	b := m.b
+	return cluster.RegisterBroker{
+		BrokerID:    b.cfg.BrokerID,
+		Incarnation: m.incarnation,
+		Addrs: cluster.BrokerAddrs{Native: b.Addr(), Controller: m.node.Addr(), Admin: b.AdminAddr(),
+			Kafka: b.KafkaAdvertisedAddr()},
+		Rack: b.cfg.Rack,
+	}
+}
+
+func (m *member) heartbeatLoop() {
+	defer m.wg.Done()
+	every := heartbeatInterval(m.b.cfg.SessionTimeout)
+	var inUseSince time.Time
+	var lastLog time.Time
+	logEvery := func(format string, args ...any) {
+		if time.Since(lastLog) >= 5*time.Second {
+			lastLog = time.Now()
+			log.Printf("spate broker %d: "+format, append([]any{m.b.cfg.BrokerID}, args...)...)
+		}
+	}
+	for {
+		if err := m.node.Err(); err != nil {
+			m.fail(fmt.Errorf("broker: metadata node stopped: %w", err))
+			return
+		}
+		if m.epoch.Load() == 0 {
+			epoch, err := m.node.RegisterBroker(m.registration())
+			switch {
+			case err == nil:
+				m.epoch.Store(epoch)
+				inUseSince = time.Time{}
+				log.Printf("spate broker %d: registered with the controller (broker epoch %d)", m.b.cfg.BrokerID, epoch)
+				continue
+			case errors.Is(err, cluster.ErrBrokerIDInUse):
+				if inUseSince.IsZero() {
+					inUseSince = time.Now()
+				}
+				if time.Since(inUseSince) > 2*m.b.cfg.SessionTimeout {
+					m.fail(fmt.Errorf("broker: register broker %d: %w", m.b.cfg.BrokerID, err))
+					return
+				}
+				m.setProblem(err.Error())
+				logEvery("registration refused, retrying: %v", err)
+			default:
+				m.setProblem("not registered: " + err.Error())
+				logEvery("cannot register yet, retrying: %v", err)
+			}
+		} else {
+			fenced, err := m.node.Heartbeat(m.b.cfg.BrokerID, m.epoch.Load(), m.node.Image().Offset())
+			switch {
+			case err == nil:
+				m.fenced.Store(fenced)
+				if fenced {
+					m.setProblem("fenced: catching up with the metadata log")
+				} else {
+					m.setProblem("")
+				}
+			case errors.Is(err, cluster.ErrStaleEpoch), errors.Is(err, cluster.ErrUnknownBroker):
+				// Registered again elsewhere, or the controller lost us:
+				// register afresh.
+				m.epoch.Store(0)
+				m.fenced.Store(true)
+				m.setProblem("registering again: " + err.Error())
+				continue
+			default:
+				m.setProblem("heartbeat failed: " + err.Error())
+				logEvery("heartbeat failed, retrying: %v", err)
+			}
+		}
+		select {
+		case <-m.stop:
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// rolesLoop applies every new image to the engine until the member stops.
+func (m *member) rolesLoop() {
+	defer m.wg.Done()
+	var lastErr string
+	for {
+		img := m.node.Image()
+		if err := m.apply(img); err != nil && err.Error() != lastErr {
+			lastErr = err.Error()
+			log.Printf("spate broker %d: applying metadata at offset %d: %v", m.b.cfg.BrokerID, img.Offset(), err)
+		}
+		select {
+		case <-m.stop:
+			return
+		case <-img.Changed():
+		case <-time.After(time.Second): // retries a failed apply; picks up "unfenced" for removals
+		}
+	}
+}
+
+// apply makes the engine match img for this broker.
+func (m *member) apply(img *cluster.Image) error {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	e := m.b.engine
+	self := m.b.cfg.BrokerID
+	var errs []error
+	for _, t := range img.Topics() {
+		if m.applied[t.Name] == t {
+			continue
+		}
+		if err := e.ApplyTopic(topicSpec(t)); err != nil {
+			errs = append(errs, fmt.Errorf("topic %s: %w", t.Name, err))
+			continue
+		}
+		m.applied[t.Name] = t
+	}
+	for name := range m.applied {
+		if img.Topic(name) == nil {
+			delete(m.applied, name)
+		}
+	}
+	if !m.fenced.Load() {
+		for name, id := range e.HostedTopics() {
+			if t := img.Topic(name); t != nil && cluster.ID16(id) == t.ID {
+				continue
+			}
+			if t := img.Topic(name); t != nil && hosts(t, self) {
+				continue // same name, new id: ApplyTopic above replaced it
+			}
+			if err := e.RemoveTopic(name); err != nil && !errors.Is(err, engine.ErrUnknownTopicOrPartition) {
+				errs = append(errs, fmt.Errorf("remove topic %s: %w", name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// hosts reports whether broker id holds a replica of any partition of t.
+func hosts(t *cluster.Topic, id int32) bool {
+	for _, p := range t.Partitions {
+		if slices.Contains(p.Replicas, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// topicSpec is t as the engine takes it.
+func topicSpec(t *cluster.Topic) engine.TopicSpec {
+	spec := engine.TopicSpec{Name: t.Name, ID: [16]byte(t.ID), Configs: t.Configs, Partitions: make([]engine.PartitionRole, len(t.Partitions))}
+	for i, p := range t.Partitions {
+		spec.Partitions[i] = engine.PartitionRole{Partition: int32(i), Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
+			Replicas: p.Replicas, ISR: p.ISR}
+	}
+	return spec
+}
+
+// createTopic creates a topic through the controller and returns once
+// this broker applied it, so a produce that auto-created it finds it.
+func (m *member) createTopic(name string, partitions, replicationFactor int32, configs map[string]string) error {
+	if partitions <= 0 {
+		partitions = m.b.cfg.NumPartitions
+	}
+	if replicationFactor <= 0 {
+		replicationFactor = m.b.cfg.DefaultReplicationFactor
+	}
+	if _, err := m.node.CreateTopic(name, int(partitions), int(replicationFactor), configs); err != nil {
+		return controllerErr(err)
+	}
+	return m.apply(m.node.Image())
+}
+
+// allocateProducerIDs takes a block of producer ids from the controller.
+func (m *member) allocateProducerIDs() (int64, int32, error) {
+	epoch := m.epoch.Load()
+	if epoch == 0 {
+		return 0, 0, fmt.Errorf("%w: broker %d is not registered with the controller yet", engine.ErrCoordinatorNotAvailable, m.b.cfg.BrokerID)
+	}
+	first, count, err := m.node.AllocateProducerIDs(m.b.cfg.BrokerID, epoch)
+	return first, count, controllerErr(err)
+}
+
+// controllerErr maps a controller call's error onto the engine's errors,
+// whose codes the front ends already answer with.
+func controllerErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, cluster.ErrTopicExists):
+		return fmt.Errorf("%w: %w", engine.ErrTopicExists, err)
+	case errors.Is(err, cluster.ErrUnknownTopic):
+		return fmt.Errorf("%w: %w", engine.ErrUnknownTopicOrPartition, err)
+	case errors.Is(err, cluster.ErrInvalidReplicationFactor):
+		return fmt.Errorf("%w: %w", engine.ErrInvalidReplicationFactor, err)
+	case errors.Is(err, cluster.ErrInvalidChange):
+		return fmt.Errorf("%w: %w", engine.ErrInvalidPartitions, err)
+	default:
+		return fmt.Errorf("%w: %w", engine.ErrNotController, err)
+	}
+}
+
+// shutdown moves leadership away (controlled shutdown, bounded by ctx),
+// stops the loops and the node.
+func (m *member) controlledShutdown(ctx context.Context) {
+	epoch := m.epoch.Load()
+	if epoch == 0 {
+		return
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.node.ControlledShutdown(m.b.cfg.BrokerID, epoch) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Printf("spate broker %d: controlled shutdown: %v (stopping anyway; the controller fences this broker after broker.session.timeout.ms)", m.b.cfg.BrokerID, err)
+		}
+	case <-ctx.Done():
+		log.Printf("spate broker %d: controlled shutdown did not finish in time; stopping anyway", m.b.cfg.BrokerID)
+	}
+}
+
+func (m *member) close() error {
+	close(m.stop)
+	m.wg.Wait()
+	return m.node.Shutdown()
+}
+
+// CreateTopic creates a topic: through the controller in a cluster (and
+// returns once this broker applied it), else in the engine. partitions and
+// replicationFactor -1 mean the defaults.
+func (b *Broker) CreateTopic(name string, partitions int32, replicationFactor int16, configs map[string]string) error {
+	if b.member == nil {
+		return b.engine.CreateTopicReplicated(name, partitions, replicationFactor, configs)
+	}
+	// The engine's checks of the name, counts and configs hold for the
+	// cluster too; the controller then checks the replication factor
+	// against the live brokers and that the name is free.
+	if err := b.engine.ValidateCreateTopic(name, partitions, replicationFactor, configs); err != nil {
+		return err
+	}
+	return b.member.createTopic(name, partitions, int32(replicationFactor), configs)
+}
+
+// DeleteTopic deletes a topic: through the controller in a cluster (and
+// returns once this broker removed it), else in the engine.
+func (b *Broker) DeleteTopic(name string) error {
+	if b.member == nil {
+		return b.engine.DeleteTopic(name)
+	}
+	if engine.IsInternalTopic(name) {
+		return b.engine.DeleteTopic(name) // the engine's refusal, worded as for a broker alone
+	}
+	if err := b.member.node.DeleteTopic(name); err != nil {
+		return controllerErr(err)
+	}
+	return b.member.apply(b.member.node.Image())
+}
+
+// CreatePartitions grows a topic to total partitions through the
+// controller; a broker alone has no such call (engine.CreatePartitions is
+// not exposed).
+func (b *Broker) CreatePartitions(name string, total int32) error {
+	if b.member == nil {
+		return fmt.Errorf("%w: adding partitions needs a cluster member broker", engine.ErrInvalidRequest)
+	}
+	if err := b.member.node.CreatePartitions(name, int(total)); err != nil {
+		return controllerErr(err)
+	}
+	return b.member.apply(b.member.node.Image())
+}
+
+// metadata answers a native Metadata request from the local image.
+func (m *member) metadata(q *wire.MetadataRequest) *wire.MetadataResponse {
+	img := m.node.Image()
+	resp := &wire.MetadataResponse{ControllerID: -1}
+	if id, ok := m.node.ControllerID(); ok {
+		resp.ControllerID = id
+	}
+	for _, b := range img.Brokers() {
+		if b.Fenced {
+			continue
+		}
+		host, port, err := splitHostPort(b.Addrs.Native)
+		if err != nil {
+			continue
+		}
+		resp.Brokers = append(resp.Brokers, wire.MetadataBroker{NodeID: b.ID, Host: host, Port: port})
+	}
+	names := q.Topics
+	if q.AllTopics {
+		names = names[:0:0]
+		for _, t := range img.Topics() {
+			names = append(names, t.Name)
+		}
+	}
+	for _, name := range names {
+		t := img.Topic(name)
+		if t == nil && q.AutoCreate && m.b.cfg.AutoCreateTopics && !q.AllTopics {
+			err := m.b.CreateTopic(name, -1, -1, nil)
+			if errors.Is(err, engine.ErrInvalidTopic) {
+				resp.Topics = append(resp.Topics, wire.MetadataTopic{Name: name, ErrorCode: wire.InvalidTopic})
+				continue
+			}
+			t = m.node.Image().Topic(name)
+		}
+		if t == nil {
+			code := wire.UnknownTopicOrPartition
+			if engine.ValidateTopicName(name) != nil {
+				code = wire.InvalidTopic
+			}
+			resp.Topics = append(resp.Topics, wire.MetadataTopic{Name: name, ErrorCode: code})
+			continue
+		}
+		mt := wire.MetadataTopic{Name: name, Partitions: make([]wire.MetadataPartition, len(t.Partitions))}
+		for i, p := range t.Partitions {
+			mp := wire.MetadataPartition{Partition: int32(i), Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, Replicas: p.Replicas, ISR: p.ISR}
+			if p.Leader < 0 {
+				mp.ErrorCode = wire.LeaderNotAvailable
+			}
+			mt.Partitions[i] = mp
+		}
+		resp.Topics = append(resp.Topics, mt)
+	}
+	return resp
+}
+
+// splitHostPort splits a listener address for Metadata.
+func splitHostPort(addr string) (string, int32, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	return host, int32(p), err
+}
