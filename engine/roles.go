@@ -194,8 +194,11 @@ func (e *Engine) applyLocked(spec TopicSpec, cfg TopicConfig) (topicChange, erro
 	next, open := e.nextTopic(old, spec, &ch)
 	wasLeading := leadingSet(old)
 	var prev *topicSettings
+	var recorded *metaTopic // what topics.json has of the topic now
 	if old != nil {
 		prev = old.settings.Load()
+		mt := metaOf(old) // before next's settings replace the shared ones
+		recorded = &mt
 	}
 	settingsChanged := prev == nil || !maps.Equal(prev.overrides, spec.Configs)
 	if old == nil || settingsChanged || len(open) > 0 || len(ch.dropped) > 0 || old.id != spec.ID ||
@@ -204,7 +207,7 @@ func (e *Engine) applyLocked(spec TopicSpec, cfg TopicConfig) (topicChange, erro
 			// Before the opens, so new partitions get the new configs.
 			next.settings.Store(&topicSettings{cfg: cfg, overrides: maps.Clone(spec.Configs)})
 		}
-		if err := e.publishLocked(old, next, open, ch.dropped); err != nil {
+		if err := e.publishLocked(recorded, next, open, ch.dropped); err != nil {
 			if prev != nil {
 				next.settings.Store(prev)
 			}
@@ -273,11 +276,11 @@ func leadingSet(t *topic) map[int32]bool {
 }
 
 // publishLocked opens the partitions listed in open into next, persists
-// topics.json if what it records of the topic changed, and replaces old by
-// next in the topic map (dropped partitions are the caller's to remove,
+// topics.json if next differs from what it records of the topic (nil: a
+// new topic), and puts next in the topic map (dropped partitions are the caller's to remove,
 // with no lock held). On failure the partitions it opened are removed
 // and nothing is published. admin must be held.
-func (e *Engine) publishLocked(old, next *topic, open []int32, dropped []*partition) error {
+func (e *Engine) publishLocked(recorded *metaTopic, next *topic, open []int32, dropped []*partition) error {
 	if len(open) > 0 {
 		if err := e.checkDescriptorsLocked(next.name, int32(len(open))); err != nil {
 			return err
@@ -303,7 +306,7 @@ func (e *Engine) publishLocked(old, next *topic, open []int32, dropped []*partit
 	}
 	topics := maps.Clone(*e.topics.Load())
 	topics[next.name] = next
-	if old == nil || !sameMeta(metaOf(old), metaOf(next)) {
+	if recorded == nil || !sameMeta(*recorded, metaOf(next)) {
 		if err := e.persist(topics, len(dropped) > 0); err != nil {
 			undo()
 			return err
