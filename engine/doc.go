@@ -11,7 +11,8 @@
 //
 // # Storage layout
 //
-//	<DataDir>/topics.json              topic names, partition counts, config overrides
+//	<DataDir>/topics.json              topic names, partition counts, config overrides;
+//	                                   in cluster mode also topic ids and hosted partitions
 //	<DataDir>/<topic>-<partition>/     one segment.Log per partition (Kafka's layout)
 //	<DataDir>/producer_id_block        end of the producer id block in use (producerid.go)
 //	<DataDir>/disk-reserve             1 MiB allocated while there is room, released to
@@ -30,6 +31,65 @@
 // else goes on; deleting a topic rewrites topics.json in the reserve's space
 // if it must, and appends resume by themselves once space returns. See
 // logdir.go and, for the logs themselves, package segment's "A full disk".
+//
+// # Cluster mode
+//
+// With Config.Clustered the cluster metadata (package cluster, through the
+// broker) owns the topics; the engine never imports cluster/ and applies what
+// it is given (roles.go):
+//
+//	Engine call          effect here (broker Config.BrokerID)
+//	ApplyTopic(spec)     open the partitions whose replicas include this broker, drop
+//	                     (close, delete) the ones that no longer do, grow the count,
+//	                     replace the config overrides, set each hosted partition's role
+//	RemoveTopic(name)    as DeleteTopic, __consumer_offsets included
+//	HostedTopics()       name -> topic id of every topic present (zero id: from
+//	                     single-broker mode), for reconciliation after a restart
+//
+// A hosted partition is in one of three states:
+//
+//	state      served                              how it gets there
+//	no role    no (ErrNotLeader)                   opened from topics.json at Open
+//	leader     produce, fetch, ListOffsets,         ApplyTopic with Leader == BrokerID
+//	           DeleteRecords
+//	follower   no (ErrNotLeader); issue 13 feeds    ApplyTopic with another leader (or -1)
+//	           it with AppendVerbatim
+//
+// A leader stamps its role's LeaderEpoch into every batch and, when the epoch
+// grows, records (epoch, log end offset) in the partition's epoch checkpoint
+// before the first such batch. acks=all refuses with ErrNotEnoughReplicas
+// while the role's ISR is smaller than min.insync.replicas; the high
+// watermark is still the local one (replication is issue 13). Losing
+// leadership answers parked acks=all produces and long-poll fetches with
+// ErrNotLeader. A partition not hosted here is a nil entry of its topic;
+// lookups answer ErrNotLeader for it, and every loop over partitions skips
+// it. Describe reports the metadata's leader, epoch, replicas and ISR for
+// every partition (-1 offsets where not hosted; leader -1 until the first
+// ApplyTopic after a restart).
+//
+// topics.json (version 2 once a topic has an id; version 1, unchanged, for
+// single-broker data) records each topic's id and hosted partitions, and is
+// rewritten only when they or the overrides change: ApplyTopic of an
+// unchanged spec writes nothing. A topic of the same name and another id is
+// removed (logs deleted) before the new one is created; a topic recorded
+// without an id (single-broker mode) is adopted with its logs. A data dir
+// with cluster topics is refused in single-broker mode.
+//
+// The admin entry points CreateTopic, DeleteTopic and AlterTopicConfigs fail
+// with ErrNotController: the broker forwards those to the controller, whose
+// decisions come back through ApplyTopic. The engine's own creations (auto-
+// create on produce, __consumer_offsets on first use) call
+// Config.CreateTopicHook, which returns once the topic is applied here.
+// InitProducerID takes its blocks from Config.AllocateProducerIDs (the
+// controller's, KIP-730) when set. flush.policy and flush.ms changed through
+// the metadata take effect on a partition when its log next opens.
+//
+// The group coordinator follows the leadership of __consumer_offsets
+// partitions (groupcluster.go): FindCoordinator answers the leader of the
+// group's partition; a request for a group whose partition is not led and
+// loaded here gets ErrNotCoordinator; gaining leadership loads that
+// partition's groups and offsets before ApplyTopic returns; losing it drops
+// them and answers their parked joins and syncs with ErrNotCoordinator.
 //
 // # High watermark on a single node
 //
@@ -55,6 +115,7 @@
 //
 // Locks are taken in this order, and never the other way round:
 //
+//	Engine.applying    ApplyTopic, RemoveTopic, coordinator registration (cluster mode)
 //	Engine.admin       create/delete topic, persist topics.json; never on a hot path
 //	producerIDs.mu     InitProducerID; taken alone
 //	GroupCoordinator.mu  the group state machine; taken alone, never held

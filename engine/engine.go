@@ -1,7 +1,8 @@
 package engine
 
 // Behavior: Open loads every topic listed in <DataDir>/topics.json and opens
-// its partition logs; Close refuses new requests with ErrShuttingDown, fails
+// its partition logs (in cluster mode the hosted ones, with no role until
+// ApplyTopic: roles.go); Close refuses new requests with ErrShuttingDown, fails
 // every parked operation with ErrShuttingDown, waits (bounded by its context)
 // for requests already inside the engine, then flushes and closes every log.
 

@@ -55,3 +55,45 @@ func FuzzProduce(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeMeta feeds arbitrary bytes to the topics.json decoder, in both
+// modes: it must never panic, every error must wrap ErrStorage, and what it
+// accepts must be openable: valid names listed once, partition counts in
+// range, hosted partitions ascending and in range, and ids non-zero.
+func FuzzDecodeMeta(f *testing.F) {
+	f.Add([]byte(`{"version":1,"topics":[{"name":"a","partitions":3,"configs":{"retention.ms":"1000"}}]}`))
+	f.Add([]byte(`{"version":2,"topics":[{"name":"a","partitions":12,"id":"BwcHBwcHBwcHBwcHBwcHBw","hosted":[0,3,6,9]}]}`))
+	f.Add([]byte(`{"version":2,"topics":[{"name":"b","partitions":2,"id":"AAAAAAAAAAAAAAAAAAAAAA"}]}`))
+	f.Add([]byte(`{"version":2,"topics":[{"name":"c","partitions":2,"hosted":[1]}]}`))
+	f.Add([]byte(`{"version":3}`))
+	engines := []*Engine{openTestEngine(f, nil), openTestEngine(f, func(c *Config) { c.Clustered = true })}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, e := range engines {
+			stored, err := e.decodeMeta(data)
+			if err != nil {
+				if !errors.Is(err, ErrStorage) {
+					t.Fatalf("clustered=%v: error %v does not wrap ErrStorage", e.cfg.Clustered, err)
+				}
+				continue
+			}
+			names := map[string]bool{}
+			for _, st := range stored {
+				if names[st.meta.Name] || ValidateTopicName(st.meta.Name) != nil {
+					t.Fatalf("accepted name %q (twice or invalid)", st.meta.Name)
+				}
+				names[st.meta.Name] = true
+				if st.meta.Partitions < 1 || st.meta.Partitions > MaxPartitionsPerTopic {
+					t.Fatalf("accepted %d partitions", st.meta.Partitions)
+				}
+				if (st.id == [16]byte{}) != (st.hosted == nil) || (st.id != [16]byte{} && !e.cfg.Clustered) {
+					t.Fatalf("clustered=%v: id %v with hosted %v", e.cfg.Clustered, st.id, st.hosted)
+				}
+				for i, p := range st.hosted {
+					if p < 0 || p >= st.meta.Partitions || i > 0 && p <= st.hosted[i-1] {
+						t.Fatalf("accepted hosted %v of %d partitions", st.hosted, st.meta.Partitions)
+					}
+				}
+			}
+		}
+	})
+}

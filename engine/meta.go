@@ -145,62 +145,92 @@ func (e *Engine) load() error {
 	if err != nil {
 		return fmt.Errorf("%w: read %s: %w", ErrStorage, path, err)
 	}
-	var doc metaDoc
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return fmt.Errorf("%w: decode %s: %w", ErrStorage, path, err)
+	stored, err := e.decodeMeta(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	if doc.Version != metaVersion && doc.Version != metaVersionCluster {
-		return fmt.Errorf("%w: %s has version %d, this build reads %d and %d", ErrStorage, path, doc.Version, metaVersion, metaVersionCluster)
-	}
-	topics := make(map[string]*topic, len(doc.Topics))
+	topics := make(map[string]*topic, len(stored))
 	e.topics.Store(&topics) // so a failure below closes what was opened
-	for _, mt := range doc.Topics {
-		t, err := e.loadTopic(mt)
+	for _, st := range stored {
+		t, err := e.openTopic(st.meta.Name, st.meta.Partitions, st.cfg, st.meta.Configs, st.hosted)
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return err
 		}
-		topics[mt.Name] = t
+		t.id = st.id
+		topics[t.name] = t
 	}
 	return e.removeOrphans(topics)
 }
 
-// loadTopic checks one topic of topics.json and opens its hosted partitions.
-func (e *Engine) loadTopic(mt metaTopic) (*topic, error) {
+// storedTopic is one checked topic of topics.json.
+type storedTopic struct {
+	meta   metaTopic
+	cfg    TopicConfig
+	id     [16]byte
+	hosted []int32 // nil: every partition
+}
+
+// decodeMeta parses and checks topics.json; it opens nothing. Every error
+// wraps ErrStorage (FuzzDecodeMeta).
+func (e *Engine) decodeMeta(data []byte) ([]storedTopic, error) {
+	var doc metaDoc
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%w: decode: %w", ErrStorage, err)
+	}
+	if doc.Version != metaVersion && doc.Version != metaVersionCluster {
+		return nil, fmt.Errorf("%w: version %d, this build reads %d and %d", ErrStorage, doc.Version, metaVersion, metaVersionCluster)
+	}
+	out := make([]storedTopic, 0, len(doc.Topics))
+	seen := make(map[string]bool, len(doc.Topics))
+	for _, mt := range doc.Topics {
+		if seen[mt.Name] {
+			return nil, fmt.Errorf("%w: topic %q is listed twice", ErrStorage, mt.Name)
+		}
+		seen[mt.Name] = true
+		st, err := e.checkStoredTopic(mt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// checkStoredTopic checks one topic of topics.json.
+func (e *Engine) checkStoredTopic(mt metaTopic) (storedTopic, error) {
+	st := storedTopic{meta: mt}
 	if err := ValidateTopicName(mt.Name); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+		return st, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	if mt.Partitions < 1 || mt.Partitions > MaxPartitionsPerTopic {
-		return nil, fmt.Errorf("%w: topic %q has %d partitions", ErrStorage, mt.Name, mt.Partitions)
+		return st, fmt.Errorf("%w: topic %q has %d partitions", ErrStorage, mt.Name, mt.Partitions)
 	}
-	cfg, err := applyOverrides(e.cfg.Topic, mt.Configs)
-	if err != nil {
-		return nil, fmt.Errorf("%w: topic %q: %w", ErrStorage, mt.Name, err)
+	var err error
+	if st.cfg, err = applyOverrides(e.cfg.Topic, mt.Configs); err != nil {
+		return st, fmt.Errorf("%w: topic %q: %w", ErrStorage, mt.Name, err)
 	}
-	var id [16]byte
-	var hosted []int32
-	if mt.ID != "" {
-		if !e.cfg.Clustered {
-			// Serving a cluster's replica as the sole leader would hand out
-			// offsets the cluster's leader hands out too.
-			return nil, fmt.Errorf("%w: topic %q was hosted for a cluster (id %s); open the data dir in cluster mode", ErrStorage, mt.Name, mt.ID)
+	if mt.ID == "" {
+		if mt.Hosted != nil {
+			return st, fmt.Errorf("%w: topic %q lists hosted partitions but no topic id", ErrStorage, mt.Name)
 		}
-		if id, err = decodeTopicID(mt.ID); err != nil {
-			return nil, fmt.Errorf("%w: topic %q: %w", ErrStorage, mt.Name, err)
-		}
-		hosted = make([]int32, 0, len(mt.Hosted))
-		for i, p := range mt.Hosted {
-			if p < 0 || p >= mt.Partitions || (i > 0 && p <= mt.Hosted[i-1]) {
-				return nil, fmt.Errorf("%w: topic %q: hosted partitions %v: want ascending ids below %d", ErrStorage, mt.Name, mt.Hosted, mt.Partitions)
-			}
-			hosted = append(hosted, p)
-		}
+		return st, nil
 	}
-	t, err := e.openTopic(mt.Name, mt.Partitions, cfg, mt.Configs, hosted)
-	if err != nil {
-		return nil, err
+	if !e.cfg.Clustered {
+		// Serving a cluster's replica as the sole leader would hand out
+		// offsets the cluster's leader hands out too.
+		return st, fmt.Errorf("%w: topic %q was hosted for a cluster (id %s); open the data dir in cluster mode", ErrStorage, mt.Name, mt.ID)
 	}
-	t.id = id
-	return t, nil
+	if st.id, err = decodeTopicID(mt.ID); err != nil {
+		return st, fmt.Errorf("%w: topic %q: %w", ErrStorage, mt.Name, err)
+	}
+	st.hosted = make([]int32, 0, len(mt.Hosted))
+	for i, p := range mt.Hosted {
+		if p < 0 || p >= mt.Partitions || (i > 0 && p <= mt.Hosted[i-1]) {
+			return st, fmt.Errorf("%w: topic %q: hosted partitions %v: want ascending ids below %d", ErrStorage, mt.Name, mt.Hosted, mt.Partitions)
+		}
+		st.hosted = append(st.hosted, p)
+	}
+	return st, nil
 }
 
 // decodeTopicID reads a topic id as metaTopic.ID records it.

@@ -290,12 +290,16 @@ func (p *partition) appendIdempotentLocked(b record.Batch, epoch int32) (base, l
 	return base, b.LastOffset(), nil
 }
 
-// autoCreate creates an unknown topic with the defaults (AutoCreateTopics).
+// autoCreate creates an unknown topic with the defaults (AutoCreateTopics):
+// locally, or in cluster mode through Config.CreateTopicHook.
 func (e *Engine) autoCreate(name string) error {
 	if err := cmp.Or(ValidateTopicName(name), refuseReserved("auto-create", name)); err != nil {
 		return err
 	}
 	if e.cfg.Clustered || e.cfg.CreateTopicHook != nil {
+		if _, ok := (*e.topics.Load())[name]; ok {
+			return nil // it exists: the partition asked for does not
+		}
 		// admin is not held: the hook returns once the topic has been
 		// applied here, which takes admin.
 		return e.createThroughHook(name, e.cfg.DefaultPartitions, nil)
