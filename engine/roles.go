@@ -201,13 +201,16 @@ func (e *Engine) applyLocked(spec TopicSpec, cfg TopicConfig) (topicChange, erro
 		recorded = &mt
 	}
 	settingsChanged := prev == nil || !maps.Equal(prev.overrides, spec.Configs)
-	if old == nil || settingsChanged || len(open) > 0 || len(ch.dropped) > 0 || old.id != spec.ID ||
-		len(old.partitions) != len(next.partitions) || !slices.EqualFunc(old.roles, next.roles, sameRole) {
+	changed := old == nil || settingsChanged || len(open) > 0 || len(ch.dropped) > 0 || old.id != spec.ID ||
+		len(old.partitions) != len(next.partitions) || !slices.EqualFunc(old.roles, next.roles, sameRole)
+	var topics map[string]*topic
+	if changed {
 		if settingsChanged {
 			// Before the opens, so new partitions get the new configs.
 			next.settings.Store(&topicSettings{cfg: cfg, overrides: maps.Clone(spec.Configs)})
 		}
-		if err := e.publishLocked(recorded, next, open, ch.dropped); err != nil {
+		var err error
+		if topics, err = e.openAndPersistLocked(recorded, next, open, len(ch.dropped) > 0); err != nil {
 			if prev != nil {
 				next.settings.Store(prev)
 			}
@@ -218,9 +221,14 @@ func (e *Engine) applyLocked(spec TopicSpec, cfg TopicConfig) (topicChange, erro
 			e.applyLimits(next)
 		}
 	}
+	// Roles before the topic is published, so a new partition is never
+	// seen without its role.
 	var errs []error
 	for p := range next.hosted() {
 		errs = append(errs, p.setRole(next.roles[p.id], e.cfg.BrokerID))
+	}
+	if changed {
+		e.topics.Store(&topics)
 	}
 	for i := range next.partitions {
 		switch now := next.partitions[i] != nil && next.partitions[i].leads(); {
@@ -275,18 +283,18 @@ func leadingSet(t *topic) map[int32]bool {
 	return out
 }
 
-// publishLocked opens the partitions listed in open into next, persists
-// topics.json if next differs from what it records of the topic (nil: a
-// new topic), and puts next in the topic map (dropped partitions are the caller's to remove,
-// with no lock held). On failure the partitions it opened are removed
-// and nothing is published. admin must be held.
-func (e *Engine) publishLocked(recorded *metaTopic, next *topic, open []int32, dropped []*partition) error {
+// openAndPersistLocked opens the partitions listed in open into next and
+// persists topics.json if next differs from what it records of the topic
+// (nil: a new topic); freeing says partitions are dropped (see persist).
+// It returns the topic map with next, for the caller to publish. On
+// failure the partitions it opened are removed. admin must be held.
+func (e *Engine) openAndPersistLocked(recorded *metaTopic, next *topic, open []int32, freeing bool) (map[string]*topic, error) {
 	if len(open) > 0 {
 		if err := e.checkDescriptorsLocked(next.name, int32(len(open))); err != nil {
-			return err
+			return nil, err
 		}
 		if err := e.logDir.fullErr(fmt.Sprintf("open partitions %v of topic %q", open, next.name)); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var opened []*partition
@@ -299,7 +307,7 @@ func (e *Engine) publishLocked(recorded *metaTopic, next *topic, open []int32, d
 		p, err := e.openPartition(next.name, id, next.settings, nil)
 		if err != nil {
 			undo()
-			return err
+			return nil, err
 		}
 		opened = append(opened, p)
 		next.partitions[id] = p
@@ -307,13 +315,12 @@ func (e *Engine) publishLocked(recorded *metaTopic, next *topic, open []int32, d
 	topics := maps.Clone(*e.topics.Load())
 	topics[next.name] = next
 	if recorded == nil || !sameMeta(*recorded, metaOf(next)) {
-		if err := e.persist(topics, len(dropped) > 0); err != nil {
+		if err := e.persist(topics, freeing); err != nil {
 			undo()
-			return err
+			return nil, err
 		}
 	}
-	e.topics.Store(&topics)
-	return nil
+	return topics, nil
 }
 
 // applyLimits gives every hosted partition log of t the roll and retention

@@ -532,3 +532,102 @@ func TestAllocateProducerIDsFails(t *testing.T) {
 		}
 	}
 }
+
+// batchOffsets returns the base offset and leader epoch of every batch in
+// p's log.
+func batchOffsets(t testing.TB, p *partition) (bases []int64, epochs []int32) {
+	t.Helper()
+	end := p.log.LogEndOffset()
+	for off := int64(0); off < end; {
+		r, err := p.log.Read(off, 1<<20, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for data := r.Bytes(); len(data) > 0; {
+			b, err := record.Parse(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bases, epochs = append(bases, b.BaseOffset()), append(epochs, b.PartitionLeaderEpoch())
+			data = data[b.Size():]
+		}
+		off = r.NextOffset()
+		r.Release()
+	}
+	return bases, epochs
+}
+
+// TestRolesFlipUnderProduce: while producers append, leadership flips
+// between this broker and another at growing epochs. Every batch in the
+// log must carry an epoch this broker led at, epochs never go back, and
+// the epoch checkpoint must start each epoch at its first batch.
+func TestRolesFlipUnderProduce(t *testing.T) {
+	e := openClustered(t, "", nil)
+	lead := func(int) (int32, []int32) { return self, []int32{self, 2} }
+	follow := func(int) (int32, []int32) { return 2, []int32{self, 2} }
+	mustApply(t, e, spread("flip", 1, 1, 0, lead))
+	stop := make(chan struct{})
+	done := make(chan int, 2)
+	for range 2 {
+		go func() {
+			ok := 0
+			for {
+				select {
+				case <-stop:
+					done <- ok
+					return
+				default:
+				}
+				res := produceSync(t, e, ProduceRequest{Topic: "flip", Acks: 1, Records: makeBatch(1, 16, 1)})
+				switch {
+				case res.Err == nil:
+					ok++
+				case !errors.Is(res.Err, ErrNotLeader):
+					t.Errorf("produce while roles flip: %v", res.Err)
+				}
+			}
+		}()
+	}
+	led := map[int32]bool{0: true}
+	p := mustPartition(t, e, "flip", 0)
+	for epoch := int32(1); epoch <= 40; epoch++ {
+		place := follow
+		if epoch%2 == 0 {
+			place, led[epoch] = lead, true
+		}
+		mustApply(t, e, spread("flip", 1, 1, epoch, place))
+		// Let some appends land at this epoch before the next flip.
+		deadline := time.Now().Add(10 * time.Second)
+		for start := p.log.LogEndOffset(); epoch%2 == 0 && p.log.LogEndOffset() < start+3; {
+			if time.Now().After(deadline) {
+				t.Fatalf("no append at epoch %d in 10 s", epoch)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	close(stop)
+	appended := <-done + <-done
+	bases, epochs := batchOffsets(t, p)
+	if len(bases) != appended {
+		t.Fatalf("%d batches in the log, %d appends acknowledged", len(bases), appended)
+	}
+	first := map[int32]int64{}
+	for i, ep := range epochs {
+		if !led[ep] || i > 0 && ep < epochs[i-1] {
+			t.Fatalf("batch at offset %d has epoch %d (previous %d); this broker led at %v", bases[i], ep, epochs[max(i-1, 0)], led)
+		}
+		if _, ok := first[ep]; !ok {
+			first[ep] = bases[i]
+		}
+	}
+	for _, entry := range p.log.Epochs().Entries() {
+		if start, ok := first[entry.Epoch]; ok && start != entry.StartOffset {
+			t.Errorf("checkpoint starts epoch %d at %d, its first batch is at %d", entry.Epoch, entry.StartOffset, start)
+		}
+	}
+	for ep := range first {
+		if got, _ := p.log.Epochs().EndOffsetFor(ep); got != ep {
+			t.Errorf("epoch %d has batches but no checkpoint entry (EndOffsetFor says %d)", ep, got)
+		}
+	}
+}
