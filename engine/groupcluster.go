@@ -26,8 +26,8 @@ import (
 
 // register makes c the engine's coordinator and loads the offsets
 // partitions led here now; later changes come through
-// offsetsLeadershipChanged. applying keeps an ApplyTopic from running in
-// between, so no change is missed or seen twice.
+// reconcileCoordinator. applying keeps an ApplyTopic from running in
+// between.
 func (c *GroupCoordinator) register() error {
 	c.e.applying.Lock()
 	defer c.e.applying.Unlock()
@@ -35,36 +35,53 @@ func (c *GroupCoordinator) register() error {
 		return fmt.Errorf("%w: the engine has a group coordinator already", ErrInvalidRequest)
 	}
 	c.mu.owned = map[int32]bool{}
-	t := c.offsetsTopic()
-	if t == nil {
-		return nil
-	}
-	var led []int32
-	for id := range leadingSet(t) {
-		led = append(led, id)
-	}
-	slices.Sort(led)
-	if err := c.load(led); err != nil {
+	if err := c.reconcile(); err != nil {
 		c.e.coordinator.CompareAndSwap(c, nil)
 		return err
 	}
 	return nil
 }
 
-// offsetsLeadershipChanged tells the coordinator, if any, which offsets
-// partitions this broker started and stopped leading; applying is held.
-func (e *Engine) offsetsLeadershipChanged(gained, lost []int32) error {
-	c := e.coordinator.Load()
-	if c == nil {
-		return nil
+// reconcileCoordinator brings the coordinator, if any, in line with the
+// leadership of __consumer_offsets partitions; applying is held.
+func (e *Engine) reconcileCoordinator() error {
+	if c := e.coordinator.Load(); c != nil {
+		return c.reconcile()
 	}
+	return nil
+}
+
+// reconcile drops the groups of the offsets partitions c serves but this
+// broker no longer leads, and loads those it leads but c does not serve
+// yet. It works from the state, not from changes, so a load that failed
+// is tried again by the next ApplyTopic of the topic.
+func (c *GroupCoordinator) reconcile() error {
+	led := map[int32]bool{}
+	if t := c.offsetsTopic(); t != nil {
+		led = leadingSet(t)
+	}
+	var lost, gained []int32
+	c.mu.Lock()
+	for id := range c.mu.owned {
+		if !led[id] {
+			lost = append(lost, id)
+		}
+	}
+	for id := range led {
+		if !c.mu.owned[id] {
+			gained = append(gained, id)
+		}
+	}
+	c.mu.Unlock()
+	slices.Sort(gained)
 	c.unload(lost)
 	return c.load(gained)
 }
 
 // load reads the groups of the given offsets partitions and starts
 // serving them. A partition that is not led here any more, or is loaded
-// already, is skipped.
+// already, is skipped. Only reconcile calls it, with applying held, so no
+// role changes meanwhile.
 func (c *GroupCoordinator) load(ids []int32) error {
 	t := c.offsetsTopic()
 	if t == nil {

@@ -144,3 +144,30 @@ func TestGroupCoordinatorRestartLoadsOnGain(t *testing.T) {
 		t.Errorf("FetchOffsets after RemoveTopic: %v, want ErrNotCoordinator", err)
 	}
 }
+
+// TestGroupCoordinatorOpenedAfterApply: a coordinator opened once the
+// offsets topic has been applied loads the partitions led here then, and
+// a second coordinator on the same engine is refused.
+func TestGroupCoordinatorOpenedAfterApply(t *testing.T) {
+	h := newClusterGroupHarness(t)
+	const group = "late"
+	if _, _, err := h.c.FindCoordinator(group); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.commit(OffsetCommitRequest{GroupID: group, GenerationID: -1, Offsets: []CommitOffset{{Topic: "t", Partition: 1, Offset: 12}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenGroupCoordinator(h.e, h.cfg); !errors.Is(err, ErrInvalidRequest) {
+		t.Errorf("a second coordinator on one engine: %v, want ErrInvalidRequest", err)
+	}
+	h.c.Close()
+	c, err := OpenGroupCoordinator(h.e, h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	got, err := c.FetchOffsets(group, nil)
+	if err != nil || len(got) != 1 || got[0].Offset != 12 {
+		t.Fatalf("FetchOffsets from a coordinator opened after ApplyTopic: %+v %v, want offset 12", got, err)
+	}
+}

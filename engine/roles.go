@@ -23,8 +23,10 @@ package engine
 //     deleted), then created anew. A topic with no id (recorded in
 //     single-broker mode) is adopted: it takes the id and keeps the logs of
 //     the partitions it still hosts.
-//   - Leadership of a __consumer_offsets partition gained or lost is handed
-//     to the group coordinator (groupcluster.go) once the topic is applied.
+//   - Once __consumer_offsets is applied or removed, the group coordinator
+//     loads the groups of the partitions led here that it does not serve
+//     yet and drops those of the ones it serves but no longer leads
+//     (groupcluster.go).
 
 import (
 	"encoding/base64"
@@ -137,7 +139,7 @@ func (e *Engine) ApplyTopic(spec TopicSpec) error {
 		e.logDir.refresh()
 	}
 	if spec.Name == OffsetsTopic {
-		errs = append(errs, e.offsetsLeadershipChanged(ch.gained, ch.lost))
+		errs = append(errs, e.reconcileCoordinator())
 	}
 	return errors.Join(errs...)
 }
@@ -171,8 +173,7 @@ func (e *Engine) checkSpec(spec TopicSpec) (TopicConfig, error) {
 // topicChange is what applyLocked did that its caller finishes with no
 // lock held.
 type topicChange struct {
-	dropped      []*partition // unpublished; their logs are still to remove
-	gained, lost []int32      // partitions this broker started or stopped leading
+	dropped []*partition // unpublished; their logs are still to remove
 }
 
 // applyLocked opens the partitions spec adds here, persists and publishes
@@ -192,7 +193,6 @@ func (e *Engine) applyLocked(spec TopicSpec, cfg TopicConfig) (topicChange, erro
 		e.cfg.Logf("spate: topic %q from before cluster mode takes id %s and keeps the logs of the partitions hosted here", spec.Name, topicIDString(spec.ID))
 	}
 	next, open := e.nextTopic(old, spec, &ch)
-	wasLeading := leadingSet(old)
 	var prev *topicSettings
 	var recorded *metaTopic // what topics.json has of the topic now
 	if old != nil {
@@ -229,14 +229,6 @@ func (e *Engine) applyLocked(spec TopicSpec, cfg TopicConfig) (topicChange, erro
 	}
 	if changed {
 		e.topics.Store(&topics)
-	}
-	for i := range next.partitions {
-		switch now := next.partitions[i] != nil && next.partitions[i].leads(); {
-		case now && !wasLeading[int32(i)]:
-			ch.gained = append(ch.gained, int32(i))
-		case !now && wasLeading[int32(i)]:
-			ch.lost = append(ch.lost, int32(i))
-		}
 	}
 	return ch, errors.Join(errs...)
 }
@@ -385,16 +377,11 @@ func (e *Engine) RemoveTopic(name string) error {
 
 // removeTopicApplying deletes a topic; applying must be held.
 func (e *Engine) removeTopicApplying(name string) error {
-	var errs []error
-	if t := (*e.topics.Load())[name]; t != nil && name == OffsetsTopic {
-		var lost []int32
-		for id := range leadingSet(t) {
-			lost = append(lost, id)
-		}
-		slices.Sort(lost)
-		errs = append(errs, e.offsetsLeadershipChanged(nil, lost))
+	err := e.deleteTopic(name)
+	if name == OffsetsTopic {
+		err = errors.Join(err, e.reconcileCoordinator())
 	}
-	return errors.Join(append(errs, e.deleteTopic(name))...)
+	return err
 }
 
 // HostedTopics lists the topics present locally with their ids (zero for a
