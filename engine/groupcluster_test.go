@@ -41,6 +41,18 @@ func newClusterGroupHarness(t *testing.T) *clusterGroupHarness {
 	return h
 }
 
+// firstCommit finds the group's coordinator (creating the offsets topic,
+// every partition led here) and commits offset for t-0 without membership.
+func (h *clusterGroupHarness) firstCommit(group string, offset int64) {
+	h.t.Helper()
+	if _, _, err := h.c.FindCoordinator(group); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.commit(OffsetCommitRequest{GroupID: group, GenerationID: -1, Offsets: []CommitOffset{{Topic: "t", Partition: 0, Offset: offset}}}); err != nil {
+		h.t.Fatalf("commit for group %q: %v", group, err)
+	}
+}
+
 // offsets is the spec of __consumer_offsets with partition p led by
 // leader at epoch, and every other partition led here at epoch 0.
 func offsets(h *clusterGroupHarness, p, leader, epoch int32) TopicSpec {
@@ -112,12 +124,7 @@ func TestGroupCoordinatorFollowsLeadership(t *testing.T) {
 func TestGroupCoordinatorRestartLoadsOnGain(t *testing.T) {
 	h := newClusterGroupHarness(t)
 	const group = "audit"
-	if _, _, err := h.c.FindCoordinator(group); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.commit(OffsetCommitRequest{GroupID: group, GenerationID: -1, Offsets: []CommitOffset{{Topic: "t", Partition: 0, Offset: 5}}}); err != nil {
-		t.Fatal(err)
-	}
+	h.firstCommit(group, 5)
 	h.restart()
 	if _, err := h.c.FetchOffsets(group, nil); !errors.Is(err, ErrNotCoordinator) {
 		t.Fatalf("FetchOffsets before the metadata came: %v, want ErrNotCoordinator", err)
@@ -151,12 +158,7 @@ func TestGroupCoordinatorRestartLoadsOnGain(t *testing.T) {
 func TestGroupCoordinatorOpenedAfterApply(t *testing.T) {
 	h := newClusterGroupHarness(t)
 	const group = "late"
-	if _, _, err := h.c.FindCoordinator(group); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.commit(OffsetCommitRequest{GroupID: group, GenerationID: -1, Offsets: []CommitOffset{{Topic: "t", Partition: 1, Offset: 12}}}); err != nil {
-		t.Fatal(err)
-	}
+	h.firstCommit(group, 12)
 	if _, err := OpenGroupCoordinator(h.e, h.cfg); !errors.Is(err, ErrInvalidRequest) {
 		t.Errorf("a second coordinator on one engine: %v, want ErrInvalidRequest", err)
 	}
