@@ -126,16 +126,16 @@ func (e *Engine) ApplyTopic(spec TopicSpec) error {
 		}
 	}
 	e.admin.Lock()
-	ch, err := e.applyLocked(spec, cfg)
+	dropped, err := e.applyLocked(spec, cfg)
 	e.admin.Unlock()
 	// Logs close outside admin: closing one runs done callbacks, which may
 	// produce and auto-create.
 	errs := []error{err}
-	for _, p := range ch.dropped {
+	for _, p := range dropped {
 		errs = append(errs, p.remove())
 		p.watchers.wake()
 	}
-	if len(ch.dropped) > 0 {
+	if len(dropped) > 0 {
 		e.logDir.refresh()
 	}
 	if spec.Name == OffsetsTopic {
@@ -170,29 +170,24 @@ func (e *Engine) checkSpec(spec TopicSpec) (TopicConfig, error) {
 	return cfg, nil
 }
 
-// topicChange is what applyLocked did that its caller finishes with no
-// lock held.
-type topicChange struct {
-	dropped []*partition // unpublished; their logs are still to remove
-}
-
 // applyLocked opens the partitions spec adds here, persists and publishes
 // the topic, and sets every hosted partition's role; admin must be held.
-func (e *Engine) applyLocked(spec TopicSpec, cfg TopicConfig) (topicChange, error) {
-	var ch topicChange
+// It returns the partitions it unpublished, whose logs the caller removes
+// with no lock held.
+func (e *Engine) applyLocked(spec TopicSpec, cfg TopicConfig) ([]*partition, error) {
 	old := (*e.topics.Load())[spec.Name]
 	switch {
 	case old == nil:
 		if err := e.nameFreeLocked(spec.Name); err != nil {
-			return ch, err
+			return nil, err
 		}
 	case len(spec.Partitions) < len(old.partitions):
-		return ch, fmt.Errorf("%w: topic %q: the metadata has %d partitions, this broker %d; partitions are never removed",
+		return nil, fmt.Errorf("%w: topic %q: the metadata has %d partitions, this broker %d; partitions are never removed",
 			ErrInvalidPartitions, spec.Name, len(spec.Partitions), len(old.partitions))
 	case old.id == ([16]byte{}):
 		e.cfg.Logf("spate: topic %q from before cluster mode takes id %s and keeps the logs of the partitions hosted here", spec.Name, topicIDString(spec.ID))
 	}
-	next, open := e.nextTopic(old, spec, &ch)
+	next, open, dropped := e.nextTopic(old, spec)
 	var prev *topicSettings
 	var recorded *metaTopic // what topics.json has of the topic now
 	if old != nil {
@@ -201,7 +196,7 @@ func (e *Engine) applyLocked(spec TopicSpec, cfg TopicConfig) (topicChange, erro
 		recorded = &mt
 	}
 	settingsChanged := prev == nil || !maps.Equal(prev.overrides, spec.Configs)
-	changed := old == nil || settingsChanged || len(open) > 0 || len(ch.dropped) > 0 || old.id != spec.ID ||
+	changed := old == nil || settingsChanged || len(open) > 0 || len(dropped) > 0 || old.id != spec.ID ||
 		len(old.partitions) != len(next.partitions) || !slices.EqualFunc(old.roles, next.roles, sameRole)
 	var topics map[string]*topic
 	if changed {
@@ -210,12 +205,11 @@ func (e *Engine) applyLocked(spec TopicSpec, cfg TopicConfig) (topicChange, erro
 			next.settings.Store(&topicSettings{cfg: cfg, overrides: maps.Clone(spec.Configs)})
 		}
 		var err error
-		if topics, err = e.openAndPersistLocked(recorded, next, open, len(ch.dropped) > 0); err != nil {
+		if topics, err = e.openAndPersistLocked(recorded, next, open, len(dropped) > 0); err != nil {
 			if prev != nil {
 				next.settings.Store(prev)
 			}
-			ch.dropped = nil
-			return ch, err
+			return nil, err
 		}
 		if settingsChanged && old != nil {
 			e.applyLimits(next)
@@ -230,20 +224,19 @@ func (e *Engine) applyLocked(spec TopicSpec, cfg TopicConfig) (topicChange, erro
 	if changed {
 		e.topics.Store(&topics)
 	}
-	return ch, errors.Join(errs...)
+	return dropped, errors.Join(errs...)
 }
 
 // nextTopic builds the topic spec makes of old (nil: none): it keeps old's
-// settings and the partitions still hosted, records in ch the ones dropped,
-// and returns the ids of the partitions to open.
-func (e *Engine) nextTopic(old *topic, spec TopicSpec, ch *topicChange) (*topic, []int32) {
-	next := &topic{name: spec.Name, id: spec.ID, partitions: make([]*partition, len(spec.Partitions)), roles: cloneRoles(spec.Partitions)}
+// settings and the partitions still hosted, and returns the ids of the
+// partitions to open and the partitions no longer hosted.
+func (e *Engine) nextTopic(old *topic, spec TopicSpec) (next *topic, open []int32, dropped []*partition) {
+	next = &topic{name: spec.Name, id: spec.ID, partitions: make([]*partition, len(spec.Partitions)), roles: cloneRoles(spec.Partitions)}
 	if old != nil {
 		next.settings = old.settings
 	} else {
 		next.settings = new(atomic.Pointer[topicSettings])
 	}
-	var open []int32
 	for i, r := range spec.Partitions {
 		var p *partition
 		if old != nil && i < len(old.partitions) {
@@ -254,12 +247,12 @@ func (e *Engine) nextTopic(old *topic, spec TopicSpec, ch *topicChange) (*topic,
 		case hosted && p == nil:
 			open = append(open, int32(i))
 		case !hosted && p != nil:
-			ch.dropped = append(ch.dropped, p)
+			dropped = append(dropped, p)
 			p = nil
 		}
 		next.partitions[i] = p
 	}
-	return next, open
+	return next, open, dropped
 }
 
 // leadingSet is the partitions of t this broker leads now.
