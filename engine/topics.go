@@ -117,7 +117,8 @@ func (e *Engine) createTopic(name string, partitions int32, replicationFactor in
 
 // ValidateCreateTopic runs every check of CreateTopicReplicated, including
 // that the name is free, and creates nothing (Kafka's CreateTopics with
-// validate_only). Same errors, except ErrStorage.
+// validate_only). Same errors, except ErrStorage; in cluster mode any
+// replication factor passes (the controller places the replicas).
 func (e *Engine) ValidateCreateTopic(name string, partitions int32, replicationFactor int16, configs map[string]string) error {
 	if err := e.enter(); err != nil {
 		return err
