@@ -54,17 +54,19 @@ import (
 // disk.
 func BenchmarkProduce(b *testing.B) {
 	cases := []struct {
-		size  int
-		acks  int16
-		flush string
-		idem  bool
+		size    int
+		acks    int16
+		flush   string
+		idem    bool
+		cluster bool // cluster mode: the topic from ApplyTopic, led at epoch 3
 	}{
-		{16 << 10, 1, "never", false},
-		{1 << 20, 1, "never", false},
-		{16 << 10, -1, "never", false},
-		{16 << 10, 1, "always", false},
-		{16 << 10, 1, "never", true},
-		{16 << 10, -1, "never", true},
+		{16 << 10, 1, "never", false, false},
+		{1 << 20, 1, "never", false, false},
+		{16 << 10, -1, "never", false, false},
+		{16 << 10, 1, "always", false, false},
+		{16 << 10, 1, "never", true, false},
+		{16 << 10, -1, "never", true, false},
+		{16 << 10, -1, "never", false, true},
 	}
 	for _, c := range cases {
 		acks := map[int16]string{1: "1", -1: "all"}[c.acks]
@@ -72,9 +74,21 @@ func BenchmarkProduce(b *testing.B) {
 		if c.idem {
 			name += ",idempotent"
 		}
+		if c.cluster {
+			name += ",cluster"
+		}
 		b.Run(name, func(b *testing.B) {
-			e := openTestEngine(b, nil)
-			mustCreate(b, e, "bench", 1, map[string]string{"segment.bytes": "67108864", "retention.bytes": "268435456", "flush.policy": c.flush})
+			configs := map[string]string{"segment.bytes": "67108864", "retention.bytes": "268435456", "flush.policy": c.flush}
+			var e *Engine
+			if c.cluster {
+				e = openClustered(b, "", nil)
+				spec := spread("bench", 1, 1, 3, allHere)
+				spec.Configs = configs
+				mustApply(b, e, spec)
+			} else {
+				e = openTestEngine(b, nil)
+				mustCreate(b, e, "bench", 1, configs)
+			}
 			count := c.size / 1024
 			batch := makeBatch(count, c.size-61, 1)
 			if c.idem {
