@@ -233,6 +233,10 @@ func codeOf(err error) wire.ErrorCode {
 		return wire.InvalidRequiredAcks
 	case errors.Is(err, engine.ErrNotEnoughReplicas):
 		return wire.NotEnoughReplicas
+	case errors.Is(err, engine.ErrNotLeader):
+		return wire.NotLeader
+	case errors.Is(err, engine.ErrNotController):
+		return wire.NotController
 	case errors.Is(err, engine.ErrStorage), errors.Is(err, engine.ErrDiskFull):
 		return wire.KafkaStorageError
 	case errors.Is(err, engine.ErrResourceLimit):

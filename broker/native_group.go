@@ -231,8 +231,11 @@ func (h *nativeHandler) describeGroups(r *netio.Responder, hdr wire.RequestHeade
 			GroupID: g.GroupID, State: g.State.String(), ProtocolType: g.ProtocolType, Protocol: g.Protocol,
 			Members: make([]wire.DescribedMember, len(g.Members)),
 		}
-		if g.GroupID == "" {
+		switch {
+		case g.GroupID == "":
 			dg.ErrorCode = wire.InvalidGroupID
+		case g.Err != nil: // coordinated by another broker (cluster mode)
+			dg.ErrorCode = codeOf(g.Err)
 		}
 		for j, m := range g.Members {
 			dg.Members[j] = wire.DescribedMember{

@@ -456,6 +456,9 @@ func TestGroupErrorCodes(t *testing.T) {
 		{engine.ErrMemberIDRequired, wire.MemberIDRequired},
 		{engine.ErrStorage, wire.KafkaStorageError},
 		{fmt.Errorf("%w: produce to t-0: log dir d has 0 bytes free", engine.ErrDiskFull), wire.KafkaStorageError},
+		{fmt.Errorf("%w: t-3 is led by broker 2 (epoch 4); this broker follows", engine.ErrNotLeader), wire.NotLeader},
+		{fmt.Errorf("%w: create topic %q: in cluster mode topics change through the controller", engine.ErrNotController, "t"), wire.NotController},
+		{fmt.Errorf("%w: group %q belongs to __consumer_offsets-3", engine.ErrNotCoordinator, "g"), wire.NotCoordinator},
 	} {
 		if got := codeOf(tc.err); got != tc.want {
 			t.Errorf("codeOf(%v) = %s, want %s", tc.err, got, tc.want)
