@@ -196,10 +196,16 @@ func (m *member) heartbeatLoop() {
 				logEvery("heartbeat failed, retrying: %v", err)
 			}
 		}
+		wait := every
+		if m.epoch.Load() != 0 && m.fenced.Load() {
+			// Catching up: unfenced as soon as the applied offset allows,
+			// not a heartbeat interval later.
+			wait = min(every, 100*time.Millisecond)
+		}
 		select {
 		case <-m.stop:
 			return
-		case <-time.After(every):
+		case <-time.After(wait):
 		}
 	}
 }
@@ -457,4 +463,42 @@ func splitHostPort(addr string) (string, int32, error) {
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
 	return host, int32(p), err
+}
+
+// brokerAddr is broker id's native listener, for FindCoordinator. A broker
+// that is fenced or unknown is not available: the client asks again.
+func (m *member) brokerAddr(id int32) (int32, string, int32, error) {
+	b := m.node.Image().Broker(id)
+	if b == nil || b.Fenced {
+		return -1, "", -1, fmt.Errorf("%w: broker %d coordinates the group but is not available now", engine.ErrCoordinatorNotAvailable, id)
+	}
+	host, port, err := splitHostPort(b.Addrs.Native)
+	if err != nil {
+		return -1, "", -1, fmt.Errorf("%w: broker %d registered native address %q: %w", engine.ErrCoordinatorNotAvailable, id, b.Addrs.Native, err)
+	}
+	return id, host, port, nil
+}
+
+// AlterTopicConfigs sets (or with an empty value removes) config overrides
+// of a topic: checked by the engine's rules, then through the controller in
+// a cluster (returning once this broker applied them), else in the engine.
+func (b *Broker) AlterTopicConfigs(name string, changes map[string]string, validateOnly bool) error {
+	if b.member == nil || validateOnly {
+		return b.engine.AlterTopicConfigs(name, changes, validateOnly)
+	}
+	if err := b.engine.AlterTopicConfigs(name, changes, true); err != nil {
+		return err
+	}
+	set, del := map[string]string{}, []string{}
+	for k, v := range changes {
+		if v == "" {
+			del = append(del, k)
+		} else {
+			set[k] = v
+		}
+	}
+	if err := b.member.node.AlterConfigs(name, set, del); err != nil {
+		return controllerErr(err)
+	}
+	return b.member.apply(b.member.node.Image())
 }

@@ -288,7 +288,9 @@ func (h *nativeHandler) metadata(r *netio.Responder, hdr wire.RequestHeader, sta
 	if m := h.b.member; m != nil {
 		// Auto-creation waits for the controller: off the event loop.
 		if q.AutoCreate && h.b.cfg.AutoCreateTopics && !q.AllTopics {
-			go func() { h.reply(r, hdr, start, m.metadata(q), false) }()
+			c := *q // the loop's decoder's, overwritten by the next request
+			c.Topics = slices.Clone(q.Topics)
+			go func() { h.reply(r, hdr, start, m.metadata(&c), false) }()
 			return
 		}
 		h.reply(r, hdr, start, m.metadata(q), false)
@@ -332,7 +334,13 @@ func (h *nativeHandler) metadata(r *netio.Responder, hdr wire.RequestHeader, sta
 
 func (h *nativeHandler) createTopics(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.CreateTopicsRequest) {
 	if h.b.member != nil && !q.ValidateOnly {
-		go h.createTopicsNow(r, hdr, start, q) // waits for the controller: off the event loop
+		// q is the loop's decoder's, overwritten by the next request: copied.
+		c := &wire.CreateTopicsRequest{TimeoutMs: q.TimeoutMs}
+		for _, t := range q.Topics {
+			t.Configs = slices.Clone(t.Configs)
+			c.Topics = append(c.Topics, t)
+		}
+		go h.createTopicsNow(r, hdr, start, c) // waits for the controller: off the event loop
 		return
 	}
 	h.createTopicsNow(r, hdr, start, q)
@@ -361,7 +369,8 @@ func (h *nativeHandler) createTopicsNow(r *netio.Responder, hdr wire.RequestHead
 
 func (h *nativeHandler) deleteTopics(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.DeleteTopicsRequest) {
 	if h.b.member != nil {
-		go h.deleteTopicsNow(r, hdr, start, q) // waits for the controller: off the event loop
+		c := &wire.DeleteTopicsRequest{Topics: slices.Clone(q.Topics), TimeoutMs: q.TimeoutMs} // q is the loop's: copied
+		go h.deleteTopicsNow(r, hdr, start, c) // waits for the controller: off the event loop
 		return
 	}
 	h.deleteTopicsNow(r, hdr, start, q)

@@ -39,13 +39,33 @@ func (h *nativeHandler) findCoordinator(r *netio.Responder, hdr wire.RequestHead
 		h.reply(r, hdr, start, resp, true)
 		return
 	}
-	if _, _, err := h.b.groups.FindCoordinator(q.Key); err != nil {
+	if h.b.member != nil {
+		// The first lookup may create __consumer_offsets through the
+		// controller: off the event loop.
+		key := q.Key
+		go h.answerCoordinator(r, hdr, start, resp, key)
+		return
+	}
+	h.answerCoordinator(r, hdr, start, resp, q.Key)
+}
+
+// answerCoordinator fills resp with the broker that coordinates group key:
+// this one alone, or in a cluster the leader of the group's partition of
+// __consumer_offsets, at its native address.
+func (h *nativeHandler) answerCoordinator(r *netio.Responder, hdr wire.RequestHeader, start time.Time, resp *wire.FindCoordinatorResponse, key string) {
+	id, _, err := h.b.groups.FindCoordinator(key)
+	if err == nil && h.b.member == nil {
+		self := h.self()
+		resp.NodeID, resp.Host, resp.Port = self.NodeID, self.Host, self.Port
+	} else if err == nil {
+		resp.NodeID, resp.Host, resp.Port, err = h.b.member.brokerAddr(id)
+	}
+	if err != nil {
+		resp.NodeID, resp.Port = -1, -1
 		resp.ErrorCode, resp.Message = codeOf(err), err.Error()
 		h.reply(r, hdr, start, resp, true)
 		return
 	}
-	self := h.self()
-	resp.NodeID, resp.Host, resp.Port = self.NodeID, self.Host, self.Port
 	h.reply(r, hdr, start, resp, false)
 }
 

@@ -6,6 +6,7 @@ package broker
 // alter` can say which key was refused and why.
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -32,10 +33,23 @@ func (h *nativeHandler) describeConfigs(r *netio.Responder, hdr wire.RequestHead
 }
 
 func (h *nativeHandler) alterConfigs(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.AlterConfigsRequest) {
+	if h.b.member != nil {
+		// q is the loop's decoder's, overwritten by the next request: copied.
+		c := &wire.AlterConfigsRequest{ValidateOnly: q.ValidateOnly}
+		for _, t := range q.Topics {
+			c.Topics = append(c.Topics, wire.AlterConfigsTopic{Name: t.Name, Configs: slices.Clone(t.Configs)})
+		}
+		go h.alterConfigsNow(r, hdr, start, c) // waits for the controller: off the event loop
+		return
+	}
+	h.alterConfigsNow(r, hdr, start, q)
+}
+
+func (h *nativeHandler) alterConfigsNow(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.AlterConfigsRequest) {
 	resp := &wire.AlterConfigsResponse{Topics: make([]wire.TopicResult, 0, len(q.Topics))}
 	failed := false
 	for _, t := range q.Topics {
-		err := h.b.engine.AlterTopicConfigs(t.Name, configMap(t.Configs), q.ValidateOnly)
+		err := h.b.AlterTopicConfigs(t.Name, configMap(t.Configs), q.ValidateOnly)
 		res := wire.TopicResult{Name: t.Name, ErrorCode: codeOf(err)}
 		if err != nil {
 			res.Message, failed = errMessage(err), true

@@ -2,9 +2,11 @@ package client_test
 
 import (
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/spate-io/spate/broker"
 	"github.com/spate-io/spate/broker/brokertest"
 	"github.com/spate-io/spate/client"
 )
@@ -69,5 +71,31 @@ func TestClusterProduceConsume(t *testing.T) {
 	}
 	if len(perPartition) != 12 {
 		t.Fatalf("records in %d partitions, want 12", len(perPartition))
+	}
+}
+
+// TestClusterGroupConsumers: two group consumers on a three-broker cluster
+// split a topic's partitions and read everything; the group's coordinator
+// is whichever broker leads its partition of __consumer_offsets (created
+// through the controller on first use), found through one seed address.
+func TestClusterGroupConsumers(t *testing.T) {
+	c := brokertest.StartCluster(t, 3, func(cfg *broker.Config) { cfg.OffsetsTopicPartitions = 6 })
+	seed := c.Brokers[0].Addr()
+	const topic, group, parts, n = "orders", "billing", 6, 600
+	createTopic(t, seed, topic, parts)
+	c.WaitLeaders(topic)
+	produceSpread(t, seed, topic, parts, 0, n)
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	r1 := startReader(t, seed, group, topic, "", seen, &mu)
+	r2 := startReader(t, seed, group, topic, "", seen, &mu)
+	waitSeen(t, &mu, seen, 0, n)
+	if p1, p2 := r1.partitions(), r2.partitions(); len(p1)+len(p2) != parts {
+		t.Fatalf("assignments %v and %v; want %d partitions between them", p1, p2, parts)
+	}
+	offsets := c.WaitLeaders("__consumer_offsets")
+	if len(offsets.Partitions) != 6 {
+		t.Fatalf("__consumer_offsets has %d partitions, want 6", len(offsets.Partitions))
 	}
 }

@@ -515,3 +515,24 @@ func (n *Node) allocateProducerIDs(id int32, epoch int64) (first int64, count in
 	})
 	return first, count, err
 }
+
+// AlterConfigs sets and deletes config overrides of topic name. The caller
+// has validated the keys and values (engine's rules).
+func (n *Node) AlterConfigs(name string, set map[string]string, del []string) error {
+	_, err := n.invokeAndWait(opAlterConfigs, appendStrings(appendConfigs(appendString(nil, name), set), del))
+	return err
+}
+
+func (n *Node) alterConfigs(name string, set map[string]string, del []string) (off int64, err error) {
+	err = n.call(func() error {
+		t := n.Image().Topic(name)
+		if t == nil {
+			return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+		}
+		if off, err = n.propose(ChangeConfig{TopicID: t.ID, Set: set, Delete: del}); err != nil {
+			return fmt.Errorf("alter configs of %s: %w", name, err)
+		}
+		return nil
+	})
+	return off, err
+}

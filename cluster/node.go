@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 )
 
 // Defaults. Raft's own timing (1 s heartbeat and election timeouts) is
@@ -214,6 +215,11 @@ func (n *Node) startRaft(ln net.Listener) error {
 		Name: "raft " + strconv.Itoa(int(n.cfg.BrokerID)), Output: out, Level: hclog.Info,
 	})
 	var err error
+	// An existing metadata log is checked read-only first, so a data dir
+	// refused as another cluster's keeps every byte of its raft.db.
+	if err := n.checkExisting(logger); err != nil {
+		return err
+	}
 	n.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(n.dir, "raft.db")})
 	if err != nil {
 		return fmt.Errorf("cluster: open %s: %w", filepath.Join(n.dir, "raft.db"), err)
@@ -231,13 +237,6 @@ func (n *Node) startRaft(ln net.Listener) error {
 		return fmt.Errorf("cluster: read %s: %w", n.dir, err)
 	}
 	n.fsm = newFSM()
-	// Before the transport accepts a connection, so that the handshake
-	// names this node's cluster from the first one on.
-	if existing {
-		if err := n.checkStored(logs, snaps); err != nil {
-			return err
-		}
-	}
 	n.addr = ln.Addr().String()
 	stream := newStreamLayer(ln, n.knownClusterID, n.noteRefusal, n.noteDial)
 	stream.serveRPC = n.serveRPC
@@ -263,6 +262,33 @@ func (n *Node) startRaft(ln net.Listener) error {
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}
 	return nil
+}
+
+// checkExisting runs checkStored on an existing metadata log opened
+// read-only. It runs before the transport accepts a connection, so that the
+// handshake names this node's cluster from the first one on.
+func (n *Node) checkExisting(logger hclog.Logger) error {
+	path := filepath.Join(n.dir, "raft.db")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	ro, err := raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &bbolt.Options{ReadOnly: true, Timeout: time.Second}})
+	if err != nil {
+		return fmt.Errorf("cluster: open %s: %w", path, err)
+	}
+	defer ro.Close()
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.dir, 2, logger)
+	if err != nil {
+		return fmt.Errorf("cluster: snapshots in %s: %w", n.dir, err)
+	}
+	existing, err := raft.HasExistingState(ro, ro, snaps)
+	if err != nil {
+		return fmt.Errorf("cluster: read %s: %w", n.dir, err)
+	}
+	if !existing {
+		return nil
+	}
+	return n.checkStored(ro, snaps)
 }
 
 // bootstrap writes the initial quorum configuration on a fresh node that

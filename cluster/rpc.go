@@ -31,6 +31,13 @@ package cluster
 //	9   Liveness             -                                           count, each broker id int32,
 //	                                                                     fenced uint8, last seen unix ms int64,
 //	                                                                     applied int64, lag int64
+//	10  AlterConfigs         name string, set configs, delete [string]   offset int64
+//	11  Controller           -                                           controller address string (empty: none known)
+//
+// Controller is answered by any node, not only the controller: a broker
+// that is not yet a member of the quorum (a non-voter before its first
+// registration) does not learn the controller from raft, so it asks the
+// voters.
 //
 // Every call, made on the controller itself or forwarded, goes through the
 // same dispatch, so a forwarded call does exactly what a local one does.
@@ -46,6 +53,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 const (
@@ -58,6 +67,8 @@ const (
 	opAlterPartition
 	opAllocateProducerIDs
 	opLiveness
+	opAlterConfigs
+	opController
 )
 
 // maxCallBytes bounds a call or answer: a create's configs, a liveness
@@ -89,11 +100,16 @@ func (e *remoteError) Unwrap() error { return e.kind }
 func (n *Node) invoke(op byte, args []byte) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
 		addr, id := n.raft.LeaderWithID()
+		if id == "" {
+			addr = n.askVoters()
+		}
 		var res []byte
 		var err error
 		switch {
-		case id == "":
+		case id == "" && addr == "":
 			return nil, n.notController()
+		case id == "":
+			res, err = n.calls.call(n, string(addr), op, args)
 		case id == serverID(n.cfg.BrokerID):
 			res, err = n.dispatch(op, args)
 		default:
@@ -120,6 +136,7 @@ type callArgs struct {
 	count   int32  // partitions (CreateTopic) or total (CreatePartitions)
 	rf      int32
 	configs map[string]string
+	del     []string // AlterConfigs
 	// AlterPartition
 	partition, leader, leaderEpoch, partitionEpoch int32
 	isr                                            []int32
@@ -147,7 +164,9 @@ func decodeCall(op byte, args []byte) (callArgs, error) {
 	case opAlterPartition:
 		c.name, c.partition, c.leader = r.string("topic"), r.int32("partition"), r.int32("leader")
 		c.leaderEpoch, c.partitionEpoch, c.isr = r.int32("leader epoch"), r.int32("partition epoch"), r.int32s("isr")
-	case opLiveness:
+	case opAlterConfigs:
+		c.name, c.configs, c.del = r.string("name"), r.configs("set"), r.strings("delete")
+	case opLiveness, opController:
 	default:
 		r.fail("unknown op %d", op)
 	}
@@ -155,7 +174,28 @@ func decodeCall(op byte, args []byte) (callArgs, error) {
 	return c, r.err
 }
 
-// dispatch runs call op on this node, which must be the controller.
+// askVoters asks the configured voters, other than this node, which node
+// is the controller, and returns its address, or "" if none knows.
+func (n *Node) askVoters() raft.ServerAddress {
+	for _, v := range n.cfg.Voters {
+		if v.ID == n.cfg.BrokerID {
+			continue
+		}
+		res, err := n.calls.call(n, v.Addr, opController, nil)
+		if err != nil {
+			continue
+		}
+		r := &reader{buf: res, what: "controller answer"}
+		addr := r.string("controller addr")
+		if r.end(); r.err == nil && addr != "" {
+			return raft.ServerAddress(addr)
+		}
+	}
+	return ""
+}
+
+// dispatch runs call op on this node, which must be the controller
+// (except for opController, which any node answers).
 func (n *Node) dispatch(op byte, args []byte) ([]byte, error) {
 	c, err := decodeCall(op, args)
 	if err != nil {
@@ -185,6 +225,12 @@ func (n *Node) dispatch(op byte, args []byte) ([]byte, error) {
 	case opAllocateProducerIDs:
 		first, count, err := n.allocateProducerIDs(c.id, c.epoch)
 		return appendInt32(appendInt64(nil, first), count), err
+	case opAlterConfigs:
+		off, err := n.alterConfigs(c.name, c.configs, c.del)
+		return appendInt64(nil, off), err
+	case opController:
+		addr, _ := n.raft.LeaderWithID()
+		return appendString(nil, string(addr)), nil
 	default: // opLiveness; decodeCall refused the rest
 		ls, err := n.liveness()
 		return appendLiveness(nil, ls), err

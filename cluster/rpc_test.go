@@ -14,6 +14,7 @@ func FuzzDecodeCall(f *testing.F) {
 	f.Add(opAlterPartition, appendInt32s(appendInt32(appendInt32(appendInt32(appendInt32(appendString(nil, "t"), 0), 1), 2), 3), []int32{1, 2}))
 	f.Add(opRegisterBroker, RegisterBroker{BrokerID: 2, Addrs: BrokerAddrs{Native: "a:1"}}.appendBody(nil))
 	f.Add(opLiveness, []byte{})
+	f.Add(opAlterConfigs, appendStrings(appendConfigs(appendString(nil, "t"), map[string]string{"retention.ms": "1"}), []string{"segment.ms"}))
 	f.Add(byte(0), []byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, op byte, args []byte) {
 		c, err := decodeCall(op, args)

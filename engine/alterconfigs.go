@@ -26,11 +26,14 @@ var fixedAtCreation = map[string]string{
 // checks and changes nothing. Errors: ErrUnknownTopicOrPartition,
 // ErrInvalidConfig (naming the key), ErrInvalidTopic (an internal topic),
 // ErrStorage (topics.json could not be written; nothing changed),
-// ErrNotController (cluster mode: configs come with ApplyTopic),
-// ErrShuttingDown.
+// ErrNotController (cluster mode: configs come with ApplyTopic, so only
+// validateOnly is served, for the broker to check a change before it asks
+// the controller), ErrShuttingDown.
 func (e *Engine) AlterTopicConfigs(name string, changes map[string]string, validateOnly bool) error {
-	if err := e.refuseClustered("alter configs of", name); err != nil {
-		return err
+	if !validateOnly {
+		if err := e.refuseClustered("alter configs of", name); err != nil {
+			return err
+		}
 	}
 	if err := e.enter(); err != nil {
 		return err
