@@ -370,7 +370,7 @@ func (h *nativeHandler) createTopicsNow(r *netio.Responder, hdr wire.RequestHead
 func (h *nativeHandler) deleteTopics(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.DeleteTopicsRequest) {
 	if h.b.member != nil {
 		c := &wire.DeleteTopicsRequest{Topics: slices.Clone(q.Topics), TimeoutMs: q.TimeoutMs} // q is the loop's: copied
-		go h.deleteTopicsNow(r, hdr, start, c) // waits for the controller: off the event loop
+		go h.deleteTopicsNow(r, hdr, start, c)                                                 // waits for the controller: off the event loop
 		return
 	}
 	h.deleteTopicsNow(r, hdr, start, q)
