@@ -62,6 +62,9 @@ type member struct {
 	// creates waiting for their topic).
 	applyMu sync.Mutex
 	applied map[string]*cluster.Topic // what was last applied, by name; under applyMu
+	// warnedLegacy names the single-broker topics already logged as kept;
+	// under applyMu.
+	warnedLegacy map[string]bool
 
 	failed   chan error // Broker.Failed
 	failOnce sync.Once
@@ -92,7 +95,7 @@ func startNode(cfg Config) (*cluster.Node, error) {
 }
 
 func newMember(b *Broker, node *cluster.Node) *member {
-	m := &member{b: b, node: node, incarnation: randomIncarnation(), applied: map[string]*cluster.Topic{},
+	m := &member{b: b, node: node, incarnation: randomIncarnation(), applied: map[string]*cluster.Topic{}, warnedLegacy: map[string]bool{},
 		failed: make(chan error, 1), stop: make(chan struct{})}
 	m.fenced.Store(true)
 	m.setProblem("not registered with the controller yet")
@@ -256,6 +259,15 @@ func (m *member) apply(img *cluster.Image) error {
 			if t := img.Topic(name); t != nil && cluster.ID16(id) == t.ID {
 				continue
 			}
+			if id == ([16]byte{}) {
+				// A topic of this data dir from before it joined a
+				// cluster: not the metadata's to delete.
+				if !m.warnedLegacy[name] {
+					m.warnedLegacy[name] = true
+					log.Printf("spate broker %d: topic %s was created by this broker alone and is not in the cluster metadata; it is kept but not served (create it in the cluster to serve it again)", m.b.cfg.BrokerID, name)
+				}
+				continue
+			}
 			if t := img.Topic(name); t != nil && hosts(t, self) {
 				continue // same name, new id: ApplyTopic above replaced it
 			}
@@ -295,6 +307,12 @@ func (m *member) createTopic(name string, partitions, replicationFactor int32, c
 	}
 	if replicationFactor <= 0 {
 		replicationFactor = m.b.cfg.DefaultReplicationFactor
+	}
+	if replicationFactor > 1 {
+		// Followers would count as in sync without holding a byte, and
+		// acks=all would acknowledge on the leader's copy alone.
+		return fmt.Errorf("%w: topic %q: replication factor %d: replicas do not copy data yet, so only 1 is accepted",
+			engine.ErrInvalidReplicationFactor, name, replicationFactor)
 	}
 	if _, err := m.node.CreateTopic(name, int(partitions), int(replicationFactor), configs); err != nil {
 		return controllerErr(err)
