@@ -55,6 +55,26 @@ func TestAPIVersionsTooNew(t *testing.T) {
 	}
 }
 
+// A known key at a version Spate does not serve is answered with
+// UNSUPPORTED_VERSION in that key's own form when the form has a top-level
+// error code, and the connection stays usable.
+func TestUnsupportedVersionAnswered(t *testing.T) {
+	b := startBroker(t)
+	k := dial(t, b.KafkaAddr())
+	req := kmsg.NewPtrFetchRequest()
+	req.SetVersion(13) // topic ids; Spate serves up to 12
+	corr := k.send(req)
+	resp := kmsg.NewPtrFetchResponse()
+	resp.SetVersion(13)
+	k.decode(corr, resp)
+	if resp.ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Fatalf("Fetch v13 answered with error %d, want %d", resp.ErrorCode, kerr.UnsupportedVersion.Code)
+	}
+	if r := do[*kmsg.ApiVersionsResponse](k, kmsg.NewPtrApiVersionsRequest(), 3); r.ErrorCode != 0 {
+		t.Fatalf("ApiVersions after the refusal: error %d", r.ErrorCode)
+	}
+}
+
 func createTopic(t *testing.T, k *kconn, name string, partitions int32) {
 	t.Helper()
 	req := kmsg.NewPtrCreateTopicsRequest()
