@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"net"
 	"reflect"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,11 +20,11 @@ type Config struct {
 	Engine *engine.Engine
 	// Groups answers FindCoordinator (and creates __consumer_offsets on
 	// first use, as the native front end does).
-	Groups   *engine.GroupCoordinator
-	BrokerID int32
-	// Advertised returns the host:port Metadata and FindCoordinator name
-	// for this broker: kafka.advertised.addr, or the bound listener.
-	Advertised func() string
+	Groups *engine.GroupCoordinator
+	// Cluster is the one view of the brokers and of who leads what that
+	// Metadata, DescribeCluster and FindCoordinator give clients:
+	// SingleBroker for a broker running alone.
+	Cluster Cluster
 	// OffsetMetadataMaxBytes is offset.metadata.max.bytes: the longest
 	// metadata string an OffsetCommit may store.
 	OffsetMetadataMaxBytes int32
@@ -102,6 +100,22 @@ func (h *Handler) ServeFrame(r *netio.Responder, payload []byte) {
 		h.describeGroups(r, hdr, q)
 	case *kmsg.DeleteGroupsRequest:
 		h.deleteGroups(r, hdr, q)
+	case *kmsg.DescribeClusterRequest:
+		h.describeCluster(r, hdr, q)
+	case *kmsg.CreatePartitionsRequest:
+		h.createPartitions(r, hdr, q)
+	case *kmsg.DeleteRecordsRequest:
+		h.deleteRecords(r, hdr, q)
+	case *kmsg.OffsetForLeaderEpochRequest:
+		h.offsetForLeaderEpoch(r, hdr, q)
+	case *kmsg.DescribeLogDirsRequest:
+		h.describeLogDirs(r, hdr, q)
+	case *kmsg.DescribeConfigsRequest:
+		h.describeConfigs(r, hdr, q)
+	case *kmsg.AlterConfigsRequest:
+		h.alterConfigs(r, hdr, q)
+	case *kmsg.IncrementalAlterConfigsRequest:
+		h.incrementalAlterConfigs(r, hdr, q)
 	default:
 		// Unreachable while served and this switch list the same keys.
 		r.Close(fmt.Errorf("%w: key %d has no handler", ErrUnsupportedRequest, hdr.key))
@@ -215,14 +229,4 @@ func (h *Handler) code(err error) int16 {
 		return 0
 	}
 	return h.cfg.ErrorCode(err)
-}
-
-// self is this broker's advertised address, split for Metadata.
-func (h *Handler) self() (host string, port int32) {
-	host, p, err := net.SplitHostPort(h.cfg.Advertised())
-	if err != nil {
-		return h.cfg.Advertised(), -1
-	}
-	n, _ := strconv.Atoi(p)
-	return host, int32(n)
 }
