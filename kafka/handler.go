@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,12 +44,17 @@ type Config struct {
 // Handler serves Kafka request frames; see the package doc. Run it on a
 // netio.Server with Config.Ordered set.
 type Handler struct {
-	cfg Config
-	m   *metrics
+	cfg        Config
+	m          *metrics
+	produceOps sync.Pool // *produceOp
 }
 
 // NewHandler returns a Handler serving cfg.Engine.
-func NewHandler(cfg Config) *Handler { return &Handler{cfg: cfg, m: newMetrics(cfg.Registerer)} }
+func NewHandler(cfg Config) *Handler {
+	h := &Handler{cfg: cfg, m: newMetrics(cfg.Registerer)}
+	h.produceOps.New = newProduceOp
+	return h
+}
 
 // ServeFrame implements netio.Handler.
 func (h *Handler) ServeFrame(r *netio.Responder, payload []byte) {
