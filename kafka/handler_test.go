@@ -27,7 +27,8 @@ func TestAPIVersions(t *testing.T) {
 		for _, a := range resp.ApiKeys {
 			got[a.ApiKey] = [2]int16{a.MinVersion, a.MaxVersion}
 		}
-		for key, want := range map[int16][2]int16{0: {3, 9}, 1: {4, 12}, 3: {0, 12}, 18: {0, 3}, 22: {0, 4}} {
+		for key, want := range map[int16][2]int16{0: {3, 9}, 1: {4, 12}, 3: {0, 12}, 18: {0, 3}, 22: {0, 4},
+			21: {0, 2}, 23: {0, 4}, 32: {0, 4}, 33: {0, 2}, 35: {0, 4}, 37: {0, 3}, 44: {0, 1}, 60: {0, 1}} {
 			if got[key] != want {
 				t.Errorf("v%d: key %d advertised %v, want %v", v, key, got[key], want)
 			}
