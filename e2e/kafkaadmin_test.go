@@ -139,6 +139,12 @@ func TestKafkaAdmin(t *testing.T) {
 	if size <= 0 {
 		t.Fatalf("log dirs hold %d bytes after 40 records", size)
 	}
+	// Partitions added on the native port show on the Kafka port (to a new
+	// client: franz-go caches metadata for MetadataMinAge).
+	mustCLI(t, b.Addr, nil, 30*time.Second, "topic", "alter", topic, "--partitions", "5")
+	if listed, err := kadm.NewClient(newKgo(t, b)).ListTopics(ctx, topic); err != nil || len(listed[topic].Partitions) != 5 {
+		t.Fatalf("ListTopics after spate topic alter --partitions 5: %v %+v", err, listed[topic])
+	}
 	dc := kmsg.NewPtrDescribeClusterRequest()
 	dc.EndpointType = 1
 	cluster, err := dc.RequestWith(ctx, cl)
