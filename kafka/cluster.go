@@ -8,7 +8,8 @@ package kafka
 // another Cluster; nothing in this package changes.
 //
 //	Metadata          Cluster.Brokers, ID, ControllerID; per partition the
-//	                  leader, leader epoch, replicas and ISR of Cluster.Topics;
+//	                  leader, leader epoch, replicas and ISR of Cluster.Topics
+//	                  (leader -1: LEADER_NOT_AVAILABLE);
 //	                  zero topic ids; unknown topics are created when
 //	                  auto.create.topics.enable and the request allow it
 //	                  (always below v4, as Kafka)
@@ -148,6 +149,9 @@ func (h *Handler) metadataTopic(t engine.TopicInfo) kmsg.MetadataResponseTopic {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition, mp.Leader, mp.LeaderEpoch = p.Partition, p.Leader, p.LeaderEpoch
 		mp.Replicas, mp.ISR = p.Replicas, p.ISR
+		if p.Leader < 0 {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code // clients wait and ask again
+		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
