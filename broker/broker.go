@@ -146,8 +146,7 @@ func (b *Broker) newKafkaServer() (*netio.Server, error) {
 	h := kafka.NewHandler(kafka.Config{
 		Engine:           b.engine,
 		Groups:           b.groups,
-		BrokerID:         cfg.BrokerID,
-		Advertised:       b.KafkaAdvertisedAddr,
+		Cluster:          kafka.SingleBroker(b.engine, cfg.BrokerID, b.KafkaAdvertisedAddr),
 		AutoCreateTopics: cfg.AutoCreateTopics,
 		ErrorCode:        func(err error) int16 { return int16(codeOf(err)) },
 		Registerer:       b.metrics.reg,

@@ -405,12 +405,12 @@ func (b *Broker) DeleteTopic(name string) error {
 	return b.member.apply(b.member.node.Image())
 }
 
-// CreatePartitions grows a topic to total partitions through the
-// controller; a broker alone has no such call (engine.CreatePartitions is
-// not exposed).
+// CreatePartitions grows a topic to total partitions: through the
+// controller in a cluster (and returns once this broker applied it), else
+// in the engine.
 func (b *Broker) CreatePartitions(name string, total int32) error {
 	if b.member == nil {
-		return fmt.Errorf("%w: adding partitions needs a cluster member broker", engine.ErrInvalidRequest)
+		return b.engine.CreatePartitions(name, total, false)
 	}
 	if err := b.member.node.CreatePartitions(name, int(total)); err != nil {
 		return controllerErr(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -106,13 +105,7 @@ func TestKafkaFranzGo(t *testing.T) {
 // keyed produce (idempotent, as librdkafka enables it) and consuming from
 // the beginning to the end of the partition.
 func TestKcat(t *testing.T) {
-	kcat, err := exec.LookPath("kcat")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("kcat is not installed (.ci/run installs it): %v", err)
-		}
-		t.Skip("kcat is not installed (apt-get install kcat)")
-	}
+	kcat := lookKcat(t)
 	b := startBroker(t, t.TempDir(), "127.0.0.1:0")
 	mustCLI(t, b.Addr, nil, 30*time.Second, "topic", "create", "kc", "--partitions", "1")
 	run := func(stdin string, args ...string) string {
@@ -166,27 +159,10 @@ func TestKafkaGroups(t *testing.T) {
 
 	seen := make(chan string, 2*n)
 	for range 2 { // members of group kg
-		cl := newKgo(t, b, kgo.ConsumerGroup("kg"), kgo.ConsumeTopics(topic),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
-		go func() {
-			for ctx.Err() == nil {
-				fs := cl.PollFetches(ctx)
-				if fs.IsClientClosed() {
-					return
-				}
-				fs.EachRecord(func(r *kgo.Record) { seen <- string(r.Value) })
-				cl.CommitUncommittedOffsets(ctx)
-			}
-		}()
+		startGroupMember(ctx, t, b, seen, kgo.ConsumerGroup("kg"), kgo.ConsumeTopics(topic))
 	}
-	got := map[string]bool{}
-	for len(got) < n {
-		select {
-		case v := <-seen:
-			got[v] = true
-		case <-ctx.Done():
-			t.Fatalf("group kg consumed %d of %d records", len(got), n)
-		}
+	if got := readDistinct(ctx, seen, n); got < n {
+		t.Fatalf("group kg consumed %d of %d records", got, n)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for committed := int64(0); committed != n; {
@@ -212,6 +188,39 @@ func TestKafkaGroups(t *testing.T) {
 	if len(lines) != n {
 		t.Fatalf("kcat -G read %d records, want %d", len(lines), n)
 	}
+}
+
+// startGroupMember starts a franz-go group member (opts name the group
+// and topics) that reads from the start, sends every value it reads to
+// seen and commits after each poll, until ctx ends or the test does.
+func startGroupMember(ctx context.Context, t *testing.T, b *brokerProc, seen chan<- string, opts ...kgo.Opt) {
+	t.Helper()
+	cl := newKgo(t, b, append([]kgo.Opt{kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit()}, opts...)...)
+	go func() {
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			if fs.IsClientClosed() {
+				return
+			}
+			fs.EachRecord(func(r *kgo.Record) { seen <- string(r.Value) })
+			cl.CommitUncommittedOffsets(ctx)
+		}
+	}()
+}
+
+// readDistinct reads values from seen until n distinct ones have come, or
+// ctx ends; it returns how many distinct ones came.
+func readDistinct(ctx context.Context, seen <-chan string, n int) int {
+	got := map[string]bool{}
+	for len(got) < n {
+		select {
+		case v := <-seen:
+			got[v] = true
+		case <-ctx.Done():
+			return len(got)
+		}
+	}
+	return n
 }
 
 // newKgo is a franz-go client of b's Kafka port, closed when the test ends.

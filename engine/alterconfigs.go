@@ -30,8 +30,22 @@ var fixedAtCreation = map[string]string{
 // validateOnly is served, for the broker to check a change before it asks
 // the controller), ErrShuttingDown.
 func (e *Engine) AlterTopicConfigs(name string, changes map[string]string, validateOnly bool) error {
-	if !validateOnly {
-		if err := e.refuseClustered("alter configs of", name); err != nil {
+	// A cluster member validates a change here before it asks the
+	// controller; only the controller's ApplyTopic changes configs.
+	return e.changeTopic("alter configs of", name, !validateOnly, func(cur map[string]*topic, t *topic) error {
+		return e.alterConfigsLocked(cur, t, changes, validateOnly)
+	})
+}
+
+// changeTopic runs change with admin held on topic name as published in
+// cur, after checking the engine is open, single-broker when clusterRefused
+// (a cluster's topics change through ApplyTopic) and the topic not
+// internal (what names the change in those errors). Errors: change's,
+// ErrUnknownTopicOrPartition, ErrInvalidTopic, ErrNotController,
+// ErrShuttingDown.
+func (e *Engine) changeTopic(what, name string, clusterRefused bool, change func(cur map[string]*topic, t *topic) error) error {
+	if clusterRefused {
+		if err := e.refuseClustered(what, name); err != nil {
 			return err
 		}
 	}
@@ -39,7 +53,7 @@ func (e *Engine) AlterTopicConfigs(name string, changes map[string]string, valid
 		return err
 	}
 	defer e.leave()
-	if err := refuseInternal("alter configs of", name); err != nil {
+	if err := refuseInternal(what, name); err != nil {
 		return err
 	}
 	e.admin.Lock()
@@ -49,6 +63,12 @@ func (e *Engine) AlterTopicConfigs(name string, changes map[string]string, valid
 	if !ok {
 		return fmt.Errorf("%w: topic %q", ErrUnknownTopicOrPartition, name)
 	}
+	return change(cur, t)
+}
+
+// alterConfigsLocked is AlterTopicConfigs on t, with admin held.
+func (e *Engine) alterConfigsLocked(cur map[string]*topic, t *topic, changes map[string]string, validateOnly bool) error {
+	name := t.name
 	old := t.settings.Load()
 	overrides := maps.Clone(old.overrides)
 	if overrides == nil {

@@ -72,9 +72,10 @@ func (e *Engine) Descriptors() (b DescriptorBudget, ok bool) {
 }
 
 // checkDescriptorsLocked fails with ErrResourceLimit when opening the given
-// number of partitions for topic name would eat into the reserve;
-// admin must be held, so two creates do not both take the last room.
-func (e *Engine) checkDescriptorsLocked(name string, partitions int32) error {
+// number of partitions (for what, e.g. `creating topic "x"`) would eat into
+// the reserve; admin must be held, so two creates do not both take the last
+// room.
+func (e *Engine) checkDescriptorsLocked(what string, partitions int32) error {
 	b, ok := e.Descriptors()
 	if !ok {
 		return nil
@@ -83,6 +84,6 @@ func (e *Engine) checkDescriptorsLocked(name string, partitions int32) error {
 	if b.committed()+need <= b.Limit-b.Reserved {
 		return nil
 	}
-	return fmt.Errorf("%w: creating topic %q with %d partitions needs up to %d file descriptors (%d each); RLIMIT_NOFILE is %d with %d committed (%d partitions, %d in use), and %d are kept for connections: raise the limit (ulimit -n) or use fewer partitions",
-		ErrResourceLimit, name, partitions, need, b.PerPartition, b.Limit, b.committed(), b.Partitions, b.InUse, b.Reserved)
+	return fmt.Errorf("%w: %s: %d partitions need up to %d file descriptors (%d each); RLIMIT_NOFILE is %d with %d committed (%d partitions, %d in use), and %d are kept for connections: raise the limit (ulimit -n) or use fewer partitions",
+		ErrResourceLimit, what, partitions, need, b.PerPartition, b.Limit, b.committed(), b.Partitions, b.InUse, b.Reserved)
 }

@@ -75,8 +75,8 @@ type Engine struct {
 }
 
 // topic is immutable but for its settings: DeleteTopic replaces the map
-// without it, and ApplyTopic replaces it with a new topic that shares the
-// settings and the partitions it keeps. Its settings are replaced whole by
+// without it, and ApplyTopic and CreatePartitions replace it with a new
+// topic that shares the settings and the partitions it keeps. Its settings are replaced whole by
 // AlterTopicConfigs and ApplyTopic, so a reader loads them once per use.
 type topic struct {
 	name string

@@ -364,3 +364,19 @@ func (e *Engine) LogDirs() []LogDirInfo {
 	}
 	return []LogDirInfo{e.logDir.info(failed)}
 }
+
+// PartitionSize returns the bytes of batches topic-partition's log holds
+// on this broker, led or followed here (DescribeLogDirs). Errors:
+// ErrUnknownTopicOrPartition (also for a partition not hosted here),
+// ErrShuttingDown.
+func (e *Engine) PartitionSize(topic string, partition int32) (int64, error) {
+	if err := e.enter(); err != nil {
+		return -1, err
+	}
+	defer e.leave()
+	t := (*e.topics.Load())[topic]
+	if t == nil || partition < 0 || int(partition) >= len(t.partitions) || t.partitions[partition] == nil {
+		return -1, fmt.Errorf("%w: %s-%d is not hosted on broker %d", ErrUnknownTopicOrPartition, topic, partition, e.cfg.BrokerID)
+	}
+	return t.partitions[partition].log.Size(), nil
+}

@@ -272,15 +272,22 @@ func leadingSet(t *topic) map[int32]bool {
 // persists topics.json if next differs from what it records of the topic
 // (nil: a new topic); freeing says partitions are dropped (see persist).
 // It returns the topic map with next, for the caller to publish. On
-// failure the partitions it opened are removed. admin must be held.
+// failure the partitions it opened are removed. admin must be held. An
+// opened partition has no role in cluster mode (setRole gives one); a
+// broker alone leads it.
 func (e *Engine) openAndPersistLocked(recorded *metaTopic, next *topic, open []int32, freeing bool) (map[string]*topic, error) {
 	if len(open) > 0 {
-		if err := e.checkDescriptorsLocked(next.name, int32(len(open))); err != nil {
+		what := fmt.Sprintf("open partitions %v of topic %q", open, next.name)
+		if err := e.checkDescriptorsLocked(what, int32(len(open))); err != nil {
 			return nil, err
 		}
-		if err := e.logDir.fullErr(fmt.Sprintf("open partitions %v of topic %q", open, next.name)); err != nil {
+		if err := e.logDir.fullErr(what); err != nil {
 			return nil, err
 		}
+	}
+	var role *partitionRole
+	if !e.cfg.Clustered {
+		role = e.soleRole
 	}
 	var opened []*partition
 	undo := func() {
@@ -289,7 +296,7 @@ func (e *Engine) openAndPersistLocked(recorded *metaTopic, next *topic, open []i
 		}
 	}
 	for _, id := range open {
-		p, err := e.openPartition(next.name, id, next.settings, nil)
+		p, err := e.openPartition(next.name, id, next.settings, role)
 		if err != nil {
 			undo()
 			return nil, err

@@ -130,7 +130,7 @@ func (e *Engine) ValidateCreateTopic(name string, partitions int32, replicationF
 	}
 	e.admin.Lock()
 	defer e.admin.Unlock()
-	return cmp.Or(e.nameFreeLocked(name), refuseInternal("create", name), e.checkDescriptorsLocked(name, n))
+	return cmp.Or(e.nameFreeLocked(name), refuseInternal("create", name), e.checkDescriptorsLocked(fmt.Sprintf("creating topic %q", name), n))
 }
 
 // checkCreate validates a create request's arguments and returns the
@@ -187,7 +187,7 @@ func (e *Engine) createLocked(name string, partitions int32, cfg TopicConfig, ov
 	if err := e.nameFreeLocked(name); err != nil {
 		return err
 	}
-	if err := e.checkDescriptorsLocked(name, partitions); err != nil {
+	if err := e.checkDescriptorsLocked(fmt.Sprintf("creating topic %q", name), partitions); err != nil {
 		return err
 	}
 	if err := e.logDir.fullErr(fmt.Sprintf("create topic %q", name)); err != nil {

@@ -4,17 +4,14 @@ package kafka
 // (DeleteTopics excepted, which waits for the deleted topics' committed
 // offsets to be removed, as the native front end does).
 //
-//	Metadata          this broker alone (the cluster lands later), every
-//	                  partition led by it at leader epoch 0, zero topic ids;
-//	                  unknown topics are created when auto.create.topics.enable
-//	                  and the request allow it (always below v4, as Kafka)
 //	ListOffsets       earliest (-2), latest (-1, the high watermark) and
 //	                  timestamp lookups; other negative timestamps INVALID_REQUEST
 //	CreateTopics      engine.CreateTopicReplicated (ValidateOnly: ValidateCreateTopic);
 //	                  a manual replica assignment is refused
 //	DeleteTopics      by name; a topic named only by id is UNKNOWN_TOPIC_ID
 //	InitProducerId    a new idempotent producer id; a transactional id is refused
-//	FindCoordinator   this broker, for groups; transaction coordinators do not exist
+//	FindCoordinator   for groups, the broker the group coordinator names, found in
+//	                  the Cluster view; transaction coordinators do not exist
 
 import (
 	"errors"
@@ -28,68 +25,6 @@ import (
 	"github.com/spate-io/spate/engine"
 	"github.com/spate-io/spate/netio"
 )
-
-// clusterID is what Metadata v2+ reports. One broker is one cluster until
-// the cluster issue gives clusters an id.
-const clusterID = "spate"
-
-func (h *Handler) metadata(r *netio.Responder, hdr requestHeader, q *kmsg.MetadataRequest) {
-	e := h.cfg.Engine
-	resp := kmsg.NewPtrMetadataResponse()
-	resp.Version = q.Version
-	host, port := h.self()
-	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID, b.Host, b.Port = h.cfg.BrokerID, host, port
-	resp.Brokers = []kmsg.MetadataResponseBroker{b}
-	cid := clusterID
-	resp.ClusterID = &cid
-	resp.ControllerID = h.cfg.BrokerID
-
-	// A null topic list (v1+) or an empty one at v0 asks for every topic.
-	all := q.Topics == nil || (q.Version == 0 && len(q.Topics) == 0)
-	var names []string
-	for _, t := range q.Topics {
-		if t.Topic == nil {
-			mt := kmsg.NewMetadataResponseTopic()
-			mt.TopicID, mt.ErrorCode = t.TopicID, kerr.UnknownTopicID.Code
-			resp.Topics = append(resp.Topics, mt)
-			continue
-		}
-		names = append(names, *t.Topic)
-	}
-	if all {
-		names = e.Topics()
-	} else if h.cfg.AutoCreateTopics && (q.Version < 4 || q.AllowAutoTopicCreation) {
-		for _, name := range names {
-			// Failures (an invalid name) show in Describe's per-topic error below.
-			e.CreateTopic(name, -1, nil)
-		}
-	}
-	if all || len(names) > 0 {
-		for _, t := range e.Describe(names...) {
-			resp.Topics = append(resp.Topics, h.metadataTopic(t))
-		}
-	}
-	h.reply(r, hdr, resp)
-}
-
-func (h *Handler) metadataTopic(t engine.TopicInfo) kmsg.MetadataResponseTopic {
-	mt := kmsg.NewMetadataResponseTopic()
-	name := t.Name
-	mt.Topic = &name
-	mt.IsInternal = engine.IsInternalTopic(t.Name)
-	mt.ErrorCode = h.code(t.Err)
-	if t.Err != nil && engine.ValidateTopicName(t.Name) != nil {
-		mt.ErrorCode = kerr.InvalidTopicException.Code
-	}
-	for _, p := range t.Partitions {
-		mp := kmsg.NewMetadataResponseTopicPartition()
-		mp.Partition, mp.Leader, mp.LeaderEpoch = p.Partition, p.Leader, p.LeaderEpoch
-		mp.Replicas, mp.ISR = p.Replicas, p.ISR
-		mt.Partitions = append(mt.Partitions, mp)
-	}
-	return mt
-}
 
 func (h *Handler) listOffsets(r *netio.Responder, hdr requestHeader, q *kmsg.ListOffsetsRequest) {
 	resp := kmsg.NewPtrListOffsetsResponse()
@@ -237,18 +172,21 @@ func (h *Handler) findCoordinator(r *netio.Responder, hdr requestHeader, q *kmsg
 	if q.Version < 4 {
 		keys = []string{q.CoordinatorKey}
 	}
-	host, port := h.self()
 	for _, key := range keys {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key, c.NodeID, c.Port = key, -1, -1
 		var err error
+		var id int32
 		if q.CoordinatorType != 0 {
 			err = errUnsupportedCoordinator
 			c.ErrorCode = kerr.InvalidRequest.Code
-		} else if _, _, err = h.cfg.Groups.FindCoordinator(key); err != nil {
+		} else if id, _, err = h.cfg.Groups.FindCoordinator(key); err != nil {
 			c.ErrorCode = h.code(err)
+		} else if b, ok := h.broker(id); !ok {
+			err = fmt.Errorf("the group coordinator is broker %d, which the cluster view does not list", id)
+			c.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		} else {
-			c.NodeID, c.Host, c.Port = h.cfg.BrokerID, host, port
+			c.NodeID, c.Host, c.Port = b.NodeID, b.Host, b.Port
 		}
 		if err != nil {
 			msg := err.Error()

@@ -11,9 +11,11 @@
 //	api key not in Spate's table            close the connection (Kafka does the same)
 //	ApiVersions at a version above ours     v0-form answer, UNSUPPORTED_VERSION and our
 //	                                        ApiVersions range (KIP-511); the client retries
-//	another key at a version outside ours   close the connection: the version is checked
-//	                                        before decoding, and an error answer needs the
-//	                                        request's own shape (Kafka closes here too)
+//	another key at a version outside ours   the key's own response form at that version
+//	                                        with UNSUPPORTED_VERSION, when the form has a
+//	                                        top-level error code (Fetch v13+, ListGroups v5,
+//	                                        ...); else close the connection: the body is not
+//	                                        decoded, and a per-topic error needs its topics
 //	a body kmsg cannot decode               close the connection
 //	Produce acks=0                          no answer
 //	everything else                         an answer with per-partition error codes

@@ -3,8 +3,10 @@ package kafka
 import (
 	"encoding/binary"
 	"errors"
+	"reflect"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -33,18 +35,23 @@ func FuzzKafkaRequest(f *testing.F) {
 		}
 	}
 	f.Add([]byte{0, 18, 0, 9, 0, 0, 0, 1, 0xff, 0xff}) // ApiVersions v9
+	f.Add([]byte{0, 1, 0, 13, 0, 0, 0, 1, 0xff, 0xff}) // Fetch v13: refused in its own form
 	f.Add([]byte{0, 0, 0, 9, 0, 0, 0, 1, 0xff, 0xff, 0x05, 0x01, 0x7f})
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		hdr, req, err := decodeRequest(payload)
+		hdr, req, refusal, err := decodeRequest(payload)
 		switch {
 		case err != nil:
 			if !errors.Is(err, ErrMalformedRequest) && !errors.Is(err, ErrUnsupportedRequest) {
 				t.Fatalf("error %v wraps neither sentinel", err)
 			}
-		case req == nil:
-			if hdr.key != apiVersionsKey {
-				t.Fatalf("no request and no error for key %d", hdr.key)
+		case refusal != nil:
+			vr, _, _ := servedRange(hdr.key)
+			if req != nil || (hdr.version >= vr.min && hdr.version <= vr.max) {
+				t.Fatalf("key %d v%d (served %d-%d) refused with request %v", hdr.key, hdr.version, vr.min, vr.max, req)
 			}
+			appendResponseFrame(nil, hdr, refusal) // must encode
+		case req == nil:
+			t.Fatalf("no request, refusal nor error for key %d v%d", hdr.key, hdr.version)
 		default:
 			if req.Key() != hdr.key || req.GetVersion() != hdr.version {
 				t.Fatalf("decoded key %d v%d from a header of key %d v%d", req.Key(), req.GetVersion(), hdr.key, hdr.version)
@@ -55,6 +62,48 @@ func FuzzKafkaRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Every served key refused at an unserved version either answers
+// UNSUPPORTED_VERSION in a form kmsg decodes back, or closes: never a
+// top-level code of 0, never at a version its form does not have.
+func TestUnsupportedVersionAnswers(t *testing.T) {
+	answered := map[int16]bool{}
+	for _, vr := range served {
+		req := kmsg.RequestForKey(vr.key)
+		for v := int16(0); v <= req.MaxVersion()+1; v++ {
+			if v >= vr.min && v <= vr.max {
+				continue
+			}
+			resp := unsupportedVersion(vr.key, v)
+			if resp == nil {
+				continue
+			}
+			answered[vr.key] = true
+			want := v
+			if vr.key == apiVersionsKey {
+				want = 0
+			}
+			if resp.GetVersion() != want {
+				t.Fatalf("key %d v%d answered at v%d", vr.key, v, resp.GetVersion())
+			}
+			back := req.ResponseKind()
+			back.SetVersion(want)
+			if err := back.ReadFrom(resp.AppendTo(nil)); err != nil {
+				t.Fatalf("key %d v%d: answer does not decode: %v", vr.key, v, err)
+			}
+			if code := reflect.ValueOf(back).Elem().FieldByName("ErrorCode").Int(); code != int64(kerr.UnsupportedVersion.Code) {
+				t.Fatalf("key %d v%d: answer decodes with error code %d", vr.key, v, code)
+			}
+		}
+	}
+	// Fetch v13+, ListGroups v5 and InitProducerId v5 have a top-level code;
+	// Produce's form never does.
+	for key, want := range map[int16]bool{0: false, 1: true, 16: true, 18: true, 22: true} {
+		if answered[key] != want {
+			t.Errorf("key %d answered at some unserved version: %v, want %v", key, answered[key], want)
+		}
+	}
 }
 
 // The hand encoder, records spliced in at its cuts, decodes with kmsg to

@@ -1,10 +1,11 @@
 package kafka
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
-	"net"
-	"strconv"
+	"reflect"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,11 +21,11 @@ type Config struct {
 	Engine *engine.Engine
 	// Groups answers FindCoordinator (and creates __consumer_offsets on
 	// first use, as the native front end does).
-	Groups   *engine.GroupCoordinator
-	BrokerID int32
-	// Advertised returns the host:port Metadata and FindCoordinator name
-	// for this broker: kafka.advertised.addr, or the bound listener.
-	Advertised func() string
+	Groups *engine.GroupCoordinator
+	// Cluster is the one view of the brokers and of who leads what that
+	// Metadata, DescribeCluster and FindCoordinator give clients:
+	// SingleBroker for a broker running alone.
+	Cluster Cluster
 	// OffsetMetadataMaxBytes is offset.metadata.max.bytes: the longest
 	// metadata string an OffsetCommit may store.
 	OffsetMetadataMaxBytes int32
@@ -43,24 +44,29 @@ type Config struct {
 // Handler serves Kafka request frames; see the package doc. Run it on a
 // netio.Server with Config.Ordered set.
 type Handler struct {
-	cfg Config
-	m   *metrics
+	cfg        Config
+	m          *metrics
+	produceOps sync.Pool // *produceOp
 }
 
 // NewHandler returns a Handler serving cfg.Engine.
-func NewHandler(cfg Config) *Handler { return &Handler{cfg: cfg, m: newMetrics(cfg.Registerer)} }
+func NewHandler(cfg Config) *Handler {
+	h := &Handler{cfg: cfg, m: newMetrics(cfg.Registerer)}
+	h.produceOps.New = newProduceOp
+	return h
+}
 
 // ServeFrame implements netio.Handler.
 func (h *Handler) ServeFrame(r *netio.Responder, payload []byte) {
 	start := time.Now()
-	hdr, req, err := decodeRequest(payload)
+	hdr, req, refusal, err := decodeRequest(payload)
 	hdr.start = start
 	switch {
 	case err != nil:
 		r.Close(err)
 		return
-	case req == nil: // ApiVersions at a version above ours
-		h.reply(r, hdr, unsupportedAPIVersions())
+	case refusal != nil: // a version outside ours, answered in its own form
+		h.reply(r, hdr, refusal)
 		return
 	}
 	switch q := req.(type) {
@@ -100,6 +106,22 @@ func (h *Handler) ServeFrame(r *netio.Responder, payload []byte) {
 		h.describeGroups(r, hdr, q)
 	case *kmsg.DeleteGroupsRequest:
 		h.deleteGroups(r, hdr, q)
+	case *kmsg.DescribeClusterRequest:
+		h.describeCluster(r, hdr, q)
+	case *kmsg.CreatePartitionsRequest:
+		h.createPartitions(r, hdr, q)
+	case *kmsg.DeleteRecordsRequest:
+		h.deleteRecords(r, hdr, q)
+	case *kmsg.OffsetForLeaderEpochRequest:
+		h.offsetForLeaderEpoch(r, hdr, q)
+	case *kmsg.DescribeLogDirsRequest:
+		h.describeLogDirs(r, hdr, q)
+	case *kmsg.DescribeConfigsRequest:
+		h.describeConfigs(r, hdr, q)
+	case *kmsg.AlterConfigsRequest:
+		h.alterConfigs(r, hdr, q)
+	case *kmsg.IncrementalAlterConfigsRequest:
+		h.incrementalAlterConfigs(r, hdr, q)
 	default:
 		// Unreachable while served and this switch list the same keys.
 		r.Close(fmt.Errorf("%w: key %d has no handler", ErrUnsupportedRequest, hdr.key))
@@ -107,52 +129,81 @@ func (h *Handler) ServeFrame(r *netio.Responder, payload []byte) {
 }
 
 // decodeRequest parses the header, checks the key and version against
-// served before touching the body, and decodes the body with kmsg. It
-// returns a nil request and no error for ApiVersions at a version above
-// ours, which is answered rather than refused.
-func decodeRequest(payload []byte) (requestHeader, kmsg.Request, error) {
+// served before touching the body, and decodes the body with kmsg. A
+// version outside ours is not decoded: it gets refusal, the answer that
+// says UNSUPPORTED_VERSION (see unsupportedVersion), or an error when no
+// answer can say it.
+func decodeRequest(payload []byte) (hdr requestHeader, req kmsg.Request, refusal kmsg.Response, err error) {
 	hdr, rest, err := parseFixedHeader(payload)
 	if err != nil {
-		return hdr, nil, err
+		return hdr, nil, nil, err
 	}
 	vr, api, ok := servedRange(hdr.key)
 	if !ok {
-		return hdr, nil, fmt.Errorf("%w: key %d", ErrUnsupportedRequest, hdr.key)
+		return hdr, nil, nil, fmt.Errorf("%w: key %d", ErrUnsupportedRequest, hdr.key)
 	}
 	hdr.api = api
-	if hdr.key == apiVersionsKey && hdr.version > vr.max {
-		return hdr, nil, nil
-	}
 	if hdr.version < vr.min || hdr.version > vr.max {
-		return hdr, nil, fmt.Errorf("%w: key %d version %d (served %d-%d)", ErrUnsupportedRequest, hdr.key, hdr.version, vr.min, vr.max)
+		if refusal = unsupportedVersion(hdr.key, hdr.version); refusal != nil {
+			return hdr, nil, refusal, nil
+		}
+		return hdr, nil, nil, fmt.Errorf("%w: key %d version %d (served %d-%d)", ErrUnsupportedRequest, hdr.key, hdr.version, vr.min, vr.max)
 	}
-	req := kmsg.RequestForKey(hdr.key)
+	req = kmsg.RequestForKey(hdr.key)
 	req.SetVersion(hdr.version)
 	if req.IsFlexible() {
 		if rest, err = skipTags(rest); err != nil {
-			return hdr, nil, fmt.Errorf("key %d version %d request header: %w", hdr.key, hdr.version, err)
+			return hdr, nil, nil, fmt.Errorf("key %d version %d request header: %w", hdr.key, hdr.version, err)
 		}
 	}
 	// ReadFrom, not UnsafeReadFrom: strings (topic names) outlive the
 	// frame in the engine's maps and in parked answers. Byte fields alias
 	// payload either way.
 	if err := req.ReadFrom(rest); err != nil {
-		return hdr, nil, fmt.Errorf("%w: key %d version %d: %v", ErrMalformedRequest, hdr.key, hdr.version, err)
+		return hdr, nil, nil, fmt.Errorf("%w: key %d version %d: %v", ErrMalformedRequest, hdr.key, hdr.version, err)
 	}
-	return hdr, req, nil
+	return hdr, req, nil, nil
 }
 
-// unsupportedAPIVersions is KIP-511's answer to a too-new ApiVersions: the
-// v0 form, UNSUPPORTED_VERSION and the ApiVersions range alone, so the
-// client retries at a version it finds there.
-func unsupportedAPIVersions() *kmsg.ApiVersionsResponse {
-	resp := kmsg.NewPtrApiVersionsResponse()
-	resp.Version = 0
-	resp.ErrorCode = kerr.UnsupportedVersion.Code
-	vr, _, _ := servedRange(apiVersionsKey)
-	k := kmsg.NewApiVersionsResponseApiKey()
-	k.ApiKey, k.MinVersion, k.MaxVersion = vr.key, vr.min, vr.max
-	resp.ApiKeys = append(resp.ApiKeys, k)
+// unsupportedVersion is the answer to key at a version Spate does not
+// serve, or nil when there is none and the connection must be closed.
+// ApiVersions answers in its v0 form, with UNSUPPORTED_VERSION and our
+// ApiVersions range, so the client retries at a version it finds there
+// (KIP-511). Any other key is answered in its own response form at the
+// request's version when that form has a top-level error code
+// (Fetch v7+, the group APIs, InitProducerId, ...): the client learns
+// why instead of seeing a dropped connection. A form without one (Produce,
+// Metadata, errors only per topic) cannot say it without the request's
+// topics, which are not decoded at a version we do not serve; nor can a
+// version newer than kmsg knows.
+func unsupportedVersion(key, version int16) kmsg.Response {
+	if key == apiVersionsKey {
+		resp := kmsg.NewPtrApiVersionsResponse()
+		resp.Version = 0
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		vr, _, _ := servedRange(apiVersionsKey)
+		k := kmsg.NewApiVersionsResponseApiKey()
+		k.ApiKey, k.MinVersion, k.MaxVersion = vr.key, vr.min, vr.max
+		resp.ApiKeys = append(resp.ApiKeys, k)
+		return resp
+	}
+	req := kmsg.RequestForKey(key)
+	if version < 0 || version > req.MaxVersion() {
+		return nil
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(version)
+	code := reflect.ValueOf(resp).Elem().FieldByName("ErrorCode")
+	if !code.IsValid() || code.Kind() != reflect.Int16 {
+		return nil
+	}
+	// kmsg encodes a field only in the versions that have it: if setting
+	// the code changes nothing on the wire, this version's form lacks it.
+	without := resp.AppendTo(nil)
+	code.SetInt(int64(kerr.UnsupportedVersion.Code))
+	if bytes.Equal(without, resp.AppendTo(nil)) {
+		return nil
+	}
 	return resp
 }
 
@@ -184,14 +235,4 @@ func (h *Handler) code(err error) int16 {
 		return 0
 	}
 	return h.cfg.ErrorCode(err)
-}
-
-// self is this broker's advertised address, split for Metadata.
-func (h *Handler) self() (host string, port int32) {
-	host, p, err := net.SplitHostPort(h.cfg.Advertised())
-	if err != nil {
-		return h.cfg.Advertised(), -1
-	}
-	n, _ := strconv.Atoi(p)
-	return host, int32(n)
 }

@@ -27,7 +27,8 @@ func TestAPIVersions(t *testing.T) {
 		for _, a := range resp.ApiKeys {
 			got[a.ApiKey] = [2]int16{a.MinVersion, a.MaxVersion}
 		}
-		for key, want := range map[int16][2]int16{0: {3, 9}, 1: {4, 12}, 3: {0, 12}, 18: {0, 3}, 22: {0, 4}} {
+		for key, want := range map[int16][2]int16{0: {3, 9}, 1: {4, 12}, 3: {0, 12}, 18: {0, 3}, 22: {0, 4},
+			21: {0, 2}, 23: {0, 4}, 32: {0, 4}, 33: {0, 2}, 35: {0, 4}, 37: {0, 3}, 44: {0, 1}, 60: {0, 1}} {
 			if got[key] != want {
 				t.Errorf("v%d: key %d advertised %v, want %v", v, key, got[key], want)
 			}
@@ -52,6 +53,26 @@ func TestAPIVersionsTooNew(t *testing.T) {
 	}
 	if r := do[*kmsg.ApiVersionsResponse](k, kmsg.NewPtrApiVersionsRequest(), 3); r.ErrorCode != 0 {
 		t.Fatalf("retry at v3: error %d", r.ErrorCode)
+	}
+}
+
+// A known key at a version Spate does not serve is answered with
+// UNSUPPORTED_VERSION in that key's own form when the form has a top-level
+// error code, and the connection stays usable.
+func TestUnsupportedVersionAnswered(t *testing.T) {
+	b := startBroker(t)
+	k := dial(t, b.KafkaAddr())
+	req := kmsg.NewPtrFetchRequest()
+	req.SetVersion(13) // topic ids; Spate serves up to 12
+	corr := k.send(req)
+	resp := kmsg.NewPtrFetchResponse()
+	resp.SetVersion(13)
+	k.decode(corr, resp)
+	if resp.ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Fatalf("Fetch v13 answered with error %d, want %d", resp.ErrorCode, kerr.UnsupportedVersion.Code)
+	}
+	if r := do[*kmsg.ApiVersionsResponse](k, kmsg.NewPtrApiVersionsRequest(), 3); r.ErrorCode != 0 {
+		t.Fatalf("ApiVersions after the refusal: error %d", r.ErrorCode)
 	}
 }
 

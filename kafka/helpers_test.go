@@ -25,12 +25,12 @@ func startBroker(t *testing.T) *broker.Broker {
 // kconn is a raw Kafka connection: requests encoded by kmsg, answers read
 // and decoded one at a time.
 type kconn struct {
-	t    *testing.T
+	t    testing.TB
 	c    net.Conn
 	corr int32
 }
 
-func dial(t *testing.T, addr string) *kconn {
+func dial(t testing.TB, addr string) *kconn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -122,7 +122,7 @@ func (k *kconn) closed() bool {
 }
 
 // batch encodes a RecordBatch v2 of n records "key-i"/"value-i" from first.
-func batch(t *testing.T, first, n int) []byte {
+func batch(t testing.TB, first, n int) []byte {
 	t.Helper()
 	return build(t, record.Options{}, first, n)
 }
@@ -134,7 +134,7 @@ func idempotentBatch(t *testing.T, id int64, epoch int16, seq int32, n int) []by
 	return build(t, record.Options{HasProducer: true, ProducerID: id, ProducerEpoch: epoch, BaseSequence: seq}, 0, n)
 }
 
-func build(t *testing.T, opts record.Options, first, n int) []byte {
+func build(t testing.TB, opts record.Options, first, n int) []byte {
 	t.Helper()
 	var b record.Builder
 	b.Reset(nil, opts)

@@ -14,8 +14,11 @@ type versionRange struct {
 // in range, or it falls back to magic-1 messages or drops idempotence).
 // A maximum is raised only with the semantics it brings: ListOffsets v7
 // adds the max-timestamp lookup (-3), which the engine does not have;
-// Fetch v13+ names topics by id, OffsetFetch v8 batches groups, and
-// ListGroups v5 filters by group type.
+// Fetch v13+ names topics by id, OffsetFetch v8 batches groups,
+// ListGroups v5 filters by group type, DescribeLogDirs v5 reports cordoned
+// dirs and DescribeCluster v2 fenced brokers. Every kmsg version of
+// DeleteRecords, OffsetForLeaderEpoch, DescribeConfigs, AlterConfigs,
+// CreatePartitions and IncrementalAlterConfigs is served.
 var served = []versionRange{
 	{key: 0, min: 3, max: 9},  // Produce
 	{key: 1, min: 4, max: 12}, // Fetch
@@ -33,8 +36,16 @@ var served = []versionRange{
 	{key: 18, min: 0, max: 3}, // ApiVersions
 	{key: 19, min: 0, max: 7}, // CreateTopics
 	{key: 20, min: 0, max: 6}, // DeleteTopics
+	{key: 21, min: 0, max: 2}, // DeleteRecords
 	{key: 22, min: 0, max: 4}, // InitProducerId
+	{key: 23, min: 0, max: 4}, // OffsetForLeaderEpoch
+	{key: 32, min: 0, max: 4}, // DescribeConfigs
+	{key: 33, min: 0, max: 2}, // AlterConfigs
+	{key: 35, min: 0, max: 4}, // DescribeLogDirs
+	{key: 37, min: 0, max: 3}, // CreatePartitions
 	{key: 42, min: 0, max: 2}, // DeleteGroups
+	{key: 44, min: 0, max: 1}, // IncrementalAlterConfigs
+	{key: 60, min: 0, max: 1}, // DescribeCluster
 }
 
 // apiVersionsKey is ApiVersions' key: its too-new versions get an answer

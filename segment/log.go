@@ -365,6 +365,18 @@ func (l *Log) LogStartOffset() int64 {
 	return l.mu.logStart
 }
 
+// Size returns the bytes of batches in the log's segment files, indexes not
+// counted (Kafka's DescribeLogDirs partition size).
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.mu.segs {
+		n += s.size
+	}
+	return n
+}
+
 // LogEndOffset returns the offset the next appended record gets.
 func (l *Log) LogEndOffset() int64 { return l.leo.Load() }
 

@@ -29,8 +29,8 @@ Keys not named keep their values. The broker checks every change as topic
 create does and applies all of them or none, persisted before it answers.
 flush.policy and flush.ms are fixed at creation and refused. Prints the
 topic's resulting value of each key changed. --partitions N grows the topic
-to N partitions (a cluster member broker's controller places them; a topic
-never shrinks).
+to N partitions (a broker alone adds them, a cluster's controller places
+them; a topic never shrinks).
 
 Examples:
   spate topic alter events --config retention.ms=3600000
