@@ -143,10 +143,16 @@ func (b *Broker) Node() *cluster.Node {
 // position as well as by correlation id.
 func (b *Broker) newKafkaServer() (*netio.Server, error) {
 	cfg := b.cfg
+	view := kafka.SingleBroker(b.engine, cfg.BrokerID, b.KafkaAdvertisedAddr)
+	if b.member != nil {
+		view = kafkaView{b.member}
+	}
 	h := kafka.NewHandler(kafka.Config{
 		Engine:           b.engine,
 		Groups:           b.groups,
-		Cluster:          kafka.SingleBroker(b.engine, cfg.BrokerID, b.KafkaAdvertisedAddr),
+		Cluster:          view,
+		Admin:            b,
+		OffLoop:          b.member != nil,
 		AutoCreateTopics: cfg.AutoCreateTopics,
 		ErrorCode:        func(err error) int16 { return int16(codeOf(err)) },
 		Registerer:       b.metrics.reg,

@@ -43,6 +43,7 @@ import (
 
 	"github.com/spate-io/spate/cluster"
 	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/kafka"
 	"github.com/spate-io/spate/wire"
 )
 
@@ -406,11 +407,23 @@ func (b *Broker) DeleteTopic(name string) error {
 }
 
 // CreatePartitions grows a topic to total partitions: through the
-// controller in a cluster (and returns once this broker applied it), else
-// in the engine.
-func (b *Broker) CreatePartitions(name string, total int32) error {
+// controller in a cluster (returning once this broker applied it), else in
+// the engine. With validateOnly it only checks.
+func (b *Broker) CreatePartitions(name string, total int32, validateOnly bool) error {
 	if b.member == nil {
-		return b.engine.CreatePartitions(name, total, false)
+		return b.engine.CreatePartitions(name, total, validateOnly)
+	}
+	if validateOnly {
+		t := b.member.node.Image().Topic(name)
+		switch {
+		case t == nil:
+			return fmt.Errorf("%w: topic %q", engine.ErrUnknownTopicOrPartition, name)
+		case int(total) <= len(t.Partitions):
+			return fmt.Errorf("%w: topic %q has %d partitions; a topic can only grow, asked for %d", engine.ErrInvalidPartitions, name, len(t.Partitions), total)
+		case total > engine.MaxPartitionsPerTopic:
+			return fmt.Errorf("%w: topic %q: %d partitions, at most %d", engine.ErrInvalidPartitions, name, total, engine.MaxPartitionsPerTopic)
+		}
+		return nil
 	}
 	if err := b.member.node.CreatePartitions(name, int(total)); err != nil {
 		return controllerErr(err)
@@ -519,4 +532,68 @@ func (b *Broker) AlterTopicConfigs(name string, changes map[string]string, valid
 		return controllerErr(err)
 	}
 	return b.member.apply(b.member.node.Image())
+}
+
+// kafkaView is the cluster as the Kafka port describes it: the member's
+// metadata image (kafka.Cluster).
+type kafkaView struct{ m *member }
+
+func (v kafkaView) ID() string {
+	if id := v.m.node.Image().ClusterID(); !id.IsZero() {
+		return id.String()
+	}
+	return ""
+}
+
+func (v kafkaView) ControllerID() int32 {
+	if id, ok := v.m.node.ControllerID(); ok {
+		return id
+	}
+	return -1
+}
+
+// Brokers lists the unfenced brokers with a Kafka listener.
+func (v kafkaView) Brokers() []kafka.Broker {
+	var out []kafka.Broker
+	for _, b := range v.m.node.Image().Brokers() {
+		if b.Fenced || b.Addrs.Kafka == "" {
+			continue
+		}
+		host, port, err := splitHostPort(b.Addrs.Kafka)
+		if err != nil {
+			continue
+		}
+		kb := kafka.Broker{NodeID: b.ID, Host: host, Port: port}
+		if b.Rack != "" {
+			rack := b.Rack
+			kb.Rack = &rack
+		}
+		out = append(out, kb)
+	}
+	return out
+}
+
+// Topics describes topics from the image: leaders, epochs, replicas, ISR.
+func (v kafkaView) Topics(names ...string) []engine.TopicInfo {
+	img := v.m.node.Image()
+	if len(names) == 0 {
+		for _, t := range img.Topics() {
+			names = append(names, t.Name)
+		}
+	}
+	out := make([]engine.TopicInfo, 0, len(names))
+	for _, name := range names {
+		t := img.Topic(name)
+		if t == nil {
+			out = append(out, engine.TopicInfo{Name: name, Err: fmt.Errorf("%w: topic %q", engine.ErrUnknownTopicOrPartition, name)})
+			continue
+		}
+		info := engine.TopicInfo{Name: name, Configs: t.Configs, Overrides: t.Configs, Partitions: make([]engine.PartitionInfo, len(t.Partitions))}
+		for i, p := range t.Partitions {
+			info.Partitions[i] = engine.PartitionInfo{Topic: name, Partition: int32(i), Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
+				Replicas: p.Replicas, ISR: p.ISR, LogStartOffset: -1, LogEndOffset: -1, HighWatermark: -1}
+		}
+		out = append(out, info)
+	}
+	return out
 }

@@ -19,7 +19,7 @@ func (h *nativeHandler) createPartitions(r *netio.Responder, hdr wire.RequestHea
 		resp := &wire.CreatePartitionsResponse{Topics: make([]wire.TopicResult, 0, len(topics))}
 		failed := false
 		for _, t := range topics {
-			err := h.b.CreatePartitions(t.Name, t.Count)
+			err := h.b.CreatePartitions(t.Name, t.Count, false)
 			res := wire.TopicResult{Name: t.Name, ErrorCode: codeOf(err)}
 			if err != nil {
 				res.Message, failed = errMessage(err), true

@@ -72,7 +72,7 @@ func (h *Handler) createTopics(r *netio.Responder, hdr requestHeader, q *kmsg.Cr
 			if q.ValidateOnly {
 				err = e.ValidateCreateTopic(t.Topic, t.NumPartitions, t.ReplicationFactor, configs)
 			} else {
-				err = e.CreateTopicReplicated(t.Topic, t.NumPartitions, t.ReplicationFactor, configs)
+				err = h.cfg.Admin.CreateTopic(t.Topic, t.NumPartitions, t.ReplicationFactor, configs)
 			}
 		}
 		if err != nil {
@@ -108,7 +108,7 @@ func (h *Handler) deleteTopics(r *netio.Responder, hdr requestHeader, q *kmsg.De
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		n := name
 		rt.Topic = &n
-		if err := h.cfg.Engine.DeleteTopic(name); err != nil {
+		if err := h.cfg.Admin.DeleteTopic(name); err != nil {
 			rt.ErrorCode = h.code(err)
 			msg := err.Error()
 			rt.ErrorMessage = &msg

@@ -126,7 +126,7 @@ func (h *Handler) metadata(r *netio.Responder, hdr requestHeader, q *kmsg.Metada
 	if !all && h.cfg.AutoCreateTopics && (q.Version < 4 || q.AllowAutoTopicCreation) {
 		for _, name := range names {
 			// Failures (an invalid name) show in the per-topic error below.
-			h.cfg.Engine.CreateTopic(name, -1, nil)
+			h.cfg.Admin.CreateTopic(name, -1, -1, nil)
 		}
 	}
 	if all || len(names) > 0 {

@@ -174,7 +174,7 @@ func (h *Handler) alterTopic(typ kmsg.ConfigResourceType, name string, validateO
 	}
 	changes, err := build(info)
 	if err == nil {
-		err = h.cfg.Engine.AlterTopicConfigs(name, changes, validateOnly)
+		err = h.cfg.Admin.AlterTopicConfigs(name, changes, validateOnly)
 	}
 	return h.codeAndMessage(err)
 }

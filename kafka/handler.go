@@ -26,6 +26,15 @@ type Config struct {
 	// Metadata, DescribeCluster and FindCoordinator give clients:
 	// SingleBroker for a broker running alone.
 	Cluster Cluster
+	// Admin creates, deletes and changes topics: the broker, which sends
+	// these to the controller in a cluster. Nil: the engine's own calls
+	// (a broker alone).
+	Admin TopicAdmin
+	// OffLoop runs the requests that go through Admin, FindCoordinator
+	// and Metadata with auto-creation in a goroutine of their own rather
+	// than on the event loop: set when Admin waits on the network (a
+	// cluster's controller). Answers still go out in request order.
+	OffLoop bool
 	// OffsetMetadataMaxBytes is offset.metadata.max.bytes: the longest
 	// metadata string an OffsetCommit may store.
 	OffsetMetadataMaxBytes int32
@@ -41,6 +50,28 @@ type Config struct {
 	ErrorCode func(error) int16
 }
 
+// TopicAdmin is how the Kafka port changes topics; see Config.Admin.
+type TopicAdmin interface {
+	CreateTopic(name string, partitions int32, replicationFactor int16, configs map[string]string) error
+	DeleteTopic(name string) error
+	CreatePartitions(name string, total int32, validateOnly bool) error
+	AlterTopicConfigs(name string, changes map[string]string, validateOnly bool) error
+}
+
+// engineAdmin is TopicAdmin for a broker alone: the engine itself.
+type engineAdmin struct{ e *engine.Engine }
+
+func (a engineAdmin) CreateTopic(name string, partitions int32, rf int16, configs map[string]string) error {
+	return a.e.CreateTopicReplicated(name, partitions, rf, configs)
+}
+func (a engineAdmin) DeleteTopic(name string) error { return a.e.DeleteTopic(name) }
+func (a engineAdmin) CreatePartitions(name string, total int32, validateOnly bool) error {
+	return a.e.CreatePartitions(name, total, validateOnly)
+}
+func (a engineAdmin) AlterTopicConfigs(name string, changes map[string]string, validateOnly bool) error {
+	return a.e.AlterTopicConfigs(name, changes, validateOnly)
+}
+
 // Handler serves Kafka request frames; see the package doc. Run it on a
 // netio.Server with Config.Ordered set.
 type Handler struct {
@@ -51,6 +82,9 @@ type Handler struct {
 
 // NewHandler returns a Handler serving cfg.Engine.
 func NewHandler(cfg Config) *Handler {
+	if cfg.Admin == nil {
+		cfg.Admin = engineAdmin{cfg.Engine}
+	}
 	h := &Handler{cfg: cfg, m: newMetrics(cfg.Registerer)}
 	h.produceOps.New = newProduceOp
 	return h
@@ -69,6 +103,28 @@ func (h *Handler) ServeFrame(r *netio.Responder, payload []byte) {
 		h.reply(r, hdr, refusal)
 		return
 	}
+	if h.cfg.OffLoop && waitsOnController(req) {
+		go h.serve(r, hdr, req) // kmsg decoded copies: nothing aliases payload
+		return
+	}
+	h.serve(r, hdr, req)
+}
+
+// waitsOnController reports whether req may wait on a cluster's controller:
+// topic changes, and lookups that may create a topic.
+func waitsOnController(req kmsg.Request) bool {
+	switch q := req.(type) {
+	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
+		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest, *kmsg.FindCoordinatorRequest:
+		return true
+	case *kmsg.MetadataRequest:
+		return q.Topics != nil && (q.Version < 4 || q.AllowAutoTopicCreation)
+	}
+	return false
+}
+
+// serve answers one decoded request.
+func (h *Handler) serve(r *netio.Responder, hdr requestHeader, req kmsg.Request) {
 	switch q := req.(type) {
 	case *kmsg.ApiVersionsRequest:
 		h.reply(r, hdr, apiVersionsResponse(q.Version))

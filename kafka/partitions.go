@@ -36,7 +36,7 @@ func (h *Handler) createPartitions(r *netio.Responder, hdr requestHeader, q *kms
 			rt.ErrorCode = kerr.InvalidReplicaAssignment.Code
 			rt.ErrorMessage = ptr(fmt.Sprintf("topic %q: manual replica assignment is not supported", t.Topic))
 		} else {
-			rt.ErrorCode, rt.ErrorMessage = h.codeAndMessage(h.cfg.Engine.CreatePartitions(t.Topic, t.Count, q.ValidateOnly))
+			rt.ErrorCode, rt.ErrorMessage = h.codeAndMessage(h.cfg.Admin.CreatePartitions(t.Topic, t.Count, q.ValidateOnly))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
