@@ -93,6 +93,9 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b.groups = groups
 	b.metrics = newMetrics(e, groups)
+	if b.member != nil {
+		b.metrics.reg.MustRegister(clusterCollector{b.member})
+	}
 	srv, err := netio.NewServer(cfg.listener(cfg.Addr), newNativeHandler(b, b.metrics))
 	if err != nil {
 		b.closeStorage()

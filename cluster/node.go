@@ -90,6 +90,9 @@ type Node struct {
 	trans   *raft.NetworkTransport
 	ctrl    controller
 	calls   callClient // forwarded controller calls, both ways (rpc.go)
+	// started is closed once Start has set up raft: controller calls that
+	// arrive before wait for it.
+	started chan struct{}
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	metaMu  sync.Mutex // serialises meta.properties writes
@@ -112,7 +115,7 @@ func Start(cfg Config) (*Node, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, dir: filepath.Join(cfg.DataDir, "metadata"), stop: make(chan struct{})}
+	n := &Node{cfg: cfg, dir: filepath.Join(cfg.DataDir, "metadata"), stop: make(chan struct{}), started: make(chan struct{})}
 	if n.cfg.SessionTimeout == 0 {
 		n.cfg.SessionTimeout = DefaultSessionTimeout
 	}
@@ -135,6 +138,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.ctrl.init()
+	close(n.started)
 	n.wg.Add(2)
 	go n.watchIdentity()
 	go n.controllerLoop()

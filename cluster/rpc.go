@@ -264,6 +264,12 @@ func readLiveness(r *reader) []BrokerLiveness {
 // serveRPC answers the calls of one connection until it closes or the
 // node stops.
 func (n *Node) serveRPC(c net.Conn) {
+	select {
+	case <-n.started:
+	case <-time.After(handshakeTimeout): // Start failed, or is stuck
+		c.Close()
+		return
+	}
 	if !n.calls.track(c) {
 		c.Close()
 		return
