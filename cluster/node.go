@@ -81,15 +81,15 @@ type Config struct {
 // metadata log, applies it to its local Image, and, while it is the raft
 // leader, is the controller (controller.go).
 type Node struct {
-	cfg     Config
-	dir     string // <DataDir>/metadata
-	addr    string // the bound controller address
-	raft    *raft.Raft
-	fsm     *fsm
-	store   *raftboltdb.BoltStore
-	trans   *raft.NetworkTransport
-	ctrl    controller
-	calls   callClient // forwarded controller calls, both ways (rpc.go)
+	cfg   Config
+	dir   string // <DataDir>/metadata
+	addr  string // the bound controller address
+	raft  *raft.Raft
+	fsm   *fsm
+	store *raftboltdb.BoltStore
+	trans *raft.NetworkTransport
+	ctrl  controller
+	calls callClient // forwarded controller calls, both ways (rpc.go)
 	// started is closed once Start has set up raft: controller calls that
 	// arrive before wait for it.
 	started chan struct{}
