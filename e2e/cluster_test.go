@@ -92,8 +92,9 @@ func (c *procCluster) waitHealthy() {
 	}
 }
 
-func (c *procCluster) describe(addr string) (controller int32, err error) {
-	a, err := client.NewAdmin(client.SeedBrokers(addr), client.UnreachableTimeout(3*time.Second))
+// describe asks the brokers at addrs (comma separated) for the controller.
+func (c *procCluster) describe(addrs string) (controller int32, err error) {
+	a, err := client.NewAdmin(client.SeedBrokers(strings.Split(addrs, ",")...), client.UnreachableTimeout(3*time.Second))
 	if err != nil {
 		return -1, err
 	}
