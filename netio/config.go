@@ -13,9 +13,8 @@ const (
 	// in one call with the response's byte chunks. It is the default: it
 	// beat WriteSendfile on this project's benchmark machine (perf/netio.md).
 	WriteMmap FileWriteStrategy = iota
-	// WriteSendfile sends a file range with sendfile(2) when gnet holds no
-	// queued bytes for the connection, and falls back to gnet's Writev of the
-	// range's mmap slice at the first short write or when bytes are queued.
+	// WriteSendfile sends a file range with sendfile(2), continuing from
+	// where a short write stopped once the socket drains.
 	WriteSendfile
 )
 
@@ -46,8 +45,9 @@ type Config struct {
 	MaxFrameSize int
 	// MaxInFlightBytes is the per-connection budget of request bytes handed
 	// to the Handler and not yet answered plus response bytes not yet written
-	// to the socket (ours and gnet's outbound buffer). Over it, the
-	// connection's frames are left unread in gnet's inbound buffer.
+	// to the socket. Over it, the connection's frames are left unread in
+	// gnet's inbound buffer; so they are while a response waits for the
+	// socket to drain.
 	MaxInFlightBytes int
 	// MaxInboundBytes is the hard cap on gnet's inbound buffer for one
 	// connection; beyond it the connection is closed, because gnet v2 cannot

@@ -10,7 +10,7 @@ import (
 )
 
 // errInboundOverflow closes a connection whose unread inbound bytes passed
-// Config.MaxInboundBytes while it was paused.
+// Config.MaxInboundBytes while its frames were held back.
 var errInboundOverflow = errors.New("netio: inbound buffer over MaxInboundBytes")
 
 // conn is the server's state for one gnet connection.
@@ -29,10 +29,6 @@ type conn struct {
 	// outstanding counts frames served and not yet written or dropped; read
 	// by the ticker so a connection with a parked request is not idle.
 	outstanding atomic.Int64
-	// paused is set while frames are held back because of
-	// MaxInFlightBytes; the ticker wakes paused connections so they resume
-	// when gnet drains the outbound buffer, of which gnet sends no event.
-	paused atomic.Bool
 	// replyBytes counts response bytes replied but not yet taken by the
 	// loop, so the in-flight budget sees synchronous replies at once.
 	replyBytes atomic.Int64
@@ -47,9 +43,18 @@ type conn struct {
 	// headFaulting is set in ordered mode while the next response to write
 	// is with a fault-in worker.
 	headFaulting bool
+	// tail is the response the socket has not taken whole yet (tail.r nil
+	// when none). Invariant: while it is set nothing else is written and no
+	// frame is served; the writable watcher wakes the loop to continue it.
+	tail pendingWrite
+	// blocked holds responses ready to write behind tail, oldest first
+	// (in ordered mode later ones wait in order instead).
+	blocked []*Responder
+	// watched is set once the descriptor is in the writable watcher's set.
+	watched bool
 	// broken is the write error that must close the connection.
 	broken error
-	// closed is set once OnClose ran (possibly from inside a gnet write).
+	// closed is set once OnClose ran.
 	closed bool
 	spare  []*Responder
 	iov    [][]byte
@@ -88,8 +93,23 @@ func (c *conn) complete(r *Responder) {
 	c.mu.Unlock()
 }
 
-// onTraffic is the loop pass: write completed responses, then serve frames
-// while the in-flight budget allows, until no completion is left.
+// wakeLoop runs a loop pass for c soon, for a socket that became writable.
+// Any goroutine. Unlike complete it wakes even while the loop is in a
+// pass, which may have armed the watcher after its last write attempt.
+func (c *conn) wakeLoop() {
+	c.mu.Lock()
+	if !c.mu.closed && !c.mu.wakePending {
+		c.mu.wakePending = true
+		// Under mu for the reason complete gives.
+		_ = c.gc.Wake(nil)
+	}
+	c.mu.Unlock()
+}
+
+// onTraffic is the loop pass: continue a response the socket could not take
+// whole, write completed responses, then serve frames while the socket
+// takes everything and the in-flight budget allows, until no completion is
+// left.
 func (c *conn) onTraffic() gnet.Action {
 	c.lastActive.Store(c.srv.monoNow())
 	for {
@@ -100,6 +120,7 @@ func (c *conn) onTraffic() gnet.Action {
 		c.mu.done = c.spare
 		c.mu.Unlock()
 
+		c.flushTail()
 		for i, r := range batch {
 			batch[i] = nil
 			if !c.closed {
@@ -134,11 +155,10 @@ func (c *conn) onTraffic() gnet.Action {
 // holds no complete frame or the in-flight budget is spent.
 func (c *conn) serveFrames() error {
 	cfg := &c.srv.cfg
-	paused := false
-	for !c.srv.draining.Load() && !c.closed {
-		inFlight := c.pendingBytes + int(c.replyBytes.Load()) + c.gc.OutboundBuffered()
-		if inFlight >= cfg.MaxInFlightBytes {
-			paused = true
+	// Every way the budget frees up (a reply, the socket draining) runs a
+	// loop pass that comes back here, so a held-back frame needs no timer.
+	for !c.srv.draining.Load() && !c.closed && c.tail.r == nil {
+		if c.pendingBytes+int(c.replyBytes.Load()) >= cfg.MaxInFlightBytes {
 			break
 		}
 		payload, total, err := nextFrame(c.gc, cfg.MaxFrameSize)
@@ -164,7 +184,6 @@ func (c *conn) serveFrames() error {
 			return fmt.Errorf("netio: connection %d: discard frame of %d bytes: %w", c.info.ID, total, err)
 		}
 	}
-	c.paused.Store(paused)
 	if in := c.gc.InboundBuffered(); in > cfg.MaxInboundBytes {
 		return fmt.Errorf("netio: connection %d from %v: %d bytes: %w", c.info.ID, c.info.RemoteAddr, in, errInboundOverflow)
 	}
@@ -196,13 +215,11 @@ func (c *conn) completed(r *Responder) {
 // flushOrdered writes responses from the head of the order ring while the
 // head is complete.
 func (c *conn) flushOrdered() {
-	for !c.headFaulting && !c.closed && c.broken == nil && c.order.len() > 0 {
+	for !c.headFaulting && c.tail.r == nil && !c.closed && c.broken == nil && c.order.len() > 0 {
 		r := c.order.front()
 		if r == nil {
 			return
 		}
-		// Popped before writing: a gnet write error runs OnClose inside the
-		// write, and OnClose must not see r in the ring as well.
 		c.order.pop()
 		if !c.writeOrFault(r) {
 			c.headFaulting = true
@@ -222,10 +239,45 @@ func (c *conn) writeOrFault(r *Responder) bool {
 	return true
 }
 
+// writeAndFinish writes r, or queues it behind the tail, and finishes it
+// once it is out.
 func (c *conn) writeAndFinish(r *Responder) {
-	if len(r.chunks) > 0 && !c.closed && c.broken == nil {
-		c.write(r.chunks)
+	if c.tail.r != nil {
+		c.blocked = append(c.blocked, r)
+		return
 	}
+	if len(r.chunks) > 0 && !c.closed && c.broken == nil {
+		c.tail = pendingWrite{r: r}
+		if !c.send(&c.tail) {
+			return
+		}
+		c.tail = pendingWrite{}
+	}
+	c.finish(r)
+}
+
+// flushTail continues the tail and, once it is out, writes the responses
+// that waited behind it. Loop only.
+func (c *conn) flushTail() {
+	if c.tail.r == nil || c.closed || c.broken != nil || !c.send(&c.tail) {
+		return
+	}
+	r := c.tail.r
+	c.tail = pendingWrite{}
+	c.finish(r)
+	for len(c.blocked) > 0 && c.tail.r == nil {
+		next := c.blocked[0]
+		c.blocked[0] = nil
+		c.blocked = c.blocked[1:]
+		c.writeAndFinish(next)
+	}
+	if c.srv.cfg.Ordered {
+		c.flushOrdered()
+	}
+}
+
+// finish ends r after its bytes are out: its budget and chunks go back.
+func (c *conn) finish(r *Responder) {
 	if r.closeReason != nil && c.broken == nil {
 		c.broken = r.closeReason
 	}
@@ -247,6 +299,16 @@ func (c *conn) onClose() {
 	for _, r := range done {
 		c.srv.drop(r)
 	}
+	if c.tail.r != nil {
+		c.srv.drop(c.tail.r)
+		c.tail = pendingWrite{}
+	}
+	for i, r := range c.blocked {
+		c.srv.drop(r)
+		c.blocked[i] = nil
+	}
+	c.blocked = nil
+	c.srv.writable.forget(c)
 	for c.order.len() > 0 {
 		if r := c.order.front(); r != nil {
 			c.srv.drop(r)

@@ -21,11 +21,9 @@
 //   - The Responder belongs to the handler until its one Reply or NoReply
 //     call, and to the server after it (it is pooled).
 //   - Chunk buffers passed to Reply belong to the server, which returns them
-//     to bytebufferpool once their bytes are on the socket or copied into
-//     gnet's outbound buffer (gnet copies on queueing; it keeps no
-//     reference to the caller's slices).
-//   - Each FileRange is released exactly once: after it was sent, or copied
-//     into gnet's buffer, or when its connection closed before that.
+//     to bytebufferpool once their bytes are on the socket.
+//   - Each FileRange is released exactly once: after it was sent, or when
+//     its connection closed before that.
 //
 // # How replies reach the loop
 //
@@ -43,16 +41,23 @@
 //
 // # Writing file ranges
 //
-// Byte chunks and file ranges go out with writev(2) straight on the socket
-// when gnet holds no queued outbound bytes for the connection; a file range
-// is passed as its read-only mmap slice (WriteMmap, the default) or sent
-// with sendfile(2) (WriteSendfile). perf/netio.md has the measurement that
-// picked the default. At the first short write or EAGAIN the rest of the
-// response (header remainder plus the range's remaining mmap slice) goes to
-// gnet's Writev, which copies it into its outbound buffer; while that buffer
-// is non-empty every later response queues behind it too, so the socket
-// sees responses whole and in order. Neither path reads file data with
+// Byte chunks and file ranges go out with writev(2) straight on the socket;
+// a file range is passed as its read-only mmap slice (WriteMmap, the
+// default) or sent with sendfile(2) (WriteSendfile). perf/netio.md has the
+// measurement that picked the default. Neither path reads file data with
 // read(2); the mmap path copies it once, in the kernel, into the socket.
+//
+// Nothing is handed to gnet's outbound buffer, which would copy record
+// bytes in user space (for a 16 MiB fetch to a slow reader that copy was
+// half the broker's CPU). At a short write or EAGAIN the connection keeps
+// the rest of the response as a cursor over its chunks (the buffers and
+// file ranges stay referenced, not copied) and arms the writable watcher
+// (writable.go): a second epoll set, waited on by one goroutine, in which
+// the socket is registered for EPOLLOUT once. When the socket drains the
+// watcher wakes the loop, which continues from the cursor. While a tail is
+// pending, later responses wait behind it in order and no new frame is
+// served, so a slow reader holds at most one partly written response plus
+// the ones already answered, all counted in its in-flight budget.
 //
 // No loop waits on disk: before a response with file ranges is written, the
 // ranges' pages are checked with mincore(2). If any is not in the page
@@ -63,32 +68,32 @@
 // # Backpressure and memory bounds
 //
 // Each connection has a budget, Config.MaxInFlightBytes, of request bytes
-// being handled plus response bytes not yet on the socket (replied but not
-// written, or queued in gnet's outbound buffer). While the budget is spent,
-// the loop stops serving frames; they stay in gnet's inbound buffer. A
-// single frame larger than the budget is still served when nothing else is
-// in flight.
+// being handled plus response bytes not yet on the socket. While the budget
+// is spent, or a response waits for the socket to drain, the loop stops
+// serving frames; they stay in gnet's inbound buffer. A single frame larger
+// than the budget is still served when nothing else is in flight. Every
+// event that frees budget (a reply, the socket draining) runs a loop pass,
+// which serves the held-back frames.
 //
 // Limits of gnet v2 that shape this: it cannot stop reading a socket (no
 // API removes read interest from its poller), so a paused connection keeps
 // growing gnet's inbound buffer; past Config.MaxInboundBytes (default
-// 2*MaxFrameSize) the connection is closed. And gnet emits no event when its
-// outbound buffer drains, so the ticker (gnet OnTick) wakes paused
-// connections every 2ms to re-check the budget. Per-connection heap is thus
+// 2*MaxFrameSize) the connection is closed. Per-connection heap is thus
 // bounded by MaxInboundBytes plus MaxInFlightBytes plus the largest single
-// response, which callers cap (fetch max.bytes).
+// response, which callers cap (fetch max.bytes); file ranges are mapped,
+// not heap.
 //
 // # Connections closing
 //
 // OnClose drops everything the connection holds (completions, ordered
-// slots); Responders still with the handler or a worker are dropped when
+// slots, a partly written response and those behind it); Responders still with the handler or a worker are dropped when
 // they complete, so chunks are released once and nothing leaks. Idle
 // connections (no traffic and no outstanding request for
 // Config.IdleTimeout) are closed by the ticker.
 //
 // Stop is graceful: new connections are closed on accept, no new frame is
-// served, and Stop waits until every served frame is answered and gnet's
-// outbound buffers are empty (or ctx ends) before stopping the loops.
+// served, and Stop waits until every served frame is answered and written
+// (or ctx ends) before stopping the loops.
 //
 // # Accepting
 //

@@ -2,9 +2,15 @@ package netio
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"io"
+	"net"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // slowRead reads n bytes, pausing between small reads like a slow consumer.
@@ -54,8 +60,8 @@ func testFileRanges(t *testing.T, strategy FileWriteStrategy) {
 		}
 	}
 	st := s.Stats()
-	if st.QueuedWrites == 0 {
-		t.Fatalf("no write was queued behind EAGAIN: %+v", st)
+	if st.WritableWaits == 0 {
+		t.Fatalf("no write waited for the socket after EAGAIN: %+v", st)
 	}
 	if strategy == WriteSendfile && st.SendfileCalls == 0 {
 		t.Fatalf("sendfile strategy made no sendfile call: %+v", st)
@@ -198,5 +204,103 @@ func TestManyChunks(t *testing.T) {
 		if got, err := readFrame(c); err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("strategy %d: queued many-chunk reply: err %v, equal %v", strategy, err, bytes.Equal(got, want))
 		}
+	}
+}
+
+// dialSmallWindow connects with a 4 KiB receive buffer, set before connect
+// so the advertised window stays small: the server's socket fills at once.
+func dialSmallWindow(t *testing.T, s *Server) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
+		})
+		return errors.Join(err, serr)
+	}}
+	c, err := d.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatalf("dial %v: %v", s.Addr(), err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestSlowReaderGetsEveryByteWithoutGnetCopy: a reader with a tiny receive
+// window that stops reading, then reads slowly, gets several large file
+// responses whole and in order; meanwhile another connection on the same
+// event loop keeps being answered; and every response byte was written by
+// netio's own writev/sendfile, none handed to gnet's outbound buffer.
+func TestSlowReaderGetsEveryByteWithoutGnetCopy(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ordered  bool
+		strategy FileWriteStrategy
+	}{
+		{"ordered,mmap", true, WriteMmap},
+		{"ordered,sendfile", true, WriteSendfile},
+		{"unordered,mmap", false, WriteMmap},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const size = 8 << 20
+			tf := newTestFile(t, size)
+			s := startServer(t, Config{NumEventLoop: 1, Ordered: tc.ordered, FileWrite: tc.strategy}, fileHandler{tf})
+			slow := dialSmallWindow(t, s)
+			other := dial(t, s)
+
+			type req struct {
+				pos int64
+				n   int
+			}
+			reqs := []req{{0, 4 << 20}, {12345, 3 << 20}, {3, 100}, {1 << 20, size - 1<<20}, {size - 10, 10}}
+			var buf []byte
+			wantBytes := int64(0)
+			for _, r := range reqs {
+				buf = append(buf, fileRequest(r.pos, r.n)...)
+				wantBytes += 4 + int64(r.n)
+			}
+			if _, err := slow.Write(buf); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the slow reader's socket to fill", func() bool { return s.Stats().WritableWaits > 0 })
+
+			// The slow reader reads nothing now; the shared loop must still
+			// answer the other connection.
+			for i := range 50 {
+				pos, n := int64(i*4099), 1000+i
+				other.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := other.Write(fileRequest(pos, n)); err != nil {
+					t.Fatal(err)
+				}
+				p, err := readFrame(other)
+				if err != nil {
+					t.Fatalf("other connection, request %d, while the slow reader stalls: %v", i, err)
+				}
+				if !bytes.Equal(p, tf.data[pos:pos+int64(n)]) {
+					t.Fatalf("other connection, request %d: bytes differ", i)
+				}
+				wantBytes += 4 + int64(n)
+			}
+
+			for i, r := range reqs {
+				hdr := slowRead(t, slow, 4, 0)
+				if got := int(binary.BigEndian.Uint32(hdr)); got != r.n {
+					t.Fatalf("range %+v: header says %d bytes", r, got)
+				}
+				pause := time.Duration(0) // the 4 KiB window keeps the rest slow
+				if i == 0 {
+					pause = 20 * time.Microsecond
+				}
+				got := slowRead(t, slow, r.n, pause)
+				if !bytes.Equal(got, tf.data[r.pos:r.pos+int64(r.n)]) {
+					t.Fatalf("range %+v: bytes differ", r)
+				}
+			}
+			eventually(t, "every range released", func() bool { return tf.released.Load() == tf.ranges.Load() })
+			if st := s.Stats(); st.DirectBytes != wantBytes {
+				t.Fatalf("netio wrote %d response bytes itself, want all %d (the rest went through gnet): %+v",
+					st.DirectBytes, wantBytes, st)
+			}
+		})
 	}
 }

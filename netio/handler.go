@@ -68,8 +68,9 @@ type FileRange interface {
 	// Bytes is the range as a read-only mmap slice of length Len.
 	Bytes() []byte
 	// Release drops the response's reference. The server calls it exactly
-	// once, after the range was written to the socket or copied into gnet's
-	// outbound buffer, or when the connection closed first.
+	// once, after the whole range was written to the socket, or when the
+	// connection closed first. Until then the server may still read Bytes or
+	// File: a range the socket could not take at once is sent on later.
 	Release()
 }
 

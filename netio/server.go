@@ -31,8 +31,10 @@ type Server struct {
 	// outstanding counts frames served and not yet written or dropped, over
 	// all connections; Stop waits for it to reach zero.
 	outstanding atomic.Int64
-	stats       struct{ faulted, sendfiles, queued, fdExhausted, refused atomic.Int64 }
-	nextID      atomic.Uint64
+	stats       struct {
+		faulted, sendfiles, writableWaits, directBytes, fdExhausted, refused atomic.Int64
+	}
+	nextID atomic.Uint64
 
 	// epoch is the zero of the monotonic clock idle times are kept in; the
 	// wall clock can step or slew, which once closed a connection 10 ms
@@ -48,6 +50,7 @@ type Server struct {
 
 	faultQueue chan *Responder
 	workers    sync.WaitGroup
+	writable   *writableWatcher
 
 	mu struct {
 		sync.Mutex
@@ -88,6 +91,12 @@ func (s *Server) Start() error {
 		s.stopped.Store(true)
 		return fmt.Errorf("netio: listen on %s: %w", s.cfg.Addr, err)
 	}
+	if s.writable, err = newWritableWatcher(s); err != nil {
+		s.stopped.Store(true)
+		_ = ln.Close()
+		return err
+	}
+	go s.writable.run()
 	cli, err := gnet.NewClient(events{s},
 		gnet.WithMulticore(s.cfg.Multicore),
 		gnet.WithNumEventLoop(s.cfg.NumEventLoop),
@@ -101,6 +110,7 @@ func (s *Server) Start() error {
 	if err != nil {
 		s.stopped.Store(true)
 		_ = ln.Close()
+		s.writable.stop()
 		return fmt.Errorf("netio: start event loops for %s: %w", s.cfg.Addr, err)
 	}
 	for range s.cfg.Workers {
@@ -121,7 +131,7 @@ func (s *Server) Addr() net.Addr { return s.addr }
 
 // Stop shuts the server down gracefully (later calls return nil): new connections are closed on
 // accept and no new frame is served; responses to frames already served are
-// written until all are out of gnet's buffers or ctx ends; then every
+// written until all are on the socket or ctx ends; then every
 // connection is closed and the event loops exit. Stop returns ctx's error
 // if it ended first (the shutdown still completes).
 func (s *Server) Stop(ctx context.Context) error {
@@ -134,6 +144,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.stopAccepting()
 	// The event loops close every connection as they exit.
 	runErr := s.cli.Stop()
+	s.writable.stop()
 
 	close(s.faultQueue)
 	s.workers.Wait()
@@ -146,13 +157,13 @@ func (s *Server) Stop(ctx context.Context) error {
 	return nil
 }
 
-// awaitQuiet waits until no frame is outstanding and gnet holds no
-// outbound bytes for any connection.
+// awaitQuiet waits until no frame is outstanding: every response is on the
+// socket (a response stays outstanding until its last byte is written).
 func (s *Server) awaitQuiet(ctx context.Context) error {
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if s.outstanding.Load() == 0 && s.outboundQueued() == 0 {
+		if s.outstanding.Load() == 0 {
 			return nil
 		}
 		select {
@@ -161,28 +172,6 @@ func (s *Server) awaitQuiet(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
-}
-
-// outboundQueued sums gnet's outbound bytes over connections, read on each
-// connection's loop.
-func (s *Server) outboundQueued() int64 {
-	var total atomic.Int64
-	var wg sync.WaitGroup
-	for _, c := range s.snapshotConns() {
-		wg.Add(1)
-		err := c.gc.Wake(func(gc gnet.Conn, _ error) error {
-			defer wg.Done()
-			if gc.Context() != nil {
-				total.Add(int64(gc.OutboundBuffered()))
-			}
-			return nil
-		})
-		if err != nil {
-			wg.Done()
-		}
-	}
-	wg.Wait()
-	return total.Load()
 }
 
 func (s *Server) snapshotConns() []*conn {
@@ -202,9 +191,13 @@ type Stats struct {
 	FaultedResponses int64
 	// SendfileCalls is the number of sendfile(2) calls made.
 	SendfileCalls int64
-	// QueuedWrites is the number of responses (or remainders) handed to
-	// gnet's outbound buffer instead of written directly.
-	QueuedWrites int64
+	// WritableWaits counts the times a response's rest waited for its
+	// socket to drain (the writable watcher) after a short write.
+	WritableWaits int64
+	// DirectBytes is the response bytes netio wrote to sockets itself, by
+	// writev(2) and sendfile(2). netio hands gnet no response bytes, so
+	// this is every response byte sent.
+	DirectBytes int64
 	// FDExhausted counts accepts (or the hand-over of an accepted
 	// connection to an event loop) that failed with EMFILE or ENFILE.
 	FDExhausted int64
@@ -218,7 +211,8 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		FaultedResponses: s.stats.faulted.Load(),
 		SendfileCalls:    s.stats.sendfiles.Load(),
-		QueuedWrites:     s.stats.queued.Load(),
+		WritableWaits:    s.stats.writableWaits.Load(),
+		DirectBytes:      s.stats.directBytes.Load(),
 		FDExhausted:      s.stats.fdExhausted.Load(),
 		RefusedConns:     s.stats.refused.Load(),
 	}
@@ -293,25 +287,14 @@ func (s events) OnTraffic(gc gnet.Conn) gnet.Action {
 	return c.onTraffic()
 }
 
-// OnTick closes idle connections and wakes paused ones. It runs on gnet's
-// ticker goroutine, not on a loop, so it only uses concurrency-safe calls.
+// OnTick closes idle connections. It runs on gnet's ticker goroutine, not
+// on a loop, so it only uses concurrency-safe calls.
 func (s events) OnTick() (time.Duration, gnet.Action) {
 	now := s.monoNow()
-	anyPaused := false
 	for _, c := range s.snapshotConns() {
-		if c.paused.Load() {
-			anyPaused = true
-			_ = c.gc.Wake(nil)
-			continue
-		}
 		if c.outstanding.Load() == 0 && now-c.lastActive.Load() > int64(s.cfg.IdleTimeout) {
 			_ = c.gc.Close()
 		}
-	}
-	if anyPaused {
-		// gnet reports no "outbound drained" event; poll paused connections
-		// often enough that a reader that resumes sees little extra latency.
-		return 2 * time.Millisecond, gnet.None
 	}
 	return min(s.cfg.IdleTimeout/4, time.Second), gnet.None
 }

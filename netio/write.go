@@ -15,102 +15,92 @@ var pageSize = os.Getpagesize()
 // iovMax is Linux's UIO_MAXIOV, the most slices one writev(2) accepts.
 const iovMax = 1024
 
-// write puts one response on the socket without interleaving it with any
-// other. Loop only. The chunks stay owned by the caller, which releases them
-// after write returns: every byte is then either on the socket or copied
-// into gnet's outbound buffer.
-func (c *conn) write(chunks []Chunk) {
-	if c.gc.OutboundBuffered() == 0 {
-		c.writeDirect(chunks)
-		return
-	}
-	// gnet already holds queued bytes: queue behind them so the byte order
-	// on the socket is the response order.
-	c.queue(chunks, 0, 0)
+// pendingWrite is a response on its way to the socket: chunks before
+// chunk are out, and off bytes of chunks[chunk].
+type pendingWrite struct {
+	r     *Responder
+	chunk int
+	off   int
 }
 
-// writeDirect writes chunks straight to the socket: runs of byte chunks
-// (and, with WriteMmap, file ranges as mmap slices) with one writev(2),
-// file ranges with sendfile(2) under WriteSendfile. At the first short write
-// (the socket buffer is full) the rest goes to gnet's buffer, which keeps
-// the order.
-func (c *conn) writeDirect(chunks []Chunk) {
+// advance moves the cursor n bytes on, past empty chunks too.
+func (w *pendingWrite) advance(n int) {
+	for w.chunk < len(w.r.chunks) {
+		left := w.r.chunks[w.chunk].len() - w.off
+		if n < left {
+			w.off += n
+			return
+		}
+		n -= left
+		w.chunk++
+		w.off = 0
+	}
+}
+
+// send writes w's response from its cursor on, straight to the socket:
+// runs of byte chunks (and, with WriteMmap, file ranges as mmap slices)
+// with one writev(2), file ranges with sendfile(2) under WriteSendfile. It
+// reports whether the response is out (or the connection broke, c.broken
+// set). When the socket takes only part, the cursor keeps the rest by
+// reference, nothing is copied, and the writable watcher is armed to wake
+// the loop when the socket drains. Loop only.
+func (c *conn) send(w *pendingWrite) bool {
+	chunks := w.r.chunks
 	sendfile := c.srv.cfg.FileWrite == WriteSendfile
-	for i := 0; i < len(chunks); {
-		if f := chunks[i].File; sendable(f, sendfile) {
-			want := f.Len()
-			off := f.Pos()
-			c.srv.stats.sendfiles.Add(1)
-			n, err := unix.Sendfile(c.fd, int(f.File().Fd()), &off, want)
+	for w.chunk < len(chunks) {
+		var n, want int
+		var err error
+		if f := chunks[w.chunk].File; sendable(f, sendfile) {
+			want = f.Len() - w.off
+			if want > 0 {
+				off := f.Pos() + int64(w.off)
+				c.srv.stats.sendfiles.Add(1)
+				n, err = unix.Sendfile(c.fd, int(f.File().Fd()), &off, want)
+				if err != nil && err != unix.EAGAIN {
+					c.broken = fmt.Errorf("netio: connection %d: sendfile %s at %d: %w", c.info.ID, f.File().Name(), off, err)
+					return true
+				}
+			}
+		} else {
+			iov := c.iov[:0]
+			for j := w.chunk; j < len(chunks) && len(iov) < iovMax && !sendable(chunks[j].File, sendfile); j++ {
+				b := chunkBytes(chunks[j])
+				if j == w.chunk {
+					b = b[w.off:]
+				}
+				iov = append(iov, b)
+				want += len(b)
+			}
+			if want > 0 {
+				n, err = unix.Writev(c.fd, iov)
+			}
+			clear(iov)
+			c.iov = iov[:0]
 			if err != nil && err != unix.EAGAIN {
-				c.broken = fmt.Errorf("netio: connection %d: sendfile %s at %d: %w", c.info.ID, f.File().Name(), f.Pos(), err)
-				return
+				c.broken = fmt.Errorf("netio: connection %d: writev: %w", c.info.ID, err)
+				return true
 			}
-			if n < want {
-				c.queue(chunks, i, max(n, 0))
-				return
-			}
-			i++
-			continue
 		}
-		iov := c.iov[:0]
-		want := 0
-		j := i
-		for ; j < len(chunks) && j-i < iovMax && !sendable(chunks[j].File, sendfile); j++ {
-			b := chunkBytes(chunks[j])
-			iov = append(iov, b)
-			want += len(b)
-		}
-		n, err := unix.Writev(c.fd, iov)
-		clear(iov)
-		c.iov = iov[:0]
-		if err != nil && err != unix.EAGAIN {
-			c.broken = fmt.Errorf("netio: connection %d: writev: %w", c.info.ID, err)
-			return
-		}
+		n = max(n, 0) // -1 with EAGAIN
+		c.srv.stats.directBytes.Add(int64(n))
+		w.advance(n)
 		if n < want {
-			c.queue(chunks, i, max(n, 0))
-			return
+			c.srv.stats.writableWaits.Add(1)
+			if err := c.srv.writable.arm(c); err != nil {
+				c.broken = err
+				return true
+			}
+			return false
 		}
-		i = j
 	}
+	return true
 }
 
-// sendable tells whether writeDirect sends f with sendfile(2): under
-// WriteSendfile, for a range that offers a descriptor (FileRange.File may
-// be nil; its bytes then go by writev like WriteMmap's).
+// sendable tells whether send uses sendfile(2) for f: under WriteSendfile,
+// for a range that offers a descriptor (FileRange.File may be nil; its
+// bytes then go by writev like WriteMmap's).
 func sendable(f FileRange, sendfile bool) bool {
 	return f != nil && sendfile && f.File() != nil
-}
-
-// queue hands chunks[i:], minus the first skip bytes, to gnet's Writev,
-// which writes what the socket takes and copies the rest into its outbound
-// buffer. File ranges go as their read-only mmap slices.
-func (c *conn) queue(chunks []Chunk, i, skip int) {
-	iov := c.iov[:0]
-	for ; i < len(chunks); i++ {
-		b := chunkBytes(chunks[i])
-		if skip >= len(b) {
-			skip -= len(b)
-			continue
-		}
-		iov = append(iov, b[skip:])
-		skip = 0
-	}
-	if len(iov) > 0 {
-		c.srv.stats.queued.Add(1)
-	}
-	// gnet passes the slices to writev(2) as they are when its buffer is
-	// empty, and Linux refuses more than iovMax of them with EINVAL.
-	for b := iov; len(b) > 0; b = b[min(iovMax, len(b)):] {
-		if _, err := c.gc.Writev(b[:min(iovMax, len(b))]); err != nil {
-			// gnet has closed the connection already (OnClose ran).
-			c.broken = fmt.Errorf("netio: connection %d: queue response: %w", c.info.ID, err)
-			break
-		}
-	}
-	clear(iov)
-	c.iov = iov[:0]
 }
 
 func chunkBytes(c Chunk) []byte {
