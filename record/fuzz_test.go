@@ -90,3 +90,43 @@ func optionsOf(b Batch) Options {
 	}
 	return o
 }
+
+// FuzzDecodeFast: on any record bytes, decodeFast either declines, leaving
+// the Iter as it was, or decodes exactly what decode decodes from them.
+func FuzzDecodeFast(f *testing.F) {
+	for _, r := range []testRecord{
+		{Timestamp: 1_700_000_000_000, Value: make([]byte, 100)},
+		{Timestamp: 1_700_000_000_001, Key: []byte("key"), Value: make([]byte, 5000)},
+		{Timestamp: 1_699_999_999_000, Key: []byte{}},
+		{Timestamp: 1_700_000_000_000, Value: []byte("v"), Headers: []Header{{Key: []byte("h")}}},
+	} {
+		f.Add(appendRecord(nil, int32(recordBodySize(r.Timestamp-1_700_000_000_000, 1, r.Key, r.Value, r.Headers)),
+			r.Timestamp-1_700_000_000_000, 1, r.Key, r.Value, r.Headers), int32(0), false)
+	}
+	header := build(f, Options{BaseTimestamp: 1_700_000_000_000, UseBaseTimestamp: true},
+		[]testRecord{{Timestamp: 1_700_000_000_000}, {Timestamp: 1_700_000_000_000}, {Timestamp: 1_700_000_000_000}})
+	f.Fuzz(func(t *testing.T, data []byte, lastDelta int32, appendTime bool) {
+		lastDelta = max(-1, min(lastDelta, 2))
+		var fast, slow Iter
+		for _, it := range []*Iter{&fast, &slow} {
+			if err := it.Reset(header); err != nil {
+				t.Fatal(err)
+			}
+			it.data, it.lastDelta, it.appendTime = data, lastDelta, appendTime
+		}
+		if !fast.decodeFast() {
+			if len(fast.data) != len(data) || fast.lastDelta != lastDelta {
+				t.Fatalf("decodeFast declined but moved the Iter: %d of %d bytes left, last delta %d", len(fast.data), len(data), fast.lastDelta)
+			}
+			return
+		}
+		if err := slow.decode(); err != nil {
+			t.Fatalf("decodeFast accepted a record decode rejects: %v", err)
+		}
+		a, b := fast.rec, slow.rec
+		if a.Offset != b.Offset || a.Timestamp != b.Timestamp || !sameBytes(a.Key, b.Key) || !sameBytes(a.Value, b.Value) ||
+			len(a.Headers) != len(b.Headers) || len(fast.data) != len(slow.data) || fast.lastDelta != slow.lastDelta {
+			t.Fatalf("decodeFast %+v (%d bytes left) != decode %+v (%d bytes left)", a, len(fast.data), b, len(slow.data))
+		}
+	})
+}

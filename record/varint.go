@@ -96,3 +96,39 @@ func uvarint(b []byte, maxLen int) (uint64, int, error) {
 	}
 	return 0, 0, fmt.Errorf("%w: longer than %d bytes", ErrCorrupt, maxLen)
 }
+
+// uvarintAt decodes the unsigned varint of at most maxLen bytes at b[i:]
+// and returns it with the index after it, or a negative index when b ends
+// inside it or it is malformed (uvarint says which; a varint, maxLen
+// MaxVarintLen, must also fit in 32 bits, as Varint checks). i may be negative (a
+// failed read before), which fails too, so a run of reads needs one check
+// at the end. One- and two-byte encodings (every length of a record or
+// value under 8 KiB) skip the general loop.
+func uvarintAt(b []byte, i, maxLen int) (uint64, int) {
+	if uint(i) >= uint(len(b)) {
+		return 0, -1
+	}
+	if c := b[i]; c < 0x80 {
+		return uint64(c), i + 1
+	}
+	if i+1 < len(b) && b[i+1] < 0x80 {
+		return uint64(b[i]&0x7f) | uint64(b[i+1])<<7, i + 2
+	}
+	u, n, err := uvarint(b[i:], maxLen)
+	if err != nil || maxLen == MaxVarintLen && u > 0xffffffff {
+		return 0, -1
+	}
+	return u, i + n
+}
+
+// varintAt is Varint at b[i:] in uvarintAt's form.
+func varintAt(b []byte, i int) (int32, int) {
+	u, next := uvarintAt(b, i, MaxVarintLen)
+	return int32(uint32(u)>>1) ^ -int32(u&1), next
+}
+
+// varlongAt is Varlong at b[i:] in uvarintAt's form.
+func varlongAt(b []byte, i int) (int64, int) {
+	u, next := uvarintAt(b, i, MaxVarlongLen)
+	return int64(u>>1) ^ -int64(u&1), next
+}
