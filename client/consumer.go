@@ -69,10 +69,18 @@ type consumerPartition struct {
 	failures int
 }
 
+// fetchesAhead is how many answered fetches per broker may wait for Poll
+// before the consumer stops asking for more. With one, the next fetch went
+// out only when Poll took the last answer, so a consumer that reads as fast
+// as the socket delivers waited a round trip (and three goroutine hand-offs)
+// per fetch. With two, the next fetch leaves as soon as an answer lands, and
+// the socket keeps delivering while the application works on the last Poll.
+const fetchesAhead = 2
+
 // leaderState limits the fetch pipeline per broker: one fetch in flight
-// and one answered fetch waiting for Poll, so the broker is already
-// preparing the next answer while the application works on the last one,
-// and memory stays bounded at about two responses per broker.
+// and up to fetchesAhead answered fetches waiting for Poll, so memory stays
+// bounded at about fetchesAhead+1 responses per broker, plus the ones the
+// last Poll returned.
 type leaderState struct {
 	inflight bool
 	buffered int
@@ -436,7 +444,7 @@ func (c *Consumer) startFetches() (next time.Time) {
 			ls = new(leaderState)
 			c.mu.leaders[leader] = ls
 		}
-		if ls.inflight || ls.buffered > 0 {
+		if ls.inflight || ls.buffered >= fetchesAhead {
 			continue // Poll or the response wakes the loop
 		}
 		byLeader[leader] = append(byLeader[leader], cp)

@@ -208,21 +208,26 @@ func TestAdminAgainstFake(t *testing.T) {
 }
 
 // TestFetchPipelineDepth: while the application holds a Poll's records the
-// consumer has the next fetch answered and waiting, and sends no more than
-// that until the next Poll (one in flight or buffered per broker).
+// consumer has fetchesAhead more fetches answered and waiting, and sends no
+// more than that until the next Poll.
 func TestFetchPipelineDepth(t *testing.T) {
 	fb := newFakeBroker(t)
 	fb.createTopic("t", 1)
 	produceN(t, fb, 0, 0, 200, 10, time.Now())
 	c := newTestConsumer(t, fb, Assign("t", []int32{0}, Earliest()), PartitionMaxBytes(200))
 	before := fb.count(wire.FetchKey)
+	waitFor(t, func() bool { return fb.count(wire.FetchKey)-before == fetchesAhead })
 	for i := 1; i <= 3; i++ {
 		if _, err := c.Poll(testCtx(t)); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(100 * time.Millisecond) // the "application" works
-		if got := fb.count(wire.FetchKey) - before; got != i+1 {
-			t.Fatalf("after Poll %d: %d fetches sent, want %d (one answered ahead)", i, got, i+1)
+		want := (i + 1) * fetchesAhead
+		waitFor(t, func() bool { return fb.count(wire.FetchKey)-before >= want })
+		// The "application" works; a consumer that ignored the bound would
+		// send more meanwhile.
+		time.Sleep(50 * time.Millisecond)
+		if got := fb.count(wire.FetchKey) - before; got != want {
+			t.Fatalf("after Poll %d: %d fetches sent, want %d (%d answered ahead)", i, got, want, fetchesAhead)
 		}
 	}
 }

@@ -90,8 +90,13 @@ func (r *RecordIter) Next() bool {
 				if rec.Offset < p.from {
 					continue
 				}
-				r.rec = Record{Topic: p.Topic, Partition: p.Partition, Key: rec.Key, Value: rec.Value,
-					Headers: rec.Headers, Timestamp: time.UnixMilli(rec.Timestamp), Offset: rec.Offset}
+				// Field by field: a composite literal built the whole
+				// Record on the stack and copied it, per record.
+				out := &r.rec
+				out.Topic, out.Partition = p.Topic, p.Partition
+				out.Key, out.Value, out.Headers = rec.Key, rec.Value, rec.Headers
+				out.Timestamp = time.UnixMilli(rec.Timestamp)
+				out.Offset = rec.Offset
 				return true
 			}
 			if err := r.it.Err(); err != nil {
