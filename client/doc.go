@@ -133,9 +133,11 @@
 //
 // # Consumer
 //
-// Each broker has one fetch in flight and at most one answered fetch
-// waiting for Poll, so the broker prepares the next answer while the
-// application processes the last. Batch CRCs are checked before records
+// Each broker has one fetch in flight and at most two answered fetches
+// waiting for Poll: the next fetch leaves as soon as an answer lands, so
+// the socket keeps delivering while the application processes the last
+// Poll, and memory stays at about three responses per broker plus the
+// last Poll's. Batch CRCs are checked before records
 // are handed out, compressed batches are decompressed by the iterator, and
 // records below the requested offset (a fetch starts at the batch holding
 // it) and control batches are skipped. The position moves past the whole

@@ -125,17 +125,21 @@ var errFieldLength = errors.New("field length out of range")
 // error test per field (the iterator was about half of a consumer's CPU).
 func (it *Iter) decodeFast() bool {
 	b := it.data
-	length, i := varintAt(b, 0)
+	u, i := uvarintAt(b, 0, MaxVarintLen)
+	length := zigzag32(u)
 	if i < 0 || length < 1 || int(length) > len(b)-i {
 		return false
 	}
 	end := i + int(length)
 	b = b[:end]
-	tsDelta, i := varlongAt(b, i+1) // skip the unused attributes byte
-	offsetDelta, i := varintAt(b, i)
+	u, i = uvarintAt(b, i+1, MaxVarlongLen) // skip the unused attributes byte
+	tsDelta := zigzag64(u)
+	u, i = uvarintAt(b, i, MaxVarintLen)
+	offsetDelta := zigzag32(u)
 	key, i := nullableBytesAt(b, i)
 	value, i := nullableBytesAt(b, i)
-	headerCount, i := varintAt(b, i)
+	u, i = uvarintAt(b, i, MaxVarintLen)
+	headerCount := zigzag32(u)
 	if i != end || headerCount != 0 || offsetDelta <= it.lastDelta || offsetDelta > it.lastOffsetDelta {
 		return false
 	}
@@ -158,7 +162,8 @@ func (it *Iter) decodeFast() bool {
 // nullableBytesAt is fieldReader.nullableBytes at b[i:] in uvarintAt's
 // form: a varint length (-1 for null) and that many bytes, capped.
 func nullableBytesAt(b []byte, i int) ([]byte, int) {
-	n, i := varintAt(b, i)
+	u, i := uvarintAt(b, i, MaxVarintLen)
+	n := zigzag32(u)
 	if i < 0 || n < -1 || int(n) > len(b)-i {
 		return nil, -1
 	}

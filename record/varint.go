@@ -121,14 +121,7 @@ func uvarintAt(b []byte, i, maxLen int) (uint64, int) {
 	return u, i + n
 }
 
-// varintAt is Varint at b[i:] in uvarintAt's form.
-func varintAt(b []byte, i int) (int32, int) {
-	u, next := uvarintAt(b, i, MaxVarintLen)
-	return int32(uint32(u)>>1) ^ -int32(u&1), next
-}
-
-// varlongAt is Varlong at b[i:] in uvarintAt's form.
-func varlongAt(b []byte, i int) (int64, int) {
-	u, next := uvarintAt(b, i, MaxVarlongLen)
-	return int64(u>>1) ^ -int64(u&1), next
-}
+// zigzag32 and zigzag64 undo the zigzag mapping of a varint and a varlong
+// read by uvarintAt.
+func zigzag32(u uint64) int32 { return int32(uint32(u)>>1) ^ -int32(u&1) }
+func zigzag64(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
