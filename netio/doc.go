@@ -48,8 +48,8 @@
 // read(2); the mmap path copies it once, in the kernel, into the socket.
 //
 // Nothing is handed to gnet's outbound buffer, which would copy record
-// bytes in user space (for a 16 MiB fetch to a slow reader that copy was
-// half the broker's CPU). At a short write or EAGAIN the connection keeps
+// bytes in user space (with 16 MiB fetches that copy was 38-49% of the
+// broker's CPU; perf/consume.md). At a short write or EAGAIN the connection keeps
 // the rest of the response as a cursor over its chunks (the buffers and
 // file ranges stay referenced, not copied) and arms the writable watcher
 // (writable.go): a second epoll set, waited on by one goroutine, in which
@@ -86,8 +86,9 @@
 // # Connections closing
 //
 // OnClose drops everything the connection holds (completions, ordered
-// slots, a partly written response and those behind it); Responders still with the handler or a worker are dropped when
-// they complete, so chunks are released once and nothing leaks. Idle
+// slots, a partly written response and those behind it); Responders still
+// with the handler or a worker are dropped when they complete, so chunks
+// are released once and nothing leaks. Idle
 // connections (no traffic and no outstanding request for
 // Config.IdleTimeout) are closed by the ticker.
 //
