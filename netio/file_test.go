@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -301,6 +303,83 @@ func TestSlowReaderGetsEveryByteWithoutGnetCopy(t *testing.T) {
 				t.Fatalf("netio wrote %d response bytes itself, want all %d (the rest went through gnet): %+v",
 					st.DirectBytes, wantBytes, st)
 			}
+		})
+	}
+}
+
+// heldFileHandler keeps each file request's Responder until the test
+// answers it, so responses complete in an order the test picks.
+type heldFileHandler struct {
+	tf   *testFile
+	mu   sync.Mutex
+	held []heldFileRequest
+}
+
+type heldFileRequest struct {
+	r   *Responder
+	pos int64
+	n   int
+}
+
+func (h *heldFileHandler) ServeFrame(r *Responder, payload []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.held = append(h.held, heldFileRequest{r, int64(binary.BigEndian.Uint64(payload)), int(binary.BigEndian.Uint32(payload[8:]))})
+}
+
+func (h *heldFileHandler) served() int { h.mu.Lock(); defer h.mu.Unlock(); return len(h.held) }
+
+func (h *heldFileHandler) answer(i int) {
+	h.mu.Lock()
+	q := h.held[i]
+	h.mu.Unlock()
+	hdr := GetBuffer()
+	hdr.B = binary.BigEndian.AppendUint32(hdr.B, uint32(q.n))
+	q.r.Reply(BytesChunk(hdr), FileChunk(h.tf.rangeOf(q.pos, q.n)))
+}
+
+// TestResponsesCompletedBehindATail: responses that complete while an
+// earlier one waits for the socket to drain go out after it, whole: in
+// completion order without Ordered, in request order with it.
+func TestResponsesCompletedBehindATail(t *testing.T) {
+	for _, ordered := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ordered=%v", ordered), func(t *testing.T) {
+			const size = 4 << 20
+			tf := newTestFile(t, size)
+			h := &heldFileHandler{tf: tf}
+			s := startServer(t, Config{Ordered: ordered}, h)
+			c := dialSmallWindow(t, s)
+			sizes := []int{size, 1000, 200_000, 7, 3 << 20}
+			var buf []byte
+			for i, n := range sizes {
+				buf = append(buf, fileRequest(int64(i*101), n)...)
+			}
+			if _, err := c.Write(buf); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "every request served", func() bool { return h.served() == len(sizes) })
+			h.answer(0)
+			eventually(t, "the first response to fill the socket", func() bool { return s.Stats().WritableWaits > 0 })
+			// The rest complete while the first waits, last request first.
+			for i := len(sizes) - 1; i >= 1; i-- {
+				h.answer(i)
+			}
+			want := []int{0, 4, 3, 2, 1}
+			if ordered {
+				want = []int{0, 1, 2, 3, 4}
+			}
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			for _, i := range want {
+				p, err := readFrame(c)
+				if err != nil {
+					t.Fatalf("response to request %d: %v", i, err)
+				}
+				pos := int64(i * 101)
+				if !bytes.Equal(p, tf.data[pos:pos+int64(sizes[i])]) {
+					t.Fatalf("response of %d bytes is not request %d's range of %d bytes", len(p), i, sizes[i])
+				}
+			}
+			eventually(t, "every range released", func() bool { return tf.released.Load() == int64(len(sizes)) })
 		})
 	}
 }
