@@ -132,15 +132,31 @@ func (it *Iter) decodeFast() bool {
 	}
 	end := i + int(length)
 	b = b[:end]
+	// A header count of zero is the record's last byte; checking it here
+	// saves decoding it, and bounds the fields before it to b[:end-1].
+	if b[end-1] != 0 {
+		return false
+	}
+	b = b[:end-1]
 	u, i = uvarintAt(b, i+1, MaxVarlongLen) // skip the unused attributes byte
 	tsDelta := zigzag64(u)
 	u, i = uvarintAt(b, i, MaxVarintLen)
 	offsetDelta := zigzag32(u)
-	key, i := nullableBytesAt(b, i)
-	value, i := nullableBytesAt(b, i)
-	u, i = uvarintAt(b, i, MaxVarintLen)
-	headerCount := zigzag32(u)
-	if i != end || headerCount != 0 || offsetDelta <= it.lastDelta || offsetDelta > it.lastOffsetDelta {
+	// The key, then the value: a varint length (-1 for null) and the bytes,
+	// capped so an append by the caller cannot overwrite what follows.
+	var kv [2][]byte
+	for f := range kv {
+		u, i = uvarintAt(b, i, MaxVarintLen)
+		n := zigzag32(u)
+		if i < 0 || n < -1 || int(n) > len(b)-i {
+			return false
+		}
+		if n >= 0 {
+			kv[f] = b[i : i+int(n) : i+int(n)]
+			i += int(n)
+		}
+	}
+	if i != end-1 || offsetDelta <= it.lastDelta || offsetDelta > it.lastOffsetDelta {
 		return false
 	}
 	it.data = it.data[end:]
@@ -152,25 +168,11 @@ func (it *Iter) decodeFast() bool {
 	it.rec = Record{
 		Offset:    it.baseOffset + int64(offsetDelta),
 		Timestamp: ts,
-		Key:       key,
-		Value:     value,
+		Key:       kv[0],
+		Value:     kv[1],
 		Headers:   it.headers[:0],
 	}
 	return true
-}
-
-// nullableBytesAt is fieldReader.nullableBytes at b[i:] in uvarintAt's
-// form: a varint length (-1 for null) and that many bytes, capped.
-func nullableBytesAt(b []byte, i int) ([]byte, int) {
-	u, i := uvarintAt(b, i, MaxVarintLen)
-	n := zigzag32(u)
-	if i < 0 || n < -1 || int(n) > len(b)-i {
-		return nil, -1
-	}
-	if n == -1 {
-		return nil, i
-	}
-	return b[i : i+int(n) : i+int(n)], i + int(n)
 }
 
 // decode reads one record from it.data into it.rec.
