@@ -225,6 +225,27 @@ func TestDuplicateBrokerID(t *testing.T) {
 		t.Fatalf("err = %v, want ErrBrokerIDInUse", err)
 	}
 	t.Log(err)
+
+	// The same broker restarted on its own addresses is taken at once.
+	old := c.Controller().Image().Broker(2)
+	if old.Addrs.Native == "" {
+		old.Addrs.Native = "127.0.0.1:9292" // give the test registration listeners to compare
+		err := c.Do(func(ctrl *cluster.Node) error {
+			_, err := ctrl.RegisterBroker(cluster.RegisterBroker{BrokerID: 2, Incarnation: old.Incarnation, Addrs: old.Addrs})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var epoch int64
+	err = c.Do(func(ctrl *cluster.Node) (err error) {
+		epoch, err = ctrl.RegisterBroker(cluster.RegisterBroker{BrokerID: 2, Incarnation: cluster.ID16{0xee}, Addrs: old.Addrs})
+		return err
+	})
+	if err != nil || epoch <= old.Epoch {
+		t.Fatalf("restart on the same addresses: epoch %d (was %d), %v", epoch, old.Epoch, err)
+	}
 }
 
 // TestProducerIDBlocksUnique: blocks allocated concurrently for three

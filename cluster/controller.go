@@ -114,7 +114,11 @@ func randomID() ID16 {
 // A broker id whose registration of another incarnation still has a live
 // session is refused with ErrBrokerIDInUse (Kafka's
 // DUPLICATE_BROKER_REGISTRATION): a second broker with that id is refused,
-// and a restarted one retries until its previous session expires. A
+// and a restarted one on other addresses retries until its previous
+// session expires. A restart on the same native and controller addresses
+// is taken at once: no other live process can hold them, and a new
+// controller counts every broker as heard from at its election, so a
+// broker killed just before a failover would otherwise wait a session more. A
 // registration that replaces an unfenced one (same incarnation, or an
 // expired session) fences the previous one first, in the same entry.
 func (n *Node) RegisterBroker(reg RegisterBroker) (epoch int64, err error) {
@@ -133,7 +137,11 @@ func (n *Node) registerBroker(reg RegisterBroker) (epoch int64, err error) {
 		img, now := n.Image(), n.cfg.Now()
 		var recs []Record
 		if old := img.Broker(reg.BrokerID); old != nil && !old.Fenced {
-			if old.Incarnation != reg.Incarnation && now.Sub(n.ctrl.mu.lastSeen[old.ID]) < n.cfg.SessionTimeout {
+			// The same listeners mean the same broker restarted: two live
+			// processes cannot hold one host:port. Another incarnation
+			// elsewhere waits out the old session.
+			restart := reg.Addrs.Native != "" && reg.Addrs.Native == old.Addrs.Native && reg.Addrs.Controller == old.Addrs.Controller
+			if old.Incarnation != reg.Incarnation && !restart && now.Sub(n.ctrl.mu.lastSeen[old.ID]) < n.cfg.SessionTimeout {
 				return fmt.Errorf("%w: broker.id %d is live at %s (incarnation %s, heard from %s ago); give each broker its own broker.id",
 					ErrBrokerIDInUse, old.ID, old.Addrs.Native, old.Incarnation, now.Sub(n.ctrl.mu.lastSeen[old.ID]).Round(time.Millisecond))
 			}

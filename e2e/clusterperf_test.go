@@ -23,9 +23,13 @@ func TestClusterFigures(t *testing.T) {
 
 	var failovers []time.Duration
 	for range 10 {
+		// A broker just restarted may not know the controller yet.
 		ctrl, err := c.describe(c.bootstrap())
-		if err != nil || ctrl < 1 {
-			t.Fatalf("controller %d, %v", ctrl, err)
+		for deadline := time.Now().Add(30 * time.Second); err != nil || ctrl < 1; ctrl, err = c.describe(c.bootstrap()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("controller %d, %v", ctrl, err)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 		other := c.natives[ctrl%3]
 		killed := time.Now()
