@@ -1,10 +1,12 @@
 // Command kfakebench is a perf harness, not library code: it runs the
 // Kafka-protocol peer of the headline comparison (perf/bench.md), franz-go's
 // kfake broker driven by a franz-go (kgo) producer, with the same knobs and
-// the same JSON fields as `spate bench produce`.
+// the same JSON fields as `spate bench produce`. The same producer, and a
+// kgo consumer, also drive Spate's Kafka port (make bench's Kafka rows).
 //
 //	kfakebench serve -addr 127.0.0.1:19092            # the broker, in its own process
 //	kfakebench produce -brokers 127.0.0.1:19092 -record-size 100 -batch-size 1048576 -duration 5s
+//	kfakebench consume -brokers 127.0.0.1:9092 -topic T -records 10000000
 package main
 
 import (
@@ -30,13 +32,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		log.Fatal("usage: kfakebench serve|produce [flags]")
+		log.Fatal("usage: kfakebench serve|produce|consume [flags]")
 	}
 	switch os.Args[1] {
 	case "serve":
 		serve(os.Args[2:])
 	case "produce":
 		produce(os.Args[2:])
+	case "consume":
+		consume(os.Args[2:])
 	default:
 		log.Fatalf("unknown mode %q", os.Args[1])
 	}
@@ -89,6 +93,7 @@ func produce(args []string) {
 	duration := fs.Duration("duration", 5*time.Second, "how long to produce")
 	warmup := fs.Duration("warmup", time.Second, "excluded from the results")
 	keep := fs.Bool("keep", false, "keep the topic after the run (default: delete it, as make bench does with Spate's)")
+	target := fs.String("target", "kfake+franz-go", "the system under test, as the JSON's target field names it")
 	fs.Parse(args)
 
 	ack := kgo.LeaderAck()
@@ -149,7 +154,7 @@ func produce(args []string) {
 		// either system.
 		deleteTopic(ctx, cl, *topic)
 	}
-	res := result{Target: "kfake+franz-go", BatchSize: *batchSize, RecordSize: *recordSize, Records: acked.Load(), Errors: errs.Load(),
+	res := result{Target: *target, BatchSize: *batchSize, RecordSize: *recordSize, Records: acked.Load(), Errors: errs.Load(),
 		RecordsPerSec: float64(acked.Load()) / el, MBPerSec: float64(acked.Load()) * float64(*recordSize) / el / 1e6,
 		P50Ms: ms(hist.ValueAtQuantile(50)), P99Ms: ms(hist.ValueAtQuantile(99)), P999Ms: ms(hist.ValueAtQuantile(99.9)), MaxMs: ms(hist.Max())}
 	json.NewEncoder(os.Stdout).Encode(res)
