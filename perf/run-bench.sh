@@ -2,8 +2,11 @@
 # make bench: the headline comparison on this machine, unattended, in one
 # run: raw limits (loopback TCP, sequential disk writes into deleted and
 # into kept files, fresh-memory first touches, TCP ping-pong), Spate (spate
-# bench, on its batch path and on its per-record path), franz-go's kfake driven by a franz-go producer, and
-# NATS JetStream (file storage) with the nats CLI's bench, at the same record
+# bench, on its batch path and on its per-record path), franz-go's kfake
+# driven by a franz-go producer, the same producer and a franz-go consumer
+# against Spate's Kafka port (with the broker's CPU per record, Kafka port
+# vs native port, and an strace of the Kafka port's Fetch), and NATS
+# JetStream (file storage) with the nats CLI's bench, at the same record
 # size and batch sizes. Every process it starts is stopped on exit.
 #
 # Usage: perf/run-bench.sh [OUTDIR]   (default perf/results/latest)
@@ -113,6 +116,85 @@ for b in ${batches//,/ }; do
 	bytes=$(python3 -c "import sys; s=sys.argv[1]; print(int(s[:-3])*(1024 if s.endswith('KiB') else 1048576))" "$b")
 	kb -topic sweep$bytes -record-size "$rsize" -batch-size "$bytes" -duration "$dur" >"$out/raw/kfake-sweep-$bytes.json"
 done
+
+echo "== Kafka protocol: franz-go against Spate's Kafka port and kfake, alternated; broker CPU per record"
+# A second broker serves both protocols, so the franz-go producer (Kafka
+# port) and spate bench (native port) load the same process, whose CPU time
+# is read from /proc around each run. The headline broker above stays as it
+# was (Kafka port off), so the rows above do not change.
+"$work/spate" broker --data-dir "$work/spate-kafka-data" --addr 127.0.0.1:29193 --kafka-addr 127.0.0.1:29093 \
+	--admin-addr 127.0.0.1:29194 >"$work/spate-kafka.log" 2>&1 &
+kbroker=$!
+pids+=($kbroker)
+wait_port 127.0.0.1:29193
+wait_port 127.0.0.1:29093
+ks() { "$work/spate" "$@" -b 127.0.0.1:29193; }
+# cpu_ns PID: the process's user+system CPU time so far (all threads), in ns,
+# from /proc/PID/stat's utime and stime (fields 14 and 15, in clock ticks).
+tck=$(getconf CLK_TCK)
+cpu_ns() {
+	local f
+	read -ra f <<<"$(sed 's/^.*) //' "/proc/$1/stat")"
+	echo $(( (f[11] + f[12]) * 1000000000 / tck ))
+}
+# produce_requests: produce requests the Kafka-section broker has answered on
+# either port, from its /metrics; with the records written this tells the
+# batch size the broker saw on each path.
+produce_requests() {
+	curl -s http://127.0.0.1:29194/metrics |
+		awk '/^spate_(kafka_)?requests_total\{api="Produce"\}/ {n += $2} END {printf "%d\n", n}'
+}
+hwm() { ks topic describe --json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["partitions"][0]["high_watermark"])'; }
+# cpu_run PATH TOPIC CMD...: runs CMD against a fresh one-partition TOPIC and
+# writes raw/kafka-cpu-PATH-$r.json: the broker CPU it cost and the records
+# written (the topic's high watermark: every record acknowledged, warm-up
+# included, as the CPU is).
+cpu_run() {
+	local path=$1 topic=$2 c0 q0 c1 q1
+	shift 2
+	ks topic create "$topic" --partitions 1 >/dev/null
+	c0=$(cpu_ns "$kbroker") q0=$(produce_requests)
+	"$@"
+	c1=$(cpu_ns "$kbroker") q1=$(produce_requests)
+	printf '{"path": "%s", "broker_cpu_ns": %d, "records": %d, "produce_requests": %d}\n' \
+		"$path" $((c1 - c0)) "$(hwm "$topic")" $((q1 - q0)) >"$out/raw/kafka-cpu-$path-$r.json"
+	ks topic delete "$topic" >/dev/null
+}
+kspate() { GOMAXPROCS=1 "$work/kfakebench" produce -brokers 127.0.0.1:29093 -target spate-kafka+franz-go -keep "$@"; }
+for r in $(seq "$reps"); do
+	cpu_run kafka kafka$r kspate -topic kafka$r -record-size "$rsize" -batch-size 1048576 -duration "$dur" \
+		>"$out/raw/kafka-spate-$r.json"
+	kb -topic kafka$r -record-size "$rsize" -batch-size 1048576 -duration "$dur" >"$out/raw/kafka-kfake-$r.json"
+	cpu_run native native$r ks bench produce --topic native$r --record-size "$rsize" --batch-size 1MiB --acks 1 \
+		--duration "$dur" --quiet --json >"$out/raw/kafka-native-$r.json"
+	# CPU per record also depends on the load (at full speed the load
+	# generator competes with the broker for the 2 cores; below it the
+	# broker wakes up more often for the same bytes). So the native path
+	# runs again, paced at the rate the franz-go producer reached, with a
+	# linger long enough that its batches still fill to 1 MiB.
+	rate=$(python3 -c 'import json, sys; print(round(json.load(open(sys.argv[1]))["records_per_sec"]))' \
+		"$out/raw/kafka-spate-$r.json")
+	cpu_run paced paced$r ks bench produce --topic paced$r --record-size "$rsize" --batch-size 1MiB --acks 1 \
+		--rate "$rate" --linger 50ms --duration "$dur" --quiet --json >"$out/raw/kafka-paced-$r.json"
+done
+# A franz-go consumer reads 10 M records from offset 0 through the Kafka
+# port; spate bench writes them (the quicker way to fill the topic).
+ks topic create kcons --partitions 1 >/dev/null
+ks bench produce --topic kcons --record-size "$rsize" --batch-size 1MiB --acks 1 --warmup 0 --duration 0 \
+	--records 10000000 --quiet --json >"$out/raw/kafka-consume-fill.json"
+for r in $(seq "$reps"); do
+	GOMAXPROCS=1 "$work/kfakebench" consume -brokers 127.0.0.1:29093 -topic kcons -records 10000000 \
+		>"$out/raw/kafka-consume-$r.json"
+done
+ks topic delete kcons >/dev/null
+# The evidence that the Kafka port's Fetch copies no record byte into user
+# space: its own traced broker, kcat producing and reading back 20 MiB twice.
+if command -v kcat >/dev/null && command -v strace >/dev/null; then
+	perf/kafka-fetch-strace.sh 20 2 >"$out/raw/kafka-fetch-strace.txt" 2>&1 ||
+		echo "perf/kafka-fetch-strace.sh failed" >>"$out/raw/kafka-fetch-strace.txt"
+else
+	echo "not run: kcat and strace are needed" >"$out/raw/kafka-fetch-strace.txt"
+fi
 
 echo "== NATS JetStream (file storage)"
 nats-server -js -sd "$work/nats-data" -a 127.0.0.1 -p 29222 >"$work/nats.log" 2>&1 &

@@ -47,6 +47,75 @@ def med(rows, key):
     return statistics.median(vals) if vals else None
 
 
+def strace_conclusion(path):
+    """One line from perf/kafka-fetch-strace.sh's table: bytes the broker
+    read(2) from segment files (a user-space copy) against the bytes it
+    wrote to sockets and to segment files."""
+    if not os.path.exists(path):
+        return "not run"
+    text = open(path).read()
+    copied = out_socket = written = 0
+    found = False
+    for line in text.splitlines():
+        m = re.match(r"^(\w+)\s+(socket|segment \.log|index|other file)\s+(\d+)\s+(\d+)$", line.strip())
+        if not m:
+            continue
+        found = True
+        name, kind, n = m.group(1), m.group(2), int(m.group(4))
+        if kind == "segment .log" and name in ("read", "pread64", "readv", "preadv", "preadv2"):
+            copied += n
+        elif kind == "socket" and name in ("write", "writev", "sendfile", "splice"):
+            out_socket += n
+        elif kind == "segment .log" and name in ("write", "pwrite64", "pwritev", "writev"):
+            written += n
+    if not found:
+        return "no result: " + (text.strip().splitlines() or ["empty output"])[-1]
+    verdict = "no record byte copied into user space" if copied == 0 else f"{copied:,} bytes of segment files read into user space"
+    return (f"{verdict}: the broker wrote {out_socket:,} bytes to sockets ({out_socket / written:.2f}x the {written:,} "
+            f"written to segment files) and read {copied:,} bytes from segment files (kcat, 20 MiB read back twice, under strace)")
+
+
+def kafka_rows(raw):
+    """The Kafka-protocol section: the franz-go producer against Spate's
+    Kafka port and kfake, broker CPU per record on the Kafka and native
+    ports, the franz-go consumer, and the Fetch strace."""
+    kspate, kkfake = load("kafka-spate-*.json"), load("kafka-kfake-*.json")
+    if not kspate:
+        return
+    print("\n## Kafka protocol: franz-go clients, one partition, 100-byte records, 1 MiB batches, acks=1\n")
+    print("| system | records/s min / median / max | MB/s median | p50 ms median | p99 ms median | errors |")
+    print("|---|---|---|---|---|---|")
+    cons = load("kafka-consume-[0-9]*.json")
+    for name, rows in (("franz-go producer -> Spate's Kafka port", kspate), ("franz-go producer -> kfake (alternated with the row above)", kkfake),
+                       ("`spate bench produce` -> Spate's native port (alternated with the rows above)", load("kafka-native-*.json")),
+                       ("`spate bench produce --rate` (the franz-go row's rate) -> Spate's native port", load("kafka-paced-*.json")),
+                       ("franz-go consumer, Spate's Kafka port, offset 0 to 10,000,000 records", cons)):
+        mb = med(rows, "mb_per_sec")
+        print(f"| {name} | {mmm([r['records_per_sec'] for r in rows])} | {'' if mb is None else f'{mb:,.1f}'} | "
+              f"{med(rows, 'p50_ms') or ''} | {med(rows, 'p99_ms') or ''} | {sum(r.get('errors', 0) for r in rows)} |")
+    cpu = {p: load(f"kafka-cpu-{p}-*.json") for p in ("kafka", "native", "paced")}
+    nspr = {p: [r["broker_cpu_ns"] / r["records"] for r in rows if r["records"]] for p, rows in cpu.items()}
+    print("\n| Kafka protocol | value | goal |")
+    print("|---|---|---|")
+    s, k = med(kspate, "records_per_sec"), med(kkfake, "records_per_sec")
+    if s and k:
+        print(f"| Spate's Kafka port / kfake, same franz-go producer (medians) | {s / k:.2f}x | >= 4x |")
+    for p, label in (("kafka", "Kafka port (franz-go producer)"), ("native", "native port (`spate bench produce`)"),
+                     ("paced", "native port at the franz-go producer's rate")):
+        if not cpu[p]:
+            continue
+        rpr = [r["records"] / r["produce_requests"] for r in cpu[p] if r["produce_requests"]]
+        rpr = f"{statistics.median(rpr):,.0f}" if rpr else "n/a"
+        print(f"| broker CPU per record, {label}: ns min / median / max (records per produce request, median: {rpr}) | "
+              f"{mmm(nspr[p])} | |")
+    for p, label in (("native", "native port"), ("paced", "native port at the same rate")):
+        if nspr["kafka"] and nspr[p]:
+            ratio = statistics.median(nspr["kafka"]) / statistics.median(nspr[p])
+            print(f"| broker CPU per record, Kafka port / {label} (medians) | {ratio:.2f}x | <= 1.10x |")
+    print(f"| Kafka port's Fetch ({os.path.basename(raw)}/kafka-fetch-strace.txt) | "
+          f"{strace_conclusion(os.path.join(raw, 'kafka-fetch-strace.txt'))} | no copy |")
+
+
 spate = load("spate-headline-[0-9]*.json")
 spaterec = load("spate-headline-record-*.json")
 kfake = load("kfake-headline-*.json")
@@ -105,6 +174,8 @@ if dmb and smb1:
 lp99, pp99 = med(lat, "p99_ms"), med(ping, "p99_ms")
 if lp99 and pp99:
     print(f"| one record in flight, acks=1: Spate p99 {lp99:.3f} ms / TCP ping-pong p99 {pp99:.3f} ms | {lp99 / pp99:.2f}x | <= 1.2x |")
+
+kafka_rows(raw)
 
 print("\n## Raw limits (min / median / max)\n")
 print(f"- loopback TCP, 1 MiB writes between two processes: {mmm([r['mb_per_sec'] for r in tcp])} MB/s")
