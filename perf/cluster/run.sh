@@ -11,7 +11,10 @@
 #     whichever broker the controller picked. Both pin the page-cache write
 #     path (log.direct.write.bytes=0) so only the metadata differs.
 # Usage: perf/cluster/run.sh [OUTDIR]   (default perf/cluster/latest)
-# Env:   PAIRS (default 3), DURATION (default 5s)
+# Env:   PAIRS (default 3), DURATION (default 5s), PRODUCE_ONLY=1 skips 1 and 2.
+# Every produce run starts with both variants' data dirs deleted: the pages
+# a kept data dir holds would otherwise make the next run's page-cache
+# writes take fresh (on this VM, cold and much slower) pages.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-perf/cluster/latest}
@@ -38,8 +41,10 @@ go build -o "$work/spate" ./cmd/spate
 	echo "produce:  spate bench produce --partitions 1 --record-size 100 --batch-size 1MiB --acks 1 --duration $dur; PAIRS=$pairs"
 } | tee "$out/machine.txt"
 
-SPATE_CLUSTER_FIGURES=1 go test -count=1 -run TestClusterFigures -v ./e2e 2>&1 | grep -E "failover|1,000-partition|Metadata request|^(ok|FAIL|---)" | tee "$out/figures.txt"
-go test -count=1 -run TestRestartAfterLongLog -v ./cluster 2>&1 | grep -E "restart|wrote|^(ok|FAIL)" | tee -a "$out/figures.txt"
+if [ -z "${PRODUCE_ONLY:-}" ]; then
+	SPATE_CLUSTER_FIGURES=1 go test -count=1 -run TestClusterFigures -v ./e2e 2>&1 | grep -E "failover|1,000-partition|Metadata request|^(ok|FAIL|---)" | tee "$out/figures.txt"
+	go test -count=1 -run TestRestartAfterLongLog -v ./cluster 2>&1 | grep -E "restart|wrote|^(ok|FAIL)" | tee -a "$out/figures.txt"
+fi
 
 bench() { # addr -> records/s
 	"$work/spate" bench produce -b "$1" --topic ab --partitions 1 --record-size 100 --batch-size 1MiB --acks 1 \
@@ -51,7 +56,7 @@ waitline() { # file pattern
 }
 : >"$out/produce.tsv"
 for p in $(seq "$pairs"); do
-	rm -rf "$work/lone"
+	rm -rf "$work/lone" "$work/cluster"
 	"$work/spate" broker --data-dir "$work/lone" --addr 127.0.0.1:29392 --kafka-addr "" --admin-addr "" --set log.direct.write.bytes=0 >"$work/lone.log" 2>&1 &
 	pids=($!)
 	waitline "$work/lone.log" "data directory"
@@ -59,7 +64,7 @@ for p in $(seq "$pairs"); do
 	kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
 	printf '%s\tlone\t%s\n' "$p" "$rps" | tee -a "$out/produce.tsv"
 
-	rm -rf "$work/cluster"
+	rm -rf "$work/lone" "$work/cluster"
 	"$work/spate" cluster up -n 3 --data-dir "$work/cluster" --base-port 29492 --kafka-base-port 0 --set log.direct.write.bytes=0 >"$work/cluster.log" 2>&1 &
 	pids=($!)
 	waitline "$work/cluster.log" "brokers alive"
