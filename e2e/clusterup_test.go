@@ -96,8 +96,16 @@ func TestClusterUpREADME(t *testing.T) {
 	// Brokers apply the metadata at their own pace; describe asks them all.
 	waitCLI(t, seed, "topic", "describe", "events")
 	run("", "topic", "alter", "events", "--config", "retention.ms=3600000")
-	if got := run("", "topic", "describe", "events"); !strings.Contains(got, "3600000") {
-		t.Fatalf("altered retention.ms not described:\n%s", got)
+	// Each broker applies the change at its own pace; describe asks any.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		got := run("", "topic", "describe", "events")
+		if strings.Contains(got, "3600000") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("altered retention.ms not described:\n%s", got)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if got := run("", "consume", "events", "--from", "beginning", "--exit-idle", "2s", "--format", "%v\n"); strings.Count(got, "\n") != 1000 {
 		t.Fatalf("consume from beginning: %d lines, want 1000", strings.Count(got, "\n"))
