@@ -119,9 +119,10 @@ func (m *member) setProblem(s string) {
 
 // start runs the registration/heartbeat and roles loops.
 func (m *member) start() {
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go m.heartbeatLoop()
 	go m.rolesLoop()
+	go m.fetchersLoop()
 }
 
 // fail stops the broker's membership with err (Broker.Failed).
@@ -295,7 +296,7 @@ func topicSpec(t *cluster.Topic) engine.TopicSpec {
 	spec := engine.TopicSpec{Name: t.Name, ID: [16]byte(t.ID), Configs: t.Configs, Partitions: make([]engine.PartitionRole, len(t.Partitions))}
 	for i, p := range t.Partitions {
 		spec.Partitions[i] = engine.PartitionRole{Partition: int32(i), Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
-			Replicas: p.Replicas, ISR: p.ISR}
+			PartitionEpoch: p.PartitionEpoch, Replicas: p.Replicas, ISR: p.ISR}
 	}
 	return spec
 }
@@ -308,12 +309,6 @@ func (m *member) createTopic(name string, partitions, replicationFactor int32, c
 	}
 	if replicationFactor <= 0 {
 		replicationFactor = m.b.cfg.DefaultReplicationFactor
-	}
-	if replicationFactor > 1 {
-		// Followers would count as in sync without holding a byte, and
-		// acks=all would acknowledge on the leader's copy alone.
-		return fmt.Errorf("%w: topic %q: replication factor %d: replicas do not copy data yet, so only 1 is accepted",
-			engine.ErrInvalidReplicationFactor, name, replicationFactor)
 	}
 	if _, err := m.node.CreateTopic(name, int(partitions), int(replicationFactor), configs); err != nil {
 		return controllerErr(err)
