@@ -88,6 +88,11 @@ type Config struct {
 	// beforeAppendWrite is engine.Config.BeforeAppendWrite: a test hook
 	// that makes one partition's disk slow; nil outside tests.
 	beforeAppendWrite func(topic string, partition int32)
+	// HoldReplicaFetches, when set and returning true, keeps this broker's
+	// follower fetchers from fetching (replica.go) while it stays
+	// registered: a test hook for a follower that falls behind without
+	// being fenced. Exported for tests in other packages; nil outside tests.
+	HoldReplicaFetches func() bool
 }
 
 // DefaultConfig returns the embedded defaults `make run` uses.

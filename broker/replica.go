@@ -139,6 +139,9 @@ func (m *member) fetchFrom(leader int32, stop <-chan struct{}) {
 				parts = append(parts, f)
 			}
 		}
+		if hold := m.b.cfg.HoldReplicaFetches; hold != nil && hold() {
+			parts = nil
+		}
 		var err error
 		if len(parts) > 0 && c == nil {
 			c, err = m.dialBroker(leader)

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/spate-io/spate/broker"
 	"github.com/spate-io/spate/broker/brokertest"
 	"github.com/spate-io/spate/client"
 	"github.com/spate-io/spate/cluster"
@@ -150,5 +153,161 @@ func TestReplicationFactor3(t *testing.T) {
 	seen := consumeDistinct(t, seed, "r3", 2, n)
 	if len(seen) != n {
 		t.Fatalf("consumed %d distinct values, want %d", len(seen), n)
+	}
+}
+
+// TestReplicationLeaderFailover: an acks=all producer keeps writing to a
+// three-replica topic while the leader's broker stops; the controller
+// elects another ISR member, the producer goes on, and once the old leader
+// is back (a follower now, truncating against the new leader) every
+// replica holds the same batches and every acknowledged value is read.
+func TestReplicationLeaderFailover(t *testing.T) {
+	c := brokertest.StartCluster(t, 3, nil)
+	if err := c.Brokers[0].CreateTopic("fo", 1, 3, map[string]string{"min.insync.replicas": "2"}); err != nil {
+		t.Fatal(err)
+	}
+	old := c.WaitLeaders("fo").Partitions[0].Leader
+	seed := c.Brokers[old%3].Addr() // not the broker that stops
+	p, err := client.NewProducer(client.SeedBrokers(strings.Split(c.Bootstrap(), ",")...), fastRetries(), client.RequiredAcks(client.AcksAll),
+		client.DeliveryTimeout(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var mu sync.Mutex
+	acked := map[int]bool{}
+	var failed atomic.Int64
+	produce := func(from, to int) {
+		for i := from; i < to; i++ {
+			v := []byte(strconv.Itoa(i))
+			p.Produce(ctxFor(t), &client.Record{Topic: "fo", Value: v}, func(_ *client.Record, err error) {
+				if err != nil {
+					if failed.Add(1) == 1 {
+						t.Logf("first failure, value %d: %v", i, err)
+					}
+					return
+				}
+				mu.Lock()
+				acked[i] = true
+				mu.Unlock()
+			})
+		}
+	}
+	produce(0, 2000)
+	if err := p.Flush(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	produce(2000, 3000) // in flight while the leader stops
+	if err := c.Brokers[old-1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Brokers[old-1] = nil
+	img := c.Wait("a new leader of fo", func(img *cluster.Image) bool {
+		l := img.Topic("fo").Partitions[0].Leader
+		return l >= 0 && l != old
+	})
+	t.Logf("leader %d stopped; broker %d leads at epoch %d, ISR %v", old, img.Topic("fo").Partitions[0].Leader,
+		img.Topic("fo").Partitions[0].LeaderEpoch, img.Topic("fo").Partitions[0].ISR)
+	produce(3000, 5000)
+	if err := p.Flush(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	c.Start(old)
+	c.Wait("the old leader back in the ISR", func(img *cluster.Image) bool {
+		return slices.Contains(img.Topic("fo").Partitions[0].ISR, old)
+	})
+	produce(5000, 6000)
+	if err := p.Flush(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	total := waitReplicasIdentical(t, c, "fo")
+	mu.Lock()
+	n := len(acked)
+	mu.Unlock()
+	t.Logf("%d acknowledged, %d failed, %d records in every replica", n, failed.Load(), total)
+	if n < 5000 {
+		t.Fatalf("only %d of 6000 records acknowledged", n)
+	}
+	seen := consumeDistinct(t, seed, "fo", 1, n)
+	for v := range acked {
+		if !seen[v] {
+			t.Errorf("acknowledged value %d lost", v)
+		}
+	}
+}
+
+// TestReplicationISRShrinkExpand: with replica.lag.time.max.ms at 1 s, a
+// follower whose fetches are held while records keep coming leaves the ISR
+// through the leader's AlterPartition (it stays registered, so the
+// controller does not fence it), acks=all goes on with the two others, and
+// once it fetches again it catches up and rejoins; stopped and restarted,
+// it rejoins again and holds the same batches.
+func TestReplicationISRShrinkExpand(t *testing.T) {
+	var held [4]atomic.Bool
+	c := brokertest.StartCluster(t, 3, func(cfg *broker.Config) {
+		cfg.ReplicaLagTimeMax = time.Second
+		id := cfg.BrokerID
+		cfg.HoldReplicaFetches = func() bool { return held[id].Load() }
+	})
+	if err := c.Brokers[0].CreateTopic("isr", 1, 3, map[string]string{"min.insync.replicas": "2"}); err != nil {
+		t.Fatal(err)
+	}
+	tp := c.WaitLeaders("isr").Partitions[0]
+	follower := tp.Replicas[0]
+	if follower == tp.Leader {
+		follower = tp.Replicas[1]
+	}
+	seed := c.Brokers[tp.Leader-1].Addr()
+	inISR := func(want bool) func(*cluster.Image) bool {
+		return func(img *cluster.Image) bool {
+			// A broker just restarted may not have the topic yet.
+			t := img.Topic("isr")
+			return t != nil && slices.Contains(t.Partitions[0].ISR, follower) == want
+		}
+	}
+	start := time.Now()
+	held[follower].Store(true)
+	total := 0
+	for !inISR(false)(c.Wait("any image", func(*cluster.Image) bool { return true })) {
+		if acked := produceValues(t, seed, "isr", total, total+50); len(acked) != 50 {
+			t.Fatalf("%d of 50 acknowledged while broker %d lagged", len(acked), follower)
+		}
+		total += 50
+		if total > 100_000 {
+			t.Fatalf("broker %d still in the ISR after %d records", follower, total)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p := c.Wait("any image", func(*cluster.Image) bool { return true }).Topic("isr").Partitions[0]
+	t.Logf("%v: broker %d left the ISR after %d records: ISR %v at partition epoch %d", time.Since(start), follower, total, p.ISR, p.PartitionEpoch)
+	if acked := produceValues(t, seed, "isr", total, total+500); len(acked) != 500 {
+		t.Fatalf("%d of 500 acknowledged with broker %d out of the ISR", len(acked), follower)
+	}
+	total += 500
+	held[follower].Store(false)
+	c.Wait("the follower back in the ISR", inISR(true))
+	t.Logf("%v: broker %d rejoined the ISR", time.Since(start), follower)
+	if n := waitReplicasIdentical(t, c, "isr"); n != int64(total) {
+		t.Fatalf("replicas hold %d records, want %d", n, total)
+	}
+
+	if err := c.Brokers[follower-1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Brokers[follower-1] = nil
+	c.Wait("the stopped follower out of the ISR", inISR(false))
+	t.Logf("%v: broker %d stopped and out of the ISR", time.Since(start), follower)
+	if acked := produceValues(t, seed, "isr", total, total+500); len(acked) != 500 {
+		t.Fatalf("%d of 500 acknowledged with broker %d stopped", len(acked), follower)
+	}
+	total += 500
+	c.Start(follower)
+	c.Wait("the restarted follower back in the ISR", inISR(true))
+	t.Logf("%v: broker %d restarted and back in the ISR", time.Since(start), follower)
+	if n := waitReplicasIdentical(t, c, "isr"); n != int64(total) {
+		t.Fatalf("replicas hold %d records after the restart, want %d", n, total)
+	}
+	if seen := consumeDistinct(t, seed, "isr", 1, total); len(seen) != total {
+		t.Fatalf("consumed %d distinct values, want %d", len(seen), total)
 	}
 }

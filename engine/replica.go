@@ -54,6 +54,15 @@ type replica struct {
 	// hw is the core's high watermark, read without mu; -1 while no core
 	// runs (partition.highWatermark is then the local one).
 	hw atomic.Int64
+	// lagMax is the broker's replica.lag.time.max.ms, set with the core.
+	lagMax time.Duration
+}
+
+// coreConfig is the ISR core's view of the topic's current settings:
+// min.insync.replicas may change through the controller at any time, so
+// the leader's checks read it afresh.
+func (p *partition) coreConfig(lagMax time.Duration) replication.Config {
+	return replication.Config{MinInsyncReplicas: int(p.config().MinInsyncReplicas), ReplicaLagTimeMax: lagMax}
 }
 
 // replicaTickInterval is how often leaders check their followers' lag: a
@@ -100,38 +109,39 @@ func logEpochs(l *segment.Log) replication.Epochs {
 // resetCoreLocked makes p's ISR core match role r (p.mu held): a new
 // Leader at a new leader epoch, Update at a new partition epoch, a new
 // Follower at a new leader or epoch, no core for one replica or no leader.
-func (p *partition) resetCoreLocked(r *partitionRole, self int32, lagMax time.Duration) error {
+// It reports whether the high watermark moved up (a committed ISR shrink),
+// for the caller to wake parked operations once p.mu is released.
+func (p *partition) resetCoreLocked(r *partitionRole, self int32, lagMax time.Duration) (bool, error) {
 	c := &p.repl
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	kept := max(c.hw.Load(), 0)
+	c.lagMax = lagMax
 	switch {
 	case len(r.Replicas) <= 1 || r.Leader < 0:
 		c.leader, c.follower = nil, nil
 		c.hw.Store(-1)
-		return nil
+		return false, nil
 	case r.leads && c.leader != nil && c.leader.LeaderEpoch() == r.LeaderEpoch:
 		if err := c.leader.Update(stateOf(r)); err != nil {
-			return fmt.Errorf("%w: %s-%d: %w", ErrInvalidRequest, p.topic, p.id, err)
+			return false, fmt.Errorf("%w: %s-%d: %w", ErrInvalidRequest, p.topic, p.id, err)
 		}
 	case r.leads:
-		cfg := replication.Config{MinInsyncReplicas: int(p.config().MinInsyncReplicas), ReplicaLagTimeMax: lagMax}
-		l, err := replication.NewLeader(replication.ReplicaID(self), stateOf(r), p.log.LogEndOffset(), kept, cfg, time.Now())
+		l, err := replication.NewLeader(replication.ReplicaID(self), stateOf(r), p.log.LogEndOffset(), kept, p.coreConfig(lagMax), time.Now())
 		if err != nil {
-			return fmt.Errorf("%w: %s-%d: lead at epoch %d: %w", ErrInvalidRequest, p.topic, p.id, r.LeaderEpoch, err)
+			return false, fmt.Errorf("%w: %s-%d: lead at epoch %d: %w", ErrInvalidRequest, p.topic, p.id, r.LeaderEpoch, err)
 		}
 		c.leader, c.follower = l, nil
 	case c.follower != nil && c.follower.Leader() == replication.ReplicaID(r.Leader) && c.followerEpoch(r.LeaderEpoch):
-		return nil
+		return false, nil
 	default:
 		f, err := replication.NewFollower(replication.ReplicaID(self), stateOf(r), logEpochs(p.log), p.log.LogEndOffset(), kept)
 		if err != nil {
-			return fmt.Errorf("%w: %s-%d: follow at epoch %d: %w", ErrInvalidRequest, p.topic, p.id, r.LeaderEpoch, err)
+			return false, fmt.Errorf("%w: %s-%d: follow at epoch %d: %w", ErrInvalidRequest, p.topic, p.id, r.LeaderEpoch, err)
 		}
 		c.leader, c.follower = nil, f
 	}
-	c.publishLocked()
-	return nil
+	return c.publishLocked(), nil
 }
 
 // followerEpoch reports whether the follower core is at leader epoch e.
@@ -179,6 +189,7 @@ func (p *partition) checkProduce() error {
 	c := &p.repl
 	c.mu.Lock()
 	if c.leader != nil {
+		c.leader.SetConfig(p.coreConfig(c.lagMax))
 		err := c.leader.CheckProduce()
 		c.mu.Unlock()
 		return replErr(err)
@@ -215,6 +226,7 @@ func (p *partition) commitState(last int64) (bool, error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.leader != nil {
+			c.leader.SetConfig(p.coreConfig(c.lagMax))
 			done, err := c.leader.CheckCommit(last + 1)
 			return done, replErr(err)
 		}

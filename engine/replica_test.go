@@ -164,3 +164,28 @@ func TestFollowerAppendsAndTruncates(t *testing.T) {
 		t.Fatalf("Followed after truncation = %+v, want a fetch from 5", fp)
 	}
 }
+
+// TestCommittedShrinkCompletesAcksAll: an acks=all batch waiting for a
+// silent follower completes (without error) as soon as the controller's
+// shrink of the ISR to the leader arrives, not at its timeout; with
+// min.insync.replicas=2 the next acks=all is refused before the append.
+func TestCommittedShrinkCompletesAcksAll(t *testing.T) {
+	e := openClustered(t, "", nil)
+	spec := spread("shrink", 5, 1, 2, func(int) (int32, []int32) { return self, []int32{self, 2} })
+	mustApply(t, e, spec)
+	acked := make(chan ProduceResult, 1)
+	e.Produce(ProduceRequest{Topic: "shrink", Partition: 0, Acks: -1, Timeout: 10 * time.Minute, Records: makeBatch(2, 64, 1)},
+		func(r ProduceResult) { acked <- r })
+	spec.Partitions[0].ISR = []int32{self}
+	spec.Partitions[0].PartitionEpoch = 1
+	mustApply(t, e, spec)
+	if res := <-acked; res.Err != nil || res.BaseOffset != 0 {
+		t.Fatalf("acks=all after the ISR shrank to the leader: %+v", res)
+	}
+	spec.Configs = map[string]string{"min.insync.replicas": "2"}
+	spec.Partitions[0].PartitionEpoch = 2
+	mustApply(t, e, spec)
+	if res := produceOne(t, e, "shrink", 0, -1); !errors.Is(res.Err, ErrNotEnoughReplicas) {
+		t.Fatalf("acks=all with ISR [1] and min.insync.replicas 2: %v, want ErrNotEnoughReplicas", res.Err)
+	}
+}

@@ -335,9 +335,9 @@ func (e *Engine) applyLimits(t *topic) {
 // setRole gives p role r as seen from broker self. A new leader epoch is
 // recorded in the epoch checkpoint at the log end offset before any batch
 // is stamped with it (under mu, so no append comes between), and the ISR
-// core follows the role (replica.go). The same role
-// again changes nothing. Losing leadership wakes parked operations so they
-// answer ErrNotLeader.
+// core follows the role (replica.go). The same role again changes nothing.
+// Losing leadership wakes parked operations so they answer ErrNotLeader, and
+// so does a committed ISR change that moves the high watermark.
 func (p *partition) setRole(r PartitionRole, self int32, lagMax time.Duration) error {
 	p.mu.Lock()
 	cur := p.role.Load()
@@ -356,9 +356,9 @@ func (p *partition) setRole(r PartitionRole, self int32, lagMax time.Duration) e
 		}
 	}
 	p.role.Store(next)
-	err := p.resetCoreLocked(next, self, lagMax)
+	moved, err := p.resetCoreLocked(next, self, lagMax)
 	p.mu.Unlock()
-	if cur != nil && cur.leads && !next.leads {
+	if moved || (cur != nil && cur.leads && !next.leads) {
 		p.watchers.wake()
 	}
 	return err
