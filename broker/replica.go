@@ -139,7 +139,7 @@ func (m *member) fetchFrom(leader int32, stop <-chan struct{}) {
 				parts = append(parts, f)
 			}
 		}
-		if hold := m.b.cfg.HoldReplicaFetches; hold != nil && hold() {
+		if m.held() {
 			parts = nil
 		}
 		var err error
@@ -169,6 +169,12 @@ func (m *member) fetchFrom(leader int32, stop <-chan struct{}) {
 		case <-time.After(fetcherCheckInterval):
 		}
 	}
+}
+
+// held reports whether the HoldReplicaFetches test hook holds fetches now.
+func (m *member) held() bool {
+	hold := m.b.cfg.HoldReplicaFetches
+	return hold != nil && hold()
 }
 
 // dialBroker connects to broker id's native listener as the metadata has it.
@@ -206,6 +212,9 @@ func (m *member) replicateOnce(c *peerConn, parts []engine.FollowedPartition) (p
 	var resp wire.FetchResponse
 	if err := c.call(q, &resp, fetchMaxWait+peerTimeout); err != nil {
 		return false, err
+	}
+	if m.held() {
+		return false, nil // a long poll that returned after the hold began
 	}
 	if resp.ErrorCode != wire.None || len(resp.Topics) != len(parts) {
 		return false, fmt.Errorf("fetch answered %v with %d topics for %d asked", resp.ErrorCode, len(resp.Topics), len(parts))

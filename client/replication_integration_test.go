@@ -311,3 +311,83 @@ func TestReplicationISRShrinkExpand(t *testing.T) {
 		t.Fatalf("consumed %d distinct values, want %d", len(seen), total)
 	}
 }
+
+// TestReplicationTruncatesDivergentTail: the leader takes acks=1 records
+// its followers never fetch (their fetches are held), then stops; a
+// follower is elected and takes acks=all records at the same offsets. The
+// old leader, restarted, must drop its divergent tail (OffsetForLeaderEpoch,
+// then truncation) and copy the new leader's records: afterwards every
+// replica holds the same batches, and every acks=all value is read.
+// (The hold drops a follower's fetch answers from the moment it is set, so
+// the followers end exactly at the acks=all records.)
+func TestReplicationTruncatesDivergentTail(t *testing.T) {
+	var held [4]atomic.Bool
+	c := brokertest.StartCluster(t, 3, func(cfg *broker.Config) {
+		id := cfg.BrokerID
+		cfg.HoldReplicaFetches = func() bool { return held[id].Load() }
+	})
+	if err := c.Brokers[0].CreateTopic("div", 1, 3, map[string]string{"min.insync.replicas": "2"}); err != nil {
+		t.Fatal(err)
+	}
+	old := c.WaitLeaders("div").Partitions[0].Leader
+	oldSeed := c.Brokers[old-1].Addr()
+	seed := c.Brokers[old%3].Addr()
+	acked := produceValues(t, oldSeed, "div", 0, 1000)
+	if len(acked) != 1000 {
+		t.Fatalf("%d of 1000 acks=all records acknowledged", len(acked))
+	}
+	waitReplicasIdentical(t, c, "div")
+	for id := range held {
+		held[id].Store(int32(id) != old)
+	}
+	p, err := client.NewProducer(client.SeedBrokers(oldSeed), fastRetries(), client.RequiredAcks(client.AcksLeader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1000; i < 1500; i++ {
+		v := []byte(strconv.Itoa(i))
+		p.Produce(ctxFor(t), &client.Record{Topic: "div", Value: v}, nil)
+	}
+	if err := p.Flush(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	tail, err := c.Brokers[old-1].Engine().DescribeReplica("div", 0)
+	if err != nil || tail.LogEnd != 1500 || tail.HighWatermark != 1000 {
+		t.Fatalf("old leader before it stops: %+v %v; want log end 1500, high watermark 1000", tail, err)
+	}
+	if err := c.Brokers[old-1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Brokers[old-1] = nil
+	c.Wait("a new leader of div", func(img *cluster.Image) bool {
+		l := img.Topic("div").Partitions[0].Leader
+		return l >= 0 && l != old
+	})
+	for id := range held {
+		held[id].Store(false)
+	}
+	more := produceValues(t, seed, "div", 2000, 2800)
+	if len(more) != 800 {
+		t.Fatalf("%d of 800 acks=all records acknowledged by the new leader", len(more))
+	}
+	c.Start(old)
+	c.Wait("the old leader back in the ISR", func(img *cluster.Image) bool {
+		t := img.Topic("div")
+		return t != nil && slices.Contains(t.Partitions[0].ISR, old)
+	})
+	if total := waitReplicasIdentical(t, c, "div"); total != 1800 {
+		t.Fatalf("replicas hold %d records, want 1800 (the old leader's 500 acks=1 records dropped)", total)
+	}
+	seen := consumeDistinct(t, seed, "div", 1, 1800)
+	for _, v := range slices.Concat(acked, more) {
+		if !seen[v] {
+			t.Errorf("acks=all value %d lost", v)
+		}
+	}
+	for v := range seen {
+		if v >= 1000 && v < 1500 {
+			t.Errorf("acks=1 value %d of the dropped tail was read", v)
+		}
+	}
+}
