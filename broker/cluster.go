@@ -22,6 +22,8 @@ package broker
 //     longer has are removed, but only once this broker is unfenced, i.e.
 //     caught up with the metadata log, so a restart with a stale image
 //     never deletes a topic it has not yet heard of being re-created.
+//   - Replication (replica.go). Fetchers copy the partitions followed here
+//     from their leaders; leaders' ISR changes go to AlterPartition.
 //   - Controlled shutdown. Close first asks the controller to fence the
 //     broker (leadership moves away), then stops serving.
 //   - Creates, deletes and producer-id blocks go to the controller
