@@ -75,6 +75,24 @@ type member struct {
 	wg       sync.WaitGroup
 }
 
+// rateLog logs at most one line every 5 s, so a condition that lasts (a
+// controller or a leader out of reach) does not flood the log.
+type rateLog struct {
+	broker int32
+	last   time.Time
+}
+
+func (m *member) newRateLog() *rateLog { return &rateLog{broker: m.b.cfg.BrokerID} }
+
+// printf logs "spate broker N: " and the message unless one was logged in
+// the last 5 s.
+func (r *rateLog) printf(format string, args ...any) {
+	if time.Since(r.last) >= 5*time.Second {
+		r.last = time.Now()
+		log.Printf("spate broker %d: "+format, append([]any{r.broker}, args...)...)
+	}
+}
+
 // heartbeatInterval is how often a member heartbeats: a third of the
 // session timeout, so two lost heartbeats do not fence it, within Kafka's
 // default 2 s.
@@ -147,13 +165,7 @@ func (m *member) heartbeatLoop() {
 	defer m.wg.Done()
 	every := heartbeatInterval(m.b.cfg.SessionTimeout)
 	var inUseSince time.Time
-	var lastLog time.Time
-	logEvery := func(format string, args ...any) {
-		if time.Since(lastLog) >= 5*time.Second {
-			lastLog = time.Now()
-			log.Printf("spate broker %d: "+format, append([]any{m.b.cfg.BrokerID}, args...)...)
-		}
-	}
+	logEvery := m.newRateLog().printf
 	for {
 		if err := m.node.Err(); err != nil {
 			m.fail(fmt.Errorf("broker: metadata node stopped: %w", err))

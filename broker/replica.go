@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"sync"
 	"time"
@@ -126,7 +125,7 @@ func (m *member) fetchFrom(leader int32, stop <-chan struct{}) {
 			c.close()
 		}
 	}()
-	var lastLog time.Time
+	logEvery := m.newRateLog()
 	for {
 		select {
 		case <-stop:
@@ -148,16 +147,13 @@ func (m *member) fetchFrom(leader int32, stop <-chan struct{}) {
 		}
 		if err == nil && c != nil && len(parts) > 0 {
 			var progress bool
-			progress, err = m.replicateOnce(c, parts)
+			progress, err = m.replicateOnce(c, parts, logEvery)
 			if err == nil && progress {
 				continue
 			}
 		}
 		if err != nil {
-			if time.Since(lastLog) > 5*time.Second {
-				lastLog = time.Now()
-				log.Printf("spate broker %d: replicating from broker %d: %v (retrying)", m.b.cfg.BrokerID, leader, err)
-			}
+			logEvery.printf("replicating from broker %d: %v (retrying)", leader, err)
 			if c != nil {
 				c.close()
 				c = nil
@@ -193,7 +189,7 @@ func (m *member) dialBroker(id int32) (*peerConn, error) {
 // replicateOnce sends one epoch query (if any partition is truncating) or
 // one fetch, and applies the answer. progress is false when every
 // partition failed, so the caller waits before asking again.
-func (m *member) replicateOnce(c *peerConn, parts []engine.FollowedPartition) (progress bool, err error) {
+func (m *member) replicateOnce(c *peerConn, parts []engine.FollowedPartition, logEvery *rateLog) (progress bool, err error) {
 	e := m.b.engine
 	var truncating []engine.FollowedPartition
 	for _, f := range parts {
@@ -202,7 +198,7 @@ func (m *member) replicateOnce(c *peerConn, parts []engine.FollowedPartition) (p
 		}
 	}
 	if len(truncating) > 0 {
-		return m.queryEpochs(c, truncating)
+		return m.queryEpochs(c, truncating, logEvery)
 	}
 	q := &wire.FetchRequest{ReplicaID: m.b.cfg.BrokerID, MaxWaitMs: int32(fetchMaxWait / time.Millisecond), MinBytes: 1, MaxBytes: fetchMaxBytes}
 	for _, f := range parts {
@@ -227,12 +223,12 @@ func (m *member) replicateOnce(c *peerConn, parts []engine.FollowedPartition) (p
 		pr := t.Partitions[0]
 		if pr.ErrorCode != wire.None {
 			if pr.ErrorCode == wire.OffsetOutOfRange {
-				log.Printf("spate broker %d: %s-%d: leader %d has no offset %d at epoch %d", m.b.cfg.BrokerID, f.Topic, f.Partition, f.Leader, f.FetchOffset, f.LeaderEpoch)
+				logEvery.printf("%s-%d: leader %d has no offset %d at epoch %d", f.Topic, f.Partition, f.Leader, f.FetchOffset, f.LeaderEpoch)
 			}
 			continue
 		}
 		if _, err := e.AppendFollower(f.Topic, f.Partition, f.LeaderEpoch, pr.Records, pr.HighWatermark); err != nil && !errors.Is(err, engine.ErrNotLeader) {
-			log.Printf("spate broker %d: %s-%d: append from leader %d: %v", m.b.cfg.BrokerID, f.Topic, f.Partition, f.Leader, err)
+			logEvery.printf("%s-%d: append from leader %d: %v", f.Topic, f.Partition, f.Leader, err)
 			continue
 		}
 		progress = true
@@ -242,7 +238,7 @@ func (m *member) replicateOnce(c *peerConn, parts []engine.FollowedPartition) (p
 
 // queryEpochs asks the leader where each truncating partition's epoch ends
 // and truncates accordingly.
-func (m *member) queryEpochs(c *peerConn, parts []engine.FollowedPartition) (progress bool, err error) {
+func (m *member) queryEpochs(c *peerConn, parts []engine.FollowedPartition, logEvery *rateLog) (progress bool, err error) {
 	q := &wire.EpochQueryRequest{ReplicaID: m.b.cfg.BrokerID}
 	for _, f := range parts {
 		q.Topics = append(q.Topics, wire.EpochQueryTopic{Name: f.Topic, Partitions: []wire.EpochQueryPartition{
@@ -266,7 +262,7 @@ func (m *member) queryEpochs(c *peerConn, parts []engine.FollowedPartition) (pro
 		}
 		if err := m.b.engine.TruncateFollower(f.Topic, f.Partition, f.LeaderEpoch, a.LeaderEpoch, a.EndOffset); err != nil {
 			if !errors.Is(err, engine.ErrNotLeader) {
-				log.Printf("spate broker %d: %s-%d: truncating for leader %d at epoch %d: %v", m.b.cfg.BrokerID, f.Topic, f.Partition, f.Leader, f.LeaderEpoch, err)
+				logEvery.printf("%s-%d: truncating for leader %d at epoch %d: %v", f.Topic, f.Partition, f.Leader, f.LeaderEpoch, err)
 			}
 			continue
 		}
