@@ -425,8 +425,9 @@ func (e *Engine) TruncateFollower(topic string, id, leaderEpoch, epoch int32, en
 // AppendFollower appends the batches of a fetch answer verbatim to the
 // partition followed at leaderEpoch and takes the leader's high watermark
 // hw. Batches wholly below the log end are skipped and a batch cut short at
-// the end of records is ignored; any other batch must start at the log end
-// and pass its CRC. It returns the bytes appended. Errors: ErrNotLeader
+// the end of records is ignored; any other batch must start at the log end,
+// pass its CRC and carry no leader epoch older than the checkpoint's
+// newest. It returns the bytes appended. Errors: ErrNotLeader
 // (no longer followed at that epoch), ErrCorruptMessage, ErrStorage,
 // ErrDiskFull.
 func (e *Engine) AppendFollower(topic string, id, leaderEpoch int32, records []byte, hw int64) (int, error) {
@@ -459,7 +460,15 @@ func (p *partition) appendVerbatimLocked(records []byte) (int, error) {
 		if err := b.ValidateStored(); err != nil {
 			return n, fmt.Errorf("%w: %s-%d: fetched batch at offset %d: %w", ErrCorruptMessage, p.topic, p.id, b.BaseOffset(), err)
 		}
-		if latest, _ := epochs.Latest(); b.PartitionLeaderEpoch() > latest {
+		latest, _ := epochs.Latest()
+		switch end := p.log.LogEndOffset(); {
+		case b.BaseOffset() != end:
+			return n, fmt.Errorf("%w: %s-%d: fetched batch [%d, %d] does not start at the log end %d", ErrCorruptMessage, p.topic, p.id, b.BaseOffset(), b.LastOffset(), end)
+		case b.PartitionLeaderEpoch() < latest:
+			// A log that truncated right never gets an older epoch's batch.
+			return n, fmt.Errorf("%w: %s-%d: fetched batch at offset %d has leader epoch %d, the checkpoint is at %d", ErrCorruptMessage, p.topic, p.id, b.BaseOffset(), b.PartitionLeaderEpoch(), latest)
+		}
+		if b.PartitionLeaderEpoch() > latest {
 			if err := epochs.Assign(b.PartitionLeaderEpoch(), b.BaseOffset()); err != nil {
 				return n, fmt.Errorf("%w: %s-%d: record leader epoch %d from offset %d: %w", ErrStorage, p.topic, p.id, b.PartitionLeaderEpoch(), b.BaseOffset(), err)
 			}
