@@ -67,6 +67,9 @@ func waitReplicasIdentical(t *testing.T, c *brokertest.Cluster, topic string) in
 func replicasIdentical(c *brokertest.Cluster, topic string) (int64, string) {
 	img := c.Wait("any image", func(*cluster.Image) bool { return true })
 	tp := img.Topic(topic)
+	if tp == nil {
+		return 0, "the first running broker does not know the topic yet"
+	}
 	var total int64
 	for part, p := range tp.Partitions {
 		var want *engine.ReplicaEnd
@@ -177,13 +180,15 @@ func TestReplicationLeaderFailover(t *testing.T) {
 	var mu sync.Mutex
 	acked := map[int]bool{}
 	var failed atomic.Int64
+	var firstErr atomic.Pointer[string] // callbacks may run after the test body; t.Logf may not
 	produce := func(from, to int) {
 		for i := from; i < to; i++ {
 			v := []byte(strconv.Itoa(i))
 			p.Produce(ctxFor(t), &client.Record{Topic: "fo", Value: v}, func(_ *client.Record, err error) {
 				if err != nil {
 					if failed.Add(1) == 1 {
-						t.Logf("first failure, value %d: %v", i, err)
+						msg := fmt.Sprintf("value %d: %v", i, err)
+						firstErr.Store(&msg)
 					}
 					return
 				}
@@ -214,7 +219,8 @@ func TestReplicationLeaderFailover(t *testing.T) {
 	}
 	c.Start(old)
 	c.Wait("the old leader back in the ISR", func(img *cluster.Image) bool {
-		return slices.Contains(img.Topic("fo").Partitions[0].ISR, old)
+		t := img.Topic("fo") // nil while a restarted broker catches up
+		return t != nil && slices.Contains(t.Partitions[0].ISR, old)
 	})
 	produce(5000, 6000)
 	if err := p.Flush(ctxFor(t)); err != nil {
@@ -225,6 +231,9 @@ func TestReplicationLeaderFailover(t *testing.T) {
 	n := len(acked)
 	mu.Unlock()
 	t.Logf("%d acknowledged, %d failed, %d records in every replica", n, failed.Load(), total)
+	if msg := firstErr.Load(); msg != nil {
+		t.Logf("first failure: %s", *msg)
+	}
 	if n < 5000 {
 		t.Fatalf("only %d of 6000 records acknowledged", n)
 	}
