@@ -417,8 +417,10 @@ func (e *Engine) TruncateFollower(topic string, id, leaderEpoch, epoch int32, en
 			// Unreachable: TruncateTo cuts at or below t.To.
 			return fmt.Errorf("%w: %s-%d: log ends at %d after truncating to %d", ErrStorage, p.topic, p.id, p.log.LogEndOffset(), t.To)
 		}
-		p.producers = producerStates{} // rebuilt from the batches that come next
-		return nil
+		// The producer state may name batches that are gone: replay the
+		// log that stays, as at open.
+		p.producers = producerStates{}
+		return p.rebuildProducers()
 	})
 }
 

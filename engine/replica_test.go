@@ -189,3 +189,40 @@ func TestCommittedShrinkCompletesAcksAll(t *testing.T) {
 		t.Fatalf("acks=all with ISR [1] and min.insync.replicas 2: %v, want ErrNotEnoughReplicas", res.Err)
 	}
 }
+
+// TestFollowerProducerStateAcrossFailover: a follower rebuilds the
+// idempotent-producer state from the batches it copies and, after a
+// truncation, from the log that stays; once it leads, a producer's retry
+// of a batch it holds is a duplicate and the retry of a truncated one is
+// appended anew.
+func TestFollowerProducerStateAcrossFailover(t *testing.T) {
+	e := openClustered(t, "", nil)
+	place := func(leader int32) func(int) (int32, []int32) {
+		return func(int) (int32, []int32) { return leader, []int32{2, self} }
+	}
+	mustApply(t, e, spread("idem", 7, 1, 1, place(2)))
+	stamp := func(b []byte, base int64) []byte {
+		rb := record.Batch(b)
+		rb.SetBaseOffset(base)
+		rb.SetPartitionLeaderEpoch(1)
+		return b
+	}
+	b0, b1 := stamp(idemBatch(9, 0, 0, 2), 0), stamp(idemBatch(9, 0, 2, 2), 2)
+	if _, err := e.AppendFollower("idem", 0, 1, slices.Concat(b0, b1), 0); err != nil {
+		t.Fatal(err)
+	}
+	// Leader 2 re-elected at epoch 2 ended epoch 1 at 2: b1 goes.
+	mustApply(t, e, spread("idem", 7, 1, 2, place(2)))
+	if err := e.TruncateFollower("idem", 0, 2, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	// Then this broker leads at epoch 3, with the ISR of itself alone.
+	lead := spread("idem", 7, 1, 3, place(self))
+	lead.Partitions[0].ISR = []int32{self}
+	mustApply(t, e, lead)
+	wantBase(t, "retry of the batch the follower kept", produceIdem(t, e, "idem", 9, 0, 0, 2), 0)
+	wantBase(t, "retry of the truncated batch", produceIdem(t, e, "idem", 9, 0, 2, 2), 2)
+	if end := logEnd(t, e, "idem"); end != 4 {
+		t.Fatalf("log end %d, want 4 (one copy of each batch)", end)
+	}
+}
