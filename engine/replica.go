@@ -203,8 +203,9 @@ func (p *partition) checkProduce() error {
 	return nil
 }
 
-// appended tells a leading core the log end after a local append and
-// reports whether the high watermark moved.
+// appended tells a leading core the log end after a local append (with an
+// ISR of the leader alone the high watermark follows); produce wakes the
+// parked operations after every append anyway.
 func (p *partition) appended() {
 	c := &p.repl
 	if c.hw.Load() < 0 {
