@@ -68,6 +68,10 @@ func New(cfg Config) (*Broker, error) {
 			return b.member.createTopic(name, partitions, -1, configs)
 		}
 		ecfg.AllocateProducerIDs = func() (int64, int32, error) { return b.member.allocateProducerIDs() }
+		ecfg.AlterPartitionHook = func(topic string, partition, leader, leaderEpoch, partitionEpoch int32, isr []int32) error {
+			return b.member.alterPartition(topic, partition, leader, leaderEpoch, partitionEpoch, isr)
+		}
+		ecfg.ReplicaLagTimeMax = cfg.ReplicaLagTimeMax
 	}
 	e, err := engine.Open(ecfg)
 	if err != nil {

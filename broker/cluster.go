@@ -22,6 +22,8 @@ package broker
 //     longer has are removed, but only once this broker is unfenced, i.e.
 //     caught up with the metadata log, so a restart with a stale image
 //     never deletes a topic it has not yet heard of being re-created.
+//   - Replication (replica.go). Fetchers copy the partitions followed here
+//     from their leaders; leaders' ISR changes go to AlterPartition.
 //   - Controlled shutdown. Close first asks the controller to fence the
 //     broker (leadership moves away), then stops serving.
 //   - Creates, deletes and producer-id blocks go to the controller
@@ -73,6 +75,24 @@ type member struct {
 	wg       sync.WaitGroup
 }
 
+// rateLog logs at most one line every 5 s, so a condition that lasts (a
+// controller or a leader out of reach) does not flood the log.
+type rateLog struct {
+	broker int32
+	last   time.Time
+}
+
+func (m *member) newRateLog() *rateLog { return &rateLog{broker: m.b.cfg.BrokerID} }
+
+// printf logs "spate broker N: " and the message unless one was logged in
+// the last 5 s.
+func (r *rateLog) printf(format string, args ...any) {
+	if time.Since(r.last) >= 5*time.Second {
+		r.last = time.Now()
+		log.Printf("spate broker %d: "+format, append([]any{r.broker}, args...)...)
+	}
+}
+
 // heartbeatInterval is how often a member heartbeats: a third of the
 // session timeout, so two lost heartbeats do not fence it, within Kafka's
 // default 2 s.
@@ -119,9 +139,10 @@ func (m *member) setProblem(s string) {
 
 // start runs the registration/heartbeat and roles loops.
 func (m *member) start() {
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go m.heartbeatLoop()
 	go m.rolesLoop()
+	go m.fetchersLoop()
 }
 
 // fail stops the broker's membership with err (Broker.Failed).
@@ -144,13 +165,7 @@ func (m *member) heartbeatLoop() {
 	defer m.wg.Done()
 	every := heartbeatInterval(m.b.cfg.SessionTimeout)
 	var inUseSince time.Time
-	var lastLog time.Time
-	logEvery := func(format string, args ...any) {
-		if time.Since(lastLog) >= 5*time.Second {
-			lastLog = time.Now()
-			log.Printf("spate broker %d: "+format, append([]any{m.b.cfg.BrokerID}, args...)...)
-		}
-	}
+	logEvery := m.newRateLog().printf
 	for {
 		if err := m.node.Err(); err != nil {
 			m.fail(fmt.Errorf("broker: metadata node stopped: %w", err))
@@ -295,7 +310,7 @@ func topicSpec(t *cluster.Topic) engine.TopicSpec {
 	spec := engine.TopicSpec{Name: t.Name, ID: [16]byte(t.ID), Configs: t.Configs, Partitions: make([]engine.PartitionRole, len(t.Partitions))}
 	for i, p := range t.Partitions {
 		spec.Partitions[i] = engine.PartitionRole{Partition: int32(i), Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
-			Replicas: p.Replicas, ISR: p.ISR}
+			PartitionEpoch: p.PartitionEpoch, Replicas: p.Replicas, ISR: p.ISR}
 	}
 	return spec
 }
@@ -308,12 +323,6 @@ func (m *member) createTopic(name string, partitions, replicationFactor int32, c
 	}
 	if replicationFactor <= 0 {
 		replicationFactor = m.b.cfg.DefaultReplicationFactor
-	}
-	if replicationFactor > 1 {
-		// Followers would count as in sync without holding a byte, and
-		// acks=all would acknowledge on the leader's copy alone.
-		return fmt.Errorf("%w: topic %q: replication factor %d: replicas do not copy data yet, so only 1 is accepted",
-			engine.ErrInvalidReplicationFactor, name, replicationFactor)
 	}
 	if _, err := m.node.CreateTopic(name, int(partitions), int(replicationFactor), configs); err != nil {
 		return controllerErr(err)

@@ -43,6 +43,7 @@ type Config struct {
 	SessionTimeout           time.Duration // broker.session.timeout.ms: a broker silent this long is fenced
 	Rack                     string        // broker.rack: replicas of a partition go to different racks where possible
 	DefaultReplicationFactor int32         // default.replication.factor: of auto-created topics and CreateTopics with -1
+	ReplicaLagTimeMax        time.Duration // replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR
 
 	// Defaults for new topics (each may be overridden per topic).
 	NumPartitions       int32         // num.partitions: for auto-created topics and CreateTopics with -1
@@ -87,6 +88,11 @@ type Config struct {
 	// beforeAppendWrite is engine.Config.BeforeAppendWrite: a test hook
 	// that makes one partition's disk slow; nil outside tests.
 	beforeAppendWrite func(topic string, partition int32)
+	// HoldReplicaFetches, when set and returning true, keeps this broker's
+	// follower fetchers from fetching (replica.go) while it stays
+	// registered: a test hook for a follower that falls behind without
+	// being fenced. Exported for tests in other packages; nil outside tests.
+	HoldReplicaFetches func() bool
 }
 
 // DefaultConfig returns the embedded defaults `make run` uses.
@@ -100,6 +106,7 @@ func DefaultConfig() Config {
 
 		SessionTimeout:           9 * time.Second, // Kafka's broker.session.timeout.ms
 		DefaultReplicationFactor: 1,
+		ReplicaLagTimeMax:        30 * time.Second, // Kafka's replica.lag.time.max.ms
 
 		NumPartitions:       1,    // Kafka's default
 		AutoCreateTopics:    true, // Kafka's default: `spate produce t` just works
@@ -232,6 +239,7 @@ var keys = []key{
 			return nil
 		},
 		func(c *Config) string { return c.Voters }},
+	msKey("replica.lag.time.max.ms", "a follower that has not caught up with its leader for this long is dropped from the ISR (through the controller)", false, func(c *Config) *time.Duration { return &c.ReplicaLagTimeMax }),
 	msKey("broker.session.timeout.ms", "a broker that sent the controller no heartbeat for this long is fenced and its partitions get new leaders", false, func(c *Config) *time.Duration { return &c.SessionTimeout }),
 	strKey("broker.rack", "this broker's rack: a partition's replicas are spread over racks", func(c *Config) *string { return &c.Rack }),
 	intKey("default.replication.factor", "replicas of an auto-created topic and of CreateTopics with -1", 1, func(c *Config) *int32 { return &c.DefaultReplicationFactor }),

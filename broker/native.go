@@ -118,6 +118,8 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 	case *wire.DescribeClusterRequest:
 		// The controller's liveness view takes its call lock: off the loop.
 		go func() { h.reply(r, hdr, start, h.b.describeCluster(), false) }()
+	case *wire.EpochQueryRequest:
+		h.epochQuery(r, hdr, start, q)
 	case *wire.FindCoordinatorRequest:
 		h.findCoordinator(r, hdr, start, q)
 	case *wire.JoinGroupRequest:
@@ -149,6 +151,7 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 var servedAPIs = served(wire.APIVersionsKey, wire.MetadataKey, wire.CreateTopicsKey, wire.DeleteTopicsKey,
 	wire.ProduceKey, wire.FetchKey, wire.ListOffsetsKey, wire.InitProducerIDKey,
 	wire.DescribeConfigsKey, wire.AlterConfigsKey, wire.DeleteRecordsKey, wire.CreatePartitionsKey, wire.DescribeClusterKey,
+	wire.OffsetForLeaderEpochKey,
 	wire.FindCoordinatorKey, wire.JoinGroupKey, wire.SyncGroupKey, wire.HeartbeatKey, wire.LeaveGroupKey,
 	wire.OffsetCommitKey, wire.OffsetFetchKey, wire.ListGroupsKey, wire.DescribeGroupsKey, wire.DeleteGroupsKey)
 
@@ -233,6 +236,12 @@ func codeOf(err error) wire.ErrorCode {
 		return wire.InvalidRequiredAcks
 	case errors.Is(err, engine.ErrNotEnoughReplicas):
 		return wire.NotEnoughReplicas
+	case errors.Is(err, engine.ErrNotEnoughReplicasAfterAppend):
+		return wire.NotEnoughReplicasAfterAppend
+	case errors.Is(err, engine.ErrFencedLeaderEpoch):
+		return wire.FencedLeaderEpoch
+	case errors.Is(err, engine.ErrUnknownLeaderEpoch):
+		return wire.UnknownLeaderEpoch
 	case errors.Is(err, engine.ErrNotLeader):
 		return wire.NotLeader
 	case errors.Is(err, engine.ErrNotController):

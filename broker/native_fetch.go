@@ -61,8 +61,15 @@ func (h *nativeHandler) fetch(r *netio.Responder, hdr wire.RequestHeader, start 
 		for _, p := range t.Partitions {
 			op.req.Partitions = append(op.req.Partitions, engine.FetchPartition{
 				Topic: t.Name, Partition: p.Partition, Offset: p.FetchOffset, MaxBytes: p.PartitionMaxBytes,
+				LeaderEpoch: p.CurrentLeaderEpoch,
 			})
 		}
+	}
+	if q.ReplicaID >= 0 {
+		// A follower (replica.go): past the high watermark, recorded in
+		// the leader's ISR core.
+		h.b.engine.ReplicaFetch(q.ReplicaID, op.req, op.doneFn)
+		return
 	}
 	h.b.engine.Fetch(op.req, op.doneFn)
 }

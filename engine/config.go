@@ -46,6 +46,16 @@ type Config struct {
 	// (the controller's, Kafka's KIP-730) instead of the producer_id_block
 	// file: ids [first, first+count) are this broker's alone.
 	AllocateProducerIDs func() (first int64, count int32, err error)
+	// AlterPartitionHook, when set, sends a partition leader's ISR change
+	// to the controller (Kafka's AlterPartition, KIP-497) and returns once
+	// it is committed or refused; the committed state comes back through
+	// ApplyTopic. It is called from a goroutine of its own, never under an
+	// engine lock (replica.go). Without it the ISR never changes.
+	AlterPartitionHook func(topic string, partition, leader, leaderEpoch, partitionEpoch int32, isr []int32) error
+	// ReplicaLagTimeMax is replica.lag.time.max.ms: how long a follower may
+	// go without catching up before its leader asks to drop it from the
+	// ISR. 0 means Kafka's default, 30 s.
+	ReplicaLagTimeMax time.Duration
 	// DefaultPartitions is used by CreateTopic with -1 and by auto-creation.
 	DefaultPartitions int32
 	// Topic holds the defaults of every topic config (overridable per topic).

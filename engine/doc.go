@@ -52,16 +52,19 @@
 //	no role    no (ErrNotLeader)                   opened from topics.json at Open
 //	leader     produce, fetch, ListOffsets,         ApplyTopic with Leader == BrokerID
 //	           DeleteRecords
-//	follower   no (ErrNotLeader); issue 13 feeds    ApplyTopic with another leader (or -1)
-//	           it with AppendVerbatim
+//	follower   no (ErrNotLeader); the broker's      ApplyTopic with another leader (or -1)
+//	           fetcher feeds it (AppendFollower)
 //
 // A leader stamps its role's LeaderEpoch into every batch and, when the epoch
 // grows, records (epoch, log end offset) in the partition's epoch checkpoint
-// before the first such batch. acks=all refuses with ErrNotEnoughReplicas
-// while the role's ISR is smaller than min.insync.replicas; the high
-// watermark is still the local one (replication is issue 13). Losing
-// leadership answers parked acks=all produces and long-poll fetches with
-// ErrNotLeader. A partition not hosted here is a nil entry of its topic;
+// before the first such batch. A partition with more than one replica runs
+// the ISR core of package replication (replica.go): the leader's high
+// watermark is the smallest log end of its ISR, acks=all waits for it and
+// refuses with ErrNotEnoughReplicas while the committed ISR is smaller than
+// min.insync.replicas; followers append the leader's batches verbatim and
+// truncate at a new leader epoch. With one replica the high watermark is
+// the local one. Losing leadership answers parked acks=all produces and
+// long-poll fetches with ErrNotLeader. A partition not hosted here is a nil entry of its topic;
 // lookups answer ErrNotLeader for it, and every loop over partitions skips
 // it. Describe reports the metadata's leader, epoch, replicas and ISR for
 // every partition (-1 offsets where not hosted; leader -1 until the first

@@ -156,6 +156,9 @@ func Open(cfg Config) (*Engine, error) {
 	e.every(cfg.RetentionCheckInterval, func(now time.Time) { e.ApplyRetention(now) })
 	e.every(cfg.CompactionCheckInterval, func(now time.Time) { e.Compact(now) })
 	e.every(cfg.LogDirCheckInterval, func(time.Time) { e.logDir.refresh() })
+	if cfg.Clustered {
+		e.every(replicaTickInterval(cfg.ReplicaLagTimeMax), e.tickReplicas)
+	}
 	return e, nil
 }
 

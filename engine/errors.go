@@ -81,3 +81,20 @@ var (
 	// answers NOT_CONTROLLER.
 	ErrNotController = errors.New("engine: not the controller")
 )
+
+// Replication errors (cluster mode, replica.go).
+var (
+	// ErrNotEnoughReplicasAfterAppend: an acks=all batch reached the high
+	// watermark after the ISR shrank below min.insync.replicas; it is in
+	// the log, but the producer is not told it succeeded
+	// (NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+	ErrNotEnoughReplicasAfterAppend = errors.New("engine: not enough replicas after append")
+	// ErrFencedLeaderEpoch: a follower's fetch or epoch query carries a
+	// leader epoch older than the leader's (FENCED_LEADER_EPOCH): it
+	// learns the new epoch from the metadata first.
+	ErrFencedLeaderEpoch = errors.New("engine: fenced leader epoch")
+	// ErrUnknownLeaderEpoch: a follower's request carries a leader epoch
+	// newer than this leader's (UNKNOWN_LEADER_EPOCH): this broker has
+	// not applied the election yet, or was deposed.
+	ErrUnknownLeaderEpoch = errors.New("engine: unknown leader epoch")
+)

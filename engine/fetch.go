@@ -46,6 +46,9 @@ type FetchPartition struct {
 	Partition int32
 	Offset    int64 // first offset wanted
 	MaxBytes  int32 // cap for this partition (KIP-74 applies)
+	// LeaderEpoch is the leader epoch a follower believes in; only
+	// ReplicaFetch reads it (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH).
+	LeaderEpoch int32
 }
 
 // FetchResult answers a FetchRequest. The caller owns it until it calls
@@ -58,6 +61,9 @@ type FetchResult struct {
 	parts    []*partition // looked up once; nil where the lookup failed
 	minBytes int64
 	maxBytes int64
+	// replica is the follower's broker id for ReplicaFetch (reads up to
+	// the log end), -1 for a consumer (up to the high watermark).
+	replica int32
 }
 
 // FetchPartitionResult is one partition's answer.
@@ -106,11 +112,39 @@ func (r *FetchResult) releaseRanges() {
 // Fetch reads the requested partitions and calls done exactly once with the
 // result, which the caller must Release after sending it.
 func (e *Engine) Fetch(req FetchRequest, done func(*FetchResult)) {
+	e.fetch(req, -1, done)
+}
+
+// ReplicaFetch is Fetch for the follower on broker replicaID (replica.go):
+// each partition's offset is recorded as the follower's log end in the
+// leader's ISR core, at the partition's LeaderEpoch, and records are read up
+// to the log end rather than the high watermark; the result's
+// HighWatermark is the leader's. A partition led here with no follower
+// core answers ErrNotLeader; a stale or future epoch ErrFencedLeaderEpoch
+// or ErrUnknownLeaderEpoch; an offset past the log end ErrOffsetOutOfRange.
+func (e *Engine) ReplicaFetch(replicaID int32, req FetchRequest, done func(*FetchResult)) {
+	e.fetch(req, replicaID, done)
+}
+
+func (e *Engine) fetch(req FetchRequest, replica int32, done func(*FetchResult)) {
 	res := e.newFetchResult(&req)
+	res.replica = replica
 	if err := e.enter(); err != nil {
 		res.failAll(err)
 		done(res)
 		return
+	}
+	if replica >= 0 {
+		now := time.Now()
+		for i, p := range res.parts {
+			if p == nil {
+				continue
+			}
+			pr := &res.Partitions[i]
+			if err := e.followerFetched(p, replica, req.Partitions[i].LeaderEpoch, pr.Offset, now); err != nil {
+				pr.Err, res.parts[i] = err, nil
+			}
+		}
 	}
 	total, failed := res.read()
 	if req.MaxWait <= 0 || total >= res.minBytes || failed || len(res.Partitions) == 0 {
@@ -196,7 +230,7 @@ func (r *FetchResult) read() (total int64, failed bool) {
 			pr.Records.Release()
 			pr.Records = nil
 		}
-		n, err := pr.readFrom(p, remaining, total == 0)
+		n, err := pr.readFrom(p, remaining, total == 0, r.replica >= 0)
 		if err != nil {
 			pr.Err, pr.HighWatermark, pr.LogStartOffset = err, -1, -1
 			failed = true
@@ -209,8 +243,9 @@ func (r *FetchResult) read() (total int64, failed bool) {
 }
 
 // readFrom reads one partition with at most limit bytes unless first (the
-// KIP-74 exception) and returns the bytes it kept.
-func (pr *FetchPartitionResult) readFrom(p *partition, limit int64, first bool) (int64, error) {
+// KIP-74 exception), up to the log end for a follower and the high
+// watermark otherwise, and returns the bytes it kept.
+func (pr *FetchPartitionResult) readFrom(p *partition, limit int64, first, follower bool) (int64, error) {
 	if p.closed.Load() {
 		return 0, fmt.Errorf("%w: %s-%d was deleted or closed", ErrUnknownTopicOrPartition, p.topic, p.id)
 	}
@@ -227,7 +262,11 @@ func (pr *FetchPartitionResult) readFrom(p *partition, limit int64, first bool) 
 	if limit <= 0 && !first {
 		return 0, nil
 	}
-	fr, err := p.log.Read(pr.Offset, int(max(limit, 0)), pr.HighWatermark)
+	upTo := pr.HighWatermark
+	if follower {
+		upTo = p.log.LogEndOffset()
+	}
+	fr, err := p.log.Read(pr.Offset, int(max(limit, 0)), upTo)
 	if err != nil {
 		return 0, p.storageErr("fetch", pr.Offset, err)
 	}
@@ -285,7 +324,14 @@ func (d *delayedFetch) tryComplete() bool {
 // closed or is no longer led here. It reads only offsets, so idle wakes stay cheap.
 func (r *FetchResult) mayHaveMore() bool {
 	for i, p := range r.parts {
-		if p != nil && (p.closed.Load() || p.highWatermark() > r.Partitions[i].Offset || !p.leads()) {
+		if p == nil {
+			continue
+		}
+		end := p.highWatermark
+		if r.replica >= 0 {
+			end = p.log.LogEndOffset
+		}
+		if p.closed.Load() || end() > r.Partitions[i].Offset || !p.leads() {
 			return true
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/spate-io/spate/record"
 )
 
 // FuzzProduce feeds arbitrary bytes to Produce: it must never panic; a
@@ -94,6 +96,55 @@ func FuzzDecodeMeta(f *testing.F) {
 					}
 				}
 			}
+		}
+	})
+}
+
+// FuzzAppendFollower feeds arbitrary fetch answers to a follower: it never
+// panics, bad bytes are ErrCorruptMessage, and whatever it appended is
+// whole contiguous batches from the old log end, every one passing its CRC.
+func FuzzAppendFollower(f *testing.F) {
+	good := stampedBatch(3, 0, 1)
+	f.Add(slices.Clone(good))
+	f.Add(slices.Concat(good, stampedBatch(2, 3, 2)))
+	f.Add(good[:30])
+	f.Add(slices.Concat(good, good[:50]))
+	f.Add([]byte{})
+	e := openClustered(f, "", nil)
+	mustApply(f, e, spread("fol", 6, 1, 1, func(int) (int32, []int32) { return 2, []int32{2, self} }))
+	p, err := e.hosted("fol", 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		before := p.log.LogEndOffset()
+		n, err := e.AppendFollower("fol", 0, 1, slices.Clone(data), 0)
+		after := p.log.LogEndOffset()
+		if err != nil && !errors.Is(err, ErrCorruptMessage) {
+			t.Fatalf("bad input: %v, want ErrCorruptMessage", err)
+		}
+		if (n == 0) != (after == before) {
+			t.Fatalf("%d bytes appended, log end %d -> %d", n, before, after)
+		}
+		if n == 0 {
+			return
+		}
+		fr, rerr := p.log.Read(before, n, after)
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		defer fr.Release()
+		next := before
+		for b := fr.Bytes(); len(b) > 0; {
+			batch, perr := record.Parse(b)
+			if perr != nil || batch.ValidateStored() != nil || batch.BaseOffset() != next {
+				t.Fatalf("appended batch at %d: %v %v, base %d", next, perr, batch.ValidateStored(), batch.BaseOffset())
+			}
+			next = batch.NextOffset()
+			b = b[batch.Size():]
+		}
+		if next != after {
+			t.Fatalf("appended batches end at %d, log end %d", next, after)
 		}
 	})
 }

@@ -43,7 +43,10 @@ func (c *groupCore) loadGroups(parts []*partition, now time.Time) error {
 
 func (c *groupCore) loadPartition(p *partition) error {
 	var it record.Iter
-	end := p.highWatermark()
+	// To the log end, as Kafka's coordinator loads: a new leader's high
+	// watermark may lag what the previous leader committed until its
+	// followers fetch (replica.go), and its log is the one that stays.
+	end := p.log.LogEndOffset()
 	for off := p.log.LogStartOffset(); off < end; {
 		r, err := p.log.Read(off, 1<<20, end)
 		if err != nil {

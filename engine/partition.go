@@ -43,6 +43,9 @@ type partition struct {
 	// appends queues the appends that run off the caller's event loop
 	// (offloop.go).
 	appends appendQueue
+
+	// repl is the ISR core in cluster mode (replica.go).
+	repl replica
 }
 
 // newPartition returns a partition with role r (nil: none yet).
@@ -50,6 +53,7 @@ func newPartition(topic string, id int32, settings *atomic.Pointer[topicSettings
 	p := &partition{topic: topic, id: id, settings: settings, log: log,
 		committedOnFlush: settings.Load().cfg.FlushPolicy == segment.FlushAlways, producers: producerStates{}}
 	p.role.Store(r)
+	p.repl.hw.Store(-1)
 	p.onFlushed = func(error) { p.watchers.wake() }
 	return p
 }
@@ -83,10 +87,16 @@ func (p *partition) leaderErr() error {
 func (p *partition) config() *TopicConfig { return &p.settings.Load().cfg }
 
 func (p *partition) highWatermark() int64 {
+	hw := p.log.LogEndOffset()
 	if p.committedOnFlush {
-		return p.log.FlushedOffset()
+		hw = p.log.FlushedOffset()
 	}
-	return p.log.LogEndOffset()
+	if core := p.repl.hw.Load(); core >= 0 {
+		// Replicated: the ISR's (replica.go), and under flush.policy=always
+		// also no further than this replica's fdatasync.
+		hw = min(hw, core)
+	}
+	return hw
 }
 
 // markClosed sets the closed flag once, after any append in progress, and

@@ -141,11 +141,10 @@ func (e *Engine) produce(req *ProduceRequest, res *ProduceResult) (*partition, i
 	if err != nil {
 		return nil, 0, err
 	}
-	// The ISR is the role's: this broker alone in single-broker mode.
-	// lookup saw a role, and roles are never taken back to nil.
-	if cfg, isr := p.config(), len(p.role.Load().ISR); req.Acks == -1 && int(cfg.MinInsyncReplicas) > isr {
-		return nil, 0, fmt.Errorf("%w: %s-%d has %d in-sync replicas, min.insync.replicas is %d",
-			ErrNotEnoughReplicas, p.topic, p.id, isr, cfg.MinInsyncReplicas)
+	if req.Acks == -1 {
+		if err := p.checkProduce(); err != nil {
+			return nil, 0, err
+		}
 	}
 	if err := p.validate(req.Records); err != nil {
 		return nil, 0, err
@@ -164,6 +163,7 @@ func (e *Engine) produce(req *ProduceRequest, res *ProduceResult) (*partition, i
 	}
 	res.BaseOffset = base
 	res.LogStartOffset = p.log.LogStartOffset()
+	p.appended()
 	if p.committedOnFlush {
 		p.log.WhenFlushed(last, p.onFlushed)
 	} else {
@@ -385,10 +385,12 @@ func (d *delayedProduce) tryComplete() bool {
 		// Leadership moved while the batch waited: whether it survives is
 		// now the new leader's log's business (Kafka answers the same).
 		d.finish(fmt.Errorf("acks=all of %s-%d up to offset %d: %w", d.p.topic, d.p.id, d.last, d.p.leaderErr()))
-	case d.p.highWatermark() > d.last:
-		d.finish(nil)
 	default:
-		return false
+		done, err := d.p.commitState(d.last)
+		if !done {
+			return false
+		}
+		d.finish(err)
 	}
 	return true
 }

@@ -167,7 +167,7 @@ func (ps producerStates) expire(cutoff int64) {
 
 // rebuildProducers replays the batch headers of the log's last
 // recoveryScanSegments segments into p.producers. It runs before the
-// partition is published, so it takes no lock.
+// partition is published, or after a follower's truncation under p.mu.
 func (p *partition) rebuildProducers() error {
 	from, err := p.scanStart()
 	if err != nil {

@@ -35,14 +35,18 @@ import (
 	"maps"
 	"slices"
 	"sync/atomic"
+	"time"
 )
 
 // PartitionRole is what the metadata says about one partition.
 type PartitionRole struct {
-	Partition     int32
-	Leader        int32 // broker id of the leader; -1 none (offline)
-	LeaderEpoch   int32
-	Replicas, ISR []int32
+	Partition   int32
+	Leader      int32 // broker id of the leader; -1 none (offline)
+	LeaderEpoch int32
+	// PartitionEpoch moves with every change of the partition (leader or
+	// ISR): the leader's ISR changes carry it (AlterPartitionHook).
+	PartitionEpoch int32
+	Replicas, ISR  []int32
 }
 
 // TopicSpec is one topic as the metadata has it.
@@ -63,7 +67,7 @@ type partitionRole struct {
 // sameRole reports whether a and b say the same of a partition.
 func sameRole(a, b PartitionRole) bool {
 	return a.Partition == b.Partition && a.Leader == b.Leader && a.LeaderEpoch == b.LeaderEpoch &&
-		slices.Equal(a.Replicas, b.Replicas) && slices.Equal(a.ISR, b.ISR)
+		a.PartitionEpoch == b.PartitionEpoch && slices.Equal(a.Replicas, b.Replicas) && slices.Equal(a.ISR, b.ISR)
 }
 
 // cloneRoles deep-copies roles: the caller's slices stay the caller's.
@@ -219,7 +223,7 @@ func (e *Engine) applyLocked(spec TopicSpec, cfg TopicConfig) ([]*partition, err
 	// seen without its role.
 	var errs []error
 	for p := range next.hosted() {
-		errs = append(errs, p.setRole(next.roles[p.id], e.cfg.BrokerID))
+		errs = append(errs, p.setRole(next.roles[p.id], e.cfg.BrokerID, e.cfg.ReplicaLagTimeMax))
 	}
 	if changed {
 		e.topics.Store(&topics)
@@ -330,10 +334,11 @@ func (e *Engine) applyLimits(t *topic) {
 
 // setRole gives p role r as seen from broker self. A new leader epoch is
 // recorded in the epoch checkpoint at the log end offset before any batch
-// is stamped with it (under mu, so no append comes between). The same role
-// again changes nothing. Losing leadership wakes parked operations so they
-// answer ErrNotLeader.
-func (p *partition) setRole(r PartitionRole, self int32) error {
+// is stamped with it (under mu, so no append comes between), and the ISR
+// core follows the role (replica.go). The same role again changes nothing.
+// Losing leadership wakes parked operations so they answer ErrNotLeader, and
+// so does a committed ISR change that moves the high watermark.
+func (p *partition) setRole(r PartitionRole, self int32, lagMax time.Duration) error {
 	p.mu.Lock()
 	cur := p.role.Load()
 	if cur != nil && sameRole(cur.PartitionRole, r) {
@@ -351,11 +356,12 @@ func (p *partition) setRole(r PartitionRole, self int32) error {
 		}
 	}
 	p.role.Store(next)
+	moved, err := p.resetCoreLocked(next, self, lagMax)
 	p.mu.Unlock()
-	if cur != nil && cur.leads && !next.leads {
+	if moved || (cur != nil && cur.leads && !next.leads) {
 		p.watchers.wake()
 	}
-	return nil
+	return err
 }
 
 // RemoveTopic removes a topic the metadata no longer has, as DeleteTopic

@@ -428,7 +428,8 @@ func TestClusterDataDirModes(t *testing.T) {
 }
 
 // TestMinInsyncFromRole: acks=all checks min.insync.replicas against the
-// role's ISR.
+// role's ISR, and with the follower in the ISR completes once it fetched
+// past the batch.
 func TestMinInsyncFromRole(t *testing.T) {
 	e := openClustered(t, "", nil)
 	spec := spread("safe", 1, 1, 0, func(int) (int32, []int32) { return self, []int32{self, 2} })
@@ -442,9 +443,14 @@ func TestMinInsyncFromRole(t *testing.T) {
 		t.Errorf("acks=1 with a short ISR: %v", res.Err)
 	}
 	spec.Partitions[0].ISR = []int32{self, 2}
+	spec.Partitions[0].PartitionEpoch = 1
 	mustApply(t, e, spec)
-	if res := produceOne(t, e, "safe", 0, -1); res.Err != nil {
-		t.Errorf("acks=all with ISR [1 2]: %v", res.Err)
+	acked := make(chan ProduceResult, 1)
+	e.Produce(ProduceRequest{Topic: "safe", Partition: 0, Acks: -1, Timeout: time.Minute, Records: makeBatch(2, 64, 1)},
+		func(r ProduceResult) { acked <- r })
+	replicaFetch(t, e, 2, "safe", 0, 0, 4)
+	if res := <-acked; res.Err != nil || res.BaseOffset != 2 {
+		t.Errorf("acks=all with ISR [1 2] once 2 fetched: %+v", res)
 	}
 }
 

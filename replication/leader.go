@@ -158,6 +158,10 @@ func NewLeader(id ReplicaID, state PartitionState, logEnd, hw int64, cfg Config,
 	return l, nil
 }
 
+// SetConfig replaces the topic settings the leader follows (a topic's
+// min.insync.replicas changed); the next check uses them.
+func (l *Leader) SetConfig(cfg Config) { l.cfg = cfg.withDefaults() }
+
 // HighWatermark returns the offset below which every record is committed.
 func (l *Leader) HighWatermark() int64 { return l.highWatermark }
 

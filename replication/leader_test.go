@@ -268,3 +268,24 @@ func checkLeaderStep(t *testing.T, seed uint64, step int, l *Leader, n *naiveLea
 		}
 	}
 }
+
+// TestSetConfig: a changed min.insync.replicas counts from the next check.
+func TestSetConfig(t *testing.T) {
+	now := time.Unix(1000, 0)
+	state := PartitionState{Leader: 1, LeaderEpoch: 1, PartitionEpoch: 1, Replicas: []ReplicaID{1, 2}, ISR: []ReplicaID{1}}
+	l, err := NewLeader(1, state, 0, 0, Config{MinInsyncReplicas: 1}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CheckProduce(); err != nil {
+		t.Fatalf("ISR [1], min.insync.replicas 1: %v", err)
+	}
+	l.SetConfig(Config{MinInsyncReplicas: 2})
+	if err := l.CheckProduce(); !errors.Is(err, ErrNotEnoughReplicas) {
+		t.Fatalf("ISR [1], min.insync.replicas 2: %v, want ErrNotEnoughReplicas", err)
+	}
+	l.Appended(3)
+	if done, err := l.CheckCommit(3); !done || !errors.Is(err, ErrNotEnoughReplicasAfterAppend) {
+		t.Fatalf("CheckCommit(3) = %v, %v; want done with ErrNotEnoughReplicasAfterAppend", done, err)
+	}
+}

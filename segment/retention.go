@@ -45,9 +45,9 @@ func (l *Log) OffsetForTimestamp(ts int64) (int64, error) {
 // TruncateTo drops every batch at or after offset (follower truncation).
 // Truncation is on batch boundaries: the batch containing offset goes too, so
 // the new log end offset is that batch's base offset (<= offset). An offset at
-// or past the log end is a no-op; one below LogStartOffset is an error
+// or past the log end removes no batch; one below LogStartOffset is an error
 // wrapping ErrOffsetOutOfRange. Leader-epoch entries starting at or after the
-// new end are dropped.
+// new end are dropped, and at or after offset when no batch goes.
 //
 // Pending WhenFlushed waiters for offsets at or after the new end fire with
 // an error wrapping ErrOffsetOutOfRange: those offsets now name other data.
@@ -67,6 +67,12 @@ func (l *Log) truncateLocked(offset int64) ([]waiter, error) {
 	}
 	leo := l.leo.Load()
 	if offset >= leo {
+		// No batch goes, but a trailing checkpoint entry of an epoch that
+		// wrote nothing may start here: a follower truncating to its log end
+		// must lose it, or an older epoch's batch could not be assigned.
+		if err := l.epochs.truncateFromEnd(offset); err != nil {
+			return nil, l.failLocked(err)
+		}
 		return nil, nil
 	}
 	if offset < l.mu.logStart {

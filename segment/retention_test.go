@@ -333,3 +333,40 @@ func TestSetLimits(t *testing.T) {
 		t.Fatalf("ApplyRetention after SetLimits(RetentionBytes %d) = %d, %v", limited.RetentionBytes, n, err)
 	}
 }
+
+// An epoch that wrote nothing leaves a checkpoint entry at the log end;
+// truncating to the log end removes no batch but drops that entry, so a
+// follower can then append a batch of an older epoch (replication's
+// Truncation rule), and the drop survives a reopen.
+func TestTruncateToLogEndDropsEmptyEpoch(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, testConfig())
+	if err := l.Epochs().Assign(1, 0); err != nil {
+		t.Fatal(err)
+	}
+	var w written
+	w.fill(t, l, 3, rand.New(rand.NewPCG(2, 5)))
+	end := l.LogEndOffset()
+	if err := l.Epochs().Assign(2, end); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.TruncateTo(end + 5); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := l.Epochs().Latest(); e != 2 {
+		t.Fatalf("TruncateTo past the end dropped epoch 2 starting at the end (latest %d)", e)
+	}
+	if err := l.TruncateTo(end); err != nil {
+		t.Fatal(err)
+	}
+	if e, start := l.Epochs().Latest(); e != 1 || start != 0 {
+		t.Fatalf("latest epoch after TruncateTo(log end) = %d from %d, want 1 from 0", e, start)
+	}
+	checkReads(t, l, w.batches)
+	l.Close()
+	l = openLog(t, dir, testConfig())
+	defer l.Close()
+	if got := l.Epochs().Entries(); len(got) != 1 || got[0] != (EpochEntry{1, 0}) {
+		t.Fatalf("checkpoint after reopen = %v, want [{1 0}]", got)
+	}
+}

@@ -41,6 +41,9 @@ const (
 	// The cluster's administration (cluster.go).
 	CreatePartitionsKey APIKey = 31
 	DescribeClusterKey  APIKey = 32
+	// OffsetForLeaderEpochKey is inter-broker: a follower's epoch query
+	// to its leader before it fetches (epoch.go).
+	OffsetForLeaderEpochKey APIKey = 33
 )
 
 // String returns the API's name, e.g. "Produce".
@@ -70,6 +73,8 @@ func (k APIKey) String() string {
 		return "DeleteRecords"
 	case CreatePartitionsKey:
 		return "CreatePartitions"
+	case OffsetForLeaderEpochKey:
+		return "OffsetForLeaderEpoch"
 	case DescribeClusterKey:
 		return "DescribeCluster"
 	case FindCoordinatorKey:
@@ -120,9 +125,10 @@ var requestNames = [...]string{
 	DescribeGroupsKey:  "DescribeGroups request",
 	DeleteGroupsKey:    "DeleteGroups request",
 	// 20-29 are not implemented: Decode never indexes them.
-	DeleteRecordsKey:    "DeleteRecords request",
-	CreatePartitionsKey: "CreatePartitions request",
-	DescribeClusterKey:  "DescribeCluster request",
+	DeleteRecordsKey:        "DeleteRecords request",
+	CreatePartitionsKey:     "CreatePartitions request",
+	DescribeClusterKey:      "DescribeCluster request",
+	OffsetForLeaderEpochKey: "OffsetForLeaderEpoch request",
 }
 
 // VersionRange is the inclusive range of versions of one API a peer speaks.
@@ -161,6 +167,7 @@ var supported = []VersionRange{
 	{DeleteRecordsKey, 0, 0},
 	{CreatePartitionsKey, 0, 0},
 	{DescribeClusterKey, 0, 0},
+	{OffsetForLeaderEpochKey, 0, 0},
 }
 
 // supportedEntry is one slot of supportedByKey; ok is false for a key this
@@ -253,6 +260,7 @@ type Decoder struct {
 
 	CreatePartitions CreatePartitionsRequest
 	DescribeCluster  DescribeClusterRequest
+	EpochQuery       EpochQueryRequest
 
 	FindCoordinator FindCoordinatorRequest
 	JoinGroup       JoinGroupRequest
@@ -323,6 +331,8 @@ func (d *Decoder) Decode(payload []byte) (RequestHeader, Request, error) {
 		req = &d.CreatePartitions
 	case DescribeClusterKey:
 		req = &d.DescribeCluster
+	case OffsetForLeaderEpochKey:
+		req = &d.EpochQuery
 	case FindCoordinatorKey:
 		req = &d.FindCoordinator
 	case JoinGroupKey:

@@ -87,6 +87,10 @@ func requestCases() map[string]Request {
 		}, ValidateOnly: true},
 		"CreatePartitions": &CreatePartitionsRequest{Topics: []CreatePartitionsTopic{{Name: "orders", Count: 12}, {Name: "x", Count: -1}}},
 		"DescribeCluster":  &DescribeClusterRequest{},
+		"OffsetForLeaderEpoch": &EpochQueryRequest{ReplicaID: 2, Topics: []EpochQueryTopic{
+			{Name: "orders", Partitions: []EpochQueryPartition{{Partition: 0, CurrentLeaderEpoch: 4, LeaderEpoch: 3}, {Partition: 5, CurrentLeaderEpoch: -1, LeaderEpoch: math.MaxInt32}}},
+			{Name: "none"},
+		}},
 		"DeleteRecords": &DeleteRecordsRequest{Topics: []DeleteRecordsTopic{
 			{Name: "orders", Partitions: []DeleteRecordsPartition{{Partition: 0, Offset: 42}, {Partition: 3, Offset: HighWatermarkOffset}}},
 			{Name: "none"},
@@ -171,6 +175,12 @@ func responseCases() map[string]Response {
 			UnderReplicated: []ClusterPartition{{Topic: "orders", Partition: 3}, {Topic: "x", Partition: 0}},
 		},
 		"DescribeCluster/error": &DescribeClusterResponse{ErrorCode: NotController},
+		"OffsetForLeaderEpoch": &EpochQueryResponse{Topics: []EpochQueryTopicResponse{
+			{Name: "orders", Partitions: []EpochQueryPartitionResponse{
+				{Partition: 0, LeaderEpoch: 3, EndOffset: 1200},
+				{Partition: 1, ErrorCode: FencedLeaderEpoch, LeaderEpoch: -1, EndOffset: -1},
+			}},
+		}},
 		"DeleteRecords": &DeleteRecordsResponse{Topics: []DeleteRecordsTopicResponse{
 			{Name: "orders", Partitions: []DeleteRecordsPartitionResponse{
 				{Partition: 0, LowWatermark: 42},
@@ -240,6 +250,8 @@ func newResponse(k APIKey) Response {
 		return &CreatePartitionsResponse{}
 	case DescribeClusterKey:
 		return &DescribeClusterResponse{}
+	case OffsetForLeaderEpochKey:
+		return &EpochQueryResponse{}
 	}
 	return newGroupResponse(k)
 }
@@ -273,6 +285,8 @@ func newRequest(k APIKey) Request {
 		return &CreatePartitionsRequest{}
 	case DescribeClusterKey:
 		return &DescribeClusterRequest{}
+	case OffsetForLeaderEpochKey:
+		return &EpochQueryRequest{}
 	}
 	return newGroupRequest(k)
 }

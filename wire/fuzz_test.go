@@ -118,3 +118,4 @@ func FuzzInitProducerIDResponse(f *testing.F)  { fuzzResponse(f, InitProducerIDK
 func FuzzDescribeConfigsResponse(f *testing.F) { fuzzResponse(f, DescribeConfigsKey) }
 func FuzzAlterConfigsResponse(f *testing.F)    { fuzzResponse(f, AlterConfigsKey) }
 func FuzzDeleteRecordsResponse(f *testing.F)   { fuzzResponse(f, DeleteRecordsKey) }
+func FuzzEpochQueryResponse(f *testing.F)      { fuzzResponse(f, OffsetForLeaderEpochKey) }
