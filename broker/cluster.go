@@ -321,6 +321,9 @@ func (m *member) createTopic(name string, partitions, replicationFactor int32, c
 	if partitions <= 0 {
 		partitions = m.b.cfg.NumPartitions
 	}
+	if replicationFactor <= 0 && name == engine.OffsetsTopic {
+		replicationFactor = m.offsetsReplicationFactor()
+	}
 	if replicationFactor <= 0 {
 		replicationFactor = m.b.cfg.DefaultReplicationFactor
 	}
@@ -328,6 +331,23 @@ func (m *member) createTopic(name string, partitions, replicationFactor int32, c
 		return controllerErr(err)
 	}
 	return m.apply(m.node.Image())
+}
+
+// offsetsReplicationFactor is offsets.topic.replication.factor, with -1
+// meaning 3 or every live broker if fewer: committed offsets and group
+// state survive the loss of a broker, and the coordinator fails over with
+// its partition's leadership.
+func (m *member) offsetsReplicationFactor() int32 {
+	if rf := m.b.cfg.OffsetsTopicReplicationFactor; rf > 0 {
+		return rf
+	}
+	live := int32(0)
+	for _, b := range m.node.Image().Brokers() {
+		if !b.Fenced {
+			live++
+		}
+	}
+	return max(min(3, live), 1)
 }
 
 // allocateProducerIDs takes a block of producer ids from the controller.

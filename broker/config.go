@@ -81,9 +81,13 @@ type Config struct {
 	GroupMinSessionTimeout     time.Duration // group.min.session.timeout.ms: shortest session a member may ask for
 	GroupMaxSessionTimeout     time.Duration // group.max.session.timeout.ms: longest session a member may ask for
 	OffsetsTopicPartitions     int32         // offsets.topic.num.partitions: partitions __consumer_offsets is created with
-	OffsetsRetentionMinutes    int64         // offsets.retention.minutes: how long offsets outlive their group's use
-	OffsetsRetentionCheck      time.Duration // offsets.retention.check.interval.ms
-	OffsetMetadataMaxBytes     int32         // offset.metadata.max.bytes: longest metadata string of a committed offset
+	// OffsetsTopicReplicationFactor is offsets.topic.replication.factor:
+	// replicas of __consumer_offsets in a cluster; -1: 3, or every live
+	// broker when fewer are alive at its creation.
+	OffsetsTopicReplicationFactor int32
+	OffsetsRetentionMinutes       int64         // offsets.retention.minutes: how long offsets outlive their group's use
+	OffsetsRetentionCheck         time.Duration // offsets.retention.check.interval.ms
+	OffsetMetadataMaxBytes        int32         // offset.metadata.max.bytes: longest metadata string of a committed offset
 
 	// beforeAppendWrite is engine.Config.BeforeAppendWrite: a test hook
 	// that makes one partition's disk slow; nil outside tests.
@@ -130,13 +134,14 @@ func DefaultConfig() Config {
 		Cleanup:             engine.DefaultConfig().Topic,
 		CleanerBackoff:      engine.DefaultConfig().CompactionCheckInterval,
 
-		GroupInitialRebalanceDelay: 3 * time.Second,  // Kafka's default
-		GroupMinSessionTimeout:     6 * time.Second,  // Kafka's default
-		GroupMaxSessionTimeout:     30 * time.Minute, // Kafka's default
-		OffsetsTopicPartitions:     50,               // Kafka's default
-		OffsetsRetentionMinutes:    7 * 24 * 60,      // Kafka's default: 7 days
-		OffsetsRetentionCheck:      10 * time.Minute, // Kafka's default
-		OffsetMetadataMaxBytes:     4096,             // Kafka's default
+		GroupInitialRebalanceDelay:    3 * time.Second,  // Kafka's default
+		GroupMinSessionTimeout:        6 * time.Second,  // Kafka's default
+		GroupMaxSessionTimeout:        30 * time.Minute, // Kafka's default
+		OffsetsTopicPartitions:        50,               // Kafka's default
+		OffsetsTopicReplicationFactor: -1,
+		OffsetsRetentionMinutes:       7 * 24 * 60,      // Kafka's default: 7 days
+		OffsetsRetentionCheck:         10 * time.Minute, // Kafka's default
+		OffsetMetadataMaxBytes:        4096,             // Kafka's default
 	}
 }
 
@@ -311,6 +316,7 @@ var keys = []key{
 	msKey("offsets.retention.check.interval.ms", "how often expired offsets are looked for", false, func(c *Config) *time.Duration { return &c.OffsetsRetentionCheck }),
 	intKey("offset.metadata.max.bytes", "longest metadata string a committed offset may carry (longer: OFFSET_METADATA_TOO_LARGE)", 0, func(c *Config) *int32 { return &c.OffsetMetadataMaxBytes }),
 	intKey("offsets.topic.num.partitions", "partitions __consumer_offsets is created with (an existing topic keeps its count)", 1, func(c *Config) *int32 { return &c.OffsetsTopicPartitions }),
+	intKey("offsets.topic.replication.factor", "replicas of __consumer_offsets in a cluster (-1: 3, or every live broker when fewer are alive at its creation)", -1, func(c *Config) *int32 { return &c.OffsetsTopicReplicationFactor }),
 }
 
 func lookupKey(name string) (key, bool) {
