@@ -12,9 +12,10 @@ import (
 
 // TestKafkaCluster: franz-go against three real brokers, given one
 // bootstrap address. Metadata names all three and each partition's
-// leader; kadm's create reaches the controller; an idempotent acks=all
-// producer writes to the leaders, a two-member group reads every record
-// and commits with the coordinator the metadata names.
+// leader; kadm's create of a 3-replica topic reaches the controller; an
+// idempotent acks=all producer writes to the leaders (each record on every
+// in-sync replica), a two-member group reads every record and commits with
+// the coordinator the metadata names.
 func TestKafkaCluster(t *testing.T) {
 	const n, partitions, topic = 6000, 6, "kspread"
 	c := startProcCluster(t, 3)
@@ -23,8 +24,8 @@ func TestKafkaCluster(t *testing.T) {
 	defer cancel()
 	prod := newKgo(t, seed, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
 	adm := kadm.NewClient(prod)
-	if res, err := adm.CreateTopic(ctx, partitions, 1, nil, topic); err != nil || res.Err != nil {
-		t.Fatalf("create topic: %v %v", err, res.Err)
+	if res, err := adm.CreateTopic(ctx, partitions, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic); err != nil || res.Err != nil || res.ReplicationFactor != 3 {
+		t.Fatalf("create topic: %v %v, replication factor %d", err, res.Err, res.ReplicationFactor)
 	}
 	// Each broker applies the metadata at its own pace (as in Kafka): the
 	// create answered once the controller had it; Metadata may ask another.

@@ -81,6 +81,9 @@ func (h *Handler) createTopics(r *netio.Responder, hdr requestHeader, q *kmsg.Cr
 			rt.ErrorMessage = &msg
 		} else if info := e.Describe(t.Topic); info[0].Err == nil {
 			rt.NumPartitions, rt.ReplicationFactor = int32(len(info[0].Partitions)), 1
+			if ps := info[0].Partitions; len(ps) > 0 && len(ps[0].Replicas) > 0 {
+				rt.ReplicationFactor = int16(len(ps[0].Replicas))
+			}
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
