@@ -1,6 +1,8 @@
 package client_test
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"fmt"
 	"slices"
 	"strconv"
@@ -296,6 +298,18 @@ func TestReplicationISRShrinkExpand(t *testing.T) {
 	held[follower].Store(false)
 	c.Wait("the follower back in the ISR", inISR(true))
 	t.Logf("%v: broker %d rejoined the ISR", time.Since(start), follower)
+	// The leader counts a change once the controller's answer reaches it,
+	// which may be after another broker applied it.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		shrinks, expands := isrChanges(t, c.Brokers[tp.Leader-1])
+		if shrinks >= 1 && expands >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leader's spate_isr_changes_total: shrink %v, expand %v; want at least 1 each", shrinks, expands)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if n := waitReplicasIdentical(t, c, "isr"); n != int64(total) {
 		t.Fatalf("replicas hold %d records, want %d", n, total)
 	}
@@ -399,4 +413,32 @@ func TestReplicationTruncatesDivergentTail(t *testing.T) {
 			t.Errorf("acks=1 value %d of the dropped tail was read", v)
 		}
 	}
+}
+
+// isrChanges reads the committed ISR shrinks and expands from broker b's
+// engine metrics (spate_isr_changes_total).
+func isrChanges(t *testing.T, b *broker.Broker) (shrinks, expands float64) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(b.Engine().Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "spate_isr_changes_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				switch l.GetValue() {
+				case "shrink":
+					shrinks = m.GetCounter().GetValue()
+				case "expand":
+					expands = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return shrinks, expands
 }

@@ -65,6 +65,10 @@ type Engine struct {
 	writePolicy *segment.WritePolicy
 	logDir      *logDir // guards appends against a full disk; logdir.go
 
+	// replStats counts the ISR changes this broker's leaders proposed
+	// (replica.go), for /metrics.
+	replStats struct{ shrinks, expands, refused atomic.Int64 }
+
 	closing  atomic.Bool
 	inflight atomic.Int64 // requests inside the engine: see enter/leave
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -41,6 +42,8 @@ var (
 		"Free space below which appends are refused (log.dir.min.free.bytes, resolved).", []string{"dir"}, nil)
 	descLogDirRefused = prometheus.NewDesc("spate_log_dir_appends_refused_total",
 		"Produce requests refused because the log dir was full.", []string{"dir"}, nil)
+	descISRChanges = prometheus.NewDesc("spate_isr_changes_total",
+		"ISR changes this broker's partition leaders proposed to the controller, by outcome: shrink or expand (committed), or refused.", []string{"change"}, nil)
 )
 
 var logDirStates = [...]LogDirState{LogDirOK, LogDirFull, LogDirFailed}
@@ -66,6 +69,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descLogDirTotal
 	ch <- descLogDirMinFree
 	ch <- descLogDirRefused
+	ch <- descISRChanges
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -78,6 +82,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descHighWatermark, prometheus.GaugeValue, float64(hw), topic, id)
 	})
 	ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(n))
+	c.collectISRChanges(ch)
 	c.collectWriteMode(ch)
 	c.collectLogDirs(ch)
 }
@@ -123,5 +128,20 @@ func (c collector) collectLogDirs(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descLogDirTotal, prometheus.GaugeValue, float64(d.TotalBytes), d.Dir)
 		ch <- prometheus.MustNewConstMetric(descLogDirMinFree, prometheus.GaugeValue, float64(d.MinFreeBytes), d.Dir)
 		ch <- prometheus.MustNewConstMetric(descLogDirRefused, prometheus.CounterValue, float64(d.AppendsRefused), d.Dir)
+	}
+}
+
+// collectISRChanges reports the ISR changes a cluster member's leaders
+// proposed (replica.go); a broker alone has none to report.
+func (c collector) collectISRChanges(ch chan<- prometheus.Metric) {
+	if !c.e.cfg.Clustered {
+		return
+	}
+	st := &c.e.replStats
+	for _, v := range []struct {
+		change string
+		n      *atomic.Int64
+	}{{"shrink", &st.shrinks}, {"expand", &st.expands}, {"refused", &st.refused}} {
+		ch <- prometheus.MustNewConstMetric(descISRChanges, prometheus.CounterValue, float64(v.n.Load()), v.change)
 	}
 }

@@ -244,13 +244,23 @@ func (e *Engine) propose(p *partition, prop *replication.Proposal) {
 		return
 	}
 	isr := int32s(prop.ISR)
+	// The committed ISR stays what it is until this proposal is answered.
+	c := &p.repl
+	c.mu.Lock()
+	shrink := c.leader != nil && len(isr) < len(c.leader.ISR())
+	c.mu.Unlock()
 	go func() {
 		err := hook(p.topic, p.id, int32(prop.Leader), prop.LeaderEpoch, prop.PartitionEpoch, isr)
-		if err == nil {
+		switch {
+		case err == nil && shrink:
+			e.replStats.shrinks.Add(1)
+			return
+		case err == nil:
+			e.replStats.expands.Add(1)
 			return
 		}
+		e.replStats.refused.Add(1)
 		e.cfg.Logf("spate: %s-%d: ISR change to %v at partition epoch %d not committed: %v", p.topic, p.id, isr, prop.PartitionEpoch, err)
-		c := &p.repl
 		c.mu.Lock()
 		moved := false
 		if c.leader != nil {
