@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -148,7 +146,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 		t.Fatalf("leaders per broker %v, want 4 each", led)
 	}
 
-	metrics := httpGet(t, "http://"+c.procs[0].Admin+"/metrics")
+	metrics := scrape(t, c.procs[0].Admin)
 	for _, want := range []string{`spate_cluster_brokers{state="alive"} 3`, "spate_cluster_controller_id ", "spate_cluster_offline_partitions 0"} {
 		if !strings.Contains(metrics, want) {
 			t.Fatalf("/metrics lacks %q", want)
@@ -263,19 +261,4 @@ func consumeCount(t *testing.T, seed, topic string, partitions int32, want int) 
 		}
 	}
 	return got
-}
-
-// httpGet returns the body of a GET of url.
-func httpGet(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -21,6 +21,7 @@ out=${1:-perf/cluster/latest}
 pairs=${PAIRS:-3}
 dur=${DURATION:-5s}
 export PATH="/usr/local/go/bin:$PATH"
+. perf/machine.sh
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -31,13 +32,7 @@ trap cleanup EXIT
 mkdir -p "$out"
 go build -o "$work/spate" ./cmd/spate
 {
-	echo "commit:   $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!perf' || echo ' (plus uncommitted changes)')"
-	echo "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "go:       $(go version)"
-	echo "cpu:      $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) cores"
-	echo "kernel:   $(uname -r)"
-	echo "disk:     $(df -T "$work" | awk 'NR==2 {print $2" on "$1}')"
-	echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, at start)"
+	machine_lines "$work"
 	echo "produce:  spate bench produce --partitions 1 --record-size 100 --batch-size 1MiB --acks 1 --duration $dur; PAIRS=$pairs"
 } | tee "$out/machine.txt"
 

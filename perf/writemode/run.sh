@@ -17,6 +17,7 @@ dur=${DURATION:-5s}
 rsize=${RECORD_SIZE:-100}
 batch=${BATCH:-1MiB}
 export PATH="/usr/local/go/bin:$PATH"
+. perf/machine.sh
 work=$(mktemp -d)
 bpid=
 cleanup() {
@@ -27,12 +28,7 @@ trap cleanup EXIT
 mkdir -p "$out"
 go build -o "$work/spate" ./cmd/spate
 {
-	echo "commit:   $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!perf' || echo ' (plus uncommitted changes)')"
-	echo "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "go:       $(go version)"
-	echo "cpu:      $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) cores"
-	echo "kernel:   $(uname -r)"
-	echo "disk:     $(df -T "$work" | awk 'NR==2 {print $2" on "$1}')"
+	machine_lines "$work"
 	echo "command:  spate bench produce --partitions 1 --record-size $rsize --batch-size $batch --acks 1 --duration $dur"
 	echo "flags:    PAIRS=$pairs"
 } | tee "$out/machine.txt"
