@@ -76,7 +76,7 @@ func TestUnsupportedVersionAnswered(t *testing.T) {
 	}
 }
 
-func createTopic(t *testing.T, k *kconn, name string, partitions int32) {
+func createTopic(t testing.TB, k *kconn, name string, partitions int32) {
 	t.Helper()
 	req := kmsg.NewPtrCreateTopicsRequest()
 	rt := kmsg.NewCreateTopicsRequestTopic()
