@@ -161,7 +161,6 @@ func (b *Broker) newKafkaServer() (*netio.Server, error) {
 		Admin:            b,
 		OffLoop:          b.member != nil,
 		AutoCreateTopics: cfg.AutoCreateTopics,
-		ErrorCode:        func(err error) int16 { return int16(codeOf(err)) },
 		Registerer:       b.metrics.reg,
 
 		OffsetMetadataMaxBytes: cfg.OffsetMetadataMaxBytes,

@@ -18,11 +18,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/front"
 	"github.com/spate-io/spate/netio"
 	"github.com/spate-io/spate/wire"
 )
@@ -198,72 +198,9 @@ func (h *nativeHandler) replyError(r *netio.Responder, hdr wire.RequestHeader, s
 	r.Reply(netio.BytesChunk(buf))
 }
 
-// codeOf maps an engine error to the wire code a client acts on.
-func codeOf(err error) wire.ErrorCode {
-	switch {
-	case err == nil:
-		return wire.None
-	}
-	if code, ok := groupCodeOf(err); ok {
-		// First: a failed write to __consumer_offsets wraps both
-		// ErrCoordinatorNotAvailable and the storage error behind it.
-		return code
-	}
-	switch {
-	case errors.Is(err, engine.ErrUnknownTopicOrPartition):
-		return wire.UnknownTopicOrPartition
-	case errors.Is(err, engine.ErrTopicExists):
-		return wire.TopicAlreadyExists
-	case errors.Is(err, engine.ErrInvalidTopic):
-		return wire.InvalidTopic
-	case errors.Is(err, engine.ErrInvalidPartitions):
-		return wire.InvalidPartitions
-	case errors.Is(err, engine.ErrInvalidReplicationFactor):
-		return wire.InvalidReplicationFactor
-	case errors.Is(err, engine.ErrInvalidConfig):
-		return wire.InvalidConfig
-	case errors.Is(err, engine.ErrMessageTooLarge):
-		return wire.MessageTooLarge
-	case errors.Is(err, engine.ErrCorruptMessage), errors.Is(err, engine.ErrInvalidRecord):
-		return wire.CorruptMessage
-	case errors.Is(err, engine.ErrUnsupportedCompression):
-		return wire.UnsupportedCompressionType
-	case errors.Is(err, engine.ErrOffsetOutOfRange):
-		return wire.OffsetOutOfRange
-	case errors.Is(err, engine.ErrRequestTimedOut):
-		return wire.RequestTimedOut
-	case errors.Is(err, engine.ErrInvalidRequiredAcks):
-		return wire.InvalidRequiredAcks
-	case errors.Is(err, engine.ErrNotEnoughReplicas):
-		return wire.NotEnoughReplicas
-	case errors.Is(err, engine.ErrNotEnoughReplicasAfterAppend):
-		return wire.NotEnoughReplicasAfterAppend
-	case errors.Is(err, engine.ErrFencedLeaderEpoch):
-		return wire.FencedLeaderEpoch
-	case errors.Is(err, engine.ErrUnknownLeaderEpoch):
-		return wire.UnknownLeaderEpoch
-	case errors.Is(err, engine.ErrNotLeader):
-		return wire.NotLeader
-	case errors.Is(err, engine.ErrNotController):
-		return wire.NotController
-	case errors.Is(err, engine.ErrStorage), errors.Is(err, engine.ErrDiskFull):
-		return wire.KafkaStorageError
-	case errors.Is(err, engine.ErrResourceLimit):
-		// Kafka's answer for a create a broker-side rule refuses; not
-		// retriable: the same create fails again until the limit changes.
-		return wire.PolicyViolation
-	case errors.Is(err, engine.ErrShuttingDown):
-		// Retriable: the client reconnects to the restarted broker or another one.
-		return wire.BrokerNotAvailable
-	case errors.Is(err, engine.ErrInvalidRequest):
-		return wire.InvalidRequest
-	case errors.Is(err, engine.ErrOutOfOrderSequence):
-		return wire.OutOfOrderSequenceNumber
-	case errors.Is(err, engine.ErrInvalidProducerEpoch):
-		return wire.InvalidProducerEpoch
-	}
-	return wire.UnknownServerError
-}
+// codeOf is front.ErrorCode, the mapping of engine errors to codes the
+// Kafka front end shares, under the name the native handler's files use.
+func codeOf(err error) wire.ErrorCode { return front.ErrorCode(err) }
 
 // configMap is a request's configs by key.
 func configMap(configs []wire.Config) map[string]string {
@@ -274,18 +211,8 @@ func configMap(configs []wire.Config) map[string]string {
 	return m
 }
 
-// errMessage is err's text for a response's error_message, without the
-// engine sentinel it starts with ("engine: invalid config: "): the error
-// code already says that, and the client prints the code's name.
-func errMessage(err error) string {
-	msg := err.Error()
-	if rest, ok := strings.CutPrefix(msg, "engine: "); ok {
-		if _, detail, ok := strings.Cut(rest, ": "); ok {
-			return detail
-		}
-	}
-	return msg
-}
+// errMessage is front.ErrorMessage: err's text for an error_message.
+func errMessage(err error) string { return front.ErrorMessage(err) }
 
 // listener describes the native listener for Metadata responses.
 func (h *nativeHandler) self() wire.MetadataBroker {

@@ -21,7 +21,6 @@ package broker
 // behave the same way).
 
 import (
-	"errors"
 	"strconv"
 	"time"
 
@@ -282,34 +281,4 @@ func (h *nativeHandler) deleteGroups(r *netio.Responder, hdr wire.RequestHeader,
 		}
 		h.reply(r, hdr, start, resp, failed)
 	})
-}
-
-// groupErrorCodes maps the coordinator's sentinels to their Kafka codes.
-var groupErrorCodes = []struct {
-	err  error
-	code wire.ErrorCode
-}{
-	{engine.ErrCoordinatorNotAvailable, wire.CoordinatorNotAvailable},
-	{engine.ErrNotCoordinator, wire.NotCoordinator},
-	{engine.ErrIllegalGeneration, wire.IllegalGeneration},
-	{engine.ErrInconsistentGroupProtocol, wire.InconsistentGroupProtocol},
-	{engine.ErrInvalidGroupID, wire.InvalidGroupID},
-	{engine.ErrUnknownMemberID, wire.UnknownMemberID},
-	{engine.ErrInvalidSessionTimeout, wire.InvalidSessionTimeout},
-	{engine.ErrRebalanceInProgress, wire.RebalanceInProgress},
-	{engine.ErrNonEmptyGroup, wire.NonEmptyGroup},
-	{engine.ErrGroupIDNotFound, wire.GroupIDNotFound},
-	{engine.ErrMemberIDRequired, wire.MemberIDRequired},
-	{engine.ErrGroupMaxSizeReached, wire.GroupMaxSizeReached},
-	{engine.ErrFencedInstanceID, wire.FencedInstanceID},
-}
-
-// groupCodeOf returns the code of a group coordinator error, if err is one.
-func groupCodeOf(err error) (wire.ErrorCode, bool) {
-	for _, g := range groupErrorCodes {
-		if errors.Is(err, g.err) {
-			return g.code, true
-		}
-	}
-	return wire.None, false
 }

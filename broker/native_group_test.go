@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spate-io/spate/engine"
 	"github.com/spate-io/spate/wire"
 )
 
@@ -440,28 +439,6 @@ func TestGroupAPIsAdvertised(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("ApiVersions does not advertise %s", k)
-		}
-	}
-}
-
-func TestGroupErrorCodes(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want wire.ErrorCode
-	}{
-		// A failed offsets write wraps both; the group code must win.
-		{fmt.Errorf("write group %q: %w: %w", "g", engine.ErrCoordinatorNotAvailable, engine.ErrStorage), wire.CoordinatorNotAvailable},
-		{fmt.Errorf("%w: group %q member %q", engine.ErrUnknownMemberID, "g", "m"), wire.UnknownMemberID},
-		{engine.ErrRebalanceInProgress, wire.RebalanceInProgress},
-		{engine.ErrMemberIDRequired, wire.MemberIDRequired},
-		{engine.ErrStorage, wire.KafkaStorageError},
-		{fmt.Errorf("%w: produce to t-0: log dir d has 0 bytes free", engine.ErrDiskFull), wire.KafkaStorageError},
-		{fmt.Errorf("%w: t-3 is led by broker 2 (epoch 4); this broker follows", engine.ErrNotLeader), wire.NotLeader},
-		{fmt.Errorf("%w: create topic %q: in cluster mode topics change through the controller", engine.ErrNotController, "t"), wire.NotController},
-		{fmt.Errorf("%w: group %q belongs to __consumer_offsets-3", engine.ErrNotCoordinator, "g"), wire.NotCoordinator},
-	} {
-		if got := codeOf(tc.err); got != tc.want {
-			t.Errorf("codeOf(%v) = %s, want %s", tc.err, got, tc.want)
 		}
 	}
 }

@@ -64,8 +64,7 @@ func TestClusterView(t *testing.T) {
 	if err := e.CreateTopic("viewed", 3, nil); err != nil {
 		t.Fatal(err)
 	}
-	h := kafka.NewHandler(kafka.Config{Engine: e, Groups: groups, Cluster: threeBrokers{e},
-		ErrorCode: func(error) int16 { return kerr.UnknownServerError.Code }})
+	h := kafka.NewHandler(kafka.Config{Engine: e, Groups: groups, Cluster: threeBrokers{e}})
 	srv, err := netio.NewServer(netio.Config{Addr: "127.0.0.1:0", Ordered: true}, h)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/spate-io/spate/front"
 )
 
 // seedRequest is a request payload (no size prefix) as a client sends it.
@@ -109,25 +111,30 @@ func TestUnsupportedVersionAnswers(t *testing.T) {
 // The hand encoder, records spliced in at its cuts, decodes with kmsg to
 // what it was given, at every served Fetch version.
 func TestAppendFetchResponse(t *testing.T) {
-	topics := []fetchTopic{
-		{name: "a", partitions: []fetchPartition{
-			{partition: 0, highWatermark: 10, logStartOffset: 2, recordsLen: 5},
-			{partition: 3, errorCode: 1, highWatermark: -1, logStartOffset: -1},
-		}},
-		{name: "bee", partitions: []fetchPartition{{partition: 1, highWatermark: 7, recordsLen: 200}}},
-		{name: "empty"},
+	topics := []front.FetchTopic{{Name: "a", Partitions: 2}, {Name: "bee", Partitions: 1}, {Name: "empty"}}
+	answers := []front.FetchAnswer{
+		{Partition: 0, HighWatermark: 10, LogStartOffset: 2, RecordsLen: 5},
+		{Partition: 3, Code: 1, HighWatermark: -1, LogStartOffset: -1},
+		{Partition: 1, HighWatermark: 7, RecordsLen: 200},
 	}
 	records := [][]byte{[]byte("12345"), nil, make([]byte, 200)}
 	records[2][0], records[2][199] = 'x', 'y'
 	for v := int16(4); v <= 12; v++ {
 		hdr := requestHeader{key: 1, version: v, correlationID: 42}
-		frame, cuts := appendFetchResponse(nil, hdr, 0, topics, nil)
+		frame, cuts := appendFetchResponse(nil, hdr, 0, topics, answers, nil)
 		var whole []byte
-		prev := 0
-		for i, cut := range cuts {
-			whole = append(whole, frame[prev:cut]...)
+		prev, next := 0, 0
+		for i, a := range answers {
+			if a.RecordsLen == 0 {
+				continue
+			}
+			whole = append(whole, frame[prev:cuts[next]]...)
 			whole = append(whole, records[i]...)
-			prev = cut
+			prev = cuts[next]
+			next++
+		}
+		if next != len(cuts) {
+			t.Fatalf("v%d: %d cuts, %d partitions with records", v, len(cuts), next)
 		}
 		whole = append(whole, frame[prev:]...)
 		if size := int(binary.BigEndian.Uint32(whole)); size != len(whole)-4 {
@@ -147,17 +154,17 @@ func TestAppendFetchResponse(t *testing.T) {
 		}
 		i := 0
 		for ti, rt := range resp.Topics {
-			if rt.Topic != topics[ti].name || len(rt.Partitions) != len(topics[ti].partitions) {
+			if rt.Topic != topics[ti].Name || len(rt.Partitions) != topics[ti].Partitions {
 				t.Fatalf("v%d: topic %d decoded as %q with %d partitions", v, ti, rt.Topic, len(rt.Partitions))
 			}
 			for pi, p := range rt.Partitions {
-				want := topics[ti].partitions[pi]
-				logStart := want.logStartOffset
+				want := answers[i]
+				logStart := want.LogStartOffset
 				if v < 5 {
 					logStart = -1 // kmsg's default where the field is absent
 				}
-				if p.Partition != want.partition || p.ErrorCode != want.errorCode || p.HighWatermark != want.highWatermark ||
-					p.LastStableOffset != want.highWatermark || p.LogStartOffset != logStart ||
+				if p.Partition != want.Partition || p.ErrorCode != int16(want.Code) || p.HighWatermark != want.HighWatermark ||
+					p.LastStableOffset != want.HighWatermark || p.LogStartOffset != logStart ||
 					string(p.RecordBatches) != string(records[i]) {
 					t.Fatalf("v%d: topic %d partition %d decoded as %+v, want %+v", v, ti, pi, p, want)
 				}

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/front"
 	"github.com/spate-io/spate/netio"
 )
 
@@ -44,10 +45,6 @@ type Config struct {
 	// Registerer, if not nil, gets the Kafka port's metrics
 	// (spate_kafka_*).
 	Registerer prometheus.Registerer
-	// ErrorCode maps an engine error to Kafka's error code. The broker
-	// passes the mapping its native front end uses, whose codes are
-	// Kafka's numbers, so both front doors answer a failure alike.
-	ErrorCode func(error) int16
 }
 
 // TopicAdmin is how the Kafka port changes topics; see Config.Admin.
@@ -78,6 +75,7 @@ type Handler struct {
 	cfg        Config
 	m          *metrics
 	produceOps sync.Pool // *produceOp
+	fetchOps   sync.Pool // *fetchOp
 }
 
 // NewHandler returns a Handler serving cfg.Engine.
@@ -87,6 +85,7 @@ func NewHandler(cfg Config) *Handler {
 	}
 	h := &Handler{cfg: cfg, m: newMetrics(cfg.Registerer)}
 	h.produceOps.New = newProduceOp
+	h.fetchOps.New = newFetchOp
 	return h
 }
 
@@ -285,10 +284,7 @@ func appendResponseFrame(dst []byte, hdr requestHeader, resp kmsg.Response) []by
 	return dst
 }
 
-// code maps an engine error (nil included) to Kafka's error code.
-func (h *Handler) code(err error) int16 {
-	if err == nil {
-		return 0
-	}
-	return h.cfg.ErrorCode(err)
-}
+// code maps an engine error (nil included) to Kafka's error code: the
+// mapping the native front end uses too (front.ErrorCode, whose codes are
+// Kafka's numbers), so both front doors answer a failure alike.
+func (h *Handler) code(err error) int16 { return int16(front.ErrorCode(err)) }

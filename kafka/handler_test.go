@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -348,5 +349,92 @@ func TestAdvertisedAddr(t *testing.T) {
 	resp := do[*kmsg.MetadataResponse](k, kmsg.NewPtrMetadataRequest(), 12)
 	if len(resp.Brokers) != 1 || resp.Brokers[0].Host != "kafka.example" || resp.Brokers[0].Port != 19092 {
 		t.Fatalf("Metadata brokers %+v, want kafka.example:19092", resp.Brokers)
+	}
+}
+
+// One Fetch over several topics answers each partition in request order
+// with its own records, empty partitions, errors and a partition named
+// twice included; a long poll answers once records arrive.
+func TestFetchManyPartitions(t *testing.T) {
+	b := startBroker(t)
+	k := dial(t, b.KafkaAddr())
+	createTopic(t, k, "a", 3)
+	createTopic(t, k, "b", 2)
+	produced := map[string][]byte{}
+	for _, tp := range []struct {
+		topic     string
+		partition int32
+		n         int
+	}{{"a", 0, 3}, {"a", 2, 5}, {"b", 1, 7}} {
+		rec := batch(t, 0, tp.n)
+		if p := produce(t, k, 9, tp.topic, tp.partition, rec); p.ErrorCode != 0 {
+			t.Fatalf("produce %s-%d: error %d", tp.topic, tp.partition, p.ErrorCode)
+		}
+		binary.BigEndian.PutUint32(rec[12:], 0) // the partition leader epoch the broker stamps
+		produced[fmt.Sprintf("%s-%d", tp.topic, tp.partition)] = rec
+	}
+	type want struct {
+		partition int32
+		code      int16
+		records   []byte
+	}
+	ask := map[string][]want{
+		"a": {{0, 0, produced["a-0"]}, {1, 0, nil}, {2, 0, produced["a-2"]}, {5, kerr.UnknownTopicOrPartition.Code, nil}, {0, 0, produced["a-0"]}},
+		"b": {{1, 0, produced["b-1"]}, {0, 0, nil}},
+	}
+	for _, v := range []int16{4, 11, 12} {
+		req := kmsg.NewPtrFetchRequest()
+		req.MaxBytes, req.SessionEpoch = 1<<20, -1
+		for _, topic := range []string{"a", "b"} {
+			rt := kmsg.NewFetchRequestTopic()
+			rt.Topic = topic
+			for _, w := range ask[topic] {
+				rp := kmsg.NewFetchRequestTopicPartition()
+				rp.Partition, rp.PartitionMaxBytes = w.partition, 1<<20
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			req.Topics = append(req.Topics, rt)
+		}
+		resp := do[*kmsg.FetchResponse](k, req, v)
+		if len(resp.Topics) != 2 {
+			t.Fatalf("v%d: %d topics", v, len(resp.Topics))
+		}
+		for _, rt := range resp.Topics {
+			ws := ask[rt.Topic]
+			if len(rt.Partitions) != len(ws) {
+				t.Fatalf("v%d: topic %s has %d partitions, want %d", v, rt.Topic, len(rt.Partitions), len(ws))
+			}
+			for i, p := range rt.Partitions {
+				w := ws[i]
+				if p.Partition != w.partition || p.ErrorCode != w.code || !bytes.Equal(p.RecordBatches, w.records) {
+					t.Fatalf("v%d: %s answer %d: partition %d error %d, %d record bytes; want partition %d error %d, %d bytes",
+						v, rt.Topic, i, p.Partition, p.ErrorCode, len(p.RecordBatches), w.partition, w.code, len(w.records))
+				}
+			}
+		}
+	}
+
+	// A long poll on the empty b-0 parks until a produce from another
+	// connection gives it records.
+	poll := kmsg.NewPtrFetchRequest()
+	poll.MaxBytes, poll.MinBytes, poll.MaxWaitMillis, poll.SessionEpoch = 1<<20, 1, 30_000, -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "b"
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.PartitionMaxBytes = 0, 1<<20
+	rt.Partitions = append(rt.Partitions, rp)
+	poll.Topics = append(poll.Topics, rt)
+	poll.SetVersion(12)
+	corr := k.send(poll)
+	rec := batch(t, 0, 4)
+	if p := produce(t, dial(t, b.KafkaAddr()), 9, "b", 0, rec); p.ErrorCode != 0 {
+		t.Fatalf("produce b-0: error %d", p.ErrorCode)
+	}
+	binary.BigEndian.PutUint32(rec[12:], 0)
+	resp := kmsg.NewPtrFetchResponse()
+	resp.SetVersion(12)
+	k.decode(corr, resp)
+	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || !bytes.Equal(p.RecordBatches, rec) {
+		t.Fatalf("long poll: error %d, %d record bytes, want the %d produced", p.ErrorCode, len(p.RecordBatches), len(rec))
 	}
 }
