@@ -30,13 +30,16 @@ import (
 type nativeHandler struct {
 	b          *Broker
 	m          *metrics
-	decoders   sync.Pool // *wire.Decoder
-	produceOps sync.Pool // *produceOp
-	fetchOps   sync.Pool // *fetchOp
+	groups     front.Groups // the group requests, as the Kafka front end makes them
+	decoders   sync.Pool    // *wire.Decoder
+	produceOps sync.Pool    // *produceOp
+	fetchOps   sync.Pool    // *fetchOp
 }
 
 func newNativeHandler(b *Broker, m *metrics) *nativeHandler {
-	h := &nativeHandler{b: b, m: m}
+	h := &nativeHandler{b: b, m: m, groups: front.Groups{
+		Engine: b.engine, Coordinator: b.groups, OffsetMetadataMaxBytes: b.cfg.OffsetMetadataMaxBytes,
+	}}
 	h.decoders.New = func() any { return new(wire.Decoder) }
 	h.produceOps.New = newProduceOp
 	h.fetchOps.New = newFetchOp

@@ -21,47 +21,42 @@ package broker
 // behave the same way).
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/front"
 	"github.com/spate-io/spate/netio"
 	"github.com/spate-io/spate/wire"
 )
 
 func (h *nativeHandler) findCoordinator(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.FindCoordinatorRequest) {
-	resp := &wire.FindCoordinatorResponse{NodeID: -1, Port: -1}
-	if q.KeyType != wire.CoordinatorKeyGroup {
-		// Transactional coordinators (key type 1) do not exist yet.
-		resp.ErrorCode = wire.InvalidRequest
-		resp.Message = "unsupported coordinator key type " + strconv.Itoa(int(q.KeyType))
-		h.reply(r, hdr, start, resp, true)
-		return
-	}
 	if h.b.member != nil {
 		// The first lookup may create __consumer_offsets through the
 		// controller: off the event loop.
-		key := q.Key
-		go h.answerCoordinator(r, hdr, start, resp, key)
+		keyType, key := q.KeyType, q.Key
+		go h.answerCoordinator(r, hdr, start, keyType, key)
 		return
 	}
-	h.answerCoordinator(r, hdr, start, resp, q.Key)
+	h.answerCoordinator(r, hdr, start, q.KeyType, q.Key)
 }
 
-// answerCoordinator fills resp with the broker that coordinates group key:
+// answerCoordinator answers with the broker that coordinates group key:
 // this one alone, or in a cluster the leader of the group's partition of
 // __consumer_offsets, at its native address.
-func (h *nativeHandler) answerCoordinator(r *netio.Responder, hdr wire.RequestHeader, start time.Time, resp *wire.FindCoordinatorResponse, key string) {
-	id, _, err := h.b.groups.FindCoordinator(key)
+func (h *nativeHandler) answerCoordinator(r *netio.Responder, hdr wire.RequestHeader, start time.Time, keyType int8, key string) {
+	resp := &wire.FindCoordinatorResponse{NodeID: -1, Port: -1}
+	id, code, err := h.groups.FindCoordinator(keyType, key)
 	if err == nil && h.b.member == nil {
 		self := h.self()
 		resp.NodeID, resp.Host, resp.Port = self.NodeID, self.Host, self.Port
 	} else if err == nil {
-		resp.NodeID, resp.Host, resp.Port, err = h.b.member.brokerAddr(id)
+		if resp.NodeID, resp.Host, resp.Port, err = h.b.member.brokerAddr(id); err != nil {
+			code = codeOf(err)
+		}
 	}
 	if err != nil {
 		resp.NodeID, resp.Port = -1, -1
-		resp.ErrorCode, resp.Message = codeOf(err), err.Error()
+		resp.ErrorCode, resp.Message = code, err.Error()
 		h.reply(r, hdr, start, resp, true)
 		return
 	}
@@ -142,11 +137,8 @@ func (h *nativeHandler) leaveGroup(r *netio.Responder, hdr wire.RequestHeader, s
 	resp := &wire.LeaveGroupResponse{ErrorCode: codeOf(err), Members: make([]wire.LeaveGroupMemberResponse, len(q.Members))}
 	failed := err != nil
 	for i, m := range q.Members {
-		resp.Members[i] = wire.LeaveGroupMemberResponse{MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID}
-		if i < len(errs) && errs[i] != nil {
-			resp.Members[i].ErrorCode = codeOf(errs[i])
-			failed = true
-		}
+		resp.Members[i] = wire.LeaveGroupMemberResponse{MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID, ErrorCode: front.CodeAt(errs, i)}
+		failed = failed || resp.Members[i].ErrorCode != wire.None
 	}
 	h.reply(r, hdr, start, resp, failed)
 }
@@ -157,44 +149,25 @@ func (h *nativeHandler) offsetCommit(r *netio.Responder, hdr wire.RequestHeader,
 	}
 	// The response mirrors the request's shape; it is built now because
 	// done runs after q has gone back to the decoder pool.
-	// A partition that does not exist is answered UNKNOWN_TOPIC_OR_PARTITION
-	// (a commit must not bring back offsets of a deleted topic: DeleteTopics
-	// removed them), one whose metadata is longer than
-	// offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE; the others are
-	// committed, as Kafka does.
 	resp := &wire.OffsetCommitResponse{Topics: make([]wire.OffsetCommitTopicResponse, len(q.Topics))}
-	refused := false
 	for i, t := range q.Topics {
 		rt := &resp.Topics[i]
 		rt.Name = t.Name
 		rt.Partitions = make([]wire.OffsetCommitPartitionResponse, len(t.Partitions))
 		for j, p := range t.Partitions {
 			rt.Partitions[j].Partition = p.Partition
-			if !h.b.engine.HasPartition(t.Name, p.Partition) {
-				rt.Partitions[j].ErrorCode = wire.UnknownTopicOrPartition
-				refused = true
-				continue
-			}
-			if len(p.Metadata) > int(h.b.cfg.OffsetMetadataMaxBytes) {
-				rt.Partitions[j].ErrorCode = wire.OffsetMetadataTooLarge
-				refused = true
-				continue
-			}
 			req.Offsets = append(req.Offsets, engine.CommitOffset{
 				Topic: t.Name, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: p.LeaderEpoch, Metadata: p.Metadata,
 			})
 		}
 	}
-	h.b.groups.CommitOffsets(req, time.Now(), func(err error) {
-		code := codeOf(err)
+	h.groups.CommitOffsets(req, time.Now(), func(codes []wire.ErrorCode, failed bool) {
 		for i := range resp.Topics {
 			for j := range resp.Topics[i].Partitions {
-				if p := &resp.Topics[i].Partitions[j]; p.ErrorCode == 0 {
-					p.ErrorCode = code
-				}
+				resp.Topics[i].Partitions[j].ErrorCode, codes = codes[0], codes[1:]
 			}
 		}
-		h.reply(r, hdr, start, resp, err != nil || refused)
+		h.reply(r, hdr, start, resp, failed)
 	})
 }
 
@@ -210,36 +183,25 @@ func (h *nativeHandler) offsetFetch(r *netio.Responder, hdr wire.RequestHeader, 
 	}
 	offsets, err := h.b.groups.FetchOffsets(q.GroupID, partitions)
 	resp := &wire.OffsetFetchResponse{ErrorCode: codeOf(err)}
-	// The coordinator returns the request's order, or topic then partition
-	// order for all topics, so one topic's partitions are adjacent.
-	for _, o := range offsets {
-		if n := len(resp.Topics); n == 0 || resp.Topics[n-1].Name != o.Topic {
-			resp.Topics = append(resp.Topics, wire.OffsetFetchTopicResponse{Name: o.Topic})
+	for topic, offsets := range front.ByTopic(offsets) {
+		t := wire.OffsetFetchTopicResponse{Name: topic, Partitions: make([]wire.OffsetFetchPartitionResponse, len(offsets))}
+		for i, o := range offsets {
+			t.Partitions[i] = wire.OffsetFetchPartitionResponse{
+				Partition: o.Partition, Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata,
+			}
 		}
-		t := &resp.Topics[len(resp.Topics)-1]
-		t.Partitions = append(t.Partitions, wire.OffsetFetchPartitionResponse{
-			Partition: o.Partition, Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata,
-		})
+		resp.Topics = append(resp.Topics, t)
 	}
 	h.reply(r, hdr, start, resp, err != nil)
 }
 
 func (h *nativeHandler) listGroups(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.ListGroupsRequest) {
-	states := make([]engine.GroupState, 0, len(q.StatesFilter))
-	for _, name := range q.StatesFilter {
-		st, ok := engine.ParseGroupState(name)
-		if !ok {
-			h.reply(r, hdr, start, &wire.ListGroupsResponse{ErrorCode: wire.InvalidRequest}, true)
-			return
-		}
-		states = append(states, st)
-	}
-	groups := h.b.groups.ListGroups(states...)
-	resp := &wire.ListGroupsResponse{Groups: make([]wire.ListedGroup, len(groups))}
+	groups, code := h.groups.ListGroups(q.StatesFilter)
+	resp := &wire.ListGroupsResponse{ErrorCode: code, Groups: make([]wire.ListedGroup, len(groups))}
 	for i, g := range groups {
 		resp.Groups[i] = wire.ListedGroup{GroupID: g.GroupID, ProtocolType: g.ProtocolType, State: g.State.String()}
 	}
-	h.reply(r, hdr, start, resp, false)
+	h.reply(r, hdr, start, resp, code != wire.None)
 }
 
 func (h *nativeHandler) describeGroups(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.DescribeGroupsRequest) {
@@ -250,12 +212,7 @@ func (h *nativeHandler) describeGroups(r *netio.Responder, hdr wire.RequestHeade
 			GroupID: g.GroupID, State: g.State.String(), ProtocolType: g.ProtocolType, Protocol: g.Protocol,
 			Members: make([]wire.DescribedMember, len(g.Members)),
 		}
-		switch {
-		case g.GroupID == "":
-			dg.ErrorCode = wire.InvalidGroupID
-		case g.Err != nil: // coordinated by another broker (cluster mode)
-			dg.ErrorCode = codeOf(g.Err)
-		}
+		dg.ErrorCode = front.DescribedCode(&g)
 		for j, m := range g.Members {
 			dg.Members[j] = wire.DescribedMember{
 				MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID, ClientID: m.ClientID,
@@ -273,11 +230,8 @@ func (h *nativeHandler) deleteGroups(r *netio.Responder, hdr wire.RequestHeader,
 		resp := &wire.DeleteGroupsResponse{Results: make([]wire.DeleteGroupResult, len(ids))}
 		failed := false
 		for i, id := range ids {
-			resp.Results[i].GroupID = id
-			if i < len(errs) && errs[i] != nil {
-				resp.Results[i].ErrorCode = codeOf(errs[i])
-				failed = true
-			}
+			resp.Results[i] = wire.DeleteGroupResult{GroupID: id, ErrorCode: front.CodeAt(errs, i)}
+			failed = failed || resp.Results[i].ErrorCode != wire.None
 		}
 		h.reply(r, hdr, start, resp, failed)
 	})

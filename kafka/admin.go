@@ -14,7 +14,6 @@ package kafka
 //	                  the Cluster view; transaction coordinators do not exist
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -164,10 +163,6 @@ func (h *Handler) initProducerID(r *netio.Responder, hdr requestHeader, q *kmsg.
 	h.reply(r, hdr, resp)
 }
 
-// errUnsupportedCoordinator answers FindCoordinator for a transaction
-// coordinator.
-var errUnsupportedCoordinator = errors.New("only group coordinators exist (key type 0)")
-
 func (h *Handler) findCoordinator(r *netio.Responder, hdr requestHeader, q *kmsg.FindCoordinatorRequest) {
 	resp := kmsg.NewPtrFindCoordinatorResponse()
 	resp.Version = q.Version
@@ -178,13 +173,9 @@ func (h *Handler) findCoordinator(r *netio.Responder, hdr requestHeader, q *kmsg
 	for _, key := range keys {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key, c.NodeID, c.Port = key, -1, -1
-		var err error
-		var id int32
-		if q.CoordinatorType != 0 {
-			err = errUnsupportedCoordinator
-			c.ErrorCode = kerr.InvalidRequest.Code
-		} else if id, _, err = h.cfg.Groups.FindCoordinator(key); err != nil {
-			c.ErrorCode = h.code(err)
+		id, code, err := h.groups.FindCoordinator(q.CoordinatorType, key)
+		if err != nil {
+			c.ErrorCode = int16(code)
 		} else if b, ok := h.broker(id); !ok {
 			err = fmt.Errorf("the group coordinator is broker %d, which the cluster view does not list", id)
 			c.ErrorCode = kerr.CoordinatorNotAvailable.Code

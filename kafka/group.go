@@ -1,9 +1,9 @@
 package kafka
 
 // Behavior: the classic consumer-group APIs translated onto
-// engine.GroupCoordinator, the coordinator the native front end uses, so
-// both front doors see the same groups and committed offsets
-// (docs/groups.md has the protocol).
+// engine.GroupCoordinator through front.Groups, as the native front end
+// does, so both front doors see the same groups and committed offsets and
+// answer them with the same codes (docs/groups.md has the protocol).
 //
 //	JoinGroup      parks until the join barrier opens; answered from the
 //	               coordinator's goroutine. Below v4 a member cannot be told
@@ -23,11 +23,12 @@ import (
 	"errors"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/front"
 	"github.com/spate-io/spate/netio"
+	"github.com/spate-io/spate/wire"
 )
 
 func deref(s *string) string {
@@ -127,18 +128,15 @@ func (h *Handler) leaveGroup(r *netio.Responder, hdr requestHeader, q *kmsg.Leav
 	errs, err := h.cfg.Groups.LeaveGroup(q.Group, members, time.Now())
 	resp.ErrorCode = h.code(err)
 	if q.Version < 3 {
-		if err == nil && len(errs) > 0 {
-			resp.ErrorCode = h.code(errs[0])
+		if err == nil {
+			resp.ErrorCode = int16(front.CodeAt(errs, 0)) // the one member's, the only code v0-v2 have
 		}
 		h.reply(r, hdr, resp)
 		return
 	}
 	for i, m := range q.Members {
 		rm := kmsg.NewLeaveGroupResponseMember()
-		rm.MemberID, rm.InstanceID = m.MemberID, m.InstanceID
-		if i < len(errs) {
-			rm.ErrorCode = h.code(errs[i])
-		}
+		rm.MemberID, rm.InstanceID, rm.ErrorCode = m.MemberID, m.InstanceID, int16(front.CodeAt(errs, i))
 		resp.Members = append(resp.Members, rm)
 	}
 	h.reply(r, hdr, resp)
@@ -148,38 +146,25 @@ func (h *Handler) offsetCommit(r *netio.Responder, hdr requestHeader, q *kmsg.Of
 	req := engine.OffsetCommitRequest{
 		GroupID: q.Group, GenerationID: q.Generation, MemberID: q.MemberID, GroupInstanceID: deref(q.InstanceID),
 	}
-	resp := kmsg.NewPtrOffsetCommitResponse()
-	resp.Version = q.Version
 	for _, t := range q.Topics {
-		rt := kmsg.NewOffsetCommitResponseTopic()
-		rt.Topic = t.Topic
 		for _, p := range t.Partitions {
-			rp := kmsg.NewOffsetCommitResponseTopicPartition()
-			rp.Partition = p.Partition
-			meta := deref(p.Metadata)
-			switch {
-			case !h.cfg.Engine.HasPartition(t.Topic, p.Partition):
-				// A commit must not bring back offsets of a deleted topic.
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case len(meta) > int(h.cfg.OffsetMetadataMaxBytes):
-				rp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
-			default:
-				req.Offsets = append(req.Offsets, engine.CommitOffset{
-					Topic: t.Topic, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: p.LeaderEpoch, Metadata: meta,
-				})
-			}
-			rt.Partitions = append(rt.Partitions, rp)
+			req.Offsets = append(req.Offsets, engine.CommitOffset{
+				Topic: t.Topic, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: p.LeaderEpoch, Metadata: deref(p.Metadata),
+			})
 		}
-		resp.Topics = append(resp.Topics, rt)
 	}
-	h.cfg.Groups.CommitOffsets(req, time.Now(), func(err error) {
-		code := h.code(err)
-		for i := range resp.Topics {
-			for j := range resp.Topics[i].Partitions {
-				if p := &resp.Topics[i].Partitions[j]; p.ErrorCode == 0 {
-					p.ErrorCode = code
-				}
+	h.groups.CommitOffsets(req, time.Now(), func(codes []wire.ErrorCode, _ bool) {
+		resp := kmsg.NewPtrOffsetCommitResponse()
+		resp.Version = q.Version
+		for _, t := range q.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode, codes = p.Partition, int16(codes[0]), codes[1:]
+				rt.Partitions = append(rt.Partitions, rp)
 			}
+			resp.Topics = append(resp.Topics, rt)
 		}
 		h.reply(r, hdr, resp)
 	})
@@ -199,21 +184,18 @@ func (h *Handler) offsetFetch(r *netio.Responder, hdr requestHeader, q *kmsg.Off
 	resp := kmsg.NewPtrOffsetFetchResponse()
 	resp.Version = q.Version
 	resp.ErrorCode = h.code(err)
-	// The coordinator returns the request's order, or topic then partition
-	// order for all topics, so one topic's partitions are adjacent.
-	for _, o := range offsets {
-		if n := len(resp.Topics); n == 0 || resp.Topics[n-1].Topic != o.Topic {
-			rt := kmsg.NewOffsetFetchResponseTopic()
-			rt.Topic = o.Topic
-			resp.Topics = append(resp.Topics, rt)
+	for topic, offsets := range front.ByTopic(offsets) {
+		rt := kmsg.NewOffsetFetchResponseTopic()
+		rt.Topic = topic
+		for _, o := range offsets {
+			rp := kmsg.NewOffsetFetchResponseTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = o.Partition, o.Offset, o.LeaderEpoch, ptr(o.Metadata)
+			if q.Version < 2 {
+				rp.ErrorCode = resp.ErrorCode // no top-level error code before v2
+			}
+			rt.Partitions = append(rt.Partitions, rp)
 		}
-		t := &resp.Topics[len(resp.Topics)-1]
-		rp := kmsg.NewOffsetFetchResponseTopicPartition()
-		rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = o.Partition, o.Offset, o.LeaderEpoch, ptr(o.Metadata)
-		if q.Version < 2 {
-			rp.ErrorCode = resp.ErrorCode // no top-level error code before v2
-		}
-		t.Partitions = append(t.Partitions, rp)
+		resp.Topics = append(resp.Topics, rt)
 	}
 	h.reply(r, hdr, resp)
 }

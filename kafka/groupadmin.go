@@ -5,34 +5,26 @@ package kafka
 //	ListGroups       every group, optionally filtered by state (v4+); an
 //	                 unknown state name is INVALID_REQUEST
 //	DescribeGroups   each named group; an unknown one is described as Dead,
-//	                 as Kafka does; an empty id is INVALID_GROUP_ID
+//	                 as Kafka does; an empty id is INVALID_GROUP_ID, a group
+//	                 another broker coordinates NOT_COORDINATOR
 //	DeleteGroups     answered once the tombstones are written; a group with
 //	                 members is NON_EMPTY_GROUP
 
 import (
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/front"
 	"github.com/spate-io/spate/netio"
 )
 
 func (h *Handler) listGroups(r *netio.Responder, hdr requestHeader, q *kmsg.ListGroupsRequest) {
 	resp := kmsg.NewPtrListGroupsResponse()
 	resp.Version = q.Version
-	states := make([]engine.GroupState, 0, len(q.StatesFilter))
-	for _, name := range q.StatesFilter {
-		st, ok := engine.ParseGroupState(name)
-		if !ok {
-			resp.ErrorCode = kerr.InvalidRequest.Code
-			h.reply(r, hdr, resp)
-			return
-		}
-		states = append(states, st)
-	}
-	for _, g := range h.cfg.Groups.ListGroups(states...) {
+	groups, code := h.groups.ListGroups(q.StatesFilter)
+	resp.ErrorCode = int16(code)
+	for _, g := range groups {
 		lg := kmsg.NewListGroupsResponseGroup()
 		lg.Group, lg.ProtocolType, lg.GroupState = g.GroupID, g.ProtocolType, g.State.String()
 		resp.Groups = append(resp.Groups, lg)
@@ -46,9 +38,7 @@ func (h *Handler) describeGroups(r *netio.Responder, hdr requestHeader, q *kmsg.
 	for _, g := range h.cfg.Groups.DescribeGroups(q.Groups...) {
 		dg := kmsg.NewDescribeGroupsResponseGroup()
 		dg.Group, dg.State, dg.ProtocolType, dg.Protocol = g.GroupID, g.State.String(), g.ProtocolType, g.Protocol
-		if g.GroupID == "" {
-			dg.ErrorCode = kerr.InvalidGroupID.Code
-		}
+		dg.ErrorCode = int16(front.DescribedCode(&g))
 		for _, m := range g.Members {
 			dm := kmsg.NewDescribeGroupsResponseGroupMember()
 			dm.MemberID, dm.ClientID, dm.ClientHost = m.MemberID, m.ClientID, m.ClientHost
@@ -71,9 +61,8 @@ func (h *Handler) deleteGroups(r *netio.Responder, hdr requestHeader, q *kmsg.De
 		for i, id := range ids {
 			dg := kmsg.NewDeleteGroupsResponseGroup()
 			dg.Group = id
-			if i < len(errs) && errs[i] != nil {
-				dg.ErrorCode = h.code(errs[i])
-				dg.ErrorMessage = ptr(errs[i].Error())
+			if dg.ErrorCode = int16(front.CodeAt(errs, i)); dg.ErrorCode != 0 {
+				dg.ErrorMessage = ptr(front.ErrorMessage(errs[i]))
 			}
 			resp.Groups = append(resp.Groups, dg)
 		}

@@ -74,8 +74,9 @@ func (a engineAdmin) AlterTopicConfigs(name string, changes map[string]string, v
 type Handler struct {
 	cfg        Config
 	m          *metrics
-	produceOps sync.Pool // *produceOp
-	fetchOps   sync.Pool // *fetchOp
+	groups     front.Groups // the group requests, as the native front end makes them
+	produceOps sync.Pool    // *produceOp
+	fetchOps   sync.Pool    // *fetchOp
 }
 
 // NewHandler returns a Handler serving cfg.Engine.
@@ -83,7 +84,9 @@ func NewHandler(cfg Config) *Handler {
 	if cfg.Admin == nil {
 		cfg.Admin = engineAdmin{cfg.Engine}
 	}
-	h := &Handler{cfg: cfg, m: newMetrics(cfg.Registerer)}
+	h := &Handler{cfg: cfg, m: newMetrics(cfg.Registerer), groups: front.Groups{
+		Engine: cfg.Engine, Coordinator: cfg.Groups, OffsetMetadataMaxBytes: cfg.OffsetMetadataMaxBytes,
+	}}
 	h.produceOps.New = newProduceOp
 	h.fetchOps.New = newFetchOp
 	return h
