@@ -81,7 +81,8 @@ echo "== spate and kfake + franz-go, alternated"
 	>"$work/spate.log" 2>&1 &
 pids+=($!)
 "$work/kfakebench" serve -addr 127.0.0.1:29092 >"$work/kfake.log" 2>&1 &
-pids+=($!)
+kfakepid=$!
+pids+=($kfakepid)
 wait_port 127.0.0.1:29192
 wait_port 127.0.0.1:29092
 sb() { "$work/spate" bench "$@" -b 127.0.0.1:29192 --quiet --json; }
@@ -176,6 +177,33 @@ for r in $(seq "$reps"); do
 		"$out/raw/kafka-spate-$r.json")
 	cpu_run paced paced$r ks bench produce --topic paced$r --record-size "$rsize" --batch-size 1MiB --acks 1 \
 		--rate "$rate" --linger 50ms --duration "$dur" --quiet --json >"$out/raw/kafka-paced-$r.json"
+done
+# Spate's Kafka port against kfake under the heavier load: one franz-go
+# producer on one OS thread is the bottleneck of the rows above whichever
+# broker it drives (perf/kafka/bench-reduced-run.md), so here four kgo
+# clients, each on its own partition of a fresh 4-partition topic, share
+# every core (no GOMAXPROCS cap) and drive each broker in turn with the
+# same load. Around each run the broker's CPU is read from /proc, and
+# divided by every record acknowledged (records_total, warm-up included):
+# how much each broker spends per record, whether or not the clients are
+# still what caps records/s on a 2-core machine.
+kproducers=4
+kmulti() { "$work/kfakebench" produce -producers "$kproducers" -record-size "$rsize" -batch-size 1048576 -duration "$dur" "$@"; }
+# multi_run NAME PID OUT BROKER...: runs kmulti against BROKER and writes
+# raw/kafka-multi-cpu-NAME-$r.json: PID's CPU over the run and the records
+# it acknowledged.
+multi_run() {
+	local name=$1 pid=$2 res=$3 c0 c1
+	shift 3
+	c0=$(cpu_ns "$pid")
+	kmulti "$@" >"$res"
+	c1=$(cpu_ns "$pid")
+	python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(json.dumps({"path": sys.argv[2], "broker_cpu_ns": int(sys.argv[3]), "records": r["records_total"]}))' \
+		"$res" "$name" $((c1 - c0)) >"$out/raw/kafka-multi-cpu-$name-$r.json"
+}
+for r in $(seq "$reps"); do
+	multi_run spate "$kbroker" "$out/raw/kafka-multi-spate-$r.json" -brokers 127.0.0.1:29093 -target spate-kafka+franz-go -topic kmulti$r
+	multi_run kfake "$kfakepid" "$out/raw/kafka-multi-kfake-$r.json" -brokers 127.0.0.1:29092 -topic kmulti$r
 done
 # A franz-go consumer reads 10 M records from offset 0 through the Kafka
 # port; spate bench writes them (the quicker way to fill the topic).

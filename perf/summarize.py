@@ -82,11 +82,15 @@ def kafka_rows(raw):
     kspate, kkfake = load("kafka-spate-*.json"), load("kafka-kfake-*.json")
     if not kspate:
         return
-    print("\n## Kafka protocol: franz-go clients, one partition, 100-byte records, 1 MiB batches, acks=1\n")
+    print("\n## Kafka protocol: franz-go clients, 100-byte records, 1 MiB batches, acks=1 (one partition unless said)\n")
     print("| system | records/s min / median / max | MB/s median | p50 ms median | p99 ms median | errors |")
     print("|---|---|---|---|---|---|")
     cons = load("kafka-consume-[0-9]*.json")
+    mspate, mkfake = load("kafka-multi-spate-*.json"), load("kafka-multi-kfake-*.json")
+    nmulti = str(mspate[0].get("producers", "several")) if mspate else "several"
     for name, rows in (("franz-go producer -> Spate's Kafka port", kspate), ("franz-go producer -> kfake (alternated with the row above)", kkfake),
+                       (f"{nmulti} franz-go producers, one partition each -> Spate's Kafka port", mspate),
+                       (f"{nmulti} franz-go producers, one partition each -> kfake (alternated with the row above)", mkfake),
                        ("`spate bench produce` -> Spate's native port (alternated with the rows above)", load("kafka-native-*.json")),
                        ("`spate bench produce --rate` (the franz-go row's rate) -> Spate's native port", load("kafka-paced-*.json")),
                        ("franz-go consumer, Spate's Kafka port, offset 0 to 10,000,000 records", cons)):
@@ -99,7 +103,17 @@ def kafka_rows(raw):
     print("|---|---|---|")
     s, k = med(kspate, "records_per_sec"), med(kkfake, "records_per_sec")
     if s and k:
-        print(f"| Spate's Kafka port / kfake, same franz-go producer (medians) | {s / k:.2f}x | >= 4x |")
+        print(f"| Spate's Kafka port / kfake, one franz-go producer (medians; the producer is the bottleneck) | {s / k:.2f}x | |")
+    ms, mk = med(mspate, "records_per_sec"), med(mkfake, "records_per_sec")
+    if ms and mk:
+        print(f"| Spate's Kafka port / kfake, the same {nmulti} franz-go producers (medians) | {ms / mk:.2f}x | >= 4x |")
+    mcpu = {p: [r["broker_cpu_ns"] / r["records"] for r in load(f"kafka-multi-cpu-{p}-*.json") if r["records"]] for p in ("spate", "kfake")}
+    for p, label in (("spate", "Spate's Kafka port"), ("kfake", "kfake")):
+        if mcpu[p]:
+            print(f"| broker CPU per record, {label}, {nmulti} franz-go producers: ns min / median / max | {mmm(mcpu[p])} | |")
+    if mcpu["spate"] and mcpu["kfake"]:
+        ratio = statistics.median(mcpu["kfake"]) / statistics.median(mcpu["spate"])
+        print(f"| broker CPU per record, kfake / Spate's Kafka port, same load (medians) | {ratio:.2f}x | |")
     for p, label in (("kafka", "Kafka port (franz-go producer)"), ("native", "native port (`spate bench produce`)"),
                      ("paced", "native port at the franz-go producer's rate")):
         if not cpu[p]:

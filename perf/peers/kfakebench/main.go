@@ -6,6 +6,7 @@
 //
 //	kfakebench serve -addr 127.0.0.1:19092            # the broker, in its own process
 //	kfakebench produce -brokers 127.0.0.1:19092 -record-size 100 -batch-size 1048576 -duration 5s
+//	kfakebench produce -brokers 127.0.0.1:19092 -producers 4 -inflight 4 -topic multi   # several clients, one partition each
 //	kfakebench consume -brokers 127.0.0.1:9092 -topic T -records 10000000
 package main
 
@@ -80,21 +81,30 @@ type result struct {
 	P999Ms        float64 `json:"p999_ms"`
 	MaxMs         float64 `json:"max_ms"`
 	Errors        int64   `json:"errors"`
+	// RecordsTotal is every record acknowledged, warm-up included: what
+	// the broker's CPU over the whole run is divided by.
+	RecordsTotal int64 `json:"records_total"`
+	Producers    int   `json:"producers"`
 }
 
 func produce(args []string) {
 	fs := flag.NewFlagSet("produce", flag.ExitOnError)
 	brokers := fs.String("brokers", "127.0.0.1:19092", "seed broker")
-	topic := fs.String("topic", "bench", "topic (auto-created)")
+	topic := fs.String("topic", "bench", "topic (auto-created with one partition; created with -producers partitions when more than one)")
 	recordSize := fs.Int("record-size", 100, "value bytes per record")
 	batchSize := fs.Int("batch-size", 1<<20, "producer batch max bytes")
 	linger := fs.Duration("linger", 0, "producer linger")
 	acks := fs.Int("acks", 1, "1 (leader) or -1 (all)")
+	producers := fs.Int("producers", 1, "kgo clients producing at once, client i to partition i")
+	inflight := fs.Int("inflight", 1, "produce requests in flight per client (acks=1 only: idempotent writes allow 1 per partition here)")
 	duration := fs.Duration("duration", 5*time.Second, "how long to produce")
 	warmup := fs.Duration("warmup", time.Second, "excluded from the results")
 	keep := fs.Bool("keep", false, "keep the topic after the run (default: delete it, as make bench does with Spate's)")
 	target := fs.String("target", "kfake+franz-go", "the system under test, as the JSON's target field names it")
 	fs.Parse(args)
+	if *producers < 1 || *inflight < 1 || (*inflight > 1 && *acks == -1) {
+		log.Fatalf("-producers %d -inflight %d -acks %d: want at least one of each, and one in flight for acks=-1", *producers, *inflight, *acks)
+	}
 
 	ack := kgo.LeaderAck()
 	if *acks == -1 {
@@ -102,22 +112,30 @@ func produce(args []string) {
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(*brokers), kgo.DefaultProduceTopic(*topic), kgo.RequiredAcks(ack),
 		kgo.ProducerBatchMaxBytes(int32(*batchSize)), kgo.ProducerLinger(*linger),
-		// The same bound spate bench gives its producer: 4 batches per partition.
-		kgo.MaxBufferedBytes(4 * *batchSize),
-		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.AllowAutoTopicCreation()}
+		// The same bound spate bench gives its producer: 4 batches per
+		// partition (and room for what is in flight beyond them).
+		kgo.MaxBufferedBytes(max(4, *inflight+1) * *batchSize),
+		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.AllowAutoTopicCreation(),
+		kgo.RecordPartitioner(kgo.ManualPartitioner())}
 	if *acks != -1 {
-		opts = append(opts, kgo.DisableIdempotentWrite())
+		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(*inflight))
 	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		log.Fatal(err)
+	clients := make([]*kgo.Client, *producers)
+	for i := range clients {
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer cl.Close()
+		clients[i] = cl
 	}
-	defer cl.Close()
 	ctx := context.Background()
-	value := make([]byte, *recordSize)
+	if *producers > 1 {
+		createTopic(ctx, clients[0], *topic, int32(*producers))
+	}
 
 	var measuring atomic.Bool
-	var acked, errs atomic.Int64
+	var acked, total, errs atomic.Int64
 	var mu sync.Mutex
 	hist := hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)
 	record := func(r *kgo.Record, err error) {
@@ -125,6 +143,7 @@ func produce(args []string) {
 			errs.Add(1)
 			return
 		}
+		total.Add(1)
 		if !measuring.Load() {
 			return
 		}
@@ -139,9 +158,37 @@ func produce(args []string) {
 		mu.Unlock()
 	}
 	start := time.Now()
-	var measuredFrom time.Time
+	var measuredFrom atomic.Int64 // unix ns; the first producer past the warm-up sets it
+	var wg sync.WaitGroup
+	for i, cl := range clients {
+		wg.Go(func() {
+			produceUntil(ctx, cl, int32(i), make([]byte, *recordSize), start, *warmup, *duration, &measuring, &measuredFrom, record)
+			if err := cl.Flush(ctx); err != nil {
+				log.Fatal(err)
+			}
+		})
+	}
+	wg.Wait()
+	el := time.Since(time.Unix(0, measuredFrom.Load())).Seconds()
+	if !*keep {
+		// kfake keeps every record in its heap: left there, gigabytes of
+		// old runs would be marked by each later GC, during later runs of
+		// either system.
+		deleteTopic(ctx, clients[0], *topic)
+	}
+	res := result{Target: *target, BatchSize: *batchSize, RecordSize: *recordSize, Records: acked.Load(), RecordsTotal: total.Load(), Producers: *producers, Errors: errs.Load(),
+		RecordsPerSec: float64(acked.Load()) / el, MBPerSec: float64(acked.Load()) * float64(*recordSize) / el / 1e6,
+		P50Ms: ms(hist.ValueAtQuantile(50)), P99Ms: ms(hist.ValueAtQuantile(99)), P999Ms: ms(hist.ValueAtQuantile(99.9)), MaxMs: ms(hist.Max())}
+	json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// produceUntil produces records of value to partition through cl until
+// warmup+duration after start. The first producer past the warm-up starts
+// the measurement (measuring, measuredFrom).
+func produceUntil(ctx context.Context, cl *kgo.Client, partition int32, value []byte, start time.Time, warmup, duration time.Duration,
+	measuring *atomic.Bool, measuredFrom *atomic.Int64, record func(*kgo.Record, error)) {
 	for i := 0; ; i++ {
-		r := &kgo.Record{Value: value, Context: ctx}
+		r := &kgo.Record{Value: value, Partition: partition, Context: ctx}
 		// A clock read costs about 60 ns on this VM's kvm-clock and the
 		// context carrying the send time an allocation: at three reads and
 		// one context per record the harness took a third of the
@@ -150,31 +197,35 @@ func produce(args []string) {
 		// and checks the clock; the latency figures are that sample's.
 		if i%latencyEvery == 0 {
 			now := time.Now()
-			if now.Sub(start) >= *warmup+*duration {
-				break
+			if now.Sub(start) >= warmup+duration {
+				return
 			}
-			if !measuring.Load() && now.Sub(start) >= *warmup {
-				measuredFrom = now
+			if !measuring.Load() && now.Sub(start) >= warmup && measuredFrom.CompareAndSwap(0, now.UnixNano()) {
 				measuring.Store(true)
 			}
 			r.Context = context.WithValue(ctx, sentKey{}, now)
 		}
 		cl.Produce(ctx, r, record)
 	}
-	if err := cl.Flush(ctx); err != nil {
-		log.Fatal(err)
+}
+
+// createTopic creates topic with partitions partitions; one that exists
+// already is an error (a bench run wants a fresh topic).
+func createTopic(ctx context.Context, cl *kgo.Client, topic string, partitions int32) {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 10_000
+	t := kmsg.NewCreateTopicsRequestTopic()
+	t.Topic, t.NumPartitions, t.ReplicationFactor = topic, partitions, 1
+	req.Topics = append(req.Topics, t)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		log.Fatalf("create topic %s: %v", topic, err)
 	}
-	el := time.Since(measuredFrom).Seconds()
-	if !*keep {
-		// kfake keeps every record in its heap: left there, gigabytes of
-		// old runs would be marked by each later GC, during later runs of
-		// either system.
-		deleteTopic(ctx, cl, *topic)
+	for _, t := range resp.Topics {
+		if err := kerrOf(t.ErrorCode); err != nil {
+			log.Fatalf("create topic %s: %v", topic, err)
+		}
 	}
-	res := result{Target: *target, BatchSize: *batchSize, RecordSize: *recordSize, Records: acked.Load(), Errors: errs.Load(),
-		RecordsPerSec: float64(acked.Load()) / el, MBPerSec: float64(acked.Load()) * float64(*recordSize) / el / 1e6,
-		P50Ms: ms(hist.ValueAtQuantile(50)), P99Ms: ms(hist.ValueAtQuantile(99)), P999Ms: ms(hist.ValueAtQuantile(99.9)), MaxMs: ms(hist.Max())}
-	json.NewEncoder(os.Stdout).Encode(res)
 }
 
 func deleteTopic(ctx context.Context, cl *kgo.Client, topic string) {
