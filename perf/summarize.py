@@ -89,10 +89,10 @@ def kafka_rows(raw):
     mspate, mkfake = load("kafka-multi-spate-*.json"), load("kafka-multi-kfake-*.json")
     nmulti = str(mspate[0].get("producers", "several")) if mspate else "several"
     for name, rows in (("franz-go producer -> Spate's Kafka port", kspate), ("franz-go producer -> kfake (alternated with the row above)", kkfake),
-                       (f"{nmulti} franz-go producers, one partition each -> Spate's Kafka port", mspate),
-                       (f"{nmulti} franz-go producers, one partition each -> kfake (alternated with the row above)", mkfake),
                        ("`spate bench produce` -> Spate's native port (alternated with the rows above)", load("kafka-native-*.json")),
                        ("`spate bench produce --rate` (the franz-go row's rate) -> Spate's native port", load("kafka-paced-*.json")),
+                       (f"{nmulti} franz-go producers, one partition each -> Spate's Kafka port", mspate),
+                       (f"{nmulti} franz-go producers, one partition each -> kfake (alternated with the row above)", mkfake),
                        ("franz-go consumer, Spate's Kafka port, offset 0 to 10,000,000 records", cons)):
         mb = med(rows, "mb_per_sec")
         print(f"| {name} | {mmm([r['records_per_sec'] for r in rows])} | {'' if mb is None else f'{mb:,.1f}'} | "
