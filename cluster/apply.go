@@ -116,6 +116,8 @@ func (b *builder) apply(rec Record) error {
 		return b.addPartitions(r)
 	case ChangePartition:
 		return b.changePartition(r)
+	case ChangeReplicas:
+		return b.changeReplicas(r)
 	case ChangeConfig:
 		t := img.TopicByID(r.TopicID)
 		if t == nil {
@@ -315,7 +317,21 @@ func (b *builder) addPartitions(r AddPartitions) error {
 	return nil
 }
 
+// changePartition applies an ISR or leader change: a ChangeReplicas that
+// keeps the replicas and the reassignment target.
 func (b *builder) changePartition(r ChangePartition) error {
+	rec := ChangeReplicas{TopicID: r.TopicID, Partition: r.Partition, PartitionEpoch: r.PartitionEpoch, ISR: r.ISR, Leader: r.Leader}
+	if t := b.img.TopicByID(r.TopicID); t != nil && r.Partition >= 0 && int(r.Partition) < len(t.Partitions) {
+		old := t.Partitions[r.Partition]
+		rec.Replicas, rec.Target = old.Replicas, old.Target
+	} // else changeReplicas refuses the unknown partition
+	return b.changeReplicas(rec)
+}
+
+// changeReplicas sets a partition's shape (a reassignment's start or
+// finish, or through changePartition an ISR or leader change), checked as a
+// new partition's is, with the target the head of the replicas.
+func (b *builder) changeReplicas(r ChangeReplicas) error {
 	t := b.img.TopicByID(r.TopicID)
 	if t == nil || r.Partition < 0 || int(r.Partition) >= len(t.Partitions) {
 		return fmt.Errorf("%w: change of topic id %s partition %d", ErrUnknownTopic, r.TopicID, r.Partition)
@@ -325,14 +341,31 @@ func (b *builder) changePartition(r ChangePartition) error {
 		return fmt.Errorf("%w: topic %s partition %d is at partition epoch %d, the change was made at %d",
 			ErrStaleEpoch, t.Name, r.Partition, old.PartitionEpoch, r.PartitionEpoch)
 	}
-	if err := b.img.checkAssignment(old.Replicas, r.ISR, r.Leader); err != nil {
+	if err := b.img.checkAssignment(r.Replicas, r.ISR, r.Leader); err != nil {
+		return fmt.Errorf("topic %s partition %d: %w", t.Name, r.Partition, err)
+	}
+	if err := checkTarget(r.Replicas, r.Target); err != nil {
 		return fmt.Errorf("topic %s partition %d: %w", t.Name, r.Partition, err)
 	}
 	p := old
-	p.ISR, p.Leader, p.PartitionEpoch = slices.Clone(r.ISR), r.Leader, old.PartitionEpoch+1
+	p.Replicas, p.ISR, p.Leader, p.PartitionEpoch = slices.Clone(r.Replicas), slices.Clone(r.ISR), r.Leader, old.PartitionEpoch+1
+	p.Target = slices.Clone(r.Target)
 	if r.Leader != old.Leader {
 		p.LeaderEpoch++
 	}
 	b.topic(t.Name).Partitions[r.Partition] = p
+	return nil
+}
+
+// checkTarget checks a reassignment target against the replica set: empty
+// (none in progress), or what Replicas starts with (the replicas being
+// removed follow; none when the reassignment only adds).
+func checkTarget(replicas, target []int32) error {
+	if len(target) == 0 {
+		return nil
+	}
+	if len(target) > len(replicas) || !slices.Equal(replicas[:len(target)], target) {
+		return fmt.Errorf("%w: reassignment target %v is not the head of the replicas %v (the replicas to remove follow it)", ErrInvalidChange, target, replicas)
+	}
 	return nil
 }

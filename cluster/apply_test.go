@@ -198,3 +198,71 @@ func TestReplicasOf(t *testing.T) {
 		t.Fatalf("ReplicasOf(9) = %v", rs)
 	}
 }
+
+// TestApplyChangeReplicas: a reassignment's start and finish records; a
+// target that is not the head of the replicas is refused; the target
+// survives a snapshot.
+func TestApplyChangeReplicas(t *testing.T) {
+	img := sampleImage(t)
+	img = mustApply(t, img, 60, RegisterBroker{BrokerID: 4, Incarnation: ID16{4}})
+	img = mustApply(t, img, 61, UnfenceBroker{BrokerID: 4, BrokerEpoch: 60})
+	start := ChangeReplicas{TopicID: sampleTopicID, Partition: 0, PartitionEpoch: 0,
+		Replicas: []int32{4, 2, 3, 1}, ISR: []int32{1, 2, 3}, Leader: 1, Target: []int32{4, 2, 3}}
+	img = mustApply(t, img, 62, start)
+	p := img.Topic("t").Partitions[0]
+	if !reflect.DeepEqual(p.Replicas, start.Replicas) || !reflect.DeepEqual(p.Target, start.Target) || p.PartitionEpoch != 1 || p.LeaderEpoch != 0 {
+		t.Fatalf("after the start: %+v", p)
+	}
+	if got := img.Reassigning(); !reflect.DeepEqual(got, []TopicPartition{{"t", 0}}) {
+		t.Fatalf("Reassigning = %v", got)
+	}
+	snap, err := decodeImage(appendImage(nil, img))
+	if err != nil || !reflect.DeepEqual(imageState(snap), imageState(img)) {
+		t.Fatalf("snapshot of a reassignment in progress: %v", err)
+	}
+	// ISR change keeps the target.
+	img = mustApply(t, img, 63, ChangePartition{TopicID: sampleTopicID, Partition: 0, PartitionEpoch: 1, Leader: 1, ISR: []int32{1, 2, 3, 4}})
+	if p := img.Topic("t").Partitions[0]; !reflect.DeepEqual(p.Target, start.Target) {
+		t.Fatalf("an ISR change dropped the target: %+v", p)
+	}
+	for name, rec := range map[string]ChangeReplicas{
+		"target not the head": {TopicID: sampleTopicID, PartitionEpoch: 2, Replicas: []int32{1, 2, 3, 4}, ISR: []int32{1}, Leader: 1, Target: []int32{4}},
+		"target too long":     {TopicID: sampleTopicID, PartitionEpoch: 2, Replicas: []int32{1}, ISR: []int32{1}, Leader: 1, Target: []int32{1, 2}},
+		"stale epoch":         {TopicID: sampleTopicID, PartitionEpoch: 1, Replicas: []int32{4, 2, 3}, ISR: []int32{4, 2, 3}, Leader: 4},
+		"ISR outside":         {TopicID: sampleTopicID, PartitionEpoch: 2, Replicas: []int32{4, 2, 3}, ISR: []int32{1, 4}, Leader: 4},
+	} {
+		if _, err := img.next(64, []Record{rec}); err == nil {
+			t.Errorf("%s: applied", name)
+		}
+	}
+	img = mustApply(t, img, 64, ChangeReplicas{TopicID: sampleTopicID, Partition: 0, PartitionEpoch: 2, Replicas: []int32{4, 2, 3}, ISR: []int32{2, 3, 4}, Leader: 4})
+	p = img.Topic("t").Partitions[0]
+	if p.Target != nil || p.Leader != 4 || p.LeaderEpoch != 1 || p.PartitionEpoch != 3 || len(img.Reassigning()) != 0 {
+		t.Fatalf("after the finish: %+v", p)
+	}
+}
+
+// TestFinishReassignment: the finish waits for every target replica in the
+// ISR; a removed leader hands over to the first live target in the ISR;
+// with none alive it waits.
+func TestFinishReassignment(t *testing.T) {
+	img := sampleImage(t)
+	tp := img.Topic("t")
+	p := tp.Partitions[0] // replicas 1,2,3 led by 1
+	p.Replicas, p.Target = []int32{2, 3, 1}, []int32{2, 3}
+	rec, ok := finishReassignment(img, tp, 0, p)
+	if !ok || !reflect.DeepEqual(rec.Replicas, []int32{2, 3}) || !reflect.DeepEqual(rec.ISR, []int32{2, 3}) || rec.Leader != 2 || rec.Target != nil {
+		t.Fatalf("leader removed: %+v, %v", rec, ok)
+	}
+	p.ISR = []int32{1, 3}
+	if _, ok := finishReassignment(img, tp, 0, p); ok {
+		t.Fatal("finished with target replica 2 out of the ISR")
+	}
+	img = mustApply(t, img, 70, ChangePartition{TopicID: sampleTopicID, Partition: 1, PartitionEpoch: 0, Leader: 2, ISR: []int32{2, 1}})
+	img = mustApply(t, img, 71, FenceBroker{BrokerID: 3, BrokerEpoch: 1})
+	p = img.Topic("t").Partitions[0]
+	p.Replicas, p.Target = []int32{3, 1, 2}, []int32{3}
+	if _, ok := finishReassignment(img, img.Topic("t"), 0, p); ok {
+		t.Fatal("finished by handing leadership to fenced broker 3")
+	}
+}

@@ -316,8 +316,9 @@ func (n *Node) liveness() ([]BrokerLiveness, error) {
 	return out, err
 }
 
-// controllerLoop names the cluster when this node is the first controller
-// and fences silent brokers, until the node stops.
+// controllerLoop names the cluster when this node is the first controller,
+// fences silent brokers and finishes reassignments whose target is in the
+// ISR, until the node stops.
 func (n *Node) controllerLoop() {
 	defer n.wg.Done()
 	tick := time.NewTicker(min(n.cfg.SessionTimeout/4, time.Second))
@@ -337,6 +338,7 @@ func (n *Node) controllerLoop() {
 			n.call(func() error { _, err := n.propose(InitCluster{ClusterID: randomID()}); return err })
 		}
 		n.FenceExpired()
+		n.call(n.finishReassignmentsLocked) // failures are retried at the next tick
 	}
 }
 
@@ -489,6 +491,17 @@ func (n *Node) alterPartition(topic string, partition, leader, leaderEpoch, part
 		rec := ChangePartition{TopicID: t.ID, Partition: partition, PartitionEpoch: partitionEpoch, Leader: leader, ISR: isr}
 		if off, err = n.propose(rec); err != nil {
 			return fmt.Errorf("alter partition %s-%d: %w", topic, partition, err)
+		}
+		// An ISR that now holds a reassignment's whole target finishes it
+		// (reassign.go), in an entry of its own: the leader's change is
+		// committed as it asked either way.
+		// A finish that fails is retried at the next controller tick.
+		img = n.Image()
+		nt := img.Topic(topic)
+		if done, ok := finishReassignment(img, nt, partition, nt.Partitions[partition]); ok {
+			if doneOff, err := n.propose(done); err == nil {
+				off = doneOff
+			}
 		}
 		return nil
 	})

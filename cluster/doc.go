@@ -62,6 +62,8 @@
 //	                           leader int32, isr [int32]
 //	9     ChangeConfig         topic id id16, set configs, delete [string]
 //	10    AllocateProducerIDs  broker id int32, first id int64, count int32
+//	11    ChangeReplicas       topic id id16, partition int32, partition epoch int32,
+//	                           replicas [int32], isr [int32], leader int32, target [int32]
 //
 // where partitions is a uvarint count of (replicas [int32], isr [int32],
 // leader int32), each new partition starting at leader epoch 0 and partition
@@ -81,7 +83,12 @@
 //     (ErrStaleEpoch), so a replayed proposal cannot add twice.
 //   - ChangePartition: the partition epoch must be current (ErrStaleEpoch,
 //     Kafka's AlterPartition rule of KIP-497); the partition epoch then moves
-//     by one, and the leader epoch by one if the leader changed.
+//     by one, and the leader epoch by one if the leader changed. The
+//     reassignment target is kept.
+//   - ChangeReplicas (a reassignment's start or finish, reassign.go): the
+//     partition epoch as for ChangePartition; the new replicas, ISR and
+//     leader checked as a new partition's; the target empty or the head of
+//     the replicas.
 //   - Every partition: replicas distinct, registered brokers; ISR a
 //     non-empty subset of them; leader a live member of the ISR or NoLeader.
 //   - AllocateProducerIDs: first id must be the next unallocated id, so
@@ -93,7 +100,7 @@
 //
 //	bytes  field
 //	0-3    magic "SPMD"
-//	4      version 1
+//	4      version 2 (1: no target per partition; still read)
 //	5-12   offset int64
 //	13-28  cluster id id16
 //	29-36  next producer id int64
@@ -101,7 +108,8 @@
 //	       fenced uint8 (0 or 1)
 //	...    topics: uvarint count, each name string, topic id id16, configs,
 //	       uvarint partition count, each replicas [int32], isr [int32],
-//	       leader int32, leader epoch int32, partition epoch int32
+//	       leader int32, leader epoch int32, partition epoch int32,
+//	       target [int32]
 //	last 4 CRC-32C (Castagnoli) of every byte before it
 //
 // Restore checks the CRC and every invariant apply keeps (FuzzDecodeImage).
@@ -132,6 +140,10 @@
 //	online (leader in ISR) ──ChangePartition──► online (new ISR and/or leader)
 //	online ──last ISR member fenced──► offline (NoLeader, ISR = [that member])
 //	offline ──that member unfenced──► online (it leads, leader epoch + 1)
+//	any ──ReassignPartition──► reassigning (Target set; replicas = target + removed)
+//	reassigning ──every target in the ISR──► replicas = target, Target nil
+//
+// reassign.go describes reassignment (Kafka's KIP-455) in full.
 //
 // # Data dir identity
 //
@@ -162,7 +174,8 @@
 // broker forwards it there): RegisterBroker at start (the returned broker
 // epoch goes into every later call), Heartbeat every few seconds with the
 // broker's applied offset, ControlledShutdown on SIGTERM, CreateTopic,
-// DeleteTopic, CreatePartitions, AlterPartition from partition leaders,
+// DeleteTopic, CreatePartitions, ReassignPartition, AlterPartition from
+// partition leaders,
 // AllocateProducerIDs when a broker's block runs out; Liveness, with
 // Image.OfflinePartitions and UnderReplicatedPartitions, for cluster health
 // and metrics (metadata lag per broker). Package clustertest starts such

@@ -30,6 +30,11 @@ type Partition struct {
 	// PartitionEpoch is bumped by every change of the partition (Kafka's
 	// partition epoch); AlterPartition carries it to refuse stale changes.
 	PartitionEpoch int32
+	// Target is the replica set a reassignment in progress moves to; nil
+	// when none is. Replicas then starts with Target and ends with the
+	// replicas to remove once every member of Target is in the ISR
+	// (reassign.go).
+	Target []int32
 }
 
 // Topic is a topic and its partitions (index = partition number).
@@ -171,6 +176,12 @@ func (img *Image) partitionsWhere(cond func(Partition) bool) []TopicPartition {
 	return out
 }
 
+// Reassigning returns the partitions with a reassignment in progress, in
+// topic and partition order.
+func (img *Image) Reassigning() []TopicPartition {
+	return img.partitionsWhere(func(p Partition) bool { return p.Target != nil })
+}
+
 // live reports whether broker id is registered and not fenced.
 func (img *Image) live(id int32) bool {
 	b := img.brokers[id]
@@ -180,7 +191,9 @@ func (img *Image) live(id int32) bool {
 // Snapshot format (doc.go, "Snapshots").
 var snapshotMagic = [4]byte{'S', 'P', 'M', 'D'}
 
-const snapshotVersion = 1
+// snapshotVersion 2 added each partition's reassignment target; version 1
+// snapshots (no target) are still read.
+const snapshotVersion = 2
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -212,6 +225,7 @@ func appendImage(dst []byte, img *Image) []byte {
 			dst = appendInt32(dst, p.Leader)
 			dst = appendInt32(dst, p.LeaderEpoch)
 			dst = appendInt32(dst, p.PartitionEpoch)
+			dst = appendInt32s(dst, p.Target)
 		}
 	}
 	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], crcTable))
@@ -231,8 +245,9 @@ func decodeImage(b []byte) (*Image, error) {
 	if len(b) < len(snapshotMagic)+1+4 || [4]byte(b[:4]) != snapshotMagic {
 		return nil, fmt.Errorf("%w: metadata snapshot: no %q header", ErrCorrupt, snapshotMagic[:])
 	}
-	if b[4] != snapshotVersion {
-		return nil, fmt.Errorf("%w: metadata snapshot version %d, this build reads %d", ErrCorrupt, b[4], snapshotVersion)
+	version := b[4]
+	if version != 1 && version != snapshotVersion {
+		return nil, fmt.Errorf("%w: metadata snapshot version %d, this build reads 1 to %d", ErrCorrupt, version, snapshotVersion)
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
 	if got := crc32.Checksum(body, crcTable); got != sum {
@@ -263,13 +278,17 @@ func decodeImage(b []byte) (*Image, error) {
 	for range r.count("topic count", 19) {
 		t := &Topic{Name: r.string("topic name"), ID: r.id16("topic id"), Configs: r.configs("configs")}
 		for range r.count("partition count", 14) {
-			t.Partitions = append(t.Partitions, Partition{
+			p := Partition{
 				Replicas:       r.int32s("replicas"),
 				ISR:            r.int32s("isr"),
 				Leader:         r.int32("leader"),
 				LeaderEpoch:    r.int32("leader epoch"),
 				PartitionEpoch: r.int32("partition epoch"),
-			})
+			}
+			if version >= 2 {
+				p.Target = r.int32s("target")
+			}
+			t.Partitions = append(t.Partitions, p)
 		}
 		if r.err != nil {
 			break
@@ -282,6 +301,8 @@ func decodeImage(b []byte) (*Image, error) {
 		}
 		for i, p := range t.Partitions {
 			if err := checkPartition(p.Replicas, p.ISR, p.Leader); err != nil {
+				r.fail("topic %s partition %d: %v", t.Name, i, err)
+			} else if err := checkTarget(p.Replicas, p.Target); err != nil {
 				r.fail("topic %s partition %d: %v", t.Name, i, err)
 			}
 		}

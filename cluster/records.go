@@ -25,6 +25,7 @@ const (
 	TypeChangePartition     RecordType = 8
 	TypeChangeConfig        RecordType = 9
 	TypeAllocateProducerIDs RecordType = 10
+	TypeChangeReplicas      RecordType = 11
 )
 
 // NoLeader is a partition's leader while none of its in-sync replicas is
@@ -134,6 +135,23 @@ type ChangePartition struct {
 	ISR            []int32
 }
 
+// ChangeReplicas sets a partition's replica set, ISR, leader and
+// reassignment target in one step (Kafka's PartitionChangeRecord with its
+// adding and removing replicas, KIP-455). The controller writes it to start
+// a reassignment (Replicas becomes Target followed by the replicas it
+// removes) and to finish one (Replicas becomes Target, Target empty).
+// PartitionEpoch is checked and bumped as for ChangePartition, and the
+// leader epoch moves when the leader does.
+type ChangeReplicas struct {
+	TopicID        ID16
+	Partition      int32
+	PartitionEpoch int32
+	Replicas       []int32
+	ISR            []int32
+	Leader         int32
+	Target         []int32 // empty: no reassignment in progress
+}
+
 // ChangeConfig sets and deletes topic config overrides.
 type ChangeConfig struct {
 	TopicID ID16
@@ -159,6 +177,7 @@ func (DeleteTopic) Type() RecordType         { return TypeDeleteTopic }
 func (AddPartitions) Type() RecordType       { return TypeAddPartitions }
 func (ChangePartition) Type() RecordType     { return TypeChangePartition }
 func (ChangeConfig) Type() RecordType        { return TypeChangeConfig }
+func (ChangeReplicas) Type() RecordType      { return TypeChangeReplicas }
 func (AllocateProducerIDs) Type() RecordType { return TypeAllocateProducerIDs }
 
 func (r InitCluster) appendBody(dst []byte) []byte { return append(dst, r.ClusterID[:]...) }
@@ -212,6 +231,16 @@ func (r ChangePartition) appendBody(dst []byte) []byte {
 	dst = appendInt32(dst, r.PartitionEpoch)
 	dst = appendInt32(dst, r.Leader)
 	return appendInt32s(dst, r.ISR)
+}
+
+func (r ChangeReplicas) appendBody(dst []byte) []byte {
+	dst = append(dst, r.TopicID[:]...)
+	dst = appendInt32(dst, r.Partition)
+	dst = appendInt32(dst, r.PartitionEpoch)
+	dst = appendInt32s(dst, r.Replicas)
+	dst = appendInt32s(dst, r.ISR)
+	dst = appendInt32(dst, r.Leader)
+	return appendInt32s(dst, r.Target)
 }
 
 func (r ChangeConfig) appendBody(dst []byte) []byte {
@@ -303,6 +332,16 @@ func decodeRecord(r *reader) Record {
 			PartitionEpoch: r.int32("partition epoch"),
 			Leader:         r.int32("leader"),
 			ISR:            r.int32s("isr"),
+		}
+	case TypeChangeReplicas:
+		return ChangeReplicas{
+			TopicID:        r.id16("topic id"),
+			Partition:      r.int32("partition"),
+			PartitionEpoch: r.int32("partition epoch"),
+			Replicas:       r.int32s("replicas"),
+			ISR:            r.int32s("isr"),
+			Leader:         r.int32("leader"),
+			Target:         r.int32s("target"),
 		}
 	case TypeChangeConfig:
 		return ChangeConfig{TopicID: r.id16("topic id"), Set: r.configs("set"), Delete: r.strings("delete")}

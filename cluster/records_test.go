@@ -23,6 +23,7 @@ func sampleRecords() []Record {
 		ChangePartition{TopicID: tid, Partition: 1, PartitionEpoch: 4, Leader: 2, ISR: []int32{2, 1}},
 		ChangeConfig{TopicID: tid, Set: map[string]string{"x": "y"}, Delete: []string{"retention.ms"}},
 		AllocateProducerIDs{BrokerID: 3, FirstID: 5000, Count: 1000},
+		ChangeReplicas{TopicID: tid, Partition: 0, PartitionEpoch: 2, Replicas: []int32{3, 1, 2}, ISR: []int32{1, 2}, Leader: 1, Target: []int32{3, 1}},
 	}
 }
 

@@ -33,6 +33,8 @@ package cluster
 //	                                                                     applied int64, lag int64
 //	10  AlterConfigs         name string, set configs, delete [string]   offset int64
 //	11  Controller           -                                           controller address string (empty: none known)
+//	12  ReassignPartition    topic string, partition int32, target        offset int64
+//	                         [int32]
 //
 // Controller is answered by any node, not only the controller: a broker
 // that is not yet a member of the quorum (a non-voter before its first
@@ -41,7 +43,8 @@ package cluster
 //
 // Every call, made on the controller itself or forwarded, goes through the
 // same dispatch, so a forwarded call does exactly what a local one does.
-// Calls whose result is the metadata (CreateTopic, AlterPartition) return
+// Calls whose result is the metadata (CreateTopic, AlterPartition,
+// ReassignPartition) return
 // the entry's offset and the caller waits until its own node applied it, so
 // a forwarded call's answer reflects its change as a local one's does.
 
@@ -69,6 +72,7 @@ const (
 	opLiveness
 	opAlterConfigs
 	opController
+	opReassignPartition
 )
 
 // maxCallBytes bounds a call or answer: a create's configs, a liveness
@@ -137,7 +141,7 @@ type callArgs struct {
 	rf      int32
 	configs map[string]string
 	del     []string // AlterConfigs
-	// AlterPartition
+	// AlterPartition; ReassignPartition uses partition and isr (the target)
 	partition, leader, leaderEpoch, partitionEpoch int32
 	isr                                            []int32
 }
@@ -166,6 +170,8 @@ func decodeCall(op byte, args []byte) (callArgs, error) {
 		c.leaderEpoch, c.partitionEpoch, c.isr = r.int32("leader epoch"), r.int32("partition epoch"), r.int32s("isr")
 	case opAlterConfigs:
 		c.name, c.configs, c.del = r.string("name"), r.configs("set"), r.strings("delete")
+	case opReassignPartition:
+		c.name, c.partition, c.isr = r.string("topic"), r.int32("partition"), r.int32s("target")
 	case opLiveness, opController:
 	default:
 		r.fail("unknown op %d", op)
@@ -227,6 +233,9 @@ func (n *Node) dispatch(op byte, args []byte) ([]byte, error) {
 		return appendInt32(appendInt64(nil, first), count), err
 	case opAlterConfigs:
 		off, err := n.alterConfigs(c.name, c.configs, c.del)
+		return appendInt64(nil, off), err
+	case opReassignPartition:
+		off, err := n.reassignPartition(c.name, c.partition, c.isr)
 		return appendInt64(nil, off), err
 	case opController:
 		addr, _ := n.raft.LeaderWithID()
