@@ -32,7 +32,7 @@ type metrics struct {
 
 // numAPIs bounds the API keys that get their own series; higher keys count
 // in unknownAPI.
-const numAPIs = int(wire.OffsetForLeaderEpochKey) + 1
+const numAPIs = int(wire.ListPartitionReassignmentsKey) + 1
 
 func newMetrics(e *engine.Engine, groups *engine.GroupCoordinator) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}

@@ -123,6 +123,10 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 		go func() { h.reply(r, hdr, start, h.b.describeCluster(), false) }()
 	case *wire.EpochQueryRequest:
 		h.epochQuery(r, hdr, start, q)
+	case *wire.ReassignRequest:
+		h.reassign(r, hdr, start, q)
+	case *wire.ListReassignmentsRequest:
+		h.reply(r, hdr, start, &wire.ListReassignmentsResponse{Reassignments: h.b.Reassignments()}, false)
 	case *wire.FindCoordinatorRequest:
 		h.findCoordinator(r, hdr, start, q)
 	case *wire.JoinGroupRequest:
@@ -154,7 +158,7 @@ func (h *nativeHandler) ServeFrame(r *netio.Responder, payload []byte) {
 var servedAPIs = served(wire.APIVersionsKey, wire.MetadataKey, wire.CreateTopicsKey, wire.DeleteTopicsKey,
 	wire.ProduceKey, wire.FetchKey, wire.ListOffsetsKey, wire.InitProducerIDKey,
 	wire.DescribeConfigsKey, wire.AlterConfigsKey, wire.DeleteRecordsKey, wire.CreatePartitionsKey, wire.DescribeClusterKey,
-	wire.OffsetForLeaderEpochKey,
+	wire.OffsetForLeaderEpochKey, wire.AlterPartitionReassignmentsKey, wire.ListPartitionReassignmentsKey,
 	wire.FindCoordinatorKey, wire.JoinGroupKey, wire.SyncGroupKey, wire.HeartbeatKey, wire.LeaveGroupKey,
 	wire.OffsetCommitKey, wire.OffsetFetchKey, wire.ListGroupsKey, wire.DescribeGroupsKey, wire.DeleteGroupsKey)
 

@@ -154,7 +154,7 @@ func benchGroupJoin(b *testing.B, delay, heartbeat time.Duration, assignor strin
 }
 
 // waitUntil polls cond every 10 ms until it holds or the timeout passes.
-func waitUntil(b *testing.B, timeout time.Duration, cond func() bool) {
+func waitUntil(b testing.TB, timeout time.Duration, cond func() bool) {
 	b.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

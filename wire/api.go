@@ -44,6 +44,9 @@ const (
 	// OffsetForLeaderEpochKey is inter-broker: a follower's epoch query
 	// to its leader before it fetches (epoch.go).
 	OffsetForLeaderEpochKey APIKey = 33
+	// Moving replicas between brokers (reassign.go).
+	AlterPartitionReassignmentsKey APIKey = 34
+	ListPartitionReassignmentsKey  APIKey = 35
 )
 
 // String returns the API's name, e.g. "Produce".
@@ -77,6 +80,10 @@ func (k APIKey) String() string {
 		return "OffsetForLeaderEpoch"
 	case DescribeClusterKey:
 		return "DescribeCluster"
+	case AlterPartitionReassignmentsKey:
+		return "AlterPartitionReassignments"
+	case ListPartitionReassignmentsKey:
+		return "ListPartitionReassignments"
 	case FindCoordinatorKey:
 		return "FindCoordinator"
 	case JoinGroupKey:
@@ -125,10 +132,12 @@ var requestNames = [...]string{
 	DescribeGroupsKey:  "DescribeGroups request",
 	DeleteGroupsKey:    "DeleteGroups request",
 	// 20-29 are not implemented: Decode never indexes them.
-	DeleteRecordsKey:        "DeleteRecords request",
-	CreatePartitionsKey:     "CreatePartitions request",
-	DescribeClusterKey:      "DescribeCluster request",
-	OffsetForLeaderEpochKey: "OffsetForLeaderEpoch request",
+	DeleteRecordsKey:               "DeleteRecords request",
+	CreatePartitionsKey:            "CreatePartitions request",
+	DescribeClusterKey:             "DescribeCluster request",
+	OffsetForLeaderEpochKey:        "OffsetForLeaderEpoch request",
+	AlterPartitionReassignmentsKey: "AlterPartitionReassignments request",
+	ListPartitionReassignmentsKey:  "ListPartitionReassignments request",
 }
 
 // VersionRange is the inclusive range of versions of one API a peer speaks.
@@ -168,6 +177,8 @@ var supported = []VersionRange{
 	{CreatePartitionsKey, 0, 0},
 	{DescribeClusterKey, 0, 0},
 	{OffsetForLeaderEpochKey, 0, 0},
+	{AlterPartitionReassignmentsKey, 0, 0},
+	{ListPartitionReassignmentsKey, 0, 0},
 }
 
 // supportedEntry is one slot of supportedByKey; ok is false for a key this
@@ -261,6 +272,8 @@ type Decoder struct {
 	CreatePartitions CreatePartitionsRequest
 	DescribeCluster  DescribeClusterRequest
 	EpochQuery       EpochQueryRequest
+	Reassign         ReassignRequest
+	ListReassign     ListReassignmentsRequest
 
 	FindCoordinator FindCoordinatorRequest
 	JoinGroup       JoinGroupRequest
@@ -333,6 +346,10 @@ func (d *Decoder) Decode(payload []byte) (RequestHeader, Request, error) {
 		req = &d.DescribeCluster
 	case OffsetForLeaderEpochKey:
 		req = &d.EpochQuery
+	case AlterPartitionReassignmentsKey:
+		req = &d.Reassign
+	case ListPartitionReassignmentsKey:
+		req = &d.ListReassign
 	case FindCoordinatorKey:
 		req = &d.FindCoordinator
 	case JoinGroupKey:

@@ -87,6 +87,9 @@ func requestCases() map[string]Request {
 		}, ValidateOnly: true},
 		"CreatePartitions": &CreatePartitionsRequest{Topics: []CreatePartitionsTopic{{Name: "orders", Count: 12}, {Name: "x", Count: -1}}},
 		"DescribeCluster":  &DescribeClusterRequest{},
+		"AlterPartitionReassignments": &ReassignRequest{Partitions: []PartitionReplicas{
+			{Topic: "orders", Partition: 0, Replicas: []int32{4, 2, 3}}, {Topic: "x", Partition: math.MaxInt32}}},
+		"ListPartitionReassignments": &ListReassignmentsRequest{},
 		"OffsetForLeaderEpoch": &EpochQueryRequest{ReplicaID: 2, Topics: []EpochQueryTopic{
 			{Name: "orders", Partitions: []EpochQueryPartition{{Partition: 0, CurrentLeaderEpoch: 4, LeaderEpoch: 3}, {Partition: 5, CurrentLeaderEpoch: -1, LeaderEpoch: math.MaxInt32}}},
 			{Name: "none"},
@@ -175,6 +178,11 @@ func responseCases() map[string]Response {
 			UnderReplicated: []ClusterPartition{{Topic: "orders", Partition: 3}, {Topic: "x", Partition: 0}},
 		},
 		"DescribeCluster/error": &DescribeClusterResponse{ErrorCode: NotController},
+		"AlterPartitionReassignments": &ReassignResponse{Results: []PartitionResult{
+			{Topic: "orders", Partition: 0}, {Topic: "x", Partition: 7, ErrorCode: UnknownTopicOrPartition, Message: "x has 2 partitions"}}},
+		"AlterPartitionReassignments/error": &ReassignResponse{ErrorCode: NotController},
+		"ListPartitionReassignments": &ListReassignmentsResponse{Reassignments: []Reassignment{
+			{Topic: "orders", Partition: 0, Replicas: []int32{4, 2, 3, 1}, ISR: []int32{1, 2, 3}, Target: []int32{4, 2, 3}}}},
 		"OffsetForLeaderEpoch": &EpochQueryResponse{Topics: []EpochQueryTopicResponse{
 			{Name: "orders", Partitions: []EpochQueryPartitionResponse{
 				{Partition: 0, LeaderEpoch: 3, EndOffset: 1200},
@@ -252,6 +260,10 @@ func newResponse(k APIKey) Response {
 		return &DescribeClusterResponse{}
 	case OffsetForLeaderEpochKey:
 		return &EpochQueryResponse{}
+	case AlterPartitionReassignmentsKey:
+		return &ReassignResponse{}
+	case ListPartitionReassignmentsKey:
+		return &ListReassignmentsResponse{}
 	}
 	return newGroupResponse(k)
 }
@@ -287,6 +299,10 @@ func newRequest(k APIKey) Request {
 		return &DescribeClusterRequest{}
 	case OffsetForLeaderEpochKey:
 		return &EpochQueryRequest{}
+	case AlterPartitionReassignmentsKey:
+		return &ReassignRequest{}
+	case ListPartitionReassignmentsKey:
+		return &ListReassignmentsRequest{}
 	}
 	return newGroupRequest(k)
 }

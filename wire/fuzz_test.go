@@ -119,3 +119,7 @@ func FuzzDescribeConfigsResponse(f *testing.F) { fuzzResponse(f, DescribeConfigs
 func FuzzAlterConfigsResponse(f *testing.F)    { fuzzResponse(f, AlterConfigsKey) }
 func FuzzDeleteRecordsResponse(f *testing.F)   { fuzzResponse(f, DeleteRecordsKey) }
 func FuzzEpochQueryResponse(f *testing.F)      { fuzzResponse(f, OffsetForLeaderEpochKey) }
+func FuzzReassignResponse(f *testing.F)        { fuzzResponse(f, AlterPartitionReassignmentsKey) }
+func FuzzListReassignmentsResponse(f *testing.F) {
+	fuzzResponse(f, ListPartitionReassignmentsKey)
+}

@@ -28,10 +28,12 @@ Examples:
   spate topic describe events
   spate topic alter events --config retention.ms=3600000
   spate topic delete-records events --before 1000
+  spate topic reassign events --partition 0 --replicas 2,3,4
+  spate topic describe --under-replicated
   spate topic delete events`,
 		Subcommands: []*cli.Command{
 			topicCreateCommand(), topicListCommand(), topicDescribeCommand(), topicAlterCommand(),
-			topicDeleteRecordsCommand(), topicDeleteCommand(),
+			topicDeleteRecordsCommand(), topicReassignCommand(), topicDeleteCommand(),
 		},
 	}
 }
@@ -233,16 +235,32 @@ broker could not report are -1.
 
 Exits 1 if any topic does not exist.
 
+With --under-replicated (and no NAME), prints instead one row per
+partition, of every topic, whose ISR is smaller than its replica set or
+that a reassignment is moving (topic reassign): TOPIC, PARTITION, LEADER,
+REPLICAS, ISR and REASSIGNING-TO, the target replica set (its members not
+in the ISR are still catching up). No rows: everything is in sync.
+
 Examples:
   spate topic describe events
   spate topic describe events orders
-  spate topic describe events --json | jq '.[0].configs'`,
-		Flags:  []cli.Flag{brokersFlag(), timeoutFlag(), jsonFlag()},
+  spate topic describe events --json | jq '.[0].configs'
+  spate topic describe --under-replicated`,
+		Flags: []cli.Flag{brokersFlag(), timeoutFlag(), jsonFlag(),
+			&cli.BoolFlag{Name: "under-replicated", Usage: "list the partitions not fully in sync, of every topic"}},
 		Action: withArgs(runTopicDescribe),
 	}
 }
 
 func runTopicDescribe(c *cli.Context, args []string) error {
+	if c.Bool("under-replicated") {
+		if len(args) > 0 {
+			return errors.New("topic describe: --under-replicated covers every topic; give no NAME")
+		}
+		return withAdmin(c, func(ctx context.Context, a *client.Admin) error {
+			return describeUnderReplicated(ctx, a, stdout(c))
+		})
+	}
 	if len(args) == 0 {
 		return errors.New("topic describe: no topic name given")
 	}
