@@ -3,8 +3,9 @@ package broker
 // Behavior: a cluster member's /metrics describe the cluster as its
 // metadata image has it, computed at scrape time: the controller, brokers
 // by state, offline and under-replicated partitions, the applied metadata
-// offset, and (on the controller, which alone knows the heartbeats) each
-// broker's metadata lag.
+// offset, the leader elections this broker made as controller, and (on
+// the controller, which alone knows the heartbeats) each broker's metadata
+// lag.
 
 import (
 	"strconv"
@@ -23,6 +24,9 @@ var (
 		"Partitions whose ISR is smaller than their replica set.", nil, nil)
 	descOffset = prometheus.NewDesc("spate_cluster_metadata_offset",
 		"The metadata log offset this broker has applied.", nil, nil)
+	descElections = prometheus.NewDesc("spate_leader_elections_total",
+		"Partition leaders this broker elected while it was the controller, since it started: clean (an in-sync replica) or unclean (unclean.leader.election.enable).",
+		[]string{"kind"}, nil)
 	descLag = prometheus.NewDesc("spate_cluster_metadata_lag",
 		"Metadata entries a broker is behind the controller at its last heartbeat (reported by the controller only).", []string{"broker"}, nil)
 )
@@ -31,7 +35,7 @@ var (
 type clusterCollector struct{ m *member }
 
 func (c clusterCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descController, descBrokers, descOffline, descUnderReplicated, descOffset, descLag} {
+	for _, d := range []*prometheus.Desc{descController, descBrokers, descOffline, descUnderReplicated, descOffset, descElections, descLag} {
 		ch <- d
 	}
 }
@@ -57,6 +61,9 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descOffline, prometheus.GaugeValue, float64(len(img.OfflinePartitions())))
 	ch <- prometheus.MustNewConstMetric(descUnderReplicated, prometheus.GaugeValue, float64(len(img.UnderReplicatedPartitions())))
 	ch <- prometheus.MustNewConstMetric(descOffset, prometheus.GaugeValue, float64(img.Offset()))
+	clean, unclean := n.LeaderElections()
+	ch <- prometheus.MustNewConstMetric(descElections, prometheus.CounterValue, float64(clean), "clean")
+	ch <- prometheus.MustNewConstMetric(descElections, prometheus.CounterValue, float64(unclean), "unclean")
 	if !n.IsController() {
 		return
 	}

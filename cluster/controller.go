@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -37,7 +38,10 @@ import (
 
 // controller is the state a node keeps while it is the raft leader.
 type controller struct {
-	mu struct {
+	// elections counts the leader elections this node's proposals made
+	// while it was the controller (countElections).
+	elections struct{ clean, unclean atomic.Int64 }
+	mu        struct {
 		sync.Mutex
 		term     uint64              // the term whose barrier has passed
 		lastSeen map[int32]time.Time // last heartbeat per broker, this term
@@ -556,4 +560,38 @@ func (n *Node) alterConfigs(name string, set map[string]string, del []string) (o
 		return nil
 	})
 	return off, err
+}
+
+// LeaderElections returns how many partition leaders this node elected
+// while it was the controller since it started: clean ones (an ISR member)
+// and unclean ones (a replica outside the ISR, under
+// unclean.leader.election.enable). A partition going offline is not one.
+func (n *Node) LeaderElections() (clean, unclean int64) {
+	return n.ctrl.elections.clean.Load(), n.ctrl.elections.unclean.Load()
+}
+
+// countElections counts the leader changes recs, just committed, made to
+// img's partitions.
+func (n *Node) countElections(img *Image, recs []Record) {
+	for _, rec := range recs {
+		var id ID16
+		var part, leader int32
+		switch r := rec.(type) {
+		case ChangePartition:
+			id, part, leader = r.TopicID, r.Partition, r.Leader
+		case ChangeReplicas:
+			id, part, leader = r.TopicID, r.Partition, r.Leader
+		default:
+			continue
+		}
+		t := img.TopicByID(id)
+		if t == nil || int(part) >= len(t.Partitions) || leader == NoLeader || leader == t.Partitions[part].Leader {
+			continue
+		}
+		if slices.Contains(t.Partitions[part].ISR, leader) {
+			n.ctrl.elections.clean.Add(1)
+		} else {
+			n.ctrl.elections.unclean.Add(1)
+		}
+	}
 }

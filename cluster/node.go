@@ -539,7 +539,8 @@ func (n *Node) notController() error {
 }
 
 // propose commits recs as one raft entry and waits until this node applied
-// it. It returns the entry's offset, or the error apply refused it with.
+// it, counting the leader elections it made. It returns the entry's
+// offset, or the error apply refused it with.
 // When leadership is lost meanwhile, the entry may still commit under the
 // next controller; the caller gets ErrNotController and may retry there:
 // apply's checks (names taken, epochs, the first partition of
@@ -547,6 +548,7 @@ func (n *Node) notController() error {
 // never applies a change twice (a retried producer-id block may skip ids,
 // never repeat them).
 func (n *Node) propose(recs ...Record) (int64, error) {
+	img := n.Image()
 	f := n.raft.Apply(AppendEntry(nil, recs...), proposeTimeout)
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
@@ -560,5 +562,6 @@ func (n *Node) propose(recs ...Record) (int64, error) {
 	if err, _ := f.Response().(error); err != nil {
 		return int64(f.Index()), err
 	}
+	n.countElections(img, recs)
 	return int64(f.Index()), nil
 }

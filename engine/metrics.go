@@ -3,9 +3,11 @@ package engine
 import (
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/spate-io/spate/replication"
 	"github.com/spate-io/spate/segment"
 )
 
@@ -42,6 +44,12 @@ var (
 		"Free space below which appends are refused (log.dir.min.free.bytes, resolved).", []string{"dir"}, nil)
 	descLogDirRefused = prometheus.NewDesc("spate_log_dir_appends_refused_total",
 		"Produce requests refused because the log dir was full.", []string{"dir"}, nil)
+	descLagRecords = prometheus.NewDesc("spate_replica_lag_records",
+		"Per partition this broker leads, each follower's lag: the leader's log end minus the follower's last fetch offset.",
+		[]string{"topic", "partition", "follower"}, nil)
+	descLagSeconds = prometheus.NewDesc("spate_replica_lag_seconds",
+		"Per partition this broker leads, how long each follower has not held all the leader held (0 while caught up).",
+		[]string{"topic", "partition", "follower"}, nil)
 	descISRChanges = prometheus.NewDesc("spate_isr_changes_total",
 		"ISR changes this broker's partition leaders proposed to the controller, by outcome: shrink or expand (committed), or refused.", []string{"change"}, nil)
 )
@@ -70,6 +78,8 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descLogDirMinFree
 	ch <- descLogDirRefused
 	ch <- descISRChanges
+	ch <- descLagRecords
+	ch <- descLagSeconds
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -83,6 +93,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	})
 	ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(n))
 	c.collectISRChanges(ch)
+	c.collectLag(ch)
 	c.collectWriteMode(ch)
 	c.collectLogDirs(ch)
 }
@@ -143,5 +154,32 @@ func (c collector) collectISRChanges(ch chan<- prometheus.Metric) {
 		n      *atomic.Int64
 	}{{"shrink", &st.shrinks}, {"expand", &st.expands}, {"refused", &st.refused}} {
 		ch <- prometheus.MustNewConstMetric(descISRChanges, prometheus.CounterValue, float64(v.n.Load()), v.change)
+	}
+}
+
+// collectLag reports the lag of every follower of every partition led here
+// with followers. The label sets are bounded by the partitions this broker
+// leads and their replicas.
+func (c collector) collectLag(ch chan<- prometheus.Metric) {
+	now := time.Now()
+	for _, t := range *c.e.topics.Load() {
+		for p := range t.hosted() {
+			r := &p.repl
+			if r.hw.Load() < 0 {
+				continue // no ISR core: one replica, or offline
+			}
+			r.mu.Lock()
+			var lags []replication.FollowerLag
+			if r.leader != nil {
+				lags = r.leader.Lag(now)
+			}
+			r.mu.Unlock()
+			id := strconv.Itoa(int(p.id))
+			for _, l := range lags {
+				follower := strconv.Itoa(int(l.Replica))
+				ch <- prometheus.MustNewConstMetric(descLagRecords, prometheus.GaugeValue, float64(l.Records), p.topic, id, follower)
+				ch <- prometheus.MustNewConstMetric(descLagSeconds, prometheus.GaugeValue, l.Time.Seconds(), p.topic, id, follower)
+			}
+		}
 	}
 }

@@ -117,6 +117,9 @@ type Leader struct {
 	logEnd         int64
 	highWatermark  int64
 	followers      map[ReplicaID]*followerState
+	// started is when this leader began (NewLeader's now): the lag of a
+	// follower never caught up counts from it.
+	started time.Time
 }
 
 // NewLeader makes replica id the leader of state, whose local log ends at
@@ -143,6 +146,7 @@ func NewLeader(id ReplicaID, state PartitionState, logEnd, hw int64, cfg Config,
 		logEnd:         logEnd,
 		highWatermark:  min(max(hw, 0), logEnd),
 		followers:      make(map[ReplicaID]*followerState),
+		started:        now,
 	}
 	for _, r := range l.replicas {
 		if r == id {
@@ -156,6 +160,35 @@ func NewLeader(id ReplicaID, state PartitionState, logEnd, hw int64, cfg Config,
 	}
 	l.advanceHighWatermark()
 	return l, nil
+}
+
+// FollowerLag is how far one follower is behind its leader.
+type FollowerLag struct {
+	Replica ReplicaID
+	// Records is the leader's log end minus the follower's last fetch
+	// offset at this leader epoch (the whole log end before its first).
+	Records int64
+	// Time is how long the follower has not held everything the leader
+	// held: zero while it does, else since it last did (or since this
+	// leader began, if it never did).
+	Time time.Duration
+}
+
+// Lag returns each follower's lag as of now, in replica order.
+func (l *Leader) Lag(now time.Time) []FollowerLag {
+	out := make([]FollowerLag, 0, len(l.followers))
+	for _, r := range l.replicas {
+		f := l.followers[r]
+		if f == nil {
+			continue
+		}
+		lag := FollowerLag{Replica: r, Records: l.logEnd - max(f.logEnd, 0)}
+		if f.logEnd != l.logEnd {
+			lag.Time = max(now.Sub(maxTime(f.lastCaughtUp, l.started)), 0)
+		}
+		out = append(out, lag)
+	}
+	return out
 }
 
 // SetConfig replaces the topic settings the leader follows (a topic's

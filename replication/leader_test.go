@@ -289,3 +289,31 @@ func TestSetConfig(t *testing.T) {
 		t.Fatalf("CheckCommit(3) = %v, %v; want done with ErrNotEnoughReplicasAfterAppend", done, err)
 	}
 }
+
+// TestLag: a follower's lag in records follows its fetch offset against
+// the leader's log end; in time it is zero while caught up and counts from
+// its last caught-up moment (or the leader's start) otherwise.
+func TestLag(t *testing.T) {
+	start := time.Unix(1000, 0)
+	state := PartitionState{Leader: 1, LeaderEpoch: 1, PartitionEpoch: 1, Replicas: []ReplicaID{1, 2, 3}, ISR: []ReplicaID{1, 2}}
+	l, err := NewLeader(1, state, 10, 10, Config{MinInsyncReplicas: 1, ReplicaLagTimeMax: time.Minute}, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(d time.Duration) time.Time { return start.Add(d) }
+	if _, _, err := l.Fetch(FetchRequest{Replica: 2, LeaderEpoch: 1, Offset: 10}, at(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	l.Appended(25)
+	got := l.Lag(at(3 * time.Second))
+	want := []FollowerLag{{Replica: 2, Records: 15, Time: 2 * time.Second}, {Replica: 3, Records: 25, Time: 3 * time.Second}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Lag = %+v, want %+v", got, want)
+	}
+	if _, _, err := l.Fetch(FetchRequest{Replica: 2, LeaderEpoch: 1, Offset: 25}, at(4*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Lag(at(5 * time.Second)); got[0] != (FollowerLag{Replica: 2}) {
+		t.Fatalf("caught-up follower's lag %+v, want none", got[0])
+	}
+}
