@@ -15,8 +15,12 @@ package broker
 //     fetchMaxWait, and its answer's batches go verbatim to
 //     engine.AppendFollower with the leader's high watermark.
 //
-// Errors for a partition (not the leader any more, a fenced or unknown
-// epoch) leave it to the next metadata change; a connection error closes the
+// A fetch below the leader's log start (OFFSET_OUT_OF_RANGE after the
+// leader deleted records the follower never had) empties the follower's log
+// to start at the leader's log start, as Kafka's follower does
+// (restartBelowLogStart); a leader's log start above the follower's moves
+// the follower's up (engine.FollowLogStart). Other errors for a partition (not the leader any
+// more, a fenced or unknown epoch) leave it to the next metadata change; a connection error closes the
 // connection and the fetcher dials again. The set of fetchers follows
 // engine.Followed every fetcherCheckInterval. The leader side is the native
 // Fetch with replica_id >= 0 (native_fetch.go) and epochQuery below.
@@ -221,19 +225,54 @@ func (m *member) replicateOnce(c *peerConn, parts []engine.FollowedPartition, lo
 			return false, fmt.Errorf("fetch answered %d partitions of %s for 1 asked", len(t.Partitions), f.Topic)
 		}
 		pr := t.Partitions[0]
-		if pr.ErrorCode != wire.None {
-			if pr.ErrorCode == wire.OffsetOutOfRange {
-				logEvery.printf("%s-%d: leader %d has no offset %d at epoch %d", f.Topic, f.Partition, f.Leader, f.FetchOffset, f.LeaderEpoch)
+		if pr.ErrorCode == wire.OffsetOutOfRange {
+			if err := m.restartBelowLogStart(c, f); err != nil {
+				logEvery.printf("%s-%d: leader %d has no offset %d at epoch %d: %v", f.Topic, f.Partition, f.Leader, f.FetchOffset, f.LeaderEpoch, err)
+				continue
 			}
+			progress = true
+			continue
+		}
+		if pr.ErrorCode != wire.None {
 			continue
 		}
 		if _, err := e.AppendFollower(f.Topic, f.Partition, f.LeaderEpoch, pr.Records, pr.HighWatermark); err != nil && !errors.Is(err, engine.ErrNotLeader) {
 			logEvery.printf("%s-%d: append from leader %d: %v", f.Topic, f.Partition, f.Leader, err)
 			continue
 		}
+		if pr.LogStartOffset > f.LogStart {
+			if err := e.FollowLogStart(f.Topic, f.Partition, f.LeaderEpoch, pr.LogStartOffset); err != nil && !errors.Is(err, engine.ErrNotLeader) {
+				logEvery.printf("%s-%d: log start %d from leader %d: %v", f.Topic, f.Partition, pr.LogStartOffset, f.Leader, err)
+			}
+		}
 		progress = true
 	}
 	return progress, nil
+}
+
+// restartBelowLogStart handles a fetch the leader answered
+// OFFSET_OUT_OF_RANGE: as Kafka's ReplicaFetcher does, it asks the leader
+// for its log start (ListOffsets, earliest), and a follower whose log ends
+// below it empties its log to start there (engine.RestartFollower). An
+// offset out of range above the leader's end is left to epoch truncation.
+func (m *member) restartBelowLogStart(c *peerConn, f engine.FollowedPartition) error {
+	q := &wire.ListOffsetsRequest{Topics: []wire.ListOffsetsTopic{{Name: f.Topic,
+		Partitions: []wire.ListOffsetsPartition{{Partition: f.Partition, Timestamp: wire.EarliestTimestamp}}}}}
+	var resp wire.ListOffsetsResponse
+	if err := c.call(q, &resp, peerTimeout); err != nil {
+		return err
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return fmt.Errorf("log start query answered %v with %d topics for 1 asked", resp.ErrorCode, len(resp.Topics))
+	}
+	a := resp.Topics[0].Partitions[0]
+	if err := a.ErrorCode.Err(); err != nil {
+		return fmt.Errorf("log start query: %w", err)
+	}
+	if f.FetchOffset >= a.Offset {
+		return fmt.Errorf("offset %d is not below the leader's log start %d", f.FetchOffset, a.Offset)
+	}
+	return m.b.engine.RestartFollower(f.Topic, f.Partition, f.LeaderEpoch, a.Offset)
 }
 
 // queryEpochs asks the leader where each truncating partition's epoch ends

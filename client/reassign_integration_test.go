@@ -61,10 +61,7 @@ func TestReassignReplacesDeadBroker(t *testing.T) {
 		cfg.HoldReplicaFetches = func() bool { return held[id].Load() }
 	})
 	p, spare := reassignTopic(t, c, "mv")
-	dead := p.Replicas[0]
-	if dead == p.Leader {
-		dead = p.Replicas[1]
-	}
+	dead := aFollower(p)
 	seed := c.Brokers[p.Leader-1].Addr()
 	if acked := produceValues(t, seed, "mv", 0, 2000); len(acked) != 2000 {
 		t.Fatalf("%d of 2000 acknowledged", len(acked))

@@ -47,6 +47,16 @@ func produceValues(t *testing.T, seed, topic string, from, to int) []int {
 	return out
 }
 
+// aFollower is the first replica of p that does not lead it.
+func aFollower(p cluster.Partition) int32 {
+	for _, id := range p.Replicas {
+		if id != p.Leader {
+			return id
+		}
+	}
+	return -1
+}
+
 // waitReplicasIdentical waits until every running replica of every
 // partition of topic holds the same batches (per-batch CRCs) up to the same
 // log end, with the leader's high watermark at that end, and returns the
@@ -264,10 +274,7 @@ func TestReplicationISRShrinkExpand(t *testing.T) {
 		t.Fatal(err)
 	}
 	tp := c.WaitLeaders("isr").Partitions[0]
-	follower := tp.Replicas[0]
-	if follower == tp.Leader {
-		follower = tp.Replicas[1]
-	}
+	follower := aFollower(tp)
 	seed := c.Brokers[tp.Leader-1].Addr()
 	inISR := func(want bool) func(*cluster.Image) bool {
 		return func(img *cluster.Image) bool {
@@ -441,4 +448,53 @@ func isrChanges(t *testing.T, b *broker.Broker) (shrinks, expands float64) {
 		}
 	}
 	return shrinks, expands
+}
+
+// TestReplicationFollowerBelowLogStart: a follower is down while the
+// leader deletes records past the follower's log end; back, its fetch is
+// out of range, so it empties its log to start at the leader's log start
+// (Kafka's truncateFullyAndStartAt), copies the rest, rejoins the ISR and
+// holds the same batches as the leader from there.
+func TestReplicationFollowerBelowLogStart(t *testing.T) {
+	c := brokertest.StartCluster(t, 3, nil)
+	if err := c.Brokers[0].CreateTopic("ls", 1, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := c.WaitLeaders("ls").Partitions[0]
+	follower := aFollower(p)
+	seed := c.Brokers[p.Leader-1].Addr()
+	if acked := produceValues(t, seed, "ls", 0, 1000); len(acked) != 1000 {
+		t.Fatalf("%d of 1000 acknowledged", len(acked))
+	}
+	if err := c.Brokers[follower-1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Brokers[follower-1] = nil
+	c.Wait("the stopped follower out of the ISR", func(img *cluster.Image) bool {
+		return !slices.Contains(img.Topic("ls").Partitions[0].ISR, follower)
+	})
+	if acked := produceValues(t, seed, "ls", 1000, 3000); len(acked) != 2000 {
+		t.Fatalf("%d of 2000 acknowledged", len(acked))
+	}
+	a := newAdmin(t, seed)
+	res, err := a.DeleteRecords(ctxFor(t), "ls", map[int32]int64{0: 2500})
+	if err != nil || res[0].Err != nil || res[0].LogStartOffset != 2500 {
+		t.Fatalf("delete records before 2500: %+v, %v", res, err)
+	}
+	back := c.Start(follower)
+	c.Wait("the follower back in the ISR", func(img *cluster.Image) bool {
+		t := img.Topic("ls")
+		return t != nil && slices.Contains(t.Partitions[0].ISR, follower)
+	})
+	if total := waitReplicasIdentical(t, c, "ls"); total != 3000 {
+		t.Fatalf("replicas end at %d, want 3000", total)
+	}
+	got, err := back.Engine().DescribeReplica("ls", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It starts at the leader's batch holding offset 2500, not at 0.
+	if got.LogEnd != 3000 || got.LogStart > 2500 || got.LogStart < 2000 || len(got.BatchCRCs) == 0 {
+		t.Fatalf("follower replica from %d to %d (%d batches); want from the base of the batch holding 2500 to 3000", got.LogStart, got.LogEnd, len(got.BatchCRCs))
+	}
 }

@@ -76,10 +76,7 @@ func TestReplicationMetrics(t *testing.T) {
 	}
 	p := tp.Partitions[part]
 	leader := c.Brokers[p.Leader-1]
-	follower := p.Replicas[0]
-	if follower == p.Leader {
-		follower = p.Replicas[1]
-	}
+	follower := aFollower(p)
 	labels := func(f int32) string {
 		return `follower="` + strconv.Itoa(int(f)) + `",partition="` + strconv.Itoa(part) + `",topic="lag"`
 	}

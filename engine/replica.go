@@ -349,6 +349,7 @@ type FollowedPartition struct {
 	Truncating  bool
 	QueryEpoch  int32
 	FetchOffset int64
+	LogStart    int64 // the local log start (FollowLogStart moves it)
 }
 
 // Followed lists the partitions this broker follows (a leader elsewhere,
@@ -365,7 +366,7 @@ func (e *Engine) Followed() []FollowedPartition {
 			if f := c.follower; f != nil {
 				q := f.EpochQuery()
 				out = append(out, FollowedPartition{Topic: p.topic, Partition: p.id, Leader: int32(f.Leader()), LeaderEpoch: q.LeaderEpoch,
-					Truncating: f.Truncating(), QueryEpoch: q.Epoch, FetchOffset: p.log.LogEndOffset()})
+					Truncating: f.Truncating(), QueryEpoch: q.Epoch, FetchOffset: p.log.LogEndOffset(), LogStart: p.log.LogStartOffset()})
 			}
 			c.mu.Unlock()
 		}
@@ -435,6 +436,48 @@ func (e *Engine) TruncateFollower(topic string, id, leaderEpoch, epoch int32, en
 	})
 }
 
+// RestartFollower handles a follower, at leaderEpoch, whose log ends below
+// its leader's log start logStart (the leader answered OFFSET_OUT_OF_RANGE
+// after deleting records or retention): what it lacks is gone, so, as
+// Kafka's follower does, it empties its log to start at logStart and
+// fetches from there. A log ending at or past logStart is left alone (the
+// fetch was out of range above the leader's end: truncation by epoch
+// handles that). Errors: ErrNotLeader (no longer followed at that epoch),
+// ErrStorage.
+func (e *Engine) RestartFollower(topic string, id, leaderEpoch int32, logStart int64) error {
+	return e.follower(topic, id, leaderEpoch, func(p *partition, f *replication.Follower) error {
+		end := p.log.LogEndOffset()
+		if end >= logStart {
+			return nil
+		}
+		e.cfg.Logf("spate: %s-%d: log ends at %d, below leader %d's log start %d: emptying it to start there", p.topic, p.id, end, f.Leader(), logStart)
+		if err := p.log.TruncateFullyAndStartAt(logStart); err != nil {
+			return p.storageErr("restart", logStart, err)
+		}
+		p.producers = producerStates{} // nothing of the log stays
+		return nil
+	})
+}
+
+// FollowLogStart moves the log start of the partition followed at
+// leaderEpoch up to the leader's, logStart, capped at the local log end
+// (Kafka's follower does the same with the log start its fetches carry), so
+// records the leader deleted (DeleteRecords, retention) go from every
+// replica and a later leader does not serve them again. Errors:
+// ErrNotLeader (no longer followed at that epoch), ErrStorage, ErrDiskFull.
+func (e *Engine) FollowLogStart(topic string, id, leaderEpoch int32, logStart int64) error {
+	return e.follower(topic, id, leaderEpoch, func(p *partition, _ *replication.Follower) error {
+		to := min(logStart, p.log.LogEndOffset())
+		if to <= p.log.LogStartOffset() {
+			return nil
+		}
+		if err := p.log.DeleteRecordsBefore(to); err != nil {
+			return p.storageErr("follow the leader's log start", to, err)
+		}
+		return nil
+	})
+}
+
 // AppendFollower appends the batches of a fetch answer verbatim to the
 // partition followed at leaderEpoch and takes the leader's high watermark
 // hw. Batches wholly below the log end are skipped and a batch cut short at
@@ -473,6 +516,14 @@ func (p *partition) appendVerbatimLocked(records []byte) (int, error) {
 		if err := b.ValidateStored(); err != nil {
 			return n, fmt.Errorf("%w: %s-%d: fetched batch at offset %d: %w", ErrCorruptMessage, p.topic, p.id, b.BaseOffset(), err)
 		}
+		if end := p.log.LogEndOffset(); b.BaseOffset() < end && p.log.LogStartOffset() == end {
+			// An empty log started at the leader's log start, which lies
+			// inside this batch (RestartFollower): start at the batch, as
+			// Kafka's follower does, so it is stored whole.
+			if err := p.log.TruncateFullyAndStartAt(b.BaseOffset()); err != nil {
+				return n, p.storageErr("restart", b.BaseOffset(), err)
+			}
+		}
 		latest, _ := epochs.Latest()
 		switch end := p.log.LogEndOffset(); {
 		case b.BaseOffset() != end:
@@ -498,11 +549,11 @@ func (p *partition) appendVerbatimLocked(records []byte) (int, error) {
 }
 
 // ReplicaEnd is the state of one hosted partition's replica, for tests and
-// tools comparing replicas: its log end, high watermark, and the CRC of
-// every batch below the log end in offset order.
+// tools comparing replicas: its log start and end, high watermark, and the
+// CRC of every batch from the log start to the log end in offset order.
 type ReplicaEnd struct {
-	LogEnd, HighWatermark int64
-	BatchCRCs             []uint32
+	LogStart, LogEnd, HighWatermark int64
+	BatchCRCs                       []uint32
 }
 
 // DescribeReplica reads topic-partition's local replica whatever its role.
@@ -516,8 +567,8 @@ func (e *Engine) DescribeReplica(topic string, partition int32) (ReplicaEnd, err
 	if err != nil {
 		return ReplicaEnd{}, err
 	}
-	out := ReplicaEnd{LogEnd: p.log.LogEndOffset(), HighWatermark: p.highWatermark()}
-	for off := p.log.LogStartOffset(); off < out.LogEnd; {
+	out := ReplicaEnd{LogStart: p.log.LogStartOffset(), LogEnd: p.log.LogEndOffset(), HighWatermark: p.highWatermark()}
+	for off := out.LogStart; off < out.LogEnd; {
 		fr, err := p.log.Read(off, 1<<20, out.LogEnd)
 		if err != nil {
 			return out, p.storageErr("describe", off, err)

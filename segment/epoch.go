@@ -175,6 +175,14 @@ func (c *EpochCache) truncateFromEnd(offset int64) error {
 	return c.persistLocked()
 }
 
+// clear drops every entry (the log was emptied to start elsewhere).
+func (c *EpochCache) clear() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries = nil
+	return c.persistLocked()
+}
+
 // truncateFromStart drops entries wholly below offset (the new log start) and
 // moves the start of the epoch that covers offset up to it.
 func (c *EpochCache) truncateFromStart(offset int64) error {

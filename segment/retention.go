@@ -298,6 +298,78 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	return l.epochs.truncateFromStart(offset)
 }
 
+// TruncateFullyAndStartAt empties the log and makes it start and end at
+// offset (Kafka's truncateFullyAndStartAt): a follower whose log ends
+// below its leader's log start can never fetch what it lacks, so it drops
+// everything and copies the leader's log from there. Every segment is
+// deleted, the leader-epoch checkpoint is cleared (the batches fetched
+// next assign their epochs again), and pending WhenFlushed waiters fire
+// with an error wrapping ErrOffsetOutOfRange. offset must not be negative.
+//
+// Crash safety: the new log start is persisted first and the checkpoint
+// cleared before any segment goes, so a crash part way reopens either the
+// old log with its start at its end (nothing readable; the follower asks
+// again) or, with no segment left, an empty log at offset (Open creates
+// the segment at the persisted start).
+func (l *Log) TruncateFullyAndStartAt(offset int64) error {
+	if offset < 0 {
+		return fmt.Errorf("%w: start %s at offset %d", ErrOffsetOutOfRange, l.dir, offset)
+	}
+	l.mu.Lock()
+	dropped, err := l.restartLocked(offset)
+	l.mu.Unlock()
+	if len(dropped) > 0 {
+		fireAll(dropped, fmt.Errorf("%w: %s emptied to start at %d", ErrOffsetOutOfRange, l.dir, offset))
+	}
+	return err
+}
+
+func (l *Log) restartLocked(offset int64) ([]waiter, error) {
+	if err := l.usableLocked(); err != nil {
+		return nil, err
+	}
+	if err := writeOffsetFile(l.dir, logStartFile, offset); err != nil {
+		if IsDiskFull(err) {
+			return nil, fmt.Errorf("%w: start %s at %d: %w", ErrDiskFull, l.dir, offset, err)
+		}
+		return nil, l.failLocked(err)
+	}
+	if err := l.epochs.clear(); err != nil {
+		return nil, l.failLocked(err)
+	}
+	for _, s := range l.mu.segs {
+		if err := s.removeFiles(); err != nil {
+			return nil, l.failLocked(err)
+		}
+		s.decRef()
+	}
+	clear(l.mu.segs)
+	l.mu.segs = l.mu.segs[:0]
+	if err := syncDir(l.dir); err != nil {
+		return nil, l.failLocked(err)
+	}
+	s, err := openSegment(l.dir, offset, true, &l.cfg)
+	if err != nil {
+		return nil, l.failLocked(err)
+	}
+	s.firstTs = time.Now()
+	l.mu.segs = append(l.mu.segs, s)
+	l.mu.logStart = offset
+	l.leo.Store(offset)
+	l.flushed.Store(offset)
+	l.mu.truncations++
+	l.mu.rpSegBase = offset
+	if err := writeOffsetFile(l.dir, recoveryPointFile, offset); err != nil {
+		return nil, l.failLocked(err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		return nil, l.failLocked(err)
+	}
+	dropped := l.mu.waiters
+	l.mu.waiters = nil
+	return dropped, nil
+}
+
 // config returns a copy of the log's config for code that runs without mu
 // (compaction): SetLimits changes it under mu.
 func (l *Log) config() Config {

@@ -370,3 +370,76 @@ func TestTruncateToLogEndDropsEmptyEpoch(t *testing.T) {
 		t.Fatalf("checkpoint after reopen = %v, want [{1 0}]", got)
 	}
 }
+
+// TestTruncateFullyAndStartAt: a log emptied to start at an offset past its
+// end has no batch, no epoch entry and no waiter left, appends (verbatim or
+// not) from that offset, and keeps it all across a clean reopen and a crash.
+func TestTruncateFullyAndStartAt(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	l := openLog(t, dir, cfg)
+	var w written
+	w.fill(t, l, 120, rand.New(rand.NewPCG(4, 5)))
+	if err := l.Epochs().Assign(3, 0); err != nil {
+		t.Fatal(err)
+	}
+	held, err := l.Read(0, 1<<20, l.LogEndOffset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	heldBytes := bytes.Clone(held.Bytes())
+	fired := make(chan error, 1)
+	l.mu.Lock() // a waiter still pending when the log is emptied
+	l.mu.waiters = append(l.mu.waiters, waiter{offset: l.LogEndOffset() + 5, fn: func(err error) { fired <- err }})
+	l.mu.Unlock()
+	start := l.LogEndOffset() + 1000
+	if err := l.TruncateFullyAndStartAt(start); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-fired; !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("pending waiter fired with %v, want ErrOffsetOutOfRange", err)
+	}
+	if !bytes.Equal(held.Bytes(), heldBytes) {
+		t.Fatal("a range held across TruncateFullyAndStartAt changed")
+	}
+	held.Release()
+	if l.LogStartOffset() != start || l.LogEndOffset() != start || len(l.Epochs().Entries()) != 0 {
+		t.Fatalf("after emptying: start %d end %d epochs %v, want %d, %d, none", l.LogStartOffset(), l.LogEndOffset(), l.Epochs().Entries(), start, start)
+	}
+	if _, err := l.Read(start-1, 1<<20, start); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read below the new start: %v", err)
+	}
+	v := makeBatch(3, 2_000_000, 300, 7)
+	v.SetBaseOffset(start)
+	if err := l.AppendVerbatim(v); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Epochs().Assign(1, start); err != nil {
+		t.Fatalf("an older epoch than the cleared checkpoint's: %v", err)
+	}
+	b := makeBatch(2, 2_000_010, 200, 8)
+	if base, err := l.Append(b); err != nil || base != start+3 {
+		t.Fatalf("Append after emptying = %d, %v; want %d", base, err, start+3)
+	}
+	want := []record.Batch{v, b}
+	checkReads(t, l, want)
+	l.Close()
+	l = openLog(t, dir, cfg)
+	checkReads(t, l, want)
+	if l.LogStartOffset() != start {
+		t.Fatalf("log start after reopen %d, want %d", l.LogStartOffset(), start)
+	}
+	// Again, then a crash right after: the empty log at the new start stays.
+	if err := l.TruncateFullyAndStartAt(start + 50); err != nil {
+		t.Fatal(err)
+	}
+	crash(t, l)
+	l = openLog(t, dir, cfg)
+	defer l.Close()
+	if l.LogStartOffset() != start+50 || l.LogEndOffset() != start+50 {
+		t.Fatalf("after a crash: start %d end %d, want %d", l.LogStartOffset(), l.LogEndOffset(), start+50)
+	}
+	if err := l.TruncateFullyAndStartAt(-1); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("start at -1: %v", err)
+	}
+}
