@@ -422,12 +422,19 @@ func (cl *cluster) waitTopic(ctx context.Context, name string) (*topicMeta, erro
 
 // leader returns the leader of a partition from the cache.
 func (cl *cluster) leader(topic string, partition int32) (int32, bool) {
+	leader, _, ok := cl.leaderAt(topic, partition)
+	return leader, ok
+}
+
+// leaderAt is leader with the leader epoch the metadata gives it (-1 when
+// unknown).
+func (cl *cluster) leaderAt(topic string, partition int32) (leader, epoch int32, ok bool) {
 	tm := cl.topic(topic)
 	if tm == nil || partition < 0 || int(partition) >= len(tm.partitions) {
-		return -1, false
+		return -1, -1, false
 	}
 	p := tm.partitions[partition]
-	return p.leader, p.leader >= 0 && p.err == wire.None
+	return p.leader, p.leaderEpoch, p.leader >= 0 && p.err == wire.None
 }
 
 // refreshSoon starts a background refresh of topics and of every cached

@@ -67,6 +67,11 @@ type consumerPartition struct {
 	stopped  bool // a non-retriable error was reported; waits for reassignment
 	retryAt  time.Time
 	failures int
+	// leaderEpoch is the leader epoch the metadata named with the leader
+	// of the fetch in flight: the fetch carries it, and a broker at
+	// another epoch answers FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH
+	// (KIP-320), which refresh the metadata.
+	leaderEpoch int32
 }
 
 // fetchesAhead is how many answered fetches per broker may wait for Poll
@@ -432,7 +437,8 @@ func (c *Consumer) startFetches() (next time.Time) {
 			next = earlier(next, cp.retryAt)
 			continue
 		}
-		leader, ok := c.cl.leader(cp.tp.topic, cp.tp.partition)
+		leader, epoch, ok := c.cl.leaderAt(cp.tp.topic, cp.tp.partition)
+		cp.leaderEpoch = epoch
 		if !ok {
 			c.retryLocked(cp)
 			c.cl.refreshSoon([]string{cp.tp.topic})
@@ -470,7 +476,7 @@ func (c *Consumer) fetchFrom(leader int32, cps []*consumerPartition) {
 	offsets := make([]int64, len(cps))
 	for i, cp := range cps {
 		offsets[i] = cp.offset
-		fp := wire.FetchPartition{Partition: cp.tp.partition, CurrentLeaderEpoch: -1,
+		fp := wire.FetchPartition{Partition: cp.tp.partition, CurrentLeaderEpoch: cp.leaderEpoch,
 			FetchOffset: cp.offset, PartitionMaxBytes: c.cfg.partitionMaxBytes}
 		req.Topics = appendFetchPartition(req.Topics, cp.tp.topic, fp)
 	}

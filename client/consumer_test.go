@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -229,5 +230,38 @@ func TestFetchPipelineDepth(t *testing.T) {
 		if got := fb.count(wire.FetchKey) - before; got != want {
 			t.Fatalf("after Poll %d: %d fetches sent, want %d (%d answered ahead)", i, got, want, fetchesAhead)
 		}
+	}
+}
+
+// TestConsumerFetchCarriesLeaderEpoch: fetches carry the leader epoch the
+// metadata names (KIP-320); once the leader's epoch moves, the stale one is
+// answered FENCED_LEADER_EPOCH, the consumer refreshes its metadata and
+// goes on at the new epoch with nothing lost or repeated.
+func TestConsumerFetchCarriesLeaderEpoch(t *testing.T) {
+	fb := newFakeBroker(t)
+	fb.createTopic("t", 1)
+	fb.leaderEpoch = 3
+	ts0 := time.UnixMilli(1_700_000_000_000)
+	produceN(t, fb, 0, 0, 50, 10, ts0)
+	c := newTestConsumer(t, fb, Assign("t", []int32{0}, Earliest()))
+	if values, _ := consume(t, c, 50); values[49] != "49" {
+		t.Fatalf("last value %q", values[49])
+	}
+	fb.mu.Lock()
+	fb.leaderEpoch = 4
+	metadataBefore := fb.requests[wire.MetadataKey]
+	fb.mu.Unlock()
+	produceN(t, fb, 0, 50, 50, 10, ts0)
+	values, offsets := consume(t, c, 50)
+	if values[0] != "50" || offsets[49] != 99 {
+		t.Fatalf("after the epoch moved: first %q, last offset %d", values[0], offsets[49])
+	}
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	if fb.requests[wire.MetadataKey] <= metadataBefore {
+		t.Fatal("FENCED_LEADER_EPOCH did not refresh the metadata")
+	}
+	if !slices.Contains(fb.fetchEpochs, 3) || !slices.Contains(fb.fetchEpochs, 4) || slices.Contains(fb.fetchEpochs, -1) {
+		t.Fatalf("fetch epochs sent %v, want 3 then 4, never -1", fb.fetchEpochs)
 	}
 }

@@ -28,6 +28,12 @@ type fakeBroker struct {
 	// produceErr, when set, is consulted for each produced partition; a
 	// non-None code is answered instead of appending.
 	produceErr func(topic string, partition int32) wire.ErrorCode
+	// leaderEpoch is the leader epoch of every partition, sent in
+	// metadata; a fetch carrying another (not -1) is answered as a broker
+	// does (KIP-320): older FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
+	leaderEpoch int32
+	// fetchEpochs records the current_leader_epoch of each fetched partition.
+	fetchEpochs []int32
 	// stall, when non-nil, holds every produce request until it is closed;
 	// set it with stallProduce.
 	stall chan struct{}
@@ -279,7 +285,7 @@ func (fb *fakeBroker) metadata(q *wire.MetadataRequest) *wire.MetadataResponse {
 			t.ErrorCode = wire.UnknownTopicOrPartition
 		}
 		for i := range logs {
-			t.Partitions = append(t.Partitions, wire.MetadataPartition{Partition: int32(i), Leader: 0,
+			t.Partitions = append(t.Partitions, wire.MetadataPartition{Partition: int32(i), Leader: 0, LeaderEpoch: fb.leaderEpoch,
 				Replicas: []int32{0}, ISR: []int32{0}})
 		}
 		resp.Topics = append(resp.Topics, t)
@@ -379,9 +385,14 @@ func (fb *fakeBroker) fetchOnce(q *wire.FetchRequest) (*wire.FetchResponse, int)
 		for _, p := range t.Partitions {
 			pr := wire.FetchPartitionResponse{Partition: p.Partition, LastStableOffset: -1}
 			l := fb.partition(t.Name, p.Partition)
+			fb.fetchEpochs = append(fb.fetchEpochs, p.CurrentLeaderEpoch)
 			switch {
 			case l == nil:
 				pr.ErrorCode = wire.UnknownTopicOrPartition
+			case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch < fb.leaderEpoch:
+				pr.ErrorCode = wire.FencedLeaderEpoch
+			case p.CurrentLeaderEpoch > fb.leaderEpoch:
+				pr.ErrorCode = wire.UnknownLeaderEpoch
 			case p.FetchOffset < 0 || p.FetchOffset > l.next:
 				pr.ErrorCode = wire.OffsetOutOfRange
 			default:

@@ -46,8 +46,12 @@ type FetchPartition struct {
 	Partition int32
 	Offset    int64 // first offset wanted
 	MaxBytes  int32 // cap for this partition (KIP-74 applies)
-	// LeaderEpoch is the leader epoch a follower believes in; only
-	// ReplicaFetch reads it (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH).
+	// LeaderEpoch is the leader epoch the fetcher believes current, -1
+	// for none (a consumer that does not say): older than the leader's is
+	// ErrFencedLeaderEpoch, newer ErrUnknownLeaderEpoch (KIP-320). A
+	// follower's is recorded in the leader's ISR core (ReplicaFetch).
+	// Mind the zero value: it is epoch 0, which a partition led at a later
+	// epoch fences; a caller that does not check sets -1.
 	LeaderEpoch int32
 }
 
@@ -72,7 +76,8 @@ type FetchPartitionResult struct {
 	Partition int32
 	Offset    int64 // the fetch offset asked for
 	// Err is nil or wraps ErrUnknownTopicOrPartition, ErrNotLeader,
-	// ErrOffsetOutOfRange, ErrStorage or ErrShuttingDown.
+	// ErrFencedLeaderEpoch, ErrUnknownLeaderEpoch, ErrOffsetOutOfRange,
+	// ErrStorage or ErrShuttingDown.
 	Err            error
 	HighWatermark  int64 // -1 when Err is set
 	LogStartOffset int64 // -1 when Err is set
@@ -143,6 +148,14 @@ func (e *Engine) fetch(req FetchRequest, replica int32, done func(*FetchResult))
 			pr := &res.Partitions[i]
 			if err := e.followerFetched(p, replica, req.Partitions[i].LeaderEpoch, pr.Offset, now); err != nil {
 				pr.Err, res.parts[i] = err, nil
+			}
+		}
+	} else {
+		for i, p := range res.parts {
+			if epoch := req.Partitions[i].LeaderEpoch; p != nil && epoch >= 0 {
+				if err := p.checkLeaderEpoch(epoch); err != nil {
+					res.Partitions[i].Err, res.parts[i] = err, nil
+				}
 			}
 		}
 	}

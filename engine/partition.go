@@ -80,6 +80,23 @@ func (p *partition) leaderErr() error {
 	}
 }
 
+// checkLeaderEpoch compares the leader epoch a consumer's fetch believes
+// current with the one this broker leads at (KIP-320): older is
+// ErrFencedLeaderEpoch (its metadata is stale), newer ErrUnknownLeaderEpoch
+// (this broker's is); either way the client refreshes its metadata. A
+// partition not led here is left to leaderErr.
+func (p *partition) checkLeaderEpoch(epoch int32) error {
+	r := p.role.Load()
+	switch {
+	case r == nil || !r.leads || epoch == r.LeaderEpoch:
+		return nil
+	case epoch < r.LeaderEpoch:
+		return fmt.Errorf("%w: %s-%d: fetch at leader epoch %d, the leader is at %d", ErrFencedLeaderEpoch, p.topic, p.id, epoch, r.LeaderEpoch)
+	default:
+		return fmt.Errorf("%w: %s-%d: fetch at leader epoch %d, this leader is at %d", ErrUnknownLeaderEpoch, p.topic, p.id, epoch, r.LeaderEpoch)
+	}
+}
+
 // highWatermark is the exclusive end of the committed log (see doc.go).
 // config returns the topic's current configs. flush.policy and flush.ms
 // cannot be altered (AlterTopicConfigs), so committedOnFlush and the log's

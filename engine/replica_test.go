@@ -31,7 +31,7 @@ func replicaFetch(t testing.TB, e *Engine, replica int32, topic string, partitio
 func consumerHW(t testing.TB, e *Engine, topic string, partition int32) int64 {
 	t.Helper()
 	ch := make(chan *FetchResult, 1)
-	e.Fetch(FetchRequest{Partitions: []FetchPartition{{Topic: topic, Partition: partition, MaxBytes: 1 << 20}}}, func(r *FetchResult) { ch <- r })
+	e.Fetch(FetchRequest{Partitions: []FetchPartition{{Topic: topic, Partition: partition, MaxBytes: 1 << 20, LeaderEpoch: -1}}}, func(r *FetchResult) { ch <- r })
 	r := <-ch
 	defer r.Release()
 	return r.Partitions[0].HighWatermark

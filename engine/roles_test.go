@@ -172,7 +172,7 @@ func TestFollowerNotServed(t *testing.T) {
 	mustApply(t, e, spread("logs", 1, 2, 5, lead))
 	parked := make(chan *FetchResult, 1)
 	e.Fetch(FetchRequest{MaxWait: time.Hour, MinBytes: 1, MaxBytes: 1 << 20,
-		Partitions: []FetchPartition{{Topic: "logs", Partition: 1, MaxBytes: 1 << 20}}}, func(r *FetchResult) { parked <- r })
+		Partitions: []FetchPartition{{Topic: "logs", Partition: 1, MaxBytes: 1 << 20, LeaderEpoch: -1}}}, func(r *FetchResult) { parked <- r })
 	mustApply(t, e, spread("logs", 1, 2, 6, follow))
 	select {
 	case r := <-parked:
