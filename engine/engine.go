@@ -68,6 +68,8 @@ type Engine struct {
 	// replStats counts the ISR changes this broker's leaders proposed
 	// (replica.go), for /metrics.
 	replStats struct{ shrinks, expands, refused atomic.Int64 }
+	// hwCkpt is the high-watermark checkpoint (hwcheckpoint.go).
+	hwCkpt hwCheckpoint
 
 	closing  atomic.Bool
 	inflight atomic.Int64 // requests inside the engine: see enter/leave
@@ -150,6 +152,9 @@ func Open(cfg Config) (*Engine, error) {
 	e.admin.deleting = map[string]struct{}{}
 	empty := map[string]*topic{}
 	e.topics.Store(&empty)
+	if cfg.Clustered {
+		e.loadHWCheckpoint() // before load opens partitions
+	}
 	if err := e.load(); err != nil {
 		e.closeLogs()
 		lock.unlock()
@@ -162,6 +167,11 @@ func Open(cfg Config) (*Engine, error) {
 	e.every(cfg.LogDirCheckInterval, func(time.Time) { e.logDir.refresh() })
 	if cfg.Clustered {
 		e.every(replicaTickInterval(cfg.ReplicaLagTimeMax), e.tickReplicas)
+		e.every(hwCheckpointInterval, func(time.Time) {
+			if err := e.WriteHWCheckpoint(); err != nil {
+				e.cfg.Logf("spate: %v (retried in %v)", err, hwCheckpointInterval)
+			}
+		})
 	}
 	return e, nil
 }
@@ -268,10 +278,15 @@ func (e *Engine) close(ctx context.Context) error {
 		}
 	}
 	tick.Stop()
+	var ckptErr error
+	if e.cfg.Clustered {
+		// Every request is done: the high watermarks are final.
+		ckptErr = e.WriteHWCheckpoint()
+	}
 	// The lock goes last, once every log is closed: a broker started right
 	// after this one must not open files this one still writes.
 	logsErr := e.closeLogs()
-	return errors.Join(waitErr, logsErr, e.lock.unlock())
+	return errors.Join(waitErr, ckptErr, logsErr, e.lock.unlock())
 }
 
 // closeLogs closes every partition's log; partitions that a concurrent

@@ -56,6 +56,9 @@ type replica struct {
 	hw atomic.Int64
 	// lagMax is the broker's replica.lag.time.max.ms, set with the core.
 	lagMax time.Duration
+	// restored is the high watermark the checkpoint held at open
+	// (hwcheckpoint.go), -1 for none: the first core starts from it.
+	restored int64
 }
 
 // coreConfig is the ISR core's view of the topic's current settings:
@@ -115,7 +118,10 @@ func (p *partition) resetCoreLocked(r *partitionRole, self int32, lagMax time.Du
 	c := &p.repl
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	kept := max(c.hw.Load(), 0)
+	kept := c.hw.Load()
+	if kept < 0 {
+		kept = max(c.restored, 0)
+	}
 	c.lagMax = lagMax
 	switch {
 	case len(r.Replicas) <= 1 || r.Leader < 0:
@@ -141,6 +147,7 @@ func (p *partition) resetCoreLocked(r *partitionRole, self int32, lagMax time.Du
 		}
 		c.leader, c.follower = nil, f
 	}
+	c.restored = -1 // the checkpoint serves the first core only
 	return c.publishLocked(), nil
 }
 

@@ -253,6 +253,7 @@ func (e *Engine) openPartition(name string, id int32, settings *atomic.Pointer[t
 		return nil, fmt.Errorf("%w: open %s: %w", storageSentinel(err), dir, err)
 	}
 	p := newPartition(name, id, settings, log, role)
+	p.repl.restored = e.restoredHW(name, id)
 	if err := p.rebuildProducers(); err != nil {
 		p.close()
 		return nil, err
