@@ -80,3 +80,22 @@ func TestFenceUncleanTopic(t *testing.T) {
 		t.Fatalf("unclean election: %+v", p)
 	}
 }
+
+// TestCountElections: a committed leader change to an ISR member is a
+// clean election, to a replica outside the ISR an unclean one; an ISR
+// change, a partition going offline and a record of another kind are none.
+func TestCountElections(t *testing.T) {
+	img := sampleImage(t) // partition 0: replicas and ISR 1,2,3 led by 1
+	img = mustApply(t, img, 80, ChangePartition{TopicID: sampleTopicID, Partition: 1, PartitionEpoch: 0, Leader: 2, ISR: []int32{2}})
+	n := &Node{}
+	n.countElections(img, []Record{
+		ChangePartition{TopicID: sampleTopicID, Partition: 0, Leader: 2, ISR: []int32{2, 3}},     // clean
+		ChangeReplicas{TopicID: sampleTopicID, Partition: 1, Leader: 3, ISR: []int32{3}},         // unclean: 3 left partition 1's ISR
+		ChangePartition{TopicID: sampleTopicID, Partition: 0, Leader: 1, ISR: []int32{1}},        // same leader
+		ChangePartition{TopicID: sampleTopicID, Partition: 0, Leader: NoLeader, ISR: []int32{1}}, // offline
+		FenceBroker{BrokerID: 3},
+	})
+	if clean, unclean := n.LeaderElections(); clean != 1 || unclean != 1 {
+		t.Fatalf("elections clean %d unclean %d, want 1 and 1", clean, unclean)
+	}
+}
