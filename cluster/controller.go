@@ -120,7 +120,7 @@ func randomID() ID16 {
 // DUPLICATE_BROKER_REGISTRATION): a second broker with that id is refused,
 // and a restarted one on other addresses retries until its previous
 // session expires. A restart on the same native and controller addresses
-// is taken at once: no other live process can hold them, and a new
+// (or any restart of a lone voter) is taken at once: no other live process can hold them, and a new
 // controller counts every broker as heard from at its election, so a
 // broker killed just before a failover would otherwise wait a session more. A
 // registration that replaces an unfenced one (same incarnation, or an
@@ -143,8 +143,11 @@ func (n *Node) registerBroker(reg RegisterBroker) (epoch int64, err error) {
 		if old := img.Broker(reg.BrokerID); old != nil && !old.Fenced {
 			// The same listeners mean the same broker restarted: two live
 			// processes cannot hold one host:port. Another incarnation
-			// elsewhere waits out the old session.
-			restart := reg.Addrs.Native != "" && reg.Addrs.Native == old.Addrs.Native && reg.Addrs.Controller == old.Addrs.Controller
+			// elsewhere waits out the old session. A lone voter is its only
+			// broker (nothing can reach it to register), and its data dir
+			// lock keeps a second process off its metadata: any earlier
+			// incarnation is a previous run of this one.
+			restart := n.lone || reg.Addrs.Native != "" && reg.Addrs.Native == old.Addrs.Native && reg.Addrs.Controller == old.Addrs.Controller
 			if old.Incarnation != reg.Incarnation && !restart && now.Sub(n.ctrl.mu.lastSeen[old.ID]) < n.cfg.SessionTimeout {
 				return fmt.Errorf("%w: broker.id %d is live at %s (incarnation %s, heard from %s ago); give each broker its own broker.id",
 					ErrBrokerIDInUse, old.ID, old.Addrs.Native, old.Incarnation, now.Sub(n.ctrl.mu.lastSeen[old.ID]).Round(time.Millisecond))

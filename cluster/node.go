@@ -23,7 +23,9 @@ import (
 )
 
 // Defaults. Raft's own timing (1 s heartbeat and election timeouts) is
-// kept: a new controller is elected a few seconds after the old one dies.
+// kept for a quorum that talks over the network: a new controller is
+// elected a few seconds after the old one dies. A lone voter (see
+// Config.Voters) uses loneTimeout instead.
 const (
 	// DefaultSessionTimeout is Kafka's broker.session.timeout.ms (9 s).
 	DefaultSessionTimeout = 9 * time.Second
@@ -40,6 +42,17 @@ const (
 	// ProducerIDBlockSize is how many producer ids one AllocateProducerIDs
 	// hands a broker (Kafka's KIP-730 uses 1000).
 	ProducerIDBlockSize = 1000
+	// loneTimeout is a lone voter's raft heartbeat, election and leader
+	// lease timeout. With no peer there is no network to wait for and no
+	// vote to split: the only wait is the follower's heartbeat timeout
+	// before it stands, so at raft's 1 s default every start would idle
+	// 1-2 s before the broker can register. 20 ms is a few scheduler
+	// ticks on a loaded machine; a lone leader's lease never lapses, as
+	// its quorum is itself.
+	loneTimeout = 20 * time.Millisecond
+	// loneAddr is a lone voter's raft address: it has no transport to
+	// the outside, so the address names nothing to dial.
+	loneAddr = "in-memory"
 )
 
 // Config configures a Node.
@@ -57,7 +70,10 @@ type Config struct {
 	// Voters is controller.quorum.voters (ParseVoters). The first
 	// MaxVoters vote; the rest, and any broker not listed, replicate the
 	// metadata as non-voters. Empty: the node is a one-voter cluster of
-	// itself.
+	// itself. Empty with no ControllerAddr and no Listener: it is a lone
+	// voter, a one-voter cluster with no controller listener (raft runs on
+	// an in-memory transport), so a broker with none of the cluster keys
+	// opens no port for it and no other broker can join.
 	Voters []Voter
 	// DataDir is the broker's data dir; the node keeps <DataDir>/metadata
 	// and <DataDir>/meta.properties.
@@ -81,13 +97,18 @@ type Config struct {
 // metadata log, applies it to its local Image, and, while it is the raft
 // leader, is the controller (controller.go).
 type Node struct {
-	cfg   Config
-	dir   string // <DataDir>/metadata
-	addr  string // the bound controller address
+	cfg  Config
+	dir  string // <DataDir>/metadata
+	addr string // the bound controller address; "" for a lone voter
+	// lone: a one-voter cluster with no controller listener (Config.Voters).
+	lone  bool
 	raft  *raft.Raft
 	fsm   *fsm
 	store *raftboltdb.BoltStore
-	trans *raft.NetworkTransport
+	trans interface {
+		raft.Transport
+		Close() error
+	}
 	ctrl  controller
 	calls callClient // forwarded controller calls, both ways (rpc.go)
 	// started is closed once Start has set up raft: controller calls that
@@ -115,7 +136,8 @@ func Start(cfg Config) (*Node, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, dir: filepath.Join(cfg.DataDir, "metadata"), stop: make(chan struct{}), started: make(chan struct{})}
+	n := &Node{cfg: cfg, dir: filepath.Join(cfg.DataDir, "metadata"), stop: make(chan struct{}), started: make(chan struct{}),
+		lone: cfg.ControllerAddr == "" && len(cfg.Voters) == 0 && cfg.Listener == nil}
 	if n.cfg.SessionTimeout == 0 {
 		n.cfg.SessionTimeout = DefaultSessionTimeout
 	}
@@ -133,7 +155,9 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	if err := n.startRaft(ln); err != nil {
-		ln.Close()
+		if ln != nil {
+			ln.Close()
+		}
 		n.closeStores()
 		return nil, err
 	}
@@ -167,8 +191,8 @@ func (cfg *Config) check() error {
 				cfg.ControllerAddr, cfg.BrokerID, v.Addr)
 		}
 	}
-	if cfg.ControllerAddr == "" && cfg.Listener == nil {
-		return fmt.Errorf("cluster: no controller.addr for broker %d", cfg.BrokerID)
+	if cfg.ControllerAddr == "" && cfg.Listener == nil && len(cfg.Voters) > 0 {
+		return fmt.Errorf("cluster: no controller.addr for broker %d, which is not in controller.quorum.voters %s", cfg.BrokerID, FormatVoters(cfg.Voters))
 	}
 	return nil
 }
@@ -199,7 +223,11 @@ func (n *Node) openIdentity() error {
 	return nil
 }
 
+// listen binds the controller listener; nil for a lone voter.
 func (n *Node) listen() (net.Listener, error) {
+	if n.lone {
+		return nil, nil
+	}
 	if n.cfg.Listener != nil {
 		return n.cfg.Listener, nil
 	}
@@ -241,13 +269,18 @@ func (n *Node) startRaft(ln net.Listener) error {
 		return fmt.Errorf("cluster: read %s: %w", n.dir, err)
 	}
 	n.fsm = newFSM()
-	n.addr = ln.Addr().String()
-	stream := newStreamLayer(ln, n.knownClusterID, n.noteRefusal, n.noteDial)
-	stream.serveRPC = n.serveRPC
-	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
-	})
 	conf := raft.DefaultConfig()
+	if n.lone {
+		_, n.trans = raft.NewInmemTransport(loneAddr)
+		conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = loneTimeout, loneTimeout, loneTimeout
+	} else {
+		n.addr = ln.Addr().String()
+		stream := newStreamLayer(ln, n.knownClusterID, n.noteRefusal, n.noteDial)
+		stream.serveRPC = n.serveRPC
+		n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
+		})
+	}
 	conf.LocalID = serverID(n.cfg.BrokerID)
 	conf.Logger = logger
 	conf.SnapshotThreshold = n.cfg.SnapshotThreshold
@@ -302,7 +335,7 @@ func (n *Node) checkExisting(logger hclog.Logger) error {
 func (n *Node) bootstrap(conf *raft.Config, logs raft.LogStore, snaps raft.SnapshotStore) error {
 	var servers []raft.Server
 	if len(n.cfg.Voters) == 0 {
-		servers = []raft.Server{{ID: conf.LocalID, Address: raft.ServerAddress(n.addr), Suffrage: raft.Voter}}
+		servers = []raft.Server{{ID: conf.LocalID, Address: n.trans.LocalAddr(), Suffrage: raft.Voter}}
 	}
 	listed := false
 	for i, v := range n.cfg.Voters {
@@ -380,7 +413,8 @@ func (n *Node) Err() error {
 	return n.failErr
 }
 
-// Addr is the bound controller address (useful with port 0).
+// Addr is the bound controller address (useful with port 0); "" for a
+// lone voter, which has none.
 func (n *Node) Addr() string { return n.addr }
 
 // BrokerID is the node's broker.id.

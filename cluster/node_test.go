@@ -19,7 +19,14 @@ const testDeadline = 60 * time.Second
 // waits until it is the controller.
 func startSolo(t *testing.T, dir string, id int32) *Node {
 	t.Helper()
-	n, err := Start(Config{BrokerID: id, ControllerAddr: "127.0.0.1:0", DataDir: dir})
+	return startElected(t, Config{BrokerID: id, ControllerAddr: "127.0.0.1:0", DataDir: dir})
+}
+
+// startElected starts a one-voter node and waits until it is the
+// controller.
+func startElected(t *testing.T, cfg Config) *Node {
+	t.Helper()
+	n, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,9 +34,9 @@ func startSolo(t *testing.T, dir string, id int32) *Node {
 	deadline := time.Now().Add(testDeadline)
 	for !n.IsController() {
 		if time.Now().After(deadline) {
-			t.Fatal("a one-voter node did not elect itself")
+			t.Fatalf("a one-voter node (controller.addr %q) did not elect itself", cfg.ControllerAddr)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 	return n
 }

@@ -35,6 +35,9 @@ package cluster
 //	11  Controller           -                                           controller address string (empty: none known)
 //	12  ReassignPartition    topic string, partition int32, target        offset int64
 //	                         [int32]
+//	13  AdoptTopics          broker id int32, epoch int64,               offset int64
+//	                         producer id end int64, count, each
+//	                         name string, partitions int32, configs
 //
 // Controller is answered by any node, not only the controller: a broker
 // that is not yet a member of the quorum (a non-voter before its first
@@ -73,6 +76,7 @@ const (
 	opAlterConfigs
 	opController
 	opReassignPartition
+	opAdoptTopics
 )
 
 // maxCallBytes bounds a call or answer: a create's configs, a liveness
@@ -144,6 +148,9 @@ type callArgs struct {
 	// AlterPartition; ReassignPartition uses partition and isr (the target)
 	partition, leader, leaderEpoch, partitionEpoch int32
 	isr                                            []int32
+	// AdoptTopics
+	adopt         []AdoptedTopic
+	producerIDEnd int64
 }
 
 // decodeCall decodes call op's arguments, refusing unknown ops, short or
@@ -172,6 +179,9 @@ func decodeCall(op byte, args []byte) (callArgs, error) {
 		c.name, c.configs, c.del = r.string("name"), r.configs("set"), r.strings("delete")
 	case opReassignPartition:
 		c.name, c.partition, c.isr = r.string("topic"), r.int32("partition"), r.int32s("target")
+	case opAdoptTopics:
+		c.id, c.epoch, c.producerIDEnd = r.int32("broker id"), r.int64("epoch"), r.int64("producer id end")
+		c.adopt = readAdoptedTopics(r)
 	case opLiveness, opController:
 	default:
 		r.fail("unknown op %d", op)
@@ -236,6 +246,9 @@ func (n *Node) dispatch(op byte, args []byte) ([]byte, error) {
 		return appendInt64(nil, off), err
 	case opReassignPartition:
 		off, err := n.reassignPartition(c.name, c.partition, c.isr)
+		return appendInt64(nil, off), err
+	case opAdoptTopics:
+		off, err := n.adoptTopics(c.id, c.epoch, c.adopt, c.producerIDEnd)
 		return appendInt64(nil, off), err
 	case opController:
 		addr, _ := n.raft.LeaderWithID()

@@ -15,6 +15,7 @@ func FuzzDecodeCall(f *testing.F) {
 	f.Add(opRegisterBroker, RegisterBroker{BrokerID: 2, Addrs: BrokerAddrs{Native: "a:1"}}.appendBody(nil))
 	f.Add(opLiveness, []byte{})
 	f.Add(opAlterConfigs, appendStrings(appendConfigs(appendString(nil, "t"), map[string]string{"retention.ms": "1"}), []string{"segment.ms"}))
+	f.Add(opAdoptTopics, appendAdoptedTopics(appendInt64(appendInt64(appendInt32(nil, 1), 2), 3000), []AdoptedTopic{{Name: "t", Partitions: 2, Configs: map[string]string{"a": "b"}}}))
 	f.Add(byte(0), []byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, op byte, args []byte) {
 		c, err := decodeCall(op, args)
