@@ -60,34 +60,31 @@ func New(cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{cfg: cfg, nofileBefore: before, nofileAfter: after}
-	if cfg.Clustered() {
-		// The hooks reach the member once it exists; the engine calls
-		// them only while serving requests, after New.
-		ecfg.Clustered = true
-		ecfg.CreateTopicHook = func(name string, partitions int32, configs map[string]string) error {
-			return b.member.createTopic(name, partitions, -1, configs)
-		}
-		ecfg.AllocateProducerIDs = func() (int64, int32, error) { return b.member.allocateProducerIDs() }
-		ecfg.AlterPartitionHook = func(topic string, partition, leader, leaderEpoch, partitionEpoch int32, isr []int32) error {
-			return b.member.alterPartition(topic, partition, leader, leaderEpoch, partitionEpoch, isr)
-		}
-		ecfg.ReplicaLagTimeMax = cfg.ReplicaLagTimeMax
+	// Every broker is a cluster member: with no cluster keys, a one-voter
+	// cluster of itself. The hooks reach the member once it exists; the
+	// engine calls them only while serving requests, after New.
+	ecfg.Clustered = true
+	ecfg.CreateTopicHook = func(name string, partitions int32, configs map[string]string) error {
+		return b.member.createTopic(name, partitions, -1, configs)
 	}
+	ecfg.AllocateProducerIDs = func() (int64, int32, error) { return b.member.allocateProducerIDs() }
+	ecfg.AlterPartitionHook = func(topic string, partition, leader, leaderEpoch, partitionEpoch int32, isr []int32) error {
+		return b.member.alterPartition(topic, partition, leader, leaderEpoch, partitionEpoch, isr)
+	}
+	ecfg.ReplicaLagTimeMax = cfg.ReplicaLagTimeMax
 	e, err := engine.Open(ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("broker: open data dir %s: %w%s", cfg.DataDir, err, nofileHint(err, after))
 	}
 	b.engine = e
-	if cfg.Clustered() {
-		// After the engine: its lock keeps a second broker off the data
-		// dir before the metadata there is read.
-		node, err := startNode(cfg)
-		if err != nil {
-			e.Close(context.Background())
-			return nil, fmt.Errorf("broker: metadata quorum: %w", err)
-		}
-		b.member = newMember(b, node)
+	// After the engine: its lock keeps a second broker off the data dir
+	// before the metadata there is read.
+	node, err := startNode(cfg)
+	if err != nil {
+		e.Close(context.Background())
+		return nil, fmt.Errorf("broker: metadata quorum: %w", err)
 	}
+	b.member = newMember(b, node)
 	// The coordinator reloads every group from __consumer_offsets, so it
 	// opens after the engine has recovered that topic's logs.
 	groups, err := engine.OpenGroupCoordinator(e, cfg.groupConfig())

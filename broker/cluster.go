@@ -1,9 +1,11 @@
 package broker
 
-// Behavior: a broker with controller.addr or controller.quorum.voters set
-// is a cluster member. It runs a metadata node (cluster.Node) beside its
-// engine, and this file carries what the metadata says to the engine and
-// what the broker is to the controller:
+// Behavior: every broker is a cluster member: with controller.addr or
+// controller.quorum.voters set, of the quorum they name; with neither, a
+// lone voter, a one-voter cluster of itself on no port (cluster.Config).
+// It runs a metadata node (cluster.Node) beside its engine, and this file
+// carries what the metadata says to the engine and what the broker is to
+// the controller:
 //
 //   - Registration and heartbeats. Once its listeners are bound, the broker
 //     registers (broker id, a fresh incarnation per start, its native,
@@ -15,6 +17,13 @@ package broker
 //     registration refused because another live broker holds the id is
 //     retried for two session timeouts (a restart waits out its previous
 //     run's session) and then stops the broker with that error (Failed).
+//   - Adoption. Once unfenced, topics the data dir holds from before the
+//     broker was a member (no topic id) and the producer ids it handed out
+//     alone are adopted into the metadata (cluster.AdoptTopics), so a data
+//     dir of an older broker keeps serving its records, offsets and
+//     groups. A lone voter's Start returns once it is registered,
+//     unfenced, has adopted and applied its topics (or after
+//     loneReadyWait), so it serves at once, as a broker alone did.
 //   - Roles. Every change of the metadata image is applied to the engine:
 //     every topic becomes an engine.TopicSpec (ApplyTopic opens, leads or
 //     follows exactly the partitions with a replica here, at the metadata's
@@ -65,9 +74,9 @@ type member struct {
 	// creates waiting for their topic).
 	applyMu sync.Mutex
 	applied map[string]*cluster.Topic // what was last applied, by name; under applyMu
-	// warnedLegacy names the single-broker topics already logged as kept;
-	// under applyMu.
-	warnedLegacy map[string]bool
+	// ready is closed once the broker is unfenced and has adopted and
+	// applied its topics (loneReadyWait).
+	ready chan struct{}
 
 	failed   chan error // Broker.Failed
 	failOnce sync.Once
@@ -116,8 +125,8 @@ func startNode(cfg Config) (*cluster.Node, error) {
 }
 
 func newMember(b *Broker, node *cluster.Node) *member {
-	m := &member{b: b, node: node, incarnation: randomIncarnation(), applied: map[string]*cluster.Topic{}, warnedLegacy: map[string]bool{},
-		failed: make(chan error, 1), stop: make(chan struct{})}
+	m := &member{b: b, node: node, incarnation: randomIncarnation(), applied: map[string]*cluster.Topic{},
+		failed: make(chan error, 1), stop: make(chan struct{}), ready: make(chan struct{})}
 	m.fenced.Store(true)
 	m.setProblem("not registered with the controller yet")
 	return m
@@ -137,12 +146,69 @@ func (m *member) setProblem(s string) {
 	m.problem.Store(&s)
 }
 
-// start runs the registration/heartbeat and roles loops.
+// loneReadyWait bounds how long a lone voter's Start waits to be ready
+// (unfenced, topics adopted and applied). It takes a few raft commits,
+// milliseconds; what runs past the bound is a metadata write that cannot
+// complete (a full disk, see engine's logdir.go), and then the broker
+// starts anyway and says why in /health.
+const loneReadyWait = 10 * time.Second
+
+// start runs the registration/heartbeat and roles loops; for a lone voter
+// it returns once the broker is ready to serve (loneReadyWait).
 func (m *member) start() {
 	m.wg.Add(3)
 	go m.heartbeatLoop()
 	go m.rolesLoop()
 	go m.fetchersLoop()
+	if !m.node.Lone() {
+		return
+	}
+	select {
+	case <-m.ready:
+	case <-time.After(loneReadyWait):
+		log.Printf("spate broker %d: not ready after %s (%s); serving what it can meanwhile", m.b.cfg.BrokerID, loneReadyWait, m.problemText())
+	}
+}
+
+// problemText is the member's problem, "" if none.
+func (m *member) problemText() string {
+	if p := m.problem.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// adoptLegacy asks the controller to adopt the topics this data dir held
+// before the broker was a cluster member, and the producer ids it handed
+// out then (cluster.AdoptTopics), then applies them. A topic whose name the
+// metadata has already is not adopted: ApplyTopic gave this broker's logs
+// to the metadata's topic (engine's roles.go).
+func (m *member) adoptLegacy() error {
+	e, img := m.b.engine, m.node.Image()
+	var names []string
+	for name, id := range e.HostedTopics() {
+		if id == ([16]byte{}) && img.Topic(name) == nil {
+			names = append(names, name)
+		}
+	}
+	pidEnd := e.LocalProducerIDEnd()
+	if len(names) == 0 && pidEnd <= img.NextProducerID() {
+		return nil
+	}
+	slices.Sort(names)
+	var topics []cluster.AdoptedTopic
+	for _, info := range e.Describe(names...) {
+		if info.Err == nil {
+			topics = append(topics, cluster.AdoptedTopic{Name: info.Name, Partitions: int32(len(info.Partitions)), Configs: info.Overrides})
+		}
+	}
+	if err := m.node.AdoptTopics(m.b.cfg.BrokerID, m.epoch.Load(), topics, pidEnd); err != nil {
+		return fmt.Errorf("adopt topics %v: %w", names, err)
+	}
+	log.Printf("spate broker %d: adopted the %d topics this data dir held alone %v into the cluster metadata, and producer ids below %d",
+		m.b.cfg.BrokerID, len(topics), names, pidEnd)
+	_, err := m.applyNewest()
+	return err
 }
 
 // fail stops the broker's membership with err (Broker.Failed).
@@ -165,6 +231,7 @@ func (m *member) heartbeatLoop() {
 	defer m.wg.Done()
 	every := heartbeatInterval(m.b.cfg.SessionTimeout)
 	var inUseSince time.Time
+	adopted := false
 	logEvery := m.newRateLog().printf
 	for {
 		if err := m.node.Err(); err != nil {
@@ -191,16 +258,30 @@ func (m *member) heartbeatLoop() {
 				logEvery("registration refused, retrying: %v", err)
 			default:
 				m.setProblem("not registered: " + err.Error())
-				logEvery("cannot register yet, retrying: %v", err)
+				// A lone voter is its own controller within milliseconds;
+				// Start says if it is not.
+				if !m.node.Lone() || !errors.Is(err, cluster.ErrNotController) {
+					logEvery("cannot register yet, retrying: %v", err)
+				}
 			}
 		} else {
 			fenced, err := m.node.Heartbeat(m.b.cfg.BrokerID, m.epoch.Load(), m.node.Image().Offset())
 			switch {
 			case err == nil:
 				m.fenced.Store(fenced)
-				if fenced {
+				switch {
+				case fenced:
 					m.setProblem("fenced: catching up with the metadata log")
-				} else {
+				case !adopted:
+					if err := m.adoptLegacy(); err != nil {
+						m.setProblem(err.Error())
+						logEvery("%v; retrying", err)
+						break
+					}
+					adopted = true
+					m.setProblem("")
+					m.markReady()
+				default:
 					m.setProblem("")
 				}
 			case errors.Is(err, cluster.ErrStaleEpoch), errors.Is(err, cluster.ErrUnknownBroker):
@@ -221,6 +302,11 @@ func (m *member) heartbeatLoop() {
 			// not a heartbeat interval later.
 			wait = min(every, 100*time.Millisecond)
 		}
+		if m.epoch.Load() == 0 && m.node.Lone() {
+			// A lone voter elects itself within milliseconds: register
+			// then, not a heartbeat interval later.
+			wait = min(every, 10*time.Millisecond)
+		}
 		select {
 		case <-m.stop:
 			return
@@ -229,13 +315,24 @@ func (m *member) heartbeatLoop() {
 	}
 }
 
+// markReady closes ready once the image the broker is unfenced at is
+// applied; a failed apply is logged by the roles loop, which retries it.
+func (m *member) markReady() {
+	m.applyNewest()
+	select {
+	case <-m.ready:
+	default:
+		close(m.ready)
+	}
+}
+
 // rolesLoop applies every new image to the engine until the member stops.
 func (m *member) rolesLoop() {
 	defer m.wg.Done()
 	var lastErr string
 	for {
-		img := m.node.Image()
-		if err := m.apply(img); err != nil && err.Error() != lastErr {
+		img, err := m.applyNewest()
+		if err != nil && err.Error() != lastErr {
 			lastErr = err.Error()
 			log.Printf("spate broker %d: applying metadata at offset %d: %v", m.b.cfg.BrokerID, img.Offset(), err)
 		}
@@ -248,10 +345,31 @@ func (m *member) rolesLoop() {
 	}
 }
 
-// apply makes the engine match img for this broker.
-func (m *member) apply(img *cluster.Image) error {
+// applyNewest makes the engine match the newest image and returns that
+// image. The image is read under applyMu: one read before taking it could
+// be older than one another caller applied meanwhile, and applying it
+// would remove the topics created since. Nothing is applied until the
+// image reaches this broker's registration: before, it may be history
+// being replayed (a restart applies the log from its last snapshot on),
+// in which a topic deleted and created again would be replaced twice and
+// one created later would not exist yet. Kafka's brokers likewise publish
+// metadata only once caught up.
+func (m *member) applyNewest() (*cluster.Image, error) {
 	m.applyMu.Lock()
 	defer m.applyMu.Unlock()
+	// Read before the image: unfenced then means this image is at least
+	// as new as the heartbeat that found the broker caught up.
+	unfenced := !m.fenced.Load()
+	img := m.node.Image()
+	if epoch := m.epoch.Load(); epoch == 0 || img.Offset() < epoch {
+		return img, nil
+	}
+	return img, m.applyLocked(img, unfenced)
+}
+
+// applyLocked makes the engine match img for this broker, removing the
+// topics img lacks if unfenced; applyMu held.
+func (m *member) applyLocked(img *cluster.Image, unfenced bool) error {
 	e := m.b.engine
 	self := m.b.cfg.BrokerID
 	var errs []error
@@ -270,18 +388,15 @@ func (m *member) apply(img *cluster.Image) error {
 			delete(m.applied, name)
 		}
 	}
-	if !m.fenced.Load() {
+	if unfenced {
 		for name, id := range e.HostedTopics() {
 			if t := img.Topic(name); t != nil && cluster.ID16(id) == t.ID {
 				continue
 			}
 			if id == ([16]byte{}) {
 				// A topic of this data dir from before it joined a
-				// cluster: not the metadata's to delete.
-				if !m.warnedLegacy[name] {
-					m.warnedLegacy[name] = true
-					log.Printf("spate broker %d: topic %s was created by this broker alone and is not in the cluster metadata; it is kept but not served (create it in the cluster to serve it again)", m.b.cfg.BrokerID, name)
-				}
+				// cluster: not the metadata's to delete, but to adopt
+				// (adoptLegacy).
 				continue
 			}
 			if t := img.Topic(name); t != nil && hosts(t, self) {
@@ -330,7 +445,8 @@ func (m *member) createTopic(name string, partitions, replicationFactor int32, c
 	if _, err := m.node.CreateTopic(name, int(partitions), int(replicationFactor), configs); err != nil {
 		return controllerErr(err)
 	}
-	return m.apply(m.node.Image())
+	_, err := m.applyNewest()
+	return err
 }
 
 // offsetsReplicationFactor is offsets.topic.replication.factor, with -1
@@ -432,7 +548,8 @@ func (b *Broker) DeleteTopic(name string) error {
 	if err := b.member.node.DeleteTopic(name); err != nil {
 		return controllerErr(err)
 	}
-	return b.member.apply(b.member.node.Image())
+	_, err := b.member.applyNewest()
+	return err
 }
 
 // CreatePartitions grows a topic to total partitions: through the
@@ -457,7 +574,8 @@ func (b *Broker) CreatePartitions(name string, total int32, validateOnly bool) e
 	if err := b.member.node.CreatePartitions(name, int(total)); err != nil {
 		return controllerErr(err)
 	}
-	return b.member.apply(b.member.node.Image())
+	_, err := b.member.applyNewest()
+	return err
 }
 
 // metadata answers a native Metadata request from the local image.
@@ -560,7 +678,8 @@ func (b *Broker) AlterTopicConfigs(name string, changes map[string]string, valid
 	if err := b.member.node.AlterConfigs(name, set, del); err != nil {
 		return controllerErr(err)
 	}
-	return b.member.apply(b.member.node.Image())
+	_, err := b.member.applyNewest()
+	return err
 }
 
 // kafkaView is the cluster as the Kafka port describes it: the member's

@@ -66,6 +66,17 @@ func wait(t *testing.T, what string, ch <-chan error) {
 	}
 }
 
+// findCoordinator asks for group's coordinator, as every client does
+// before its first group request, and checks that it is this broker.
+func findCoordinator(t *testing.T, c *testConn, b *Broker, group string) {
+	t.Helper()
+	var fc wire.FindCoordinatorResponse
+	call(t, c, &wire.FindCoordinatorRequest{Key: group}, &fc)
+	if fc.ErrorCode != wire.None || fc.NodeID != b.cfg.BrokerID || fmt.Sprintf("%s:%d", fc.Host, fc.Port) != b.Addr() {
+		t.Fatalf("FindCoordinator: %+v, want node %d at %s", fc, b.cfg.BrokerID, b.Addr())
+	}
+}
+
 func joinReq(group, member string) *wire.JoinGroupRequest {
 	return &wire.JoinGroupRequest{
 		GroupID: group, MemberID: member, ClientID: "test-client",
@@ -90,15 +101,10 @@ func TestGroupSingleMemberStory(t *testing.T) {
 	b := startTestBroker(t, nil)
 	c := dialTest(t, b)
 	const group = "story"
-	if err := b.engine.CreateTopic("t", 2, nil); err != nil {
+	if err := b.CreateTopic("t", 2, -1, nil); err != nil {
 		t.Fatal(err)
 	}
-
-	var fc wire.FindCoordinatorResponse
-	call(t, c, &wire.FindCoordinatorRequest{Key: group}, &fc)
-	if fc.ErrorCode != wire.None || fc.NodeID != b.cfg.BrokerID || fmt.Sprintf("%s:%d", fc.Host, fc.Port) != b.Addr() {
-		t.Fatalf("FindCoordinator: %+v, want node %d at %s", fc, b.cfg.BrokerID, b.Addr())
-	}
+	findCoordinator(t, c, b, group)
 
 	var join wire.JoinGroupResponse
 	wait(t, "join", joinNew(t, c, group, &join))
@@ -198,6 +204,7 @@ func TestGroupSecondMemberRebalances(t *testing.T) {
 	b := startTestBroker(t, nil)
 	c1, c2 := dialTest(t, b), dialTest(t, b)
 	const group = "pair"
+	findCoordinator(t, c1, b, group)
 
 	var j1 wire.JoinGroupResponse
 	wait(t, "first member's join", joinNew(t, c1, group, &j1))
@@ -259,10 +266,11 @@ func TestGroupCommitSurvivesRestart(t *testing.T) {
 	b := startTestBroker(t, nil)
 	c := dialTest(t, b)
 	const group = "durable"
+	findCoordinator(t, c, b, group)
 	// A standalone commit (no membership): generation -1, no member id.
 	commit := &wire.OffsetCommitRequest{GroupID: group, GenerationID: -1}
 	for p := int32(0); p < 3; p++ {
-		if err := b.engine.CreateTopic("t"+strconv.Itoa(int(p)), 3, nil); err != nil {
+		if err := b.CreateTopic("t"+strconv.Itoa(int(p)), 3, -1, nil); err != nil {
 			t.Fatal(err)
 		}
 		commit.Topics = append(commit.Topics, wire.OffsetCommitTopic{Name: "t" + strconv.Itoa(int(p)),
@@ -298,12 +306,13 @@ func TestGroupOffsetsOfDeletedTopic(t *testing.T) {
 	b := startTestBroker(t, nil)
 	c := dialTest(t, b)
 	for _, name := range []string{"gone", "kept"} {
-		if err := b.engine.CreateTopic(name, 2, nil); err != nil {
+		if err := b.CreateTopic(name, 2, -1, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	commit := func(group string, offset int64) wire.OffsetCommitResponse {
 		t.Helper()
+		findCoordinator(t, c, b, group)
 		q := &wire.OffsetCommitRequest{GroupID: group, GenerationID: -1}
 		for _, name := range []string{"gone", "kept"} {
 			q.Topics = append(q.Topics, wire.OffsetCommitTopic{Name: name, Partitions: []wire.OffsetCommitPartition{
@@ -345,7 +354,7 @@ func TestGroupOffsetsOfDeletedTopic(t *testing.T) {
 			}
 		}
 	}
-	if err := b.engine.CreateTopic("gone", 2, nil); err != nil {
+	if err := b.CreateTopic("gone", 2, -1, nil); err != nil {
 		t.Fatal(err)
 	}
 	b2 := restartTestBroker(t, b)
@@ -361,7 +370,8 @@ func TestGroupOffsetsOfDeletedTopic(t *testing.T) {
 func TestGroupOffsetMetadataLimit(t *testing.T) {
 	b := startTestBroker(t, func(c *Config) { c.OffsetMetadataMaxBytes = 16 })
 	c := dialTest(t, b)
-	if err := b.engine.CreateTopic("t", 2, nil); err != nil {
+	findCoordinator(t, c, b, "g")
+	if err := b.CreateTopic("t", 2, -1, nil); err != nil {
 		t.Fatal(err)
 	}
 	var resp wire.OffsetCommitResponse
@@ -390,6 +400,7 @@ func TestGroupMetrics(t *testing.T) {
 		pr.Topics[0].Partitions[0].ErrorCode != wire.None {
 		t.Fatalf("produce: %+v, %v", pr, err)
 	}
+	findCoordinator(t, c, b, "billing")
 	var resp wire.OffsetCommitResponse
 	call(t, c, &wire.OffsetCommitRequest{GroupID: "billing", GenerationID: -1, Topics: []wire.OffsetCommitTopic{{Name: "metered",
 		Partitions: []wire.OffsetCommitPartition{{Partition: 0, Offset: 12, LeaderEpoch: -1}}}}}, &resp)
@@ -457,6 +468,7 @@ func TestGroupRequestErrors(t *testing.T) {
 		t.Fatalf("FindCoordinator of an empty group id: %s, want INVALID_GROUP_ID", fc.ErrorCode)
 	}
 
+	findCoordinator(t, c, b, "g")
 	var join wire.JoinGroupResponse
 	q := joinReq("g", "")
 	q.SessionTimeoutMs = 10 // below the broker's 6 s minimum

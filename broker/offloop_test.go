@@ -39,7 +39,7 @@ func TestSlowDiskDoesNotHoldTheLoop(t *testing.T) {
 	releaseDisk := func() { releaseOnce.Do(func() { close(release) }) }
 	t.Cleanup(releaseDisk) // before the broker's Close, so a failure cannot hang it
 	for _, name := range []string{"slow", "fast"} {
-		if err := b.Engine().CreateTopic(name, 1, nil); err != nil {
+		if err := b.CreateTopic(name, 1, -1, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,8 +11,8 @@ package cluster
 // the cluster's next producer id moves past the ids the broker handed out
 // alone, in blocks allocated to it, so no id repeats. All of it is one
 // entry: applied all or none. A name the metadata already has is left
-// alone (the cluster's topic wins; the broker keeps its own logs unserved
-// and says so), so asking twice adopts nothing twice.
+// alone (the cluster's topic wins; the engine hands it this broker's logs
+// of the partitions it places here), so asking twice adopts nothing twice.
 
 import (
 	"fmt"

@@ -417,6 +417,10 @@ func (n *Node) Err() error {
 // lone voter, which has none.
 func (n *Node) Addr() string { return n.addr }
 
+// Lone reports whether the node is a lone voter (Config.Voters): a
+// one-voter cluster no other broker can join.
+func (n *Node) Lone() bool { return n.lone }
+
 // BrokerID is the node's broker.id.
 func (n *Node) BrokerID() int32 { return n.cfg.BrokerID }
 

@@ -36,6 +36,9 @@ const producerIDBlockSize = 1000
 // producerIDs allocates producer ids from persisted blocks.
 type producerIDs struct {
 	path string
+	// fileEnd is the block end the file held at open: the data dir handed
+	// out every id below it (LocalProducerIDEnd).
+	fileEnd int64
 	// fromController, when set, supplies the blocks instead of the file
 	// (Config.AllocateProducerIDs).
 	fromController func() (first int64, count int32, err error)
@@ -61,7 +64,7 @@ func openProducerIDs(dataDir string, fromController func() (int64, int32, error)
 	if err != nil || end < 0 {
 		return nil, fmt.Errorf("%w: %s holds %q, want a non-negative id", ErrStorage, a.path, data)
 	}
-	a.mu.next, a.mu.end = end, end
+	a.mu.next, a.mu.end, a.fileEnd = end, end, end
 	return a, nil
 }
 
@@ -92,6 +95,13 @@ func (a *producerIDs) allocate() (int64, error) {
 	a.mu.next++
 	return id, nil
 }
+
+// LocalProducerIDEnd is the end of the producer ids this data dir handed
+// out from its own producer_id_block file, before the controller gave the
+// blocks: ids below it may be in its logs' producer state, so a cluster
+// that adopts the data dir must not hand them out again. 0 when the file
+// never existed.
+func (e *Engine) LocalProducerIDEnd() int64 { return e.producerIDs.fileEnd }
 
 // InitProducerID returns a new producer id and its epoch (always 0: a
 // producer without a transactional id never resumes an old id). Errors:

@@ -99,7 +99,7 @@ func TestProduceInterrupted(t *testing.T) {
 func TestConsumeCanceled(t *testing.T) {
 	b := brokertest.Start(t, nil)
 	addr := b.Addr()
-	if err := b.Engine().CreateTopic("empty", 1, nil); err != nil {
+	if err := b.CreateTopic("empty", 1, -1, nil); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -219,7 +219,7 @@ func TestGroupResetFlags(t *testing.T) {
 		}
 	}
 	b := brokertest.Start(t, nil)
-	if err := b.Engine().CreateTopic("t", 2, nil); err != nil {
+	if err := b.CreateTopic("t", 2, -1, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := run("reset-offsets", "g", "--topic", "t", "--to-earliest", "--brokers", b.Addr()); err != nil {
