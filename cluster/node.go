@@ -252,6 +252,9 @@ func (n *Node) startRaft(ln net.Listener) error {
 	if err := n.checkExisting(logger); err != nil {
 		return err
 	}
+	if _, err := reserveLogSpace(filepath.Join(n.dir, "raft.db")); err != nil {
+		return err
+	}
 	n.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(n.dir, "raft.db")})
 	if err != nil {
 		return fmt.Errorf("cluster: open %s: %w", filepath.Join(n.dir, "raft.db"), err)

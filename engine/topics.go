@@ -116,7 +116,7 @@ func (e *Engine) createTopic(name string, partitions int32, replicationFactor in
 }
 
 // ValidateCreateTopic runs every check of CreateTopicReplicated, including
-// that the name is free, and creates nothing (Kafka's CreateTopics with
+// that the name is free and the log dir not full (ErrDiskFull), and creates nothing (Kafka's CreateTopics with
 // validate_only). Same errors, except ErrStorage; in cluster mode any
 // replication factor passes (the controller places the replicas).
 func (e *Engine) ValidateCreateTopic(name string, partitions int32, replicationFactor int16, configs map[string]string) error {
@@ -130,7 +130,8 @@ func (e *Engine) ValidateCreateTopic(name string, partitions int32, replicationF
 	}
 	e.admin.Lock()
 	defer e.admin.Unlock()
-	return cmp.Or(e.nameFreeLocked(name), refuseInternal("create", name), e.checkDescriptorsLocked(fmt.Sprintf("creating topic %q", name), n))
+	return cmp.Or(e.nameFreeLocked(name), refuseInternal("create", name), e.checkDescriptorsLocked(fmt.Sprintf("creating topic %q", name), n),
+		e.logDir.fullErr(fmt.Sprintf("create topic %q", name)))
 }
 
 // checkCreate validates a create request's arguments and returns the

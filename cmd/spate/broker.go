@@ -141,7 +141,9 @@ func runBroker(c *cli.Context) error {
 	if a := b.AdminAddr(); a != "" {
 		fmt.Printf("  admin http       http://%s/metrics  http://%s/health  http://%s/debug/pprof/\n", a, a, a)
 	}
-	if n := b.Node(); n != nil {
+	if n := b.Node(); n.Lone() {
+		fmt.Printf("  controller       none: a one-voter cluster of this broker, on no port (controller.addr and controller.quorum.voters make a cluster of several)\n")
+	} else {
 		voters := cfg.Voters
 		if voters == "" {
 			voters = "none: a one-voter cluster of this broker"
