@@ -29,7 +29,7 @@ type Broker struct {
 	server  *netio.Server
 	kafka   *netio.Server // nil when kafka.addr is empty
 	metrics *metrics
-	member  *member // nil unless the broker is a cluster member (cluster.go)
+	member  *member // the broker's side of the cluster (cluster.go)
 
 	admin     *http.Server
 	adminLn   net.Listener
@@ -94,9 +94,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b.groups = groups
 	b.metrics = newMetrics(e, groups)
-	if b.member != nil {
-		b.metrics.reg.MustRegister(clusterCollector{b.member})
-	}
+	b.metrics.reg.MustRegister(clusterCollector{b.member})
 	srv, err := netio.NewServer(cfg.listener(cfg.Addr), newNativeHandler(b, b.metrics))
 	if err != nil {
 		b.closeStorage()
@@ -118,45 +116,29 @@ func (b *Broker) closeStorage() {
 	if b.groups != nil {
 		b.groups.Close()
 	}
-	if b.member != nil {
-		b.member.node.Shutdown()
-	}
+	b.member.node.Shutdown()
 	b.engine.Close(context.Background())
 }
 
 // Failed delivers an error when the broker cannot go on as a cluster
 // member (its broker.id is held by another live broker, or its metadata
-// node stopped); the caller should Close it. Nil for a broker alone.
-func (b *Broker) Failed() <-chan error {
-	if b.member == nil {
-		return nil
-	}
-	return b.member.failed
-}
+// node stopped); the caller should Close it.
+func (b *Broker) Failed() <-chan error { return b.member.failed }
 
-// Node returns the broker's metadata node, or nil for a broker alone.
-func (b *Broker) Node() *cluster.Node {
-	if b.member == nil {
-		return nil
-	}
-	return b.member.node
-}
+// Node returns the broker's metadata node.
+func (b *Broker) Node() *cluster.Node { return b.member.node }
 
 // newKafkaServer builds the Kafka-protocol front end on the same engine.
 // Its responses are ordered: Kafka clients match answers to requests by
 // position as well as by correlation id.
 func (b *Broker) newKafkaServer() (*netio.Server, error) {
 	cfg := b.cfg
-	view := kafka.SingleBroker(b.engine, cfg.BrokerID, b.KafkaAdvertisedAddr)
-	if b.member != nil {
-		view = kafkaView{b.member}
-	}
 	h := kafka.NewHandler(kafka.Config{
 		Engine:           b.engine,
 		Groups:           b.groups,
-		Cluster:          view,
+		Cluster:          kafkaView{b.member},
 		Admin:            b,
-		OffLoop:          b.member != nil,
+		OffLoop:          true,
 		AutoCreateTopics: cfg.AutoCreateTopics,
 		Registerer:       b.metrics.reg,
 
@@ -234,9 +216,7 @@ func (b *Broker) Start() error {
 		return err
 	}
 	// Last: the registration carries every bound address.
-	if b.member != nil {
-		b.member.start()
-	}
+	b.member.start()
 	return nil
 }
 
@@ -328,11 +308,8 @@ func (b *Broker) Close() error {
 		defer cancel()
 		// Leadership moves away while this broker still answers, so
 		// clients find the new leaders before it goes.
-		var errNode error
-		if b.member != nil {
-			b.member.controlledShutdown(ctx)
-			errNode = b.member.close()
-		}
+		b.member.controlledShutdown(ctx)
+		errNode := b.member.close()
 		// The engine closes first so parked requests (acks=all, long-poll
 		// fetches) complete and their answers can still be written; then
 		// the network layer drains and closes the connections. The group

@@ -520,13 +520,10 @@ func (m *member) close() error {
 	return m.node.Shutdown()
 }
 
-// CreateTopic creates a topic: through the controller in a cluster (and
-// returns once this broker applied it), else in the engine. partitions and
-// replicationFactor -1 mean the defaults.
+// CreateTopic creates a topic through the controller and returns once
+// this broker applied it. partitions and replicationFactor -1 mean the
+// defaults.
 func (b *Broker) CreateTopic(name string, partitions int32, replicationFactor int16, configs map[string]string) error {
-	if b.member == nil {
-		return b.engine.CreateTopicReplicated(name, partitions, replicationFactor, configs)
-	}
 	// The engine's checks of the name, counts and configs hold for the
 	// cluster too; the controller then checks the replication factor
 	// against the live brokers and that the name is free.
@@ -536,12 +533,9 @@ func (b *Broker) CreateTopic(name string, partitions int32, replicationFactor in
 	return b.member.createTopic(name, partitions, int32(replicationFactor), configs)
 }
 
-// DeleteTopic deletes a topic: through the controller in a cluster (and
-// returns once this broker removed it), else in the engine.
+// DeleteTopic deletes a topic through the controller and returns once this
+// broker removed it.
 func (b *Broker) DeleteTopic(name string) error {
-	if b.member == nil {
-		return b.engine.DeleteTopic(name)
-	}
 	if engine.IsInternalTopic(name) {
 		return b.engine.DeleteTopic(name) // the engine's refusal, worded as for a broker alone
 	}
@@ -552,13 +546,10 @@ func (b *Broker) DeleteTopic(name string) error {
 	return err
 }
 
-// CreatePartitions grows a topic to total partitions: through the
-// controller in a cluster (returning once this broker applied it), else in
-// the engine. With validateOnly it only checks.
+// CreatePartitions grows a topic to total partitions through the
+// controller, returning once this broker applied it. With validateOnly it
+// only checks.
 func (b *Broker) CreatePartitions(name string, total int32, validateOnly bool) error {
-	if b.member == nil {
-		return b.engine.CreatePartitions(name, total, validateOnly)
-	}
 	if validateOnly {
 		t := b.member.node.Image().Topic(name)
 		switch {
@@ -658,10 +649,10 @@ func (m *member) brokerAddr(id int32) (int32, string, int32, error) {
 }
 
 // AlterTopicConfigs sets (or with an empty value removes) config overrides
-// of a topic: checked by the engine's rules, then through the controller in
-// a cluster (returning once this broker applied them), else in the engine.
+// of a topic: checked by the engine's rules, then through the controller,
+// returning once this broker applied them.
 func (b *Broker) AlterTopicConfigs(name string, changes map[string]string, validateOnly bool) error {
-	if b.member == nil || validateOnly {
+	if validateOnly {
 		return b.engine.AlterTopicConfigs(name, changes, validateOnly)
 	}
 	if err := b.engine.AlterTopicConfigs(name, changes, true); err != nil {

@@ -37,7 +37,7 @@ type Config struct {
 	KafkaAdvertisedAddr string
 
 	// The cluster (cluster.go). With neither ControllerAddr nor Voters set
-	// the broker runs alone, as before the cluster.
+	// the broker is a one-voter cluster of itself, on no port.
 	ControllerAddr           string        // controller.addr: the metadata quorum's (raft) listener, host:port
 	Voters                   string        // controller.quorum.voters: 1@host:port,2@host:port,3@host:port
 	SessionTimeout           time.Duration // broker.session.timeout.ms: a broker silent this long is fenced
@@ -233,7 +233,7 @@ var keys = []key{
 	strKey("kafka.addr", "Kafka protocol listener host:port (empty disables; port 0 picks a free port)", func(c *Config) *string { return &c.KafkaAddr }),
 	strKey("kafka.advertised.addr", "host:port Kafka clients are told to dial (empty: kafka.addr as bound)", func(c *Config) *string { return &c.KafkaAdvertisedAddr }),
 	intKey("broker.id", "this broker's id", 0, func(c *Config) *int32 { return &c.BrokerID }),
-	strKey("controller.addr", "the metadata quorum's (raft) listener host:port; setting it or controller.quorum.voters makes this broker a cluster member (empty, with no voters: a broker alone)", func(c *Config) *string { return &c.ControllerAddr }),
+	strKey("controller.addr", "the metadata quorum's (raft) listener host:port; empty, with no voters: a one-voter cluster of this broker alone, on no port", func(c *Config) *string { return &c.ControllerAddr }),
 	{"controller.quorum.voters", "the metadata quorum: id@host:port,... of up to three voting brokers (their controller.addr); empty with controller.addr set: a one-voter cluster of this broker",
 		func(c *Config, v string) error {
 			v = strings.TrimSpace(v)
@@ -419,7 +419,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%w: kafka.advertised.addr %q: %v", ErrConfig, c.KafkaAdvertisedAddr, err)
 		}
 	}
-	if c.Clustered() && c.SessionTimeout < time.Second {
+	if c.SessionTimeout < time.Second {
 		return fmt.Errorf("%w: broker.session.timeout.ms %d is below 1000: a heartbeat could not keep up", ErrConfig, c.SessionTimeout.Milliseconds())
 	}
 	if c.MaxMessageBytes > c.MaxFrameBytes {
@@ -437,10 +437,6 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
-
-// Clustered reports whether the broker is a cluster member (controller.addr
-// or controller.quorum.voters set).
-func (c *Config) Clustered() bool { return c.ControllerAddr != "" || c.Voters != "" }
 
 // Keys lists every key with its current value and doc, sorted by name, for
 // `spate broker --help-config` and the docs.

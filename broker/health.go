@@ -43,14 +43,7 @@ func (b *Broker) healthChecks() []healthCheck {
 			return logDirProblem(b.engine.LogDirs()[i])
 		}})
 	}
-	if m := b.member; m != nil {
-		checks = append(checks, healthCheck{"cluster", func() string {
-			if p := m.problem.Load(); p != nil {
-				return *p
-			}
-			return ""
-		}})
-	}
+	checks = append(checks, healthCheck{"cluster", b.member.problemText})
 	return checks
 }
 

@@ -21,7 +21,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spate-io/spate/engine"
 	"github.com/spate-io/spate/front"
 	"github.com/spate-io/spate/netio"
 	"github.com/spate-io/spate/wire"
@@ -221,62 +220,20 @@ func configMap(configs []wire.Config) map[string]string {
 // errMessage is front.ErrorMessage: err's text for an error_message.
 func errMessage(err error) string { return front.ErrorMessage(err) }
 
-// listener describes the native listener for Metadata responses.
-func (h *nativeHandler) self() wire.MetadataBroker {
-	host, port, _ := splitHostPort(h.b.Addr())
-	return wire.MetadataBroker{NodeID: h.b.cfg.BrokerID, Host: host, Port: port}
-}
-
 func (h *nativeHandler) metadata(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.MetadataRequest) {
-	if m := h.b.member; m != nil {
-		// Auto-creation waits for the controller: off the event loop.
-		if q.AutoCreate && h.b.cfg.AutoCreateTopics && !q.AllTopics {
-			c := *q // the loop's decoder's, overwritten by the next request
-			c.Topics = slices.Clone(q.Topics)
-			go func() { h.reply(r, hdr, start, m.metadata(&c), false) }()
-			return
-		}
-		h.reply(r, hdr, start, m.metadata(q), false)
+	m := h.b.member
+	// Auto-creation waits for the controller: off the event loop.
+	if q.AutoCreate && h.b.cfg.AutoCreateTopics && !q.AllTopics {
+		c := *q // the loop's decoder's, overwritten by the next request
+		c.Topics = slices.Clone(q.Topics)
+		go func() { h.reply(r, hdr, start, m.metadata(&c), false) }()
 		return
 	}
-	e := h.b.engine
-	names := q.Topics
-	// invalid holds the names auto-creation refused as invalid (a bad name,
-	// or one that collides with an internal topic): they answer
-	// INVALID_TOPIC_EXCEPTION, which a client does not retry, rather than
-	// UNKNOWN_TOPIC_OR_PARTITION, which it would for its delivery timeout.
-	var invalid []string
-	if q.AllTopics {
-		names = e.Topics()
-	} else if q.AutoCreate && h.b.cfg.AutoCreateTopics {
-		for _, name := range names {
-			if err := e.CreateTopic(name, -1, nil); errors.Is(err, engine.ErrInvalidTopic) {
-				invalid = append(invalid, name)
-			} // any other failure is reported below through Describe's per-topic error
-		}
-	}
-	resp := &wire.MetadataResponse{
-		Brokers:      []wire.MetadataBroker{h.self()},
-		ControllerID: h.b.cfg.BrokerID,
-	}
-	for _, t := range e.Describe(names...) {
-		mt := wire.MetadataTopic{Name: t.Name, ErrorCode: codeOf(t.Err)}
-		if engine.ValidateTopicName(t.Name) != nil || slices.Contains(invalid, t.Name) {
-			mt.ErrorCode = wire.InvalidTopic
-		}
-		for _, p := range t.Partitions {
-			mt.Partitions = append(mt.Partitions, wire.MetadataPartition{
-				Partition: p.Partition, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
-				Replicas: p.Replicas, ISR: p.ISR,
-			})
-		}
-		resp.Topics = append(resp.Topics, mt)
-	}
-	h.reply(r, hdr, start, resp, false)
+	h.reply(r, hdr, start, m.metadata(q), false)
 }
 
 func (h *nativeHandler) createTopics(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.CreateTopicsRequest) {
-	if h.b.member != nil && !q.ValidateOnly {
+	if !q.ValidateOnly {
 		// q is the loop's decoder's, overwritten by the next request: copied.
 		c := &wire.CreateTopicsRequest{TimeoutMs: q.TimeoutMs}
 		for _, t := range q.Topics {
@@ -311,12 +268,8 @@ func (h *nativeHandler) createTopicsNow(r *netio.Responder, hdr wire.RequestHead
 }
 
 func (h *nativeHandler) deleteTopics(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.DeleteTopicsRequest) {
-	if h.b.member != nil {
-		c := &wire.DeleteTopicsRequest{Topics: slices.Clone(q.Topics), TimeoutMs: q.TimeoutMs} // q is the loop's: copied
-		go h.deleteTopicsNow(r, hdr, start, c)                                                 // waits for the controller: off the event loop
-		return
-	}
-	h.deleteTopicsNow(r, hdr, start, q)
+	c := &wire.DeleteTopicsRequest{Topics: slices.Clone(q.Topics), TimeoutMs: q.TimeoutMs} // q is the loop's: copied
+	go h.deleteTopicsNow(r, hdr, start, c)                                                 // waits for the controller: off the event loop
 }
 
 func (h *nativeHandler) deleteTopicsNow(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.DeleteTopicsRequest) {

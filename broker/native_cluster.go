@@ -30,14 +30,8 @@ func (h *nativeHandler) createPartitions(r *netio.Responder, hdr wire.RequestHea
 	}()
 }
 
-// describeCluster is the cluster as this broker's metadata has it; a broker
-// alone is a cluster of itself.
+// describeCluster is the cluster as this broker's metadata has it.
 func (b *Broker) describeCluster() *wire.DescribeClusterResponse {
-	if b.member == nil {
-		return &wire.DescribeClusterResponse{ControllerID: b.cfg.BrokerID, Brokers: []wire.ClusterBroker{{
-			ID: b.cfg.BrokerID, Native: b.Addr(), Admin: b.AdminAddr(), Kafka: b.KafkaAdvertisedAddr(), MetadataLag: -1,
-		}}}
-	}
 	n := b.member.node
 	img := n.Image()
 	resp := &wire.DescribeClusterResponse{ControllerID: -1, MetadataOffset: img.Offset()}

@@ -3,7 +3,7 @@ package broker
 // Behavior: the ten consumer-group APIs (wire keys 10-19) translated onto
 // engine.GroupCoordinator. docs/groups.md has the protocol.
 //
-//	FindCoordinator   this broker (single-broker clusters), creating __consumer_offsets on first use
+//	FindCoordinator   the leader of the group's partition of __consumer_offsets, created (off the loop) on first use
 //	JoinGroup         parks until the join barrier opens; answered from the coordinator's goroutine
 //	SyncGroup         a follower parks until the leader's assignment is written
 //	OffsetCommit      answered once the offsets are written (acks=all) to __consumer_offsets;
@@ -30,26 +30,19 @@ import (
 )
 
 func (h *nativeHandler) findCoordinator(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.FindCoordinatorRequest) {
-	if h.b.member != nil {
-		// The first lookup may create __consumer_offsets through the
-		// controller: off the event loop.
-		keyType, key := q.KeyType, q.Key
-		go h.answerCoordinator(r, hdr, start, keyType, key)
-		return
-	}
-	h.answerCoordinator(r, hdr, start, q.KeyType, q.Key)
+	// The first lookup may create __consumer_offsets through the
+	// controller: off the event loop.
+	keyType, key := q.KeyType, q.Key
+	go h.answerCoordinator(r, hdr, start, keyType, key)
 }
 
 // answerCoordinator answers with the broker that coordinates group key:
-// this one alone, or in a cluster the leader of the group's partition of
-// __consumer_offsets, at its native address.
+// the leader of the group's partition of __consumer_offsets, at its
+// native address.
 func (h *nativeHandler) answerCoordinator(r *netio.Responder, hdr wire.RequestHeader, start time.Time, keyType int8, key string) {
 	resp := &wire.FindCoordinatorResponse{NodeID: -1, Port: -1}
 	id, code, err := h.groups.FindCoordinator(keyType, key)
-	if err == nil && h.b.member == nil {
-		self := h.self()
-		resp.NodeID, resp.Host, resp.Port = self.NodeID, self.Host, self.Port
-	} else if err == nil {
+	if err == nil {
 		if resp.NodeID, resp.Host, resp.Port, err = h.b.member.brokerAddr(id); err != nil {
 			code = codeOf(err)
 		}

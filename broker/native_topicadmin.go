@@ -33,16 +33,12 @@ func (h *nativeHandler) describeConfigs(r *netio.Responder, hdr wire.RequestHead
 }
 
 func (h *nativeHandler) alterConfigs(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.AlterConfigsRequest) {
-	if h.b.member != nil {
-		// q is the loop's decoder's, overwritten by the next request: copied.
-		c := &wire.AlterConfigsRequest{ValidateOnly: q.ValidateOnly}
-		for _, t := range q.Topics {
-			c.Topics = append(c.Topics, wire.AlterConfigsTopic{Name: t.Name, Configs: slices.Clone(t.Configs)})
-		}
-		go h.alterConfigsNow(r, hdr, start, c) // waits for the controller: off the event loop
-		return
+	// q is the loop's decoder's, overwritten by the next request: copied.
+	c := &wire.AlterConfigsRequest{ValidateOnly: q.ValidateOnly}
+	for _, t := range q.Topics {
+		c.Topics = append(c.Topics, wire.AlterConfigsTopic{Name: t.Name, Configs: slices.Clone(t.Configs)})
 	}
-	h.alterConfigsNow(r, hdr, start, q)
+	go h.alterConfigsNow(r, hdr, start, c) // waits for the controller: off the event loop
 }
 
 func (h *nativeHandler) alterConfigsNow(r *netio.Responder, hdr wire.RequestHeader, start time.Time, q *wire.AlterConfigsRequest) {

@@ -41,12 +41,13 @@ func TestLoneVoter(t *testing.T) {
 	if _, err := n.CreateTopic("t", 2, 1, nil); err != nil {
 		t.Fatal(err)
 	}
+	last := n.Image().Offset()
 	if err := n.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
 
 	n = startLone(t, dir, 4)
-	img := waitOffset(t, n, 1)
+	img := waitOffset(t, n, last)
 	if b := img.Broker(4); b == nil || b.Fenced {
 		t.Fatalf("broker 4 after the restart: %+v, want registered and unfenced (it never shut down cleanly)", b)
 	}

@@ -25,6 +25,7 @@ package cluster
 
 import (
 	crand "crypto/rand"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -71,6 +72,15 @@ func (n *Node) leadLocked() error {
 	}
 	if err := n.raft.Barrier(proposeTimeout).Error(); err != nil {
 		return n.notController()
+	}
+	if n.Image().ClusterID().IsZero() {
+		// The first controller names the cluster before it serves a call,
+		// so a broker's first registration already finds the cluster id.
+		// Refused (ErrInvalidChange) if a controller of an earlier term
+		// did it: harmless.
+		if _, err := n.propose(InitCluster{ClusterID: randomID()}); err != nil && !errors.Is(err, ErrInvalidChange) {
+			return err
+		}
 	}
 	now := n.cfg.Now()
 	clear(n.ctrl.mu.lastSeen)
@@ -323,9 +333,9 @@ func (n *Node) liveness() ([]BrokerLiveness, error) {
 	return out, err
 }
 
-// controllerLoop names the cluster when this node is the first controller,
-// fences silent brokers and finishes reassignments whose target is in the
-// ISR, until the node stops.
+// controllerLoop fences silent brokers (and so, through leadLocked, names
+// the cluster when this node is the first controller) and finishes
+// reassignments whose target is in the ISR, until the node stops.
 func (n *Node) controllerLoop() {
 	defer n.wg.Done()
 	tick := time.NewTicker(min(n.cfg.SessionTimeout/4, time.Second))
@@ -339,12 +349,7 @@ func (n *Node) controllerLoop() {
 		if !n.IsController() {
 			continue
 		}
-		if n.Image().ClusterID().IsZero() {
-			// Refused (ErrInvalidChange) if another controller won the
-			// race: harmless, the cluster is named either way.
-			n.call(func() error { _, err := n.propose(InitCluster{ClusterID: randomID()}); return err })
-		}
-		n.FenceExpired()
+		n.FenceExpired()                    // names the cluster too, on a new controller's first call (leadLocked)
 		n.call(n.finishReassignmentsLocked) // failures are retried at the next tick
 	}
 }

@@ -20,6 +20,7 @@ func TestReserveLogSpace(t *testing.T) {
 	if _, err := n.CreateTopic("t", 3, 1, nil); err != nil {
 		t.Fatal(err)
 	}
+	last := n.Image().Offset()
 	if err := n.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestReserveLogSpace(t *testing.T) {
 		t.Fatalf("reserving again added %d bytes, %v; want 0", added, err)
 	}
 	n = startLone(t, dir, 1)
-	if tp := waitOffset(t, n, 1).Topic("t"); tp == nil || len(tp.Partitions) != 3 {
+	if tp := waitOffset(t, n, last).Topic("t"); tp == nil || len(tp.Partitions) != 3 {
 		t.Fatalf("topic t after reopening the extended raft.db: %+v", tp)
 	}
 }

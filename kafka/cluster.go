@@ -2,10 +2,8 @@ package kafka
 
 // Behavior: Metadata, DescribeCluster and FindCoordinator learn which
 // brokers exist and who leads what from one place, the Cluster the broker
-// gives in Config. SingleBroker is the view of a broker running alone:
-// itself, the controller, leader of every partition at leader epoch 0 with
-// itself as the only replica and ISR. A broker that joins a cluster gives
-// another Cluster; nothing in this package changes.
+// gives in Config: its view of the cluster metadata (a broker with no
+// cluster keys is a one-voter cluster of itself, so there is one kind).
 //
 //	Metadata          Cluster.Brokers, ID, ControllerID; per partition the
 //	                  leader, leader epoch, replicas and ISR of Cluster.Topics
@@ -17,9 +15,6 @@ package kafka
 //	                  (brokers) only, 2 (controllers) is UNSUPPORTED_ENDPOINT_TYPE
 
 import (
-	"net"
-	"strconv"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -53,41 +48,6 @@ type Broker struct {
 	Port   int32
 	Rack   *string // nil: no rack
 }
-
-// SingleBroker is the Cluster of broker id running alone on e: advertised
-// returns the host:port clients dial (kafka.advertised.addr, or the bound
-// listener), read at each call because the listener may bind port 0.
-func SingleBroker(e *engine.Engine, id int32, advertised func() string) Cluster {
-	return singleBroker{e: e, id: id, advertised: advertised}
-}
-
-type singleBroker struct {
-	e          *engine.Engine
-	id         int32
-	advertised func() string
-}
-
-// singleBrokerClusterID is what a broker running alone reports as its
-// cluster id: it is its own cluster.
-const singleBrokerClusterID = "spate"
-
-func (c singleBroker) ID() string          { return singleBrokerClusterID }
-func (c singleBroker) ControllerID() int32 { return c.id }
-
-func (c singleBroker) Brokers() []Broker {
-	addr := c.advertised()
-	host, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		return []Broker{{NodeID: c.id, Host: addr, Port: -1}}
-	}
-	port, err := strconv.Atoi(p)
-	if err != nil {
-		port = -1
-	}
-	return []Broker{{NodeID: c.id, Host: host, Port: int32(port)}}
-}
-
-func (c singleBroker) Topics(names ...string) []engine.TopicInfo { return c.e.Describe(names...) }
 
 // broker returns the broker with id from the cluster view.
 func (h *Handler) broker(id int32) (Broker, bool) {

@@ -22,6 +22,12 @@ func TestGroupLifecycle(t *testing.T) {
 		{join: 9, sync: 5, hb: 4, leave: 5, commit: 8, fetch: 7},
 	} {
 		group := "g" + string(rune('0'+v.join))
+		// As every client does before its first group request.
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.CoordinatorKey = group
+		if r := do[*kmsg.FindCoordinatorResponse](k, fc, 3); r.ErrorCode != 0 {
+			t.Fatalf("FindCoordinator %s: %+v", group, r)
+		}
 		join := kmsg.NewPtrJoinGroupRequest()
 		join.Group, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis, join.ProtocolType = group, 10000, 10000, "consumer"
 		proto := kmsg.NewJoinGroupRequestProtocol()

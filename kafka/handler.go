@@ -24,8 +24,8 @@ type Config struct {
 	// first use, as the native front end does).
 	Groups *engine.GroupCoordinator
 	// Cluster is the one view of the brokers and of who leads what that
-	// Metadata, DescribeCluster and FindCoordinator give clients:
-	// SingleBroker for a broker running alone.
+	// Metadata, DescribeCluster and FindCoordinator give clients: the
+	// broker's view of the cluster metadata.
 	Cluster Cluster
 	// Admin creates, deletes and changes topics: the broker, which sends
 	// these to the controller in a cluster. Nil: the engine's own calls
