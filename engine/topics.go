@@ -272,6 +272,11 @@ func partitionDir(topic string, id int32) string {
 // ErrNotController (cluster mode: RemoveTopic applies the metadata's
 // deletes), ErrStorage, ErrShuttingDown.
 func (e *Engine) DeleteTopic(name string) error {
+	// The internal topic's refusal first: a cluster member answers it
+	// with this engine's words too (broker.DeleteTopic).
+	if err := refuseInternal("delete", name); err != nil {
+		return err
+	}
 	if err := e.refuseClustered("delete topic", name); err != nil {
 		return err
 	}
@@ -279,9 +284,6 @@ func (e *Engine) DeleteTopic(name string) error {
 		return err
 	}
 	defer e.leave()
-	if err := refuseInternal("delete", name); err != nil {
-		return err
-	}
 	return e.deleteTopic(name)
 }
 
