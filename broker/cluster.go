@@ -537,7 +537,7 @@ func (b *Broker) CreateTopic(name string, partitions int32, replicationFactor in
 // broker removed it.
 func (b *Broker) DeleteTopic(name string) error {
 	if engine.IsInternalTopic(name) {
-		return b.engine.DeleteTopic(name) // the engine's refusal, worded as for a broker alone
+		return b.engine.DeleteTopic(name) // the engine's refusal of the internal topic
 	}
 	if err := b.member.node.DeleteTopic(name); err != nil {
 		return controllerErr(err)

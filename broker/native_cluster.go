@@ -2,8 +2,8 @@ package broker
 
 // Behavior: CreatePartitions and DescribeCluster on the native port.
 // CreatePartitions waits for the controller, so it runs off the event
-// loop; DescribeCluster reads the local metadata image (a broker alone
-// describes itself).
+// loop; DescribeCluster reads the local metadata image (a one-voter
+// broker describes itself).
 
 import (
 	"time"

@@ -23,6 +23,7 @@ export PATH="/usr/local/go/bin:$PATH"
 . perf/machine.sh
 work=$(mktemp -d)
 pid=
+ms=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	rm -rf "$work"
@@ -38,7 +39,7 @@ git archive "$old" | tar -x -C "$work/old"
 	echo "produce:  spate bench produce --partitions 1 --record-size 100 --batch-size 1MiB --acks 1 --duration $dur; PAIRS=$pairs"
 } | tee "$out/machine.txt"
 
-start() { # variant -> starts a broker on a fresh dir, prints ms to ready
+start() { # variant: starts a broker on a fresh dir; sets pid and ms (to ready)
 	rm -rf "$work/data"
 	local t0 t1
 	t0=$(date +%s%N)
@@ -47,7 +48,7 @@ start() { # variant -> starts a broker on a fresh dir, prints ms to ready
 	for _ in $(seq 3000); do grep -q "data directory" "$work/broker.log" 2>/dev/null && break; sleep 0.002; done
 	t1=$(date +%s%N)
 	grep -q "data directory" "$work/broker.log" || { cat "$work/broker.log" >&2; exit 1; }
-	echo $(((t1 - t0) / 1000000))
+	ms=$(((t1 - t0) / 1000000))
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 bench() {
@@ -57,14 +58,14 @@ bench() {
 : >"$out/start.tsv"
 for i in $(seq "$starts"); do
 	for v in lone onevoter; do
-		ms=$(start $v); stop
+		start $v; stop
 		printf '%s\t%s\t%s\n' "$i" "$v" "$ms" | tee -a "$out/start.tsv"
 	done
 done
 : >"$out/produce.tsv"
 for p in $(seq "$pairs"); do
 	for v in lone onevoter; do
-		start $v >/dev/null
+		start $v
 		rps=$(bench); stop
 		printf '%s\t%s\t%s\n' "$p" "$v" "$rps" | tee -a "$out/produce.tsv"
 	done
