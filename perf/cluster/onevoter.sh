@@ -43,7 +43,7 @@ start() { # variant: starts a broker on a fresh dir; sets pid and ms (to ready)
 	rm -rf "$work/data"
 	local t0 t1
 	t0=$(date +%s%N)
-	"$work/$1" broker --data-dir "$work/data" --addr 127.0.0.1:29392 --kafka-addr "" --admin-addr "" --set log.direct.write.bytes=0 >"$work/broker.log" 2>&1 &
+	"$work/$1" broker --data-dir "$work/data" --addr 127.0.0.1:29592 --kafka-addr "" --admin-addr "" --set log.direct.write.bytes=0 >"$work/broker.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 3000); do grep -q "data directory" "$work/broker.log" 2>/dev/null && break; sleep 0.002; done
 	t1=$(date +%s%N)
@@ -52,7 +52,7 @@ start() { # variant: starts a broker on a fresh dir; sets pid and ms (to ready)
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 bench() {
-	"$work/onevoter" bench produce -b 127.0.0.1:29392 --topic ab --partitions 1 --record-size 100 --batch-size 1MiB --acks 1 \
+	"$work/onevoter" bench produce -b 127.0.0.1:29592 --topic ab --partitions 1 --record-size 100 --batch-size 1MiB --acks 1 \
 		--duration "$dur" --quiet --json | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["records_per_sec"]))'
 }
 : >"$out/start.tsv"
