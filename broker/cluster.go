@@ -149,8 +149,8 @@ func (m *member) setProblem(s string) {
 // loneReadyWait bounds how long a lone voter's Start waits to be ready
 // (unfenced, topics adopted and applied). It takes a few raft commits,
 // milliseconds; what runs past the bound is a metadata write that cannot
-// complete (a full disk, see engine's logdir.go), and then the broker
-// starts anyway and says why in /health.
+// complete (a disk full past the metadata log's own room, cluster's
+// space.go), and then the broker starts anyway and says why in /health.
 const loneReadyWait = 10 * time.Second
 
 // start runs the registration/heartbeat and roles loops; for a lone voter

@@ -5,18 +5,20 @@
 #     one-voter broker is registered and unfenced), STARTS alternated runs
 #     of each;
 #  2. the headline spate bench produce against each, PAIRS alternated
-#     pairs, every run on fresh data dirs (both deleted first: kept pages
-#     make the next run's page-cache writes slow on this VM).
+#     pairs (which runs first flips every pair), every run on a fresh data
+#     dir (the last one deleted first: kept pages make the next run's
+#     page-cache writes slow on this VM).
 # "lone" is the broker built from OLD (default e3e1fc3, before every broker
 # was a cluster member), "onevoter" the working tree's. Both run with no
 # cluster keys and log.direct.write.bytes=0.
 # Usage: perf/cluster/onevoter.sh [OUTDIR]   (default perf/cluster/onevoter)
-# Env:   OLD (commit), PAIRS (default 3), STARTS (default 10), DURATION (5s).
+# Env:   OLD (commit), PAIRS (default 4: each variant first twice), STARTS
+#        (default 10), DURATION (5s).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-perf/cluster/onevoter}
 old=${OLD:-e3e1fc3}
-pairs=${PAIRS:-3}
+pairs=${PAIRS:-4}
 starts=${STARTS:-10}
 dur=${DURATION:-5s}
 export PATH="/usr/local/go/bin:$PATH"
@@ -64,7 +66,11 @@ for i in $(seq "$starts"); do
 done
 : >"$out/produce.tsv"
 for p in $(seq "$pairs"); do
-	for v in lone onevoter; do
+	# The order flips every pair: the second run of a pair takes the pages
+	# the first just freed, which this VM hands back slowly.
+	order="lone onevoter"
+	[ $((p % 2)) -eq 0 ] && order="onevoter lone"
+	for v in $order; do
 		start $v
 		rps=$(bench); stop
 		printf '%s\t%s\t%s\n' "$p" "$v" "$rps" | tee -a "$out/produce.tsv"
