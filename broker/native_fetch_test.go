@@ -16,7 +16,7 @@ func TestFetchManyPartitions(t *testing.T) {
 	b := startTestBroker(t, nil)
 	c := dialTest(t, b)
 	for _, topic := range []string{"a", "b"} {
-		if err := b.engine.CreateTopic(topic, 3, nil); err != nil {
+		if err := b.CreateTopic(topic, 3, -1, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

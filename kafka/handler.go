@@ -28,8 +28,8 @@ type Config struct {
 	// broker's view of the cluster metadata.
 	Cluster Cluster
 	// Admin creates, deletes and changes topics: the broker, which sends
-	// these to the controller in a cluster. Nil: the engine's own calls
-	// (a broker alone).
+	// these to the controller. Nil: the engine's own calls (an engine
+	// outside cluster mode, as this package's tests run one).
 	Admin TopicAdmin
 	// OffLoop runs the requests that go through Admin, FindCoordinator
 	// and Metadata with auto-creation in a goroutine of their own rather
@@ -55,7 +55,8 @@ type TopicAdmin interface {
 	AlterTopicConfigs(name string, changes map[string]string, validateOnly bool) error
 }
 
-// engineAdmin is TopicAdmin for a broker alone: the engine itself.
+// engineAdmin is TopicAdmin for an engine outside cluster mode: the engine
+// itself.
 type engineAdmin struct{ e *engine.Engine }
 
 func (a engineAdmin) CreateTopic(name string, partitions int32, rf int16, configs map[string]string) error {

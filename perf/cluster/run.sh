@@ -9,7 +9,10 @@
 #     one broker of a 3-broker cluster (spate cluster up), alternated, PAIRS
 #     times, each on fresh data dirs; the topic's one partition is led by
 #     whichever broker the controller picked. Both pin the page-cache write
-#     path (log.direct.write.bytes=0) so only the metadata differs.
+#     path (log.direct.write.bytes=0) so only the metadata differs. The
+#     lone broker has no cluster keys: a one-voter cluster of itself since
+#     the one-voter default (perf/cluster/onevoter.sh compares that with
+#     the broker alone it replaced).
 # Usage: perf/cluster/run.sh [OUTDIR]   (default perf/cluster/latest)
 # Env:   PAIRS (default 3), DURATION (default 5s), PRODUCE_ONLY=1 skips 1 and 2.
 # Every produce run starts with both variants' data dirs deleted: the pages
