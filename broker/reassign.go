@@ -23,13 +23,10 @@ import (
 
 // ReassignPartition moves topic's partition to the replica set replicas
 // (preferred leader first) through the controller and returns once this
-// broker applied the start. Errors: engine.ErrInvalidRequest (a broker
-// alone; an empty or repeated target, or an unregistered broker in it),
+// broker applied the start. Errors: engine.ErrInvalidRequest (an empty or
+// repeated target, or an unregistered broker in it),
 // engine.ErrUnknownTopicOrPartition, engine.ErrNotController.
 func (b *Broker) ReassignPartition(topic string, partition int32, replicas []int32) error {
-	if b.member == nil {
-		return fmt.Errorf("%w: reassign %s-%d: a broker alone has no other broker to move replicas to", engine.ErrInvalidRequest, topic, partition)
-	}
 	_, err := b.member.node.ReassignPartition(topic, partition, replicas)
 	switch {
 	case errors.Is(err, cluster.ErrInvalidChange), errors.Is(err, cluster.ErrUnknownBroker):
@@ -37,16 +34,14 @@ func (b *Broker) ReassignPartition(topic string, partition int32, replicas []int
 	case err != nil:
 		return controllerErr(err)
 	}
-	return b.member.apply(b.member.node.Image())
+	_, err = b.member.applyNewest()
+	return err
 }
 
 // Reassignments lists the reassignments in progress as this broker's
-// metadata has them; none for a broker alone.
+// metadata has them.
 func (b *Broker) Reassignments() []wire.Reassignment {
 	out := []wire.Reassignment{}
-	if b.member == nil {
-		return out
-	}
 	img := b.member.node.Image()
 	for _, tp := range img.Reassigning() {
 		p := img.Topic(tp.Topic).Partitions[tp.Partition]
