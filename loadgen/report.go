@@ -27,6 +27,7 @@ type Result struct {
 	Compression   string  `json:"compression"`
 	MaxInFlight   int     `json:"max_in_flight"`
 	PartInFlight  int     `json:"max_in_flight_per_partition"`
+	Idempotent    bool    `json:"idempotent"` // see Config.PartitionInFlight
 	BufferBytes   int64   `json:"buffer_bytes"`
 	TargetRate    float64 `json:"target_rate"` // records/s; 0: closed loop
 	// API is how producers sent: "batch" (client.Producer.ProduceBatch) or
@@ -79,7 +80,7 @@ func resultOf(mode string, c *Config) Result {
 		Consumers: c.Consumers, RecordSize: c.RecordSize.Min, RecordSizeMax: c.RecordSize.Max,
 		KeySpace: c.KeySpace, BatchSize: c.BatchSize, LingerMS: float64(c.Linger) / float64(time.Millisecond),
 		Acks: acksName(c.Acks), Compression: compressionName(c.Compression), MaxInFlight: c.MaxInFlight,
-		PartInFlight: c.PartitionInFlight, BufferBytes: c.BufferBytes, TargetRate: c.Rate, WarmupS: c.Warmup.Seconds(), HWDelta: -1}
+		PartInFlight: c.PartitionInFlight, Idempotent: c.idempotent(), BufferBytes: c.BufferBytes, TargetRate: c.Rate, WarmupS: c.Warmup.Seconds(), HWDelta: -1}
 }
 
 // WriteSummary writes r for people.
