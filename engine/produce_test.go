@@ -158,6 +158,49 @@ func TestAcksWaitForSyncUnderFlushAlways(t *testing.T) {
 	}
 }
 
+// TestPipelinedDurableProduce: several large acks=all requests in flight at
+// once on a flush.policy=always partition (the off-loop path, as one
+// producer with a window of batches sends them) are appended in arrival
+// order, and each is answered only once an fdatasync covers it.
+func TestPipelinedDurableProduce(t *testing.T) {
+	e := openTestEngine(t, nil)
+	mustCreate(t, e, "dur", 1, map[string]string{"flush.policy": "always"})
+	p := mustPartition(t, e, "dur", 0)
+	const requests, records = 8, 300
+	type answer struct {
+		i       int
+		r       ProduceResult
+		flushed int64
+	}
+	ch := make(chan answer, requests)
+	syncs := p.log.Syncs()
+	for i := range requests {
+		b := makeBatch(records, handOffBytes+1000, 1)
+		e.Produce(ProduceRequest{Topic: "dur", Acks: -1, Timeout: time.Minute, Records: b}, func(r ProduceResult) {
+			ch <- answer{i, r, p.log.FlushedOffset()}
+		})
+	}
+	bases := make([]int64, requests)
+	deadline := time.After(time.Minute)
+	for range requests {
+		select {
+		case a := <-ch:
+			if last := a.r.BaseOffset + records - 1; a.r.Err != nil || a.flushed <= last {
+				t.Errorf("request %d: err %v; FlushedOffset %d when answered, want > %d", a.i, a.r.Err, a.flushed, last)
+			}
+			bases[a.i] = a.r.BaseOffset
+		case <-deadline:
+			t.Fatal("not every request was answered within a minute")
+		}
+	}
+	for i, base := range bases {
+		if want := int64(i * records); base != want {
+			t.Errorf("request %d has base offset %d, want %d (arrival order)", i, base, want)
+		}
+	}
+	t.Logf("%d requests, %d fdatasyncs", requests, p.log.Syncs()-syncs)
+}
+
 // TestAcksAllTimesOut parks an acks=all wait for an offset the high
 // watermark has not reached (a single node cannot hold its HW back otherwise)
 // and checks it answers ErrRequestTimedOut after about Timeout.
