@@ -200,6 +200,15 @@ func TestBufferFull(t *testing.T) {
 	value := make([]byte, 400)
 	t.Run("fail", func(t *testing.T) {
 		p := newTestProducer(t, fb, BatchSize(512), MaxBufferedBytes(1024), Linger(time.Hour), FailWhenBufferFull())
+		// The first batch's ack is held back (NotEnoughReplicas, retriable)
+		// so it cannot free room before the third record: otherwise a
+		// fast answer from the fake broker makes the test pass or fail by
+		// scheduling. Registered after the producer, the release runs
+		// before the producer's close, which then gets its ack.
+		fb.mu.Lock()
+		fb.produceErr = func(string, int32) wire.ErrorCode { return wire.NotEnoughReplicas }
+		fb.mu.Unlock()
+		t.Cleanup(func() { fb.mu.Lock(); fb.produceErr = nil; fb.mu.Unlock() })
 		var errs []error
 		for range 3 {
 			p.Produce(testCtx(t), &Record{Topic: "t", Value: value}, func(_ *Record, err error) {
