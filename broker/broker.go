@@ -257,6 +257,15 @@ func (b *Broker) Addr() string {
 	return b.cfg.Addr
 }
 
+// AdvertisedAddr is the native address clients and other brokers are told
+// to dial: advertised.addr, or the native listener's own address.
+func (b *Broker) AdvertisedAddr() string {
+	if b.cfg.AdvertisedAddr != "" {
+		return b.cfg.AdvertisedAddr
+	}
+	return b.Addr()
+}
+
 // KafkaAddr returns the Kafka protocol address, with the real port once
 // started, or "" when kafka.addr is empty.
 func (b *Broker) KafkaAddr() string {

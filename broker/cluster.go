@@ -118,6 +118,7 @@ func startNode(cfg Config) (*cluster.Node, error) {
 	return cluster.Start(cluster.Config{
 		BrokerID:       cfg.BrokerID,
 		ControllerAddr: cfg.ControllerAddr,
+		AdvertisedAddr: cfg.ControllerAdvertisedAddr,
 		Voters:         voters,
 		DataDir:        cfg.DataDir,
 		SessionTimeout: cfg.SessionTimeout,
@@ -221,7 +222,7 @@ func (m *member) registration() cluster.RegisterBroker {
 	return cluster.RegisterBroker{
 		BrokerID:    b.cfg.BrokerID,
 		Incarnation: m.incarnation,
-		Addrs: cluster.BrokerAddrs{Native: b.Addr(), Controller: m.node.Addr(), Admin: b.AdminAddr(),
+		Addrs: cluster.BrokerAddrs{Native: b.AdvertisedAddr(), Controller: m.node.AdvertisedAddr(), Admin: b.AdminAddr(),
 			Kafka: b.KafkaAdvertisedAddr()},
 		Rack: b.cfg.Rack,
 	}

@@ -24,10 +24,15 @@ var ErrConfig = errors.New("broker: invalid configuration")
 // Config is everything a broker needs to start. The zero value is not
 // usable; start from DefaultConfig and apply sources with Load.
 type Config struct {
-	DataDir   string // data.dir: where partitions and metadata live
-	Addr      string // addr: native protocol listener, host:port (port 0 picks one)
-	AdminAddr string // admin.addr: HTTP /metrics and /health; empty disables it
-	BrokerID  int32  // broker.id
+	DataDir string // data.dir: where partitions and metadata live
+	Addr    string // addr: native protocol listener, host:port (port 0 picks one)
+	// AdvertisedAddr is advertised.addr: the native host:port this broker
+	// registers with the controller and Metadata names, so clients and
+	// other brokers' follower fetchers dial it (Kafka's
+	// advertised.listeners); empty: Addr as bound.
+	AdvertisedAddr string
+	AdminAddr      string // admin.addr: HTTP /metrics and /health; empty disables it
+	BrokerID       int32  // broker.id
 
 	// KafkaAddr is kafka.addr: the Kafka protocol listener, host:port;
 	// empty disables it.
@@ -39,6 +44,7 @@ type Config struct {
 	// The cluster (cluster.go). With neither ControllerAddr nor Voters set
 	// the broker is a one-voter cluster of itself, on no port.
 	ControllerAddr           string        // controller.addr: the metadata quorum's (raft) listener, host:port
+	ControllerAdvertisedAddr string        // controller.advertised.addr: what the other nodes dial; empty: ControllerAddr as bound
 	Voters                   string        // controller.quorum.voters: 1@host:port,2@host:port,3@host:port
 	SessionTimeout           time.Duration // broker.session.timeout.ms: a broker silent this long is fenced
 	Rack                     string        // broker.rack: replicas of a partition go to different racks where possible
@@ -229,11 +235,13 @@ func msKey(name, doc string, allowNever bool, p func(*Config) *time.Duration) ke
 var keys = []key{
 	strKey("data.dir", "directory holding partitions and metadata", func(c *Config) *string { return &c.DataDir }),
 	strKey("addr", "native protocol listener host:port (port 0 picks a free port)", func(c *Config) *string { return &c.Addr }),
+	strKey("advertised.addr", "native host:port registered with the controller and named in Metadata, for clients and other brokers to dial, e.g. behind NAT or a proxy (empty: addr as bound)", func(c *Config) *string { return &c.AdvertisedAddr }),
 	strKey("admin.addr", "admin HTTP listener for /metrics and /health (empty disables)", func(c *Config) *string { return &c.AdminAddr }),
 	strKey("kafka.addr", "Kafka protocol listener host:port (empty disables; port 0 picks a free port)", func(c *Config) *string { return &c.KafkaAddr }),
 	strKey("kafka.advertised.addr", "host:port Kafka clients are told to dial (empty: kafka.addr as bound)", func(c *Config) *string { return &c.KafkaAdvertisedAddr }),
 	intKey("broker.id", "this broker's id", 0, func(c *Config) *int32 { return &c.BrokerID }),
 	strKey("controller.addr", "the metadata quorum's (raft) listener host:port; empty, with no voters: a one-voter cluster of this broker alone, on no port", func(c *Config) *string { return &c.ControllerAddr }),
+	strKey("controller.advertised.addr", "host:port the other metadata nodes dial to reach this one (raft's advertise address); a voter's entry in controller.quorum.voters must name it (empty: controller.addr as bound)", func(c *Config) *string { return &c.ControllerAdvertisedAddr }),
 	{"controller.quorum.voters", "the metadata quorum: id@host:port,... of up to three voting brokers (their controller.addr); empty with controller.addr set: a one-voter cluster of this broker",
 		func(c *Config, v string) error {
 			v = strings.TrimSpace(v)
@@ -414,9 +422,15 @@ func (c *Config) Validate() error {
 	if c.Addr == "" {
 		return fmt.Errorf("%w: addr is empty", ErrConfig)
 	}
-	if c.KafkaAdvertisedAddr != "" {
-		if _, _, err := net.SplitHostPort(c.KafkaAdvertisedAddr); err != nil {
-			return fmt.Errorf("%w: kafka.advertised.addr %q: %v", ErrConfig, c.KafkaAdvertisedAddr, err)
+	for _, a := range []struct{ key, v string }{{"advertised.addr", c.AdvertisedAddr}, {"kafka.advertised.addr", c.KafkaAdvertisedAddr},
+		{"controller.advertised.addr", c.ControllerAdvertisedAddr}} {
+		if a.v == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(a.v); err != nil {
+			return fmt.Errorf("%w: %s %q: %v", ErrConfig, a.key, a.v, err)
+		} else if port == "0" {
+			return fmt.Errorf("%w: %s %q: an advertised address needs a real port", ErrConfig, a.key, a.v)
 		}
 	}
 	if c.SessionTimeout < time.Second {

@@ -204,3 +204,26 @@ func keyValue(c *Config, name string) string {
 	}
 	return ""
 }
+
+// TestAdvertisedAddrKeys: each advertised key needs host:port with a real
+// port, and the native one is what a broker alone names itself as.
+func TestAdvertisedAddrKeys(t *testing.T) {
+	for _, key := range []string{"advertised.addr", "controller.advertised.addr", "kafka.advertised.addr"} {
+		for _, v := range []string{"no-port", "127.0.0.1:0"} {
+			c := DefaultConfig()
+			if err := c.Set(key, v); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Validate(); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), key) {
+				t.Errorf("%s=%s: err %v, want ErrConfig naming the key", key, v, err)
+			}
+		}
+	}
+	b := startTestBroker(t, func(c *Config) { c.AdvertisedAddr = "proxy.example:19192" })
+	if b.AdvertisedAddr() != "proxy.example:19192" || b.Addr() == b.AdvertisedAddr() {
+		t.Fatalf("Addr %s, AdvertisedAddr %s", b.Addr(), b.AdvertisedAddr())
+	}
+	if got := b.describeCluster().Brokers[0].Native; got != "proxy.example:19192" {
+		t.Errorf("DescribeCluster names native address %s, want the advertised one", got)
+	}
+}

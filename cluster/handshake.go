@@ -54,9 +54,10 @@ var errOtherCluster = errors.New("cluster: peer belongs to another cluster")
 // peer that never sends one holds up nobody, then hands raft connections to
 // Accept and controller call connections to serveRPC.
 type streamLayer struct {
-	ln        net.Listener
-	clusterID func() ID16 // this node's cluster id, zero while unknown
-	refused   func(error) // called with each refusal, either way
+	ln         net.Listener
+	advertised advertisedAddr // what Addr returns
+	clusterID  func() ID16    // this node's cluster id, zero while unknown
+	refused    func(error)    // called with each refusal, either way
 	// dialed is called after each dial with its error (nil on success),
 	// so the node can name the voters it cannot reach.
 	dialed func(addr string, err error)
@@ -70,8 +71,8 @@ type streamLayer struct {
 	acceptErr error         // why; set before done closes
 }
 
-func newStreamLayer(ln net.Listener, clusterID func() ID16, refused func(error), dialed func(string, error)) *streamLayer {
-	return &streamLayer{ln: ln, clusterID: clusterID, refused: refused, dialed: dialed,
+func newStreamLayer(ln net.Listener, advertised string, clusterID func() ID16, refused func(error), dialed func(string, error)) *streamLayer {
+	return &streamLayer{ln: ln, advertised: advertisedAddr(advertised), clusterID: clusterID, refused: refused, dialed: dialed,
 		raftConns: make(chan net.Conn), done: make(chan struct{})}
 }
 
@@ -118,7 +119,15 @@ func (s *streamLayer) route(c net.Conn) {
 }
 
 func (s *streamLayer) Close() error   { return s.ln.Close() }
-func (s *streamLayer) Addr() net.Addr { return s.ln.Addr() }
+func (s *streamLayer) Addr() net.Addr { return s.advertised }
+
+// advertisedAddr is the stream layer's address as raft gives it to peers
+// (the leader's address in its RPCs, which controller calls dial): the
+// advertised one, which may be a proxy's rather than the listener's.
+type advertisedAddr string
+
+func (a advertisedAddr) Network() string { return "tcp" }
+func (a advertisedAddr) String() string  { return string(a) }
 
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	c, err := net.DialTimeout("tcp", string(addr), timeout)

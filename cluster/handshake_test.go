@@ -23,8 +23,8 @@ func pair(t *testing.T, client, server ID16) (dialed, accepted net.Conn, refusal
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newStreamLayer(ln, func() ID16 { return server }, note, nil)
-	cli := newStreamLayer(nil, func() ID16 { return client }, note, func(string, error) {})
+	srv := newStreamLayer(ln, "", func() ID16 { return server }, note, nil)
+	cli := newStreamLayer(nil, "", func() ID16 { return client }, note, func(string, error) {})
 	t.Cleanup(func() { srv.Close() })
 	got := make(chan net.Conn, 1)
 	go func() {
@@ -86,7 +86,7 @@ func TestHandshakeNotSpate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	srv := newStreamLayer(ln, func() ID16 { return ID16{} }, func(error) {}, nil)
+	srv := newStreamLayer(ln, "", func() ID16 { return ID16{} }, func(error) {}, nil)
 	go srv.Accept()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

@@ -63,6 +63,12 @@ type Config struct {
 	// (host:port; port 0 picks a free port, see Node.Addr). When empty and
 	// this broker is in Voters, its address there is used.
 	ControllerAddr string
+	// AdvertisedAddr is controller.advertised.addr: the host:port the
+	// other nodes dial to reach this one (raft's advertise address, as in
+	// hashicorp raft's NewTCPTransport), when it is not the bound one: a
+	// NAT, or a test's TCP proxy in front of the listener. Empty: the bound
+	// address. A voter's entry in Voters must name this address.
+	AdvertisedAddr string
 	// Listener, when set, is an already bound listener used instead of
 	// ControllerAddr, so a caller (a test cluster) can learn every node's
 	// address before any node starts. The node closes it on Shutdown.
@@ -101,11 +107,13 @@ type Node struct {
 	dir  string // <DataDir>/metadata
 	addr string // the bound controller address; "" for a lone voter
 	// lone: a one-voter cluster with no controller listener (Config.Voters).
-	lone  bool
-	raft  *raft.Raft
-	fsm   *fsm
-	store *raftboltdb.BoltStore
-	trans interface {
+	lone bool
+	// advertised is what other nodes dial: Config.AdvertisedAddr, or addr.
+	advertised string
+	raft       *raft.Raft
+	fsm        *fsm
+	store      *raftboltdb.BoltStore
+	trans      interface {
 		raft.Transport
 		Close() error
 	}
@@ -183,12 +191,17 @@ func (cfg *Config) check() error {
 		if cfg.ControllerAddr == "" {
 			cfg.ControllerAddr = v.Addr
 		}
-		// The others dial v.Addr: listening elsewhere would leave this
-		// broker unreachable. Hosts may be spelled differently; ports not.
+		// The others dial v.Addr: listening (or advertising) elsewhere
+		// would leave this broker unreachable. Hosts may be spelled
+		// differently; ports not.
+		name, addr := "controller.addr", cfg.ControllerAddr
+		if cfg.AdvertisedAddr != "" {
+			name, addr = "controller.advertised.addr", cfg.AdvertisedAddr
+		}
 		_, want, _ := net.SplitHostPort(v.Addr)
-		if _, port, err := net.SplitHostPort(cfg.ControllerAddr); err != nil || port != want {
-			return fmt.Errorf("cluster: controller.addr %q is not broker %d's address %s in controller.quorum.voters",
-				cfg.ControllerAddr, cfg.BrokerID, v.Addr)
+		if _, port, err := net.SplitHostPort(addr); err != nil || port != want {
+			return fmt.Errorf("cluster: %s %q is not broker %d's address %s in controller.quorum.voters",
+				name, addr, cfg.BrokerID, v.Addr)
 		}
 	}
 	if cfg.ControllerAddr == "" && cfg.Listener == nil && len(cfg.Voters) > 0 {
@@ -278,7 +291,11 @@ func (n *Node) startRaft(ln net.Listener) error {
 		conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = loneTimeout, loneTimeout, loneTimeout
 	} else {
 		n.addr = ln.Addr().String()
-		stream := newStreamLayer(ln, n.knownClusterID, n.noteRefusal, n.noteDial)
+		n.advertised = n.addr
+		if n.cfg.AdvertisedAddr != "" {
+			n.advertised = n.cfg.AdvertisedAddr
+		}
+		stream := newStreamLayer(ln, n.advertised, n.knownClusterID, n.noteRefusal, n.noteDial)
 		stream.serveRPC = n.serveRPC
 		n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 			Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
@@ -423,6 +440,10 @@ func (n *Node) Addr() string { return n.addr }
 // Lone reports whether the node is a lone voter (Config.Voters): a
 // one-voter cluster no other broker can join.
 func (n *Node) Lone() bool { return n.lone }
+
+// AdvertisedAddr is the controller address other nodes dial:
+// Config.AdvertisedAddr, or Addr when that is empty.
+func (n *Node) AdvertisedAddr() string { return n.advertised }
 
 // BrokerID is the node's broker.id.
 func (n *Node) BrokerID() int32 { return n.cfg.BrokerID }

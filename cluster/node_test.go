@@ -294,3 +294,46 @@ func testRestartAfter(t *testing.T, records int) {
 		t.Fatalf("k3 = %q after restart, want %d", v, records+tail-5)
 	}
 }
+
+// TestAdvertisedControllerAddr: a node listening on one address and
+// advertising another gives raft the advertised one (its configuration,
+// and the leader address controller calls dial), and a voter's advertised
+// address, not its listener, is what must match its voter-list entry.
+func TestAdvertisedControllerAddr(t *testing.T) {
+	const advertised = "127.0.0.1:19093"
+	n, err := Start(Config{BrokerID: 1, ControllerAddr: "127.0.0.1:0", AdvertisedAddr: advertised, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown() })
+	if n.AdvertisedAddr() != advertised || n.Addr() == advertised {
+		t.Fatalf("Addr %s, AdvertisedAddr %s; want a bound port and %s", n.Addr(), n.AdvertisedAddr(), advertised)
+	}
+	deadline := time.Now().Add(testDeadline)
+	for !n.IsController() {
+		if time.Now().After(deadline) {
+			t.Fatal("a one-voter node did not elect itself")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if addr, _ := n.raft.LeaderWithID(); string(addr) != advertised {
+		t.Errorf("raft leader address %q, want the advertised %q", addr, advertised)
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Configuration().Servers; len(s) != 1 || string(s[0].Address) != advertised {
+		t.Errorf("raft configuration %+v, want one server at %s", s, advertised)
+	}
+
+	voters := []Voter{{ID: 1, Addr: "127.0.0.1:19093"}, {ID: 2, Addr: "127.0.0.1:19193"}}
+	ok := Config{BrokerID: 1, ControllerAddr: "127.0.0.1:0", AdvertisedAddr: "127.0.0.1:19093", Voters: voters, DataDir: "d"}
+	if err := ok.check(); err != nil {
+		t.Errorf("advertised address as listed refused: %v", err)
+	}
+	bad := Config{BrokerID: 1, ControllerAddr: "127.0.0.1:19093", AdvertisedAddr: "127.0.0.1:29093", Voters: voters, DataDir: "d"}
+	if err := bad.check(); err == nil || !strings.Contains(err.Error(), "controller.advertised.addr") {
+		t.Errorf("advertised address not in the voters: err %v, want one naming controller.advertised.addr", err)
+	}
+}

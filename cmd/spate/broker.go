@@ -135,6 +135,9 @@ func runBroker(c *cli.Context) error {
 	dir, _ := filepath.Abs(b.DataDir())
 	fmt.Printf("spate broker %d started\n", cfg.BrokerID)
 	fmt.Printf("  native protocol  %s\n", b.Addr())
+	if a := b.AdvertisedAddr(); a != b.Addr() {
+		fmt.Printf("  advertised as    %s (advertised.addr)\n", a)
+	}
 	if a := b.KafkaAddr(); a != "" {
 		fmt.Printf("  kafka protocol   %s\n", a)
 	}
@@ -149,6 +152,9 @@ func runBroker(c *cli.Context) error {
 			voters = "none: a one-voter cluster of this broker"
 		}
 		fmt.Printf("  controller       %s (controller.quorum.voters %s)\n", n.Addr(), voters)
+		if n.AdvertisedAddr() != n.Addr() {
+			fmt.Printf("  advertised as    %s (controller.advertised.addr)\n", n.AdvertisedAddr())
+		}
 	}
 	fmt.Printf("  data directory   %s\n", dir)
 	fmt.Printf("  flush policy     %s\n", cfg.FlushPolicy)
