@@ -684,7 +684,7 @@ func finishSwap(dir, stem string) error {
 	if err := os.Rename(stem+swapInfix+logSuffix, stem+logSuffix); err != nil {
 		return fmt.Errorf("segment: rename %s: %w", stem+swapInfix+logSuffix, err)
 	}
-	return nil
+	return noteSyncedFile(stem + logSuffix)
 }
 
 // removeCleaned deletes whatever a failed or abandoned clean left at stem.

@@ -151,6 +151,16 @@
 // validated too. At the first bad batch the file is truncated and every later
 // segment deleted. Everything recovered is fdatasync'd before Open returns.
 //
+// # Power-loss journal (tests only)
+//
+// With SPATE_TEST_POWER_LOSS_JOURNAL=1 in the environment
+// (PowerLossJournalEnv), every fdatasync of a .log also writes the length
+// it covered to <base>.log.synced (20 decimal digits). A fault test kills
+// the broker and calls CutToSynced, which cuts each .log to that length
+// (to empty without a sidecar): what a power loss leaves under the flush
+// policy in force. Recovery ignores the sidecars. Unset, the journal costs
+// one branch per fdatasync.
+//
 // # A full disk
 //
 // A full filesystem (ENOSPC, or EDQUOT) is not a failure of the log, unlike

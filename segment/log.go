@@ -326,7 +326,7 @@ func (l *Log) reopenActive() error {
 	if err := s.log.Sync(); err != nil {
 		return fmt.Errorf("segment: fsync %s: %w", s.stem+logSuffix, err)
 	}
-	return nil
+	return noteSyncedFile(s.stem + logSuffix)
 }
 
 func (l *Log) active() *segment { return l.mu.segs[len(l.mu.segs)-1] }

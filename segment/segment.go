@@ -163,10 +163,14 @@ func (s *segment) datasync() error {
 		}
 		defer f.Close()
 	}
+	synced, err := syncedLength(f)
+	if err != nil {
+		return err
+	}
 	if err := fdatasync(f); err != nil {
 		return fmt.Errorf("segment: fdatasync %s: %w", s.stem+logSuffix, err)
 	}
-	return nil
+	return noteSynced(s.stem+logSuffix, synced)
 }
 
 func (s *segment) mapData(reserve int64) error {
@@ -234,6 +238,7 @@ func (s *segment) closeIndexes() error {
 // removeFiles unlinks the segment's files. Open descriptors and mappings held
 // by FileRanges stay valid until released.
 func (s *segment) removeFiles() error {
+	forgetSynced(s.stem + logSuffix)
 	var first error
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 		if err := os.Remove(s.stem + suf); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {

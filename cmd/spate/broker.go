@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/spate-io/spate/broker"
+	"github.com/spate-io/spate/segment"
 )
 
 func brokerCommand() *cli.Command {
@@ -62,7 +63,7 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 		return cfg, err
 	}
 	for _, name := range unknown {
-		if name != "SPATE_BROKERS" {
+		if name != "SPATE_BROKERS" && name != segment.PowerLossJournalEnv {
 			fmt.Fprintf(os.Stderr, "spate: warning: environment variable %s names no broker config key\n", name)
 		}
 	}
