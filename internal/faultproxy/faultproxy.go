@@ -9,6 +9,11 @@
 // handshake at a middlebox would behave. Dialers therefore time out rather
 // than fail fast, which is the harder case for a broker. Heal closes the
 // held connections and forwards again.
+//
+// A broker's own outgoing connections go through the other brokers'
+// proxies; CutFrom cuts, on those, only the connections whose client
+// matches (the test tells which process a source address belongs to), so
+// that a cut broker is isolated both ways.
 package faultproxy
 
 import (
@@ -26,8 +31,11 @@ type Proxy struct {
 	mu struct {
 		sync.Mutex
 		cut    bool
+		from   func(client net.Addr) bool // CutFrom's match; nil when none
 		closed bool
-		conns  map[net.Conn]struct{} // every open conn, both sides of each pair, and held ones
+		// conns maps every accepted client conn to its target conn (nil
+		// while dialing, or held by a cut).
+		conns map[net.Conn]net.Conn
 	}
 	wg sync.WaitGroup
 }
@@ -39,7 +47,7 @@ func Listen(addr, target string) (*Proxy, error) {
 		return nil, fmt.Errorf("faultproxy: listen %s for %s: %w", addr, target, err)
 	}
 	p := &Proxy{ln: ln, target: target}
-	p.mu.conns = map[net.Conn]struct{}{}
+	p.mu.conns = map[net.Conn]net.Conn{}
 	p.wg.Add(1)
 	go p.acceptLoop()
 	return p, nil
@@ -57,7 +65,17 @@ func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.mu.cut = true
-	p.closeAllLocked()
+	p.closeLocked(nil)
+}
+
+// CutFrom is Cut for the connections whose client address matches:
+// those open are dropped, new ones held, until Heal. match must be safe to
+// call from any goroutine.
+func (p *Proxy) CutFrom(match func(client net.Addr) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mu.from = match
+	p.closeLocked(match)
 }
 
 // Heal ends a cut: held connections are closed (their peers reconnect)
@@ -65,48 +83,53 @@ func (p *Proxy) Cut() {
 func (p *Proxy) Heal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.mu.cut = false
-	p.closeAllLocked()
+	p.mu.cut, p.mu.from = false, nil
+	for c, t := range p.mu.conns {
+		if t == nil {
+			reset(c)
+			delete(p.mu.conns, c)
+		}
+	}
 }
 
 // Close stops the proxy and closes every connection.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
 	p.mu.closed = true
-	p.closeAllLocked()
+	p.closeLocked(nil)
 	p.mu.Unlock()
 	err := p.ln.Close()
 	p.wg.Wait()
 	return err
 }
 
-func (p *Proxy) closeAllLocked() {
-	for c := range p.mu.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetLinger(0) // a reset, as a link failure looks to the peer once it notices
+// closeLocked resets the connections whose client matches (all of them
+// when match is nil), both sides.
+func (p *Proxy) closeLocked(match func(net.Addr) bool) {
+	for c, t := range p.mu.conns {
+		if match != nil && !match(c.RemoteAddr()) {
+			continue
 		}
-		c.Close()
+		reset(c)
+		if t != nil {
+			reset(t)
+		}
+		delete(p.mu.conns, c)
 	}
-	clear(p.mu.conns)
 }
 
-// track registers c unless the proxy is closed; false means c was closed.
-func (p *Proxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mu.closed {
-		c.Close()
-		return false
+// reset closes c with a RST, as a link failure looks to the peer once it
+// notices.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
 	}
-	p.mu.conns[c] = struct{}{}
-	return true
-}
-
-func (p *Proxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	delete(p.mu.conns, c)
-	p.mu.Unlock()
 	c.Close()
+}
+
+// holds reports whether a new connection from client is to be held.
+func (p *Proxy) holdsLocked(client net.Addr) bool {
+	return p.mu.cut || (p.mu.from != nil && p.mu.from(client))
 }
 
 func (p *Proxy) acceptLoop() {
@@ -116,17 +139,18 @@ func (p *Proxy) acceptLoop() {
 		if err != nil {
 			return
 		}
-		if !p.track(c) {
-			continue
-		}
 		p.mu.Lock()
-		cut := p.mu.cut
-		p.mu.Unlock()
-		if cut {
-			continue // held: tracked, never read, closed by Heal or Close
+		switch {
+		case p.mu.closed:
+			c.Close()
+		case p.holdsLocked(c.RemoteAddr()):
+			p.mu.conns[c] = nil // held: never read, closed by Heal or Close
+		default:
+			p.mu.conns[c] = nil
+			p.wg.Add(1)
+			go p.forward(c)
 		}
-		p.wg.Add(1)
-		go p.forward(c)
+		p.mu.Unlock()
 	}
 }
 
@@ -135,19 +159,19 @@ func (p *Proxy) acceptLoop() {
 func (p *Proxy) forward(c net.Conn) {
 	defer p.wg.Done()
 	t, err := net.Dial("tcp", p.target)
-	if err != nil {
-		p.untrack(c)
-		return
-	}
-	if !p.track(t) {
-		p.untrack(c)
-		return
-	}
 	p.mu.Lock()
 	_, open := p.mu.conns[c]
+	switch {
+	case err != nil:
+		delete(p.mu.conns, c)
+		c.Close()
+	case !open: // cut while dialing
+		t.Close()
+	default:
+		p.mu.conns[c] = t
+	}
 	p.mu.Unlock()
-	if !open { // cut while dialing
-		p.untrack(t)
+	if err != nil || !open {
 		return
 	}
 	done := make(chan struct{}, 2)
@@ -158,7 +182,10 @@ func (p *Proxy) forward(c net.Conn) {
 	go pipe(t, c)
 	go pipe(c, t)
 	<-done
-	p.untrack(c)
-	p.untrack(t)
+	p.mu.Lock()
+	delete(p.mu.conns, c)
+	p.mu.Unlock()
+	c.Close()
+	t.Close()
 	<-done
 }

@@ -92,3 +92,40 @@ func TestCutAndHeal(t *testing.T) {
 		t.Fatalf("after Heal: %v", err)
 	}
 }
+
+// TestCutFrom: only the matching client's connections are dropped and
+// held; another client's keep echoing, and Heal lets the first back.
+func TestCutFrom(t *testing.T) {
+	p, err := Listen("127.0.0.1:0", echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	cut, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cut.Close()
+	other, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	for _, c := range []net.Conn{cut, other} {
+		if err := roundTrip(c, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim := cut.LocalAddr().String()
+	p.CutFrom(func(client net.Addr) bool { return client.String() == victim })
+	if err := roundTrip(cut, 10*time.Second); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("matching connection after CutFrom: %v, want it reset", err)
+	}
+	if err := roundTrip(other, 10*time.Second); err != nil {
+		t.Fatalf("other connection after CutFrom: %v", err)
+	}
+	p.Heal()
+	if err := roundTrip(other, 10*time.Second); err != nil {
+		t.Fatalf("other connection after Heal: %v", err)
+	}
+}

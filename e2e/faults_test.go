@@ -1,0 +1,420 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spate-io/spate/client"
+	"github.com/spate-io/spate/record"
+)
+
+// The fault-injection suite (issue 13): three real brokers behind TCP
+// proxies, a topic with replication factor 3 and min.insync.replicas=2,
+// idempotent acks=all producers and never-seeking consumers running the
+// whole time, and a nemesis that injects one fault at a time and heals
+// the cluster (every broker back, every partition's ISR full) before the
+// next. Then a final read, the checker (faultscheck_test.go), and, with the
+// brokers stopped, a batch-by-batch comparison of every replica's files.
+//
+// `go test -run TestFaults ./e2e` runs the short version (one fault of
+// each kind); SPATE_FAULTS=full (make faults) runs at least 30.
+
+const (
+	faultsTopic      = "faults"
+	faultsPartitions = 6
+	faultsProducers  = 2
+	faultsConsumers  = 2
+	// faultsTimeout is broker.session.timeout.ms and replica.lag.time.max.ms:
+	// short, so faults outlast them quickly.
+	faultsTimeout = 3 * time.Second
+)
+
+// faultKind is one nemesis action; run injects it and returns a line
+// saying what it did. Healing (restarts, SIGCONT, reconnecting) is part
+// of run; the suite then waits until the cluster is whole.
+type faultKind struct {
+	name string
+	run  func(c *faultCluster, rng *rand.Rand) string
+}
+
+var faultKinds = []faultKind{
+	{"kill-leader", func(c *faultCluster, rng *rand.Rand) string {
+		p := int32(rng.IntN(faultsPartitions))
+		id := c.leaderOf(faultsTopic, p)
+		c.kill(id)
+		time.Sleep(c.timeout + time.Second) // long enough to be fenced and replaced
+		c.restart(id)
+		return fmt.Sprintf("SIGKILL broker %d (leader of partition %d), restarted after %v", id, p, c.timeout+time.Second)
+	}},
+	{"kill-follower", func(c *faultCluster, rng *rand.Rand) string {
+		p := int32(rng.IntN(faultsPartitions))
+		id := c.other(c.leaderOf(faultsTopic, p), c.controller())
+		c.kill(id)
+		time.Sleep(c.timeout + time.Second)
+		c.restart(id)
+		return fmt.Sprintf("SIGKILL broker %d (a follower of partition %d), restarted after %v", id, p, c.timeout+time.Second)
+	}},
+	{"kill-controller", func(c *faultCluster, rng *rand.Rand) string {
+		id := c.controller()
+		c.kill(id)
+		time.Sleep(c.timeout + time.Second)
+		c.restart(id)
+		return fmt.Sprintf("SIGKILL broker %d (the controller), restarted after %v", id, c.timeout+time.Second)
+	}},
+	{"pause-leader", func(c *faultCluster, rng *rand.Rand) string {
+		p := int32(rng.IntN(faultsPartitions))
+		id := c.leaderOf(faultsTopic, p)
+		c.signal(id, syscall.SIGSTOP)
+		time.Sleep(c.timeout + 2*time.Second) // past the session timeout: a zombie leader on SIGCONT
+		c.signal(id, syscall.SIGCONT)
+		return fmt.Sprintf("SIGSTOP broker %d (leader of partition %d) for %v, then SIGCONT", id, p, c.timeout+2*time.Second)
+	}},
+	{"isolate", func(c *faultCluster, rng *rand.Rand) string {
+		id := 1 + rng.IntN(len(c.procs))
+		c.isolate(id)
+		time.Sleep(c.timeout + 2*time.Second) // past replica.lag.time.max.ms
+		c.heal()
+		return fmt.Sprintf("cut broker %d off (both ways, clients too) for %v", id, c.timeout+2*time.Second)
+	}},
+	{"restart-all", func(c *faultCluster, rng *rand.Rand) string {
+		for id := range c.procs {
+			c.kill(id + 1)
+		}
+		for id := range c.procs {
+			c.restart(id + 1)
+		}
+		return "SIGKILL every broker at once, restarted all"
+	}},
+	{"power-loss", func(c *faultCluster, rng *rand.Rand) string {
+		id := 1 + rng.IntN(len(c.procs))
+		n := c.powerLoss(id)
+		c.restart(id)
+		return fmt.Sprintf("power loss of broker %d: SIGKILL, %d unsynced log bytes cut, restarted", id, n)
+	}},
+}
+
+func TestFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the fault suite runs real brokers for minutes")
+	}
+	rounds := 1
+	if os.Getenv("SPATE_FAULTS") == "full" {
+		rounds = 5 // 35 faults
+	}
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 1))
+	c := startFaultCluster(t, 3, faultsTimeout)
+	createFaultsTopic(t, c)
+
+	h := &history{}
+	ctx, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	var work sync.WaitGroup
+	for i := range faultsProducers {
+		work.Add(1)
+		go func() { defer work.Done(); runProducer(ctx, t, c, h, i) }()
+	}
+	for i := range faultsConsumers {
+		work.Add(1)
+		go func() { defer work.Done(); runConsumer(ctx, c, h, fmt.Sprintf("consumer-%d", i)) }()
+	}
+
+	start := time.Now()
+	var log []string
+	injected := map[string]int{}
+	time.Sleep(2 * time.Second) // some history before the first fault
+	for range rounds {
+		order := rng.Perm(len(faultKinds))
+		for _, k := range order {
+			f := faultKinds[k]
+			did := f.run(c, rng)
+			healed := c.waitSettled(faultsTopic, 120*time.Second)
+			injected[f.name]++
+			line := fmt.Sprintf("%6.1fs  %-15s %s; whole again after %v", time.Since(start).Seconds(), f.name, did, healed.Round(100*time.Millisecond))
+			log = append(log, line)
+			t.Log(line)
+			time.Sleep(time.Second) // writes flow between faults
+		}
+	}
+	stopWork()
+	work.Wait()
+	c.waitSettled(faultsTopic, 120*time.Second)
+	finalRead(t, c, h)
+	v := check(h.acks, h.reads)
+	c.stopAll()
+	replicas := compareReplicas(t, c.dirs, faultsTopic, faultsPartitions)
+
+	report := faultsReport(seed, rounds, time.Since(start), log, injected, h, v, replicas)
+	t.Log("\n" + report)
+	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "faults-report.txt"), []byte(report), 0o644); err != nil {
+		t.Error(err)
+	}
+	if out := os.Getenv("SPATE_FAULTS_REPORT"); out != "" {
+		if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	if !v.ok() || replicas != "" {
+		t.Fatalf("the checker found anomalies (seed %d):\n%s", seed, report)
+	}
+}
+
+func createFaultsTopic(t *testing.T, c *faultCluster) {
+	a, err := c.admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := a.CreateTopic(ctx, faultsTopic, faultsPartitions, 3, map[string]string{"min.insync.replicas": "2"}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitSettled(faultsTopic, 60*time.Second)
+}
+
+// runProducer writes unique values "p<id>-<seq>" with an idempotent
+// acks=all producer until ctx ends, then waits for what is in flight.
+func runProducer(ctx context.Context, t *testing.T, c *faultCluster, h *history, id int) {
+	p, err := client.NewProducer(client.SeedBrokers(c.seeds()...), client.RequiredAcks(client.AcksAll), client.Idempotent(true),
+		client.RequestTimeout(5*time.Second), client.DeliveryTimeout(90*time.Second), client.RetryBackoff(50*time.Millisecond, 500*time.Millisecond))
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer p.Close()
+	inflight := make(chan struct{}, 64)
+	for seq := 0; ctx.Err() == nil; seq++ {
+		select {
+		case inflight <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		v := fmt.Sprintf("p%d-%d", id, seq)
+		h.mu.Lock()
+		h.sent++
+		h.mu.Unlock()
+		p.Produce(context.Background(), &client.Record{Topic: faultsTopic, Key: []byte(v), Value: []byte(v)}, func(r *client.Record, err error) {
+			<-inflight
+			if err != nil {
+				h.mu.Lock()
+				h.failed++
+				h.mu.Unlock()
+				return
+			}
+			h.addAck(ack{value: v, partition: r.Partition, offset: r.Offset})
+		})
+		time.Sleep(2 * time.Millisecond)
+	}
+	flushCtx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	p.Flush(flushCtx)
+}
+
+// runConsumer reads every partition from the start, never seeking, until
+// ctx ends, recording each record.
+func runConsumer(ctx context.Context, c *faultCluster, h *history, name string) {
+	all := make([]int32, faultsPartitions)
+	for i := range all {
+		all[i] = int32(i)
+	}
+	cons, err := client.NewConsumer(client.SeedBrokers(c.seeds()...), client.Assign(faultsTopic, all, client.Earliest()),
+		client.RequestTimeout(5*time.Second), client.RetryBackoff(50*time.Millisecond, 500*time.Millisecond))
+	if err != nil {
+		h.mu.Lock()
+		h.pollErr++
+		h.mu.Unlock()
+		return
+	}
+	defer cons.Close()
+	for ctx.Err() == nil {
+		fs, err := cons.Poll(ctx)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				h.mu.Lock()
+				h.pollErr++
+				h.mu.Unlock()
+				time.Sleep(100 * time.Millisecond)
+			}
+			continue
+		}
+		h.addReads(recordsOf(fs, name, h))
+	}
+}
+
+func recordsOf(fs client.Fetches, reader string, h *history) []read {
+	var rs []read
+	if n := len(fs.Errors()); n > 0 {
+		h.mu.Lock()
+		h.pollErr += n
+		h.mu.Unlock()
+	}
+	it := fs.Records()
+	for it.Next() {
+		r := it.Record()
+		rs = append(rs, read{reader: reader, partition: r.Partition, offset: r.Offset, value: string(r.Value)})
+	}
+	if it.Err() != nil {
+		h.mu.Lock()
+		h.pollErr++
+		h.mu.Unlock()
+	}
+	return rs
+}
+
+// finalRead reads every partition from the start up to its high watermark
+// with a fresh consumer.
+func finalRead(t *testing.T, c *faultCluster, h *history) {
+	_, parts, err := c.describe(faultsTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	all := make([]int32, 0, len(parts))
+	for _, p := range parts {
+		want[p.Partition] = p.HighWatermark
+		all = append(all, p.Partition)
+	}
+	cons, err := client.NewConsumer(client.SeedBrokers(c.seeds()...), client.Assign(faultsTopic, all, client.Earliest()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	next := map[int32]int64{}
+	done := func() bool {
+		for p, hw := range want {
+			if next[p] < hw {
+				return false
+			}
+		}
+		return true
+	}
+	for !done() {
+		fs, err := cons.Poll(ctx)
+		if err != nil {
+			t.Fatalf("final read: %v; at %v of %v", err, next, want)
+		}
+		rs := recordsOf(fs, "final", h)
+		for _, r := range rs {
+			next[r.partition] = r.offset + 1
+		}
+		h.addReads(rs)
+	}
+}
+
+// batchInfo is what the replica comparison looks at in each batch.
+type batchInfo struct {
+	base, last int64
+	epoch      int32
+	crc        uint32
+}
+
+// compareReplicas reads topic's partitions from every data dir (brokers
+// stopped) and returns "" when every replica holds the same batches, else
+// what differs.
+func compareReplicas(t *testing.T, dirs []string, topic string, partitions int) string {
+	var diffs []string
+	for p := range partitions {
+		var first []batchInfo
+		for i, dir := range dirs {
+			got, err := readBatches(filepath.Join(dir, fmt.Sprintf("%s-%d", topic, p)))
+			if err != nil {
+				diffs = append(diffs, fmt.Sprintf("partition %d on broker %d: %v", p, i+1, err))
+				continue
+			}
+			if i == 0 {
+				first = got
+				continue
+			}
+			if d := firstDifference(first, got); d != "" {
+				diffs = append(diffs, fmt.Sprintf("partition %d: broker 1 and broker %d differ: %s", p, i+1, d))
+			}
+		}
+	}
+	return strings.Join(diffs, "\n")
+}
+
+func firstDifference(a, b []batchInfo) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return fmt.Sprintf("batch %d: %+v vs %+v", i, a[i], b[i])
+		}
+	}
+	if len(a) != len(b) {
+		return fmt.Sprintf("%d batches vs %d", len(a), len(b))
+	}
+	return ""
+}
+
+// readBatches parses a partition directory's segment files in offset
+// order. A direct write's zero padding may follow the last batch.
+func readBatches(dir string) ([]batchInfo, error) {
+	logs, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(logs) // 20-digit names sort in offset order
+	var out []batchInfo
+	for _, path := range logs {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		for len(data) > 0 {
+			b, err := record.Parse(data)
+			if err != nil {
+				if len(bytes.Trim(data, "\x00")) == 0 {
+					break
+				}
+				return nil, fmt.Errorf("%s at %d bytes from its end: %w", path, len(data), err)
+			}
+			out = append(out, batchInfo{b.BaseOffset(), b.LastOffset(), b.PartitionLeaderEpoch(), b.CRC()})
+			data = data[len(b):]
+		}
+	}
+	return out, nil
+}
+
+func faultsReport(seed uint64, rounds int, took time.Duration, log []string, injected map[string]int, h *history, v verdict, replicas string) string {
+	var b strings.Builder
+	total := 0
+	for _, n := range injected {
+		total += n
+	}
+	fmt.Fprintf(&b, "spate fault suite: 3 brokers, topic %q with %d partitions, replication factor 3, min.insync.replicas=2\n", faultsTopic, faultsPartitions)
+	fmt.Fprintf(&b, "broker.session.timeout.ms = replica.lag.time.max.ms = %d; log.flush.policy=never (the default)\n", faultsTimeout.Milliseconds())
+	fmt.Fprintf(&b, "%d idempotent acks=all producers, %d consumers; seed %d; %d rounds; %v; GOMAXPROCS %d\n\n",
+		faultsProducers, faultsConsumers, seed, rounds, took.Round(time.Second), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(&b, "faults injected: %d\n", total)
+	for _, k := range faultKinds {
+		fmt.Fprintf(&b, "  %-15s %d\n", k.name, injected[k.name])
+	}
+	b.WriteString("\n")
+	for _, l := range log {
+		b.WriteString(l + "\n")
+	}
+	h.mu.Lock()
+	fmt.Fprintf(&b, "\nwrites sent %d, acknowledged %d, failed (indeterminate) %d; consumer errors retried %d\n", h.sent, len(h.acks), h.failed, h.pollErr)
+	h.mu.Unlock()
+	b.WriteString(v.String())
+	if replicas == "" {
+		fmt.Fprintf(&b, "replicas: every partition's 3 replicas hold identical batches (base, last offset, leader epoch, CRC)\n")
+	} else {
+		fmt.Fprintf(&b, "replicas DIFFER:\n%s\n", replicas)
+	}
+	return b.String()
+}

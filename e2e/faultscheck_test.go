@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The fault suite's history and its checker, in the vocabulary of Jepsen's
+// queue workloads (jepsen.redpanda): every value is written once (producer
+// and sequence number make it unique), so any anomaly below is the
+// system's, not the workload's.
+
+// ack is one acknowledged write: value at partition and offset.
+type ack struct {
+	value     string
+	partition int32
+	offset    int64
+}
+
+// read is one record a reader got. A reader is one consumer for the whole
+// run (it never seeks), or the final read.
+type read struct {
+	reader    string
+	partition int32
+	offset    int64
+	value     string
+}
+
+// history collects acks and reads from many goroutines.
+type history struct {
+	mu      sync.Mutex
+	acks    []ack
+	reads   []read
+	sent    int // Produce calls
+	failed  int // writes whose callback had an error: indeterminate
+	pollErr int // consumer Poll and partition errors (retried)
+}
+
+func (h *history) addAck(a ack) { h.mu.Lock(); h.acks = append(h.acks, a); h.mu.Unlock() }
+func (h *history) addReads(rs []read) {
+	h.mu.Lock()
+	h.reads = append(h.reads, rs...)
+	h.mu.Unlock()
+}
+
+// verdict counts each anomaly; examples keeps a few of each for the report.
+type verdict struct {
+	Lost, Duplicates, InconsistentOffsets, Nonmonotonic, Unseen int
+	Acked, ReadRecords, DistinctRead                            int
+	Examples                                                    map[string][]string
+}
+
+func (v verdict) ok() bool {
+	return v.Lost == 0 && v.Duplicates == 0 && v.InconsistentOffsets == 0 && v.Nonmonotonic == 0 && v.Unseen == 0
+}
+
+func (v *verdict) example(kind, format string, args ...any) {
+	if len(v.Examples[kind]) < 5 {
+		v.Examples[kind] = append(v.Examples[kind], fmt.Sprintf(format, args...))
+	}
+}
+
+// check runs the checker over acks and reads:
+//   - lost: acknowledged, never read, though a later offset of its
+//     partition was read;
+//   - unseen: acknowledged, never read, and nothing after it read either
+//     (after the final read, also a loss);
+//   - duplicates: one value read at two offsets;
+//   - inconsistent offsets: one partition offset read with two values, or
+//     read with another value than the one acknowledged there;
+//   - nonmonotonic: a reader's next offset in a partition not above its
+//     last one.
+func check(acks []ack, reads []read) verdict {
+	v := verdict{Acked: len(acks), ReadRecords: len(reads), Examples: map[string][]string{}}
+	type po struct {
+		p int32
+		o int64
+	}
+	at := map[po]string{}          // what each offset was read as
+	offsetsOf := map[string][]po{} // distinct offsets each value was read at
+	maxRead := map[int32]int64{}   // highest offset read per partition
+	last := map[string]int64{}     // reader/partition → last offset
+	conflicted := map[po]bool{}    // offsets already counted inconsistent
+	for _, r := range reads {
+		k := po{r.partition, r.offset}
+		if prev, ok := at[k]; ok && prev != r.value && !conflicted[k] {
+			conflicted[k] = true
+			v.InconsistentOffsets++
+			v.example("inconsistent offsets", "partition %d offset %d read as %s and as %s", r.partition, r.offset, prev, r.value)
+		} else if !ok {
+			at[k] = r.value
+		}
+		if !slices.Contains(offsetsOf[r.value], k) {
+			offsetsOf[r.value] = append(offsetsOf[r.value], k)
+		}
+		if m, ok := maxRead[r.partition]; !ok || r.offset > m {
+			maxRead[r.partition] = r.offset
+		}
+		lk := fmt.Sprintf("%s/%d", r.reader, r.partition)
+		if l, ok := last[lk]; ok && r.offset <= l {
+			v.Nonmonotonic++
+			v.example("nonmonotonic", "%s read partition %d offset %d after offset %d", r.reader, r.partition, r.offset, l)
+		}
+		last[lk] = r.offset
+	}
+	v.DistinctRead = len(offsetsOf)
+	for val, ks := range offsetsOf {
+		if len(ks) > 1 {
+			v.Duplicates++
+			v.example("duplicates", "%s read at %v", val, ks)
+		}
+	}
+	for _, a := range acks {
+		k := po{a.partition, a.offset}
+		if got, ok := at[k]; ok && got != a.value && !conflicted[k] {
+			conflicted[k] = true
+			v.InconsistentOffsets++
+			v.example("inconsistent offsets", "partition %d offset %d acknowledged as %s, read as %s", a.partition, a.offset, a.value, got)
+		}
+		if len(offsetsOf[a.value]) > 0 {
+			continue
+		}
+		if m, ok := maxRead[a.partition]; ok && m > a.offset {
+			v.Lost++
+			v.example("lost", "%s acknowledged at partition %d offset %d, never read; offset %d was", a.value, a.partition, a.offset, m)
+		} else {
+			v.Unseen++
+			v.example("unseen", "%s acknowledged at partition %d offset %d, never read", a.value, a.partition, a.offset)
+		}
+	}
+	return v
+}
+
+// String is the checker's part of the report.
+func (v verdict) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "records acknowledged      %d\n", v.Acked)
+	fmt.Fprintf(&b, "records read (all reads)  %d (%d distinct values)\n", v.ReadRecords, v.DistinctRead)
+	fmt.Fprintf(&b, "lost                      %d\n", v.Lost)
+	fmt.Fprintf(&b, "duplicates                %d\n", v.Duplicates)
+	fmt.Fprintf(&b, "inconsistent offsets      %d\n", v.InconsistentOffsets)
+	fmt.Fprintf(&b, "nonmonotonic              %d\n", v.Nonmonotonic)
+	fmt.Fprintf(&b, "unseen                    %d\n", v.Unseen)
+	kinds := make([]string, 0, len(v.Examples))
+	for k := range v.Examples {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		for _, e := range v.Examples[k] {
+			fmt.Fprintf(&b, "  %s: %s\n", k, e)
+		}
+	}
+	return b.String()
+}
+
+// TestFaultsChecker: the checker finds each anomaly in a crafted history,
+// and none in a clean one, so the fault suite can fail.
+func TestFaultsChecker(t *testing.T) {
+	acks := []ack{{"a", 0, 0}, {"b", 0, 1}, {"c", 0, 2}, {"d", 1, 0}}
+	clean := []read{{"c1", 0, 0, "a"}, {"c1", 0, 1, "b"}, {"c1", 0, 2, "c"}, {"c1", 1, 0, "d"},
+		{"final", 0, 0, "a"}, {"final", 0, 1, "b"}, {"final", 0, 2, "c"}, {"final", 1, 0, "d"}}
+	if v := check(acks, clean); !v.ok() || v.Acked != 4 || v.DistinctRead != 4 {
+		t.Fatalf("clean history: %+v", v)
+	}
+	cases := []struct {
+		name  string
+		acks  []ack
+		reads []read
+		want  func(verdict) int
+	}{
+		{"lost", acks, []read{{"c1", 0, 0, "a"}, {"c1", 0, 2, "c"}, {"c1", 1, 0, "d"}}, func(v verdict) int { return v.Lost }},
+		{"unseen", acks, []read{{"c1", 0, 0, "a"}, {"c1", 0, 1, "b"}, {"c1", 0, 2, "c"}}, func(v verdict) int { return v.Unseen }},
+		{"duplicate", acks, append(clean[:4:4], read{"c1", 1, 1, "a"}), func(v verdict) int { return v.Duplicates }},
+		{"inconsistent", acks, append(clean[:4:4], read{"final", 1, 0, "x"}), func(v verdict) int { return v.InconsistentOffsets }},
+		{"ack vs read", []ack{{"a", 0, 5}}, []read{{"c1", 0, 5, "z"}, {"c1", 0, 6, "a"}}, func(v verdict) int { return v.InconsistentOffsets }},
+		{"nonmonotonic", acks, append(clean[:4:4], read{"c1", 0, 1, "b"}), func(v verdict) int { return v.Nonmonotonic }},
+	}
+	for _, tc := range cases {
+		v := check(tc.acks, tc.reads)
+		if tc.want(v) != 1 || v.ok() {
+			t.Errorf("%s: verdict %+v, want exactly one %s", tc.name, v, tc.name)
+		}
+	}
+}
