@@ -6,7 +6,7 @@ DATA_DIR ?= ./data
 FUZZTIME ?= 10s
 PKGS     := ./...
 
-.PHONY: all build run test test-short bench microbench fuzz lint clean
+.PHONY: all build run test test-short faults bench microbench fuzz lint clean
 
 all: build
 
@@ -21,6 +21,12 @@ run: build
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# The fault-injection suite's full run: 35 faults on three real brokers, the
+# checker's counts and the replica comparison; report in perf/faults/latest.txt.
+# Its short run (7 faults, one of each kind) is TestFaults inside `make test`.
+faults:
+	bash perf/faults/run.sh perf/faults/latest.txt
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

@@ -55,38 +55,43 @@ var faultKinds = []faultKind{
 		id := c.leaderOf(faultsTopic, p)
 		c.kill(id)
 		time.Sleep(c.timeout + time.Second) // long enough to be fenced and replaced
+		seen := c.observe(id)
 		c.restart(id)
-		return fmt.Sprintf("SIGKILL broker %d (leader of partition %d), restarted after %v", id, p, c.timeout+time.Second)
+		return fmt.Sprintf("SIGKILL broker %d (leader of partition %d), restarted after %v %s", id, p, c.timeout+time.Second, seen)
 	}},
 	{"kill-follower", func(c *faultCluster, rng *rand.Rand) string {
 		p := int32(rng.IntN(faultsPartitions))
 		id := c.other(c.leaderOf(faultsTopic, p), c.controller())
 		c.kill(id)
 		time.Sleep(c.timeout + time.Second)
+		seen := c.observe(id)
 		c.restart(id)
-		return fmt.Sprintf("SIGKILL broker %d (a follower of partition %d), restarted after %v", id, p, c.timeout+time.Second)
+		return fmt.Sprintf("SIGKILL broker %d (a follower of partition %d), restarted after %v %s", id, p, c.timeout+time.Second, seen)
 	}},
 	{"kill-controller", func(c *faultCluster, rng *rand.Rand) string {
 		id := c.controller()
 		c.kill(id)
 		time.Sleep(c.timeout + time.Second)
+		seen := c.observe(id)
 		c.restart(id)
-		return fmt.Sprintf("SIGKILL broker %d (the controller), restarted after %v", id, c.timeout+time.Second)
+		return fmt.Sprintf("SIGKILL broker %d (the controller), restarted after %v %s", id, c.timeout+time.Second, seen)
 	}},
 	{"pause-leader", func(c *faultCluster, rng *rand.Rand) string {
 		p := int32(rng.IntN(faultsPartitions))
 		id := c.leaderOf(faultsTopic, p)
 		c.signal(id, syscall.SIGSTOP)
 		time.Sleep(c.timeout + 2*time.Second) // past the session timeout: a zombie leader on SIGCONT
+		seen := c.observe(id)
 		c.signal(id, syscall.SIGCONT)
-		return fmt.Sprintf("SIGSTOP broker %d (leader of partition %d) for %v, then SIGCONT", id, p, c.timeout+2*time.Second)
+		return fmt.Sprintf("SIGSTOP broker %d (leader of partition %d) for %v, then SIGCONT %s", id, p, c.timeout+2*time.Second, seen)
 	}},
 	{"isolate", func(c *faultCluster, rng *rand.Rand) string {
 		id := 1 + rng.IntN(len(c.procs))
 		c.isolate(id)
 		time.Sleep(c.timeout + 2*time.Second) // past replica.lag.time.max.ms
+		seen := c.observe(id)
 		c.heal()
-		return fmt.Sprintf("cut broker %d off (both ways, clients too) for %v", id, c.timeout+2*time.Second)
+		return fmt.Sprintf("cut broker %d off (both ways, clients too) for %v %s", id, c.timeout+2*time.Second, seen)
 	}},
 	{"restart-all", func(c *faultCluster, rng *rand.Rand) string {
 		for id := range c.procs {
@@ -139,13 +144,15 @@ func TestFaults(t *testing.T) {
 		order := rng.Perm(len(faultKinds))
 		for _, k := range order {
 			f := faultKinds[k]
+			at := time.Now()
 			did := f.run(c, rng)
 			healed := c.waitSettled(faultsTopic, 120*time.Second)
+			time.Sleep(time.Second) // writes flow between faults
 			injected[f.name]++
-			line := fmt.Sprintf("%6.1fs  %-15s %s; whole again after %v", time.Since(start).Seconds(), f.name, did, healed.Round(100*time.Millisecond))
+			line := fmt.Sprintf("%6.1fs  %-15s %s; whole again after %v; longest pause in acks %v", at.Sub(start).Seconds(), f.name, did,
+				healed.Round(100*time.Millisecond), h.longestAckGap(at, time.Now()).Round(10*time.Millisecond))
 			log = append(log, line)
 			t.Log(line)
-			time.Sleep(time.Second) // writes flow between faults
 		}
 	}
 	stopWork()
@@ -214,7 +221,7 @@ func runProducer(ctx context.Context, t *testing.T, c *faultCluster, h *history,
 				h.mu.Unlock()
 				return
 			}
-			h.addAck(ack{value: v, partition: r.Partition, offset: r.Offset})
+			h.addAck(ack{value: v, partition: r.Partition, offset: r.Offset, at: time.Now()})
 		})
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The fault suite's history and its checker, in the vocabulary of Jepsen's
@@ -19,6 +20,7 @@ type ack struct {
 	value     string
 	partition int32
 	offset    int64
+	at        time.Time // when the callback ran
 }
 
 // read is one record a reader got. A reader is one consumer for the whole
@@ -41,6 +43,26 @@ type history struct {
 }
 
 func (h *history) addAck(a ack) { h.mu.Lock(); h.acks = append(h.acks, a); h.mu.Unlock() }
+
+// longestAckGap is the longest time in [from, to] with no acknowledgement:
+// how long a fault kept every producer from getting a write acknowledged.
+func (h *history) longestAckGap(from, to time.Time) time.Duration {
+	h.mu.Lock()
+	var times []time.Time
+	for _, a := range h.acks {
+		if !a.at.Before(from) && !a.at.After(to) {
+			times = append(times, a.at)
+		}
+	}
+	h.mu.Unlock()
+	slices.SortFunc(times, time.Time.Compare)
+	longest, prev := time.Duration(0), from
+	for _, t := range append(times, to) {
+		longest = max(longest, t.Sub(prev))
+		prev = t
+	}
+	return longest
+}
 func (h *history) addReads(rs []read) {
 	h.mu.Lock()
 	h.reads = append(h.reads, rs...)
@@ -161,7 +183,7 @@ func (v verdict) String() string {
 // TestFaultsChecker: the checker finds each anomaly in a crafted history,
 // and none in a clean one, so the fault suite can fail.
 func TestFaultsChecker(t *testing.T) {
-	acks := []ack{{"a", 0, 0}, {"b", 0, 1}, {"c", 0, 2}, {"d", 1, 0}}
+	acks := []ack{{"a", 0, 0, time.Time{}}, {"b", 0, 1, time.Time{}}, {"c", 0, 2, time.Time{}}, {"d", 1, 0, time.Time{}}}
 	clean := []read{{"c1", 0, 0, "a"}, {"c1", 0, 1, "b"}, {"c1", 0, 2, "c"}, {"c1", 1, 0, "d"},
 		{"final", 0, 0, "a"}, {"final", 0, 1, "b"}, {"final", 0, 2, "c"}, {"final", 1, 0, "d"}}
 	if v := check(acks, clean); !v.ok() || v.Acked != 4 || v.DistinctRead != 4 {
@@ -177,7 +199,7 @@ func TestFaultsChecker(t *testing.T) {
 		{"unseen", acks, []read{{"c1", 0, 0, "a"}, {"c1", 0, 1, "b"}, {"c1", 0, 2, "c"}}, func(v verdict) int { return v.Unseen }},
 		{"duplicate", acks, append(clean[:4:4], read{"c1", 1, 1, "a"}), func(v verdict) int { return v.Duplicates }},
 		{"inconsistent", acks, append(clean[:4:4], read{"final", 1, 0, "x"}), func(v verdict) int { return v.InconsistentOffsets }},
-		{"ack vs read", []ack{{"a", 0, 5}}, []read{{"c1", 0, 5, "z"}, {"c1", 0, 6, "a"}}, func(v verdict) int { return v.InconsistentOffsets }},
+		{"ack vs read", []ack{{"a", 0, 5, time.Time{}}}, []read{{"c1", 0, 5, "z"}, {"c1", 0, 6, "a"}}, func(v verdict) int { return v.InconsistentOffsets }},
 		{"nonmonotonic", acks, append(clean[:4:4], read{"c1", 0, 1, "b"}), func(v verdict) int { return v.Nonmonotonic }},
 	}
 	for _, tc := range cases {

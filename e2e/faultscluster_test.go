@@ -163,6 +163,37 @@ func (c *faultCluster) waitSettled(topic string, limit time.Duration) time.Durat
 	}
 }
 
+// observe says how the brokers other than faulted see the cluster now
+// (asked of them only: a faulted broker may not answer), so the report
+// shows that a fault took effect.
+func (c *faultCluster) observe(faulted ...int) string {
+	var seeds []string
+	for i, p := range c.nproxy {
+		if !slices.Contains(faulted, i+1) {
+			seeds = append(seeds, p.Addr())
+		}
+	}
+	a, err := client.NewAdmin(client.SeedBrokers(seeds...), client.UnreachableTimeout(3*time.Second), client.RequestTimeout(3*time.Second))
+	if err != nil {
+		return err.Error()
+	}
+	defer a.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cd, err := a.DescribeCluster(ctx)
+	if err != nil {
+		return "describe cluster: " + err.Error()
+	}
+	var fenced []int32
+	for _, b := range cd.Brokers {
+		if b.Fenced {
+			fenced = append(fenced, b.ID)
+		}
+	}
+	return fmt.Sprintf("[seen then: controller %d, fenced %v, %d under-replicated, %d offline]",
+		cd.ControllerID, fenced, len(cd.UnderReplicated), len(cd.Offline))
+}
+
 // leaderOf returns the leader of topic's partition, waiting for one.
 func (c *faultCluster) leaderOf(topic string, partition int32) int {
 	c.t.Helper()

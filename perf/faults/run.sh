@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The fault-injection suite's full run (issue 13): e2e TestFaults with
+# SPATE_FAULTS=full (five rounds of the seven fault kinds, 35 faults), its
+# report written after the machine lines. `make faults` runs it.
+# Usage: perf/faults/run.sh [OUT]   (default perf/faults/latest.txt)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:-perf/faults/latest.txt}
+export PATH="/usr/local/go/bin:$PATH"
+. perf/machine.sh
+mkdir -p "$(dirname "$out")"
+report=$(mktemp)
+cmd="SPATE_FAULTS=full go test -count=1 -timeout 40m -run 'TestFaults\$' -v ./e2e"
+{
+	machine_lines "${TMPDIR:-/tmp}"
+	echo "command:  $cmd"
+	echo
+} >"$out"
+log=$(mktemp)
+trap 'rm -f "$report" "$log"' EXIT
+status=0
+SPATE_FAULTS=full SPATE_FAULTS_REPORT="$report" go test -count=1 -timeout 40m -run 'TestFaults$' -v ./e2e >"$log" 2>&1 || status=$?
+grep -E '^(--- |PASS|FAIL|ok)' "$log" || true
+if [ -s "$report" ]; then cat "$report" >>"$out"; else tail -100 "$log" >>"$out"; fi
+echo "exit status: $status" >>"$out"
+cat "$out"
+exit "$status"
