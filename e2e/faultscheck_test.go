@@ -2,12 +2,16 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spate-io/spate/record"
 )
 
 // The fault suite's history and its checker, in the vocabulary of Jepsen's
@@ -207,5 +211,51 @@ func TestFaultsChecker(t *testing.T) {
 		if tc.want(v) != 1 || v.ok() {
 			t.Errorf("%s: verdict %+v, want exactly one %s", tc.name, v, tc.name)
 		}
+	}
+}
+
+// TestFaultsReplicaComparison: the replica comparison reads batches across
+// segment files (zero padding after the last one is fine) and names a
+// replica whose batch differs in its leader epoch, or that lacks a batch.
+func TestFaultsReplicaComparison(t *testing.T) {
+	batch := func(base int64, epoch int32, value string) []byte {
+		var bld record.Builder
+		bld.Reset(nil, record.Options{})
+		bld.Append(1, nil, []byte(value), nil)
+		b, err := bld.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		record.Batch(b).SetBaseOffset(base)
+		record.Batch(b).SetPartitionLeaderEpoch(epoch)
+		return b
+	}
+	write := func(epochOfSecond int32, second bool) string {
+		dir := t.TempDir()
+		part := filepath.Join(dir, "t-0")
+		if err := os.MkdirAll(part, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		seg0 := append(batch(0, 1, "a"), make([]byte, 100)...) // a direct write's padding
+		var seg1 []byte
+		if second {
+			seg1 = batch(1, epochOfSecond, "b")
+		}
+		for name, data := range map[string][]byte{"00000000000000000000.log": seg0, "00000000000000000001.log": seg1} {
+			if err := os.WriteFile(filepath.Join(part, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	same := []string{write(2, true), write(2, true), write(2, true)}
+	if d := compareReplicas(t, same, "t", 1); d != "" {
+		t.Fatalf("identical replicas reported different: %s", d)
+	}
+	if d := compareReplicas(t, []string{same[0], write(3, true), same[1]}, "t", 1); !strings.Contains(d, "broker 2") {
+		t.Errorf("another leader epoch on broker 2: %q", d)
+	}
+	if d := compareReplicas(t, []string{same[0], same[1], write(2, false)}, "t", 1); !strings.Contains(d, "2 batches vs 1") {
+		t.Errorf("a missing batch on broker 3: %q", d)
 	}
 }
