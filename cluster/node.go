@@ -117,8 +117,9 @@ type Node struct {
 		raft.Transport
 		Close() error
 	}
-	ctrl  controller
-	calls callClient // forwarded controller calls, both ways (rpc.go)
+	ctrl    controller
+	calls   callClient // forwarded controller calls, both ways (rpc.go)
+	hbCalls callClient // forwarded heartbeats, on a connection of their own (rpc.go)
 	// started is closed once Start has set up raft: controller calls that
 	// arrive before wait for it.
 	started chan struct{}
@@ -393,6 +394,7 @@ func (n *Node) Shutdown() error {
 	n.shut.Do(func() {
 		close(n.stop)
 		n.calls.close()
+		n.hbCalls.close()
 		// Raft first: a controller call of the loop waiting on raft then
 		// ends at once with ErrClosed.
 		err = n.raft.Shutdown().Error()

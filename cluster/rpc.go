@@ -111,17 +111,25 @@ func (n *Node) invoke(op byte, args []byte) ([]byte, error) {
 		if id == "" {
 			addr = n.askVoters()
 		}
+		cc, timeout := &n.calls, callTimeout
+		if op == opHeartbeat {
+			// A heartbeat must wait neither behind another call (a create
+			// waiting on raft) nor on a controller that stopped answering
+			// (paused, cut off): meanwhile its elected successor would fence
+			// this broker after the session timeout. So heartbeats have
+			// their own connection and half a session to be answered, and
+			// the next one goes to whoever is controller then.
+			cc, timeout = &n.hbCalls, n.cfg.SessionTimeout/2
+		}
 		var res []byte
 		var err error
 		switch {
 		case id == "" && addr == "":
 			return nil, n.notController()
-		case id == "":
-			res, err = n.calls.call(n, string(addr), op, args)
 		case id == serverID(n.cfg.BrokerID):
 			res, err = n.dispatch(op, args)
 		default:
-			res, err = n.calls.call(n, string(addr), op, args)
+			res, err = cc.call(n, string(addr), op, args, timeout)
 		}
 		// Leadership moved between looking and calling: once more, at
 		// the new controller, if raft already knows it.
@@ -197,7 +205,7 @@ func (n *Node) askVoters() raft.ServerAddress {
 		if v.ID == n.cfg.BrokerID {
 			continue
 		}
-		res, err := n.calls.call(n, v.Addr, opController, nil)
+		res, err := n.calls.call(n, v.Addr, opController, nil, callTimeout)
 		if err != nil {
 			continue
 		}
@@ -382,8 +390,10 @@ type callClient struct {
 	closed bool
 }
 
-// call sends one call to the controller at addr and returns its answer.
-func (cc *callClient) call(n *Node, addr string, op byte, args []byte) ([]byte, error) {
+// call sends one call to the controller at addr and returns its answer,
+// failing with ErrNotController when there is none within timeout (dial
+// and handshake included).
+func (cc *callClient) call(n *Node, addr string, op byte, args []byte, timeout time.Duration) ([]byte, error) {
 	if len(args)+1 > maxCallBytes {
 		return nil, fmt.Errorf("%w: controller call of %d bytes, at most %d", ErrInvalidChange, len(args)+1, maxCallBytes)
 	}
@@ -394,13 +404,13 @@ func (cc *callClient) call(n *Node, addr string, op byte, args []byte) ([]byte, 
 		cc.conn = nil
 	}
 	if cc.conn == nil {
-		c, err := dialCall(n, addr)
+		c, err := dialCall(n, addr, min(timeout, handshakeTimeout))
 		if err != nil {
 			return nil, err
 		}
 		cc.conn, cc.addr = c, addr
 	}
-	res, err := roundTrip(cc.conn, op, args)
+	res, err := roundTrip(cc.conn, op, args, timeout)
 	if err != nil {
 		cc.conn.Close()
 		cc.conn = nil
@@ -409,12 +419,12 @@ func (cc *callClient) call(n *Node, addr string, op byte, args []byte) ([]byte, 
 	return decodeAnswer(res[0], res[1:])
 }
 
-func dialCall(n *Node, addr string) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, handshakeTimeout)
+func dialCall(n *Node, addr string, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("%w: dial the controller at %s: %w", ErrNotController, addr, err)
 	}
-	c.SetDeadline(time.Now().Add(handshakeTimeout))
+	c.SetDeadline(time.Now().Add(timeout))
 	if _, err = c.Write(hello(rpcMagic, n.knownClusterID())); err == nil {
 		err = readAnswer(c, addr, n.knownClusterID(), n.noteRefusal)
 	}
@@ -426,8 +436,8 @@ func dialCall(n *Node, addr string) (net.Conn, error) {
 	return c, nil
 }
 
-func roundTrip(c net.Conn, op byte, args []byte) ([]byte, error) {
-	c.SetDeadline(time.Now().Add(callTimeout))
+func roundTrip(c net.Conn, op byte, args []byte, timeout time.Duration) ([]byte, error) {
+	c.SetDeadline(time.Now().Add(timeout))
 	defer c.SetDeadline(time.Time{})
 	frame := binary.BigEndian.AppendUint32(make([]byte, 0, 5+len(args)), uint32(1+len(args)))
 	frame = append(append(frame, op), args...)

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"errors"
+	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -81,5 +83,61 @@ func TestLivenessRoundTrip(t *testing.T) {
 			out[i].AppliedOffset != in[i].AppliedOffset || out[i].MetadataLag != in[i].MetadataLag {
 			t.Fatalf("%+v came back as %+v", in[i], out[i])
 		}
+	}
+}
+
+// TestHeartbeatOwnConnection: a controller that accepts a call connection
+// and then never answers (a paused process) holds a create for as long as
+// the create may wait, but a heartbeat goes on a connection of its own and
+// fails with ErrNotController within its short timeout, so the broker's
+// next heartbeat can reach a newly elected controller before the session
+// expires.
+func TestHeartbeatOwnConnection(t *testing.T) {
+	n := startSolo(t, t.TempDir(), 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	accepted := make(chan struct{}, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+			go func() {
+				answerHello(c, n.knownClusterID(), func(error) {})
+				accepted <- struct{}{} // then silence: never reads a call, never answers
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+
+	create := make(chan error, 1)
+	go func() {
+		_, err := n.calls.call(n, ln.Addr().String(), opCreateTopic, []byte{0}, callTimeout)
+		create <- err
+	}()
+	<-accepted
+	_, err = n.hbCalls.call(n, ln.Addr().String(), opHeartbeat, make([]byte, 20), 200*time.Millisecond)
+	if !errors.Is(err, ErrNotController) {
+		t.Fatalf("heartbeat to a silent controller: %v, want ErrNotController", err)
+	}
+	select {
+	case err := <-create:
+		t.Fatalf("the create returned (%v) before the heartbeat's timeout: the test proves nothing", err)
+	default:
 	}
 }
