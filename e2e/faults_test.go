@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -49,49 +50,55 @@ type faultKind struct {
 	run  func(c *faultCluster, rng *rand.Rand) string
 }
 
+// outlast is how long a broker stays killed, paused or cut off: past the session timeout
+// (and replica.lag.time.max.ms) even when the faulted broker is the
+// controller, whose successor is elected first (about a second of raft)
+// and then counts every broker as heard from at its election.
+func (c *faultCluster) outlast() time.Duration { return 2*c.timeout + time.Second }
+
 var faultKinds = []faultKind{
 	{"kill-leader", func(c *faultCluster, rng *rand.Rand) string {
 		p := int32(rng.IntN(faultsPartitions))
 		id := c.leaderOf(faultsTopic, p)
 		c.kill(id)
-		time.Sleep(c.timeout + time.Second) // long enough to be fenced and replaced
+		time.Sleep(c.outlast()) // long enough to be fenced and replaced
 		seen := c.observe(id)
 		c.restart(id)
-		return fmt.Sprintf("SIGKILL broker %d (leader of partition %d), restarted after %v %s", id, p, c.timeout+time.Second, seen)
+		return fmt.Sprintf("SIGKILL broker %d (leader of partition %d), restarted after %v %s", id, p, c.outlast(), seen)
 	}},
 	{"kill-follower", func(c *faultCluster, rng *rand.Rand) string {
 		p := int32(rng.IntN(faultsPartitions))
 		id := c.other(c.leaderOf(faultsTopic, p), c.controller())
 		c.kill(id)
-		time.Sleep(c.timeout + time.Second)
+		time.Sleep(c.outlast())
 		seen := c.observe(id)
 		c.restart(id)
-		return fmt.Sprintf("SIGKILL broker %d (a follower of partition %d), restarted after %v %s", id, p, c.timeout+time.Second, seen)
+		return fmt.Sprintf("SIGKILL broker %d (a follower of partition %d), restarted after %v %s", id, p, c.outlast(), seen)
 	}},
 	{"kill-controller", func(c *faultCluster, rng *rand.Rand) string {
 		id := c.controller()
 		c.kill(id)
-		time.Sleep(c.timeout + time.Second)
+		time.Sleep(c.outlast())
 		seen := c.observe(id)
 		c.restart(id)
-		return fmt.Sprintf("SIGKILL broker %d (the controller), restarted after %v %s", id, c.timeout+time.Second, seen)
+		return fmt.Sprintf("SIGKILL broker %d (the controller), restarted after %v %s", id, c.outlast(), seen)
 	}},
 	{"pause-leader", func(c *faultCluster, rng *rand.Rand) string {
 		p := int32(rng.IntN(faultsPartitions))
 		id := c.leaderOf(faultsTopic, p)
 		c.signal(id, syscall.SIGSTOP)
-		time.Sleep(c.timeout + 2*time.Second) // past the session timeout: a zombie leader on SIGCONT
+		time.Sleep(c.outlast()) // fenced and replaced: a zombie leader on SIGCONT
 		seen := c.observe(id)
 		c.signal(id, syscall.SIGCONT)
-		return fmt.Sprintf("SIGSTOP broker %d (leader of partition %d) for %v, then SIGCONT %s", id, p, c.timeout+2*time.Second, seen)
+		return fmt.Sprintf("SIGSTOP broker %d (leader of partition %d) for %v, then SIGCONT %s", id, p, c.outlast(), seen)
 	}},
 	{"isolate", func(c *faultCluster, rng *rand.Rand) string {
 		id := 1 + rng.IntN(len(c.procs))
 		c.isolate(id)
-		time.Sleep(c.timeout + 2*time.Second) // past replica.lag.time.max.ms
+		time.Sleep(c.outlast()) // past replica.lag.time.max.ms and the session timeout
 		seen := c.observe(id)
 		c.heal()
-		return fmt.Sprintf("cut broker %d off (both ways, clients too) for %v %s", id, c.timeout+2*time.Second, seen)
+		return fmt.Sprintf("cut broker %d off (both ways, clients too) for %v %s", id, c.outlast(), seen)
 	}},
 	{"restart-all", func(c *faultCluster, rng *rand.Rand) string {
 		for id := range c.procs {
@@ -141,9 +148,7 @@ func TestFaults(t *testing.T) {
 	injected := map[string]int{}
 	time.Sleep(2 * time.Second) // some history before the first fault
 	for range rounds {
-		order := rng.Perm(len(faultKinds))
-		for _, k := range order {
-			f := faultKinds[k]
+		for _, f := range faultOrder(t, rng) {
 			at := time.Now()
 			did := f.run(c, rng)
 			healed := c.waitSettled(faultsTopic, 120*time.Second)
@@ -168,6 +173,9 @@ func TestFaults(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "faults-report.txt"), []byte(report), 0o644); err != nil {
 		t.Error(err)
 	}
+	if err := c.saveLogs(t.ArtifactDir()); err != nil {
+		t.Error(err)
+	}
 	if out := os.Getenv("SPATE_FAULTS_REPORT"); out != "" {
 		if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
 			t.Error(err)
@@ -176,6 +184,27 @@ func TestFaults(t *testing.T) {
 	if !v.ok() || replicas != "" {
 		t.Fatalf("the checker found anomalies (seed %d):\n%s", seed, report)
 	}
+}
+
+// faultOrder is one round: every kind in random order, or the kinds named
+// in SPATE_FAULTS_KINDS (comma separated, in that order) to reproduce a
+// sequence.
+func faultOrder(t *testing.T, rng *rand.Rand) []faultKind {
+	var out []faultKind
+	if names := os.Getenv("SPATE_FAULTS_KINDS"); names != "" {
+		for _, name := range strings.Split(names, ",") {
+			i := slices.IndexFunc(faultKinds, func(k faultKind) bool { return k.name == name })
+			if i < 0 {
+				t.Fatalf("SPATE_FAULTS_KINDS: no fault kind %q", name)
+			}
+			out = append(out, faultKinds[i])
+		}
+		return out
+	}
+	for _, k := range rng.Perm(len(faultKinds)) {
+		out = append(out, faultKinds[k])
+	}
+	return out
 }
 
 func createFaultsTopic(t *testing.T, c *faultCluster) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -28,13 +30,14 @@ type faultCluster struct {
 	nproxy  []*faultproxy.Proxy
 	cproxy  []*faultproxy.Proxy
 	procs   []*brokerProc
+	runs    [][]*brokerProc // every process each broker ran, for the logs
 }
 
 // startFaultCluster starts n brokers with the power-loss journal on and
 // session and lag timeouts of timeout, and waits until all are alive.
 func startFaultCluster(t *testing.T, n int, timeout time.Duration) *faultCluster {
 	t.Setenv(segment.PowerLossJournalEnv, "1") // inherited by the broker processes
-	c := &faultCluster{t: t, timeout: timeout, procs: make([]*brokerProc, n)}
+	c := &faultCluster{t: t, timeout: timeout, procs: make([]*brokerProc, n), runs: make([][]*brokerProc, n)}
 	for range n {
 		c.dirs = append(c.dirs, t.TempDir())
 		c.natives = append(c.natives, freeAddr(t))
@@ -73,6 +76,22 @@ func (c *faultCluster) start(id int) {
 		"--set", "controller.quorum.voters="+strings.Join(voters, ","),
 		"--set", "broker.session.timeout.ms="+ms,
 		"--set", "replica.lag.time.max.ms="+ms)
+	c.runs[id-1] = append(c.runs[id-1], c.procs[id-1])
+}
+
+// saveLogs writes what every broker process printed to dir, one file per
+// broker (runs in order).
+func (c *faultCluster) saveLogs(dir string) error {
+	for i, runs := range c.runs {
+		var b strings.Builder
+		for j, p := range runs {
+			fmt.Fprintf(&b, "==== broker %d, run %d\n%s", i+1, j+1, p.output())
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("broker-%d.log", i+1)), []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // seeds is every broker's advertised native address (its proxy).
