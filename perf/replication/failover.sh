@@ -15,7 +15,7 @@ machine_lines "${TMPDIR:-/tmp}" >"$out"
 for s in ${SESSIONS:-9000 3000}; do
 	echo "command:  SPATE_FAILOVER=1 SPATE_FAILOVER_SESSION_MS=$s go test -count=1 -timeout 20m -run TestFailoverFigure -v ./e2e" >>"$out"
 	SPATE_FAILOVER=1 SPATE_FAILOVER_SESSION_MS=$s SPATE_FAILOVER_REPORT="$res" \
-		go test -count=1 -timeout 20m -run TestFailoverFigure -v ./e2e | grep -E 'SIGKILL of leader|^(--- |ok|FAIL)'
+		go test -count=1 -timeout 20m -run TestFailoverFigure -v ./e2e | grep -E 'SIGKILL of |^(--- |ok|FAIL)'
 	cat "$res" >>"$out"
 done
 cat "$out"
