@@ -96,9 +96,9 @@ func TestFailoverFigure(t *testing.T) {
 			role, alsoController = "leader and controller", alsoController+1
 		}
 		mu.Lock()
-		acked = nil
+		acked, killedAt = nil, time.Time{} // until the kill, no ack counts
 		mu.Unlock()
-		c.kill(id)
+		c.kill(id) // returns once the process is gone: no later answer from it
 		mu.Lock()
 		killedAt = time.Now()
 		mu.Unlock()
