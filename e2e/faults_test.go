@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -126,8 +127,21 @@ func TestFaults(t *testing.T) {
 		rounds = 5 // 35 faults
 	}
 	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("SPATE_FAULTS_SEED"); v != "" { // replays a run's choices
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("SPATE_FAULTS_SEED: %v", err)
+		}
+		seed = n
+	}
+	t.Logf("seed %d (SPATE_FAULTS_SEED replays its choice of faults)", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	c := startFaultCluster(t, 3, faultsTimeout)
+	t.Cleanup(func() { // also after a t.Fatal
+		if err := c.saveLogs(t.ArtifactDir()); err != nil {
+			t.Error(err)
+		}
+	})
 	createFaultsTopic(t, c)
 
 	h := &history{}
@@ -171,9 +185,6 @@ func TestFaults(t *testing.T) {
 	report := faultsReport(seed, rounds, time.Since(start), log, injected, h, v, replicas)
 	t.Log("\n" + report)
 	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "faults-report.txt"), []byte(report), 0o644); err != nil {
-		t.Error(err)
-	}
-	if err := c.saveLogs(t.ArtifactDir()); err != nil {
 		t.Error(err)
 	}
 	if out := os.Getenv("SPATE_FAULTS_REPORT"); out != "" {

@@ -16,12 +16,18 @@ cmd="SPATE_FAULTS=full go test -count=1 -timeout 40m -run 'TestFaults\$' -v ./e2
 	echo "command:  $cmd"
 	echo
 } >"$out"
-log=$(mktemp)
-trap 'rm -f "$report" "$log"' EXIT
+log=${TMPDIR:-/tmp}/spate-faults-$$.log
+trap 'rm -f "$report"' EXIT
 status=0
-SPATE_FAULTS=full SPATE_FAULTS_REPORT="$report" go test -count=1 -timeout 40m -run 'TestFaults$' -v ./e2e >"$log" 2>&1 || status=$?
+artifacts=${TMPDIR:-/tmp}/spate-faults-$$
+SPATE_FAULTS=full SPATE_FAULTS_REPORT="$report" go test -count=1 -timeout 40m -run 'TestFaults$' -v -artifacts -outputdir "$artifacts" ./e2e >"$log" 2>&1 || status=$?
 grep -E '^(--- |PASS|FAIL|ok)' "$log" || true
-if [ -s "$report" ]; then cat "$report" >>"$out"; else tail -100 "$log" >>"$out"; fi
+if [ -s "$report" ]; then
+	cat "$report" >>"$out"
+else # the faults so far and why the test stopped
+	grep -E '(faults|faultscluster|faultscheck)_test.go:[0-9]+:' "$log" >>"$out" || true
+fi
 echo "exit status: $status" >>"$out"
+echo "test output: $log; broker logs: $artifacts/_artifacts/*/broker-*.log"
 cat "$out"
 exit "$status"
