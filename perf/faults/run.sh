@@ -20,6 +20,7 @@ log=${TMPDIR:-/tmp}/spate-faults-$$.log
 trap 'rm -f "$report"' EXIT
 status=0
 artifacts=${TMPDIR:-/tmp}/spate-faults-$$
+mkdir -p "$artifacts"
 SPATE_FAULTS=full SPATE_FAULTS_REPORT="$report" go test -count=1 -timeout 40m -run 'TestFaults$' -v -artifacts -outputdir "$artifacts" ./e2e >"$log" 2>&1 || status=$?
 grep -E '^(--- |PASS|FAIL|ok)' "$log" || true
 if [ -s "$report" ]; then
