@@ -5,9 +5,12 @@
 # bench, on its batch path and on its per-record path), franz-go's kfake
 # driven by a franz-go producer, the same producer and a franz-go consumer
 # against Spate's Kafka port (with the broker's CPU per record, Kafka port
-# vs native port, and an strace of the Kafka port's Fetch), and NATS
-# JetStream (file storage) with the nats CLI's bench, at the same record
-# size and batch sizes. Every process it starts is stopped on exit.
+# vs native port, and an strace of the Kafka port's Fetch), replication
+# (RF=3 acks=all against RF=1 acks=1 on 3-broker clusters, one record in
+# flight with acks=all: perf/replication/run.sh), and NATS JetStream (file
+# storage, one server; and an R3 stream on a 3-node cluster) with the nats
+# CLI's bench, at the same record size and batch sizes. Every process it
+# starts is stopped on exit.
 #
 # Usage: perf/run-bench.sh [OUTDIR]   (default perf/results/latest)
 # Env:   REPS (default 3), DURATION (default 5s), BATCHES, RECORD_SIZE.
@@ -231,6 +234,12 @@ else
 	echo "not run: kcat and strace are needed" >"$out/raw/kafka-fetch-strace.txt"
 fi
 
+echo "== replication: 3-broker clusters, RF=3 acks=all against RF=1 acks=1, one record in flight"
+# Fresh `spate cluster up -n 3` per run, alternated (perf/replication/run.sh,
+# which also runs on its own); its raw files land in $out/replication/raw.
+SPATE="$work/spate" RAWLIMITS="$work/rawlimits" PAIRS="$reps" DURATION="$dur" RECORD_SIZE="$rsize" \
+	bash perf/replication/run.sh "$out/replication"
+
 echo "== NATS JetStream (file storage)"
 nats-server -js -sd "$work/nats-data" -a 127.0.0.1 -p 29222 >"$work/nats.log" 2>&1 &
 pids+=($!)
@@ -245,6 +254,28 @@ for b in ${batches//,/ }; do
 	msgs=$(( bytes / rsize > 0 ? bytes / rsize : 1 ))
 	$N bench js pub async "bench.s$bytes" --msgs 300000 --size "$rsize" --batch "$msgs" --no-progress 2>&1 | grep 'stats:' >"$out/raw/nats-sweep-$bytes.txt"
 done
+
+# The replicated peer: an R3 file stream on a 3-node nats-server cluster, all
+# on 127.0.0.1 with separate store dirs, same record size.
+r3pids=()
+for i in 1 2 3; do
+	routes=
+	for j in 1 2 3; do
+		if [ "$j" != "$i" ]; then routes+="${routes:+,}nats://127.0.0.1:$((29240 + j))"; fi
+	done
+	nats-server -js -sd "$work/nats-r3-$i" -a 127.0.0.1 -p $((29230 + i)) -n "r3n$i" --cluster_name benchr3 \
+		--cluster "nats://127.0.0.1:$((29240 + i))" --routes "$routes" >"$work/nats-r3-$i.log" 2>&1 &
+	r3pids+=($!)
+	pids+=($!)
+done
+for i in 1 2 3; do wait_port 127.0.0.1:$((29230 + i)); done
+N3="nats -s nats://127.0.0.1:29231"
+# The stream needs a JetStream meta leader, which the cluster elects after start.
+for _ in $(seq 100); do $N3 stream add benchr3 --subjects 'r3.>' --storage file --replicas 3 --defaults >/dev/null 2>&1 && break; sleep 0.2; done
+for r in $(seq "$reps"); do
+	$N3 bench js pub async "r3.h$r" --stream benchr3 --msgs 300000 --size "$rsize" --no-progress 2>&1 | grep 'stats:' >"$out/raw/nats-r3-$r.txt" || true
+done
+kill "${r3pids[@]}" 2>/dev/null || true
 
 echo "== summary"
 python3 perf/summarize.py "$out" | tee "$out/summary.md"

@@ -2,49 +2,26 @@
 """Summarizes one perf/run-bench.sh run (its raw/ folder) as a Markdown
 table of absolute figures and ratios: Spate vs each peer and vs the
 machine's raw limits, min / median / max over the repetitions."""
-import glob
 import json
 import os
 import re
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+from benchlib import med, mmm  # noqa: E402
+
 out = sys.argv[1]
 raw = os.path.join(out, "raw")
 
 
 def load(pattern):
-    return [json.load(open(p)) for p in sorted(glob.glob(os.path.join(raw, pattern)))]
+    return benchlib.load(raw, pattern)
 
 
 def nats(pattern):
-    """Parses `nats bench` stats lines: msgs/sec and percentiles in µs."""
-    rows = []
-    for p in sorted(glob.glob(os.path.join(raw, pattern))):
-        line = open(p).read()
-        m = re.search(r"stats: ([\d,]+) msgs/sec", line)
-        if not m:
-            continue
-        row = {"records_per_sec": float(m.group(1).replace(",", ""))}
-        for name, key in (("P50", "p50_ms"), ("P99", "p99_ms")):
-            q = re.search(name + r": ([\d,.]+)us", line)
-            if q:
-                row[key] = float(q.group(1).replace(",", "")) / 1000
-        row["file"] = os.path.basename(p)
-        rows.append(row)
-    return rows
-
-
-def mmm(vals):
-    vals = [v for v in vals if v is not None]
-    if not vals:
-        return "n/a"
-    return " / ".join(f"{v:,.3g}" if v < 1000 else f"{v:,.0f}" for v in (min(vals), statistics.median(vals), max(vals)))
-
-
-def med(rows, key):
-    vals = [r[key] for r in rows if r.get(key) is not None]
-    return statistics.median(vals) if vals else None
+    return benchlib.nats(raw, pattern)
 
 
 def strace_conclusion(path):
@@ -195,6 +172,7 @@ if lp99 and pp99:
     print(f"| one record in flight, acks=1: Spate p99 {lp99:.3f} ms / TCP ping-pong p99 {pp99:.3f} ms | {lp99 / pp99:.2f}x | <= 1.2x |")
 
 kafka_rows(raw)
+benchlib.replication_section(os.path.join(out, "replication", "raw"), nats("nats-r3-*.txt"))
 
 print("\n## Raw limits (min / median / max)\n")
 print(f"- loopback TCP, 1 MiB writes between two processes: {mmm([r['mb_per_sec'] for r in tcp])} MB/s")

@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Replication factor 3 with acks=all against replication factor 1 with
-# acks=1 (issue 13's ratio, goal >= 40%), on one fresh `spate cluster up -n 3`
-# per run, alternated, PAIRS times: spate bench produce, one partition,
-# 100-byte records, 1 MiB batches (RF=3 topics get min.insync.replicas=2).
-# Both pin the page-cache write path; data dirs are deleted before each run.
+# Issue 13's performance rows, on one fresh `spate cluster up -n 3` per run,
+# alternated PAIRS times:
+#  - throughput: spate bench produce, one partition, 100-byte records, 1 MiB
+#    batches; replication factor 1 with --acks 1 against replication factor 3
+#    (min.insync.replicas=2) with --acks all (goal: RF=3 at least 40% of RF=1);
+#  - one record in flight (make bench's latency command) with --acks all on a
+#    replication-factor-3 topic, right after a 100-byte TCP ping-pong (goal:
+#    p99 at most 3x the ping-pong's), and the same with --acks 1 on a
+#    replication-factor-1 topic of the other cluster, for comparison.
+# Both variants pin the page-cache write path (three copies share one disk)
+# and start from deleted data dirs. make bench (perf/run-bench.sh) runs this
+# with its own binaries and folds raw/ into its summary.
 # Usage: perf/replication/run.sh [OUTDIR]   (default perf/replication/latest)
-# Env:   PAIRS (default 3), DURATION (default 5s)
+# Env:   PAIRS (default 3), DURATION (default 5s), RECORD_SIZE (default 100),
+#        SPATE and RAWLIMITS: binaries to use instead of building them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-perf/replication/latest}
 pairs=${PAIRS:-3}
 dur=${DURATION:-5s}
+rsize=${RECORD_SIZE:-100}
 export PATH="/usr/local/go/bin:$PATH"
 . perf/machine.sh
 work=$(mktemp -d)
@@ -20,43 +29,48 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$out"
-go build -o "$work/spate" ./cmd/spate
+mkdir -p "$out/raw"
+rm -f "$out"/raw/*.json
+spate=${SPATE:-$work/spate}
+rawlimits=${RAWLIMITS:-$work/rawlimits}
+[ -n "${SPATE:-}" ] || go build -o "$spate" ./cmd/spate
+[ -n "${RAWLIMITS:-}" ] || go build -o "$rawlimits" ./perf/peers/rawlimits
 {
 	machine_lines "$work"
-	echo "produce:  spate bench produce --partitions 1 --record-size 100 --batch-size 1MiB --duration $dur; rf1: --replication-factor 1 --acks 1; rf3: topic with --replication-factor 3 --config min.insync.replicas=2, --acks all; PAIRS=$pairs"
+	echo "produce:  spate bench produce --partitions 1 --record-size $rsize --batch-size 1MiB --duration $dur; rf1: --replication-factor 1 --acks 1; rf3: topic with --replication-factor 3 --config min.insync.replicas=2, --acks all; PAIRS=$pairs"
+	echo "latency:  spate bench produce --record-size $rsize --batch-size 256 --linger 0 --max-in-flight 1 --buffer 256 --duration $dur, after rawlimits ping -duration $dur"
 } | tee "$out/machine.txt"
-: >"$out/runs.tsv"
+b=127.0.0.1:29592
+sb() { "$spate" bench produce -b $b --quiet --json --record-size "$rsize" --duration "$dur" "$@"; }
+topic() { # name rf
+	local extra=()
+	[ "$2" = 3 ] && extra=(--config min.insync.replicas=2)
+	"$spate" topic create "$1" -b $b --partitions 1 --replication-factor "$2" "${extra[@]}" >/dev/null
+}
 for p in $(seq "$pairs"); do
 	for v in rf1 rf3; do
 		rm -rf "$work/c"
-		"$work/spate" cluster up -n 3 --data-dir "$work/c" --base-port 29592 --kafka-base-port 0 --set log.direct.write.bytes=0 >"$work/c.log" 2>&1 &
+		"$spate" cluster up -n 3 --data-dir "$work/c" --base-port 29592 --kafka-base-port 0 --set log.direct.write.bytes=0 >"$work/c.log" 2>&1 &
 		cpid=$!
 		for _ in $(seq 600); do grep -q "brokers alive" "$work/c.log" && break; sleep 0.1; done
-		if [ $v = rf1 ]; then
-			"$work/spate" topic create ab -b 127.0.0.1:29592 --partitions 1 --replication-factor 1 >/dev/null
-			acks=1
-		else
-			"$work/spate" topic create ab -b 127.0.0.1:29592 --partitions 1 --replication-factor 3 --config min.insync.replicas=2 >/dev/null
-			acks=all
-		fi
-		rps=$("$work/spate" bench produce -b 127.0.0.1:29592 --topic ab --record-size 100 --batch-size 1MiB --acks $acks \
-			--duration "$dur" --quiet --json | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["records_per_sec"]))')
+		rf=1 acks=1
+		[ $v = rf3 ] && rf=3 acks=all
+		# The latency run goes first, on a cluster no throughput run has
+		# loaded yet, its ping-pong floor taken right before it.
+		"$rawlimits" ping -duration "$dur" >"$out/raw/ping-$v-$p.json"
+		topic lat "$rf"
+		sb --topic lat --batch-size 256 --linger 0 --max-in-flight 1 --buffer 256 --acks $acks >"$out/raw/latency-$v-$p.json"
+		topic ab "$rf"
+		sb --topic ab --batch-size 1MiB --acks $acks >"$out/raw/throughput-$v-$p.json"
 		kill -INT "$cpid"; wait "$cpid" 2>/dev/null || true; cpid=
-		printf '%s\t%s\t%s\n' "$p" "$v" "$rps" | tee -a "$out/runs.tsv"
+		python3 - "$out/raw" "$v" "$p" <<-'PY'
+			import json, sys
+			raw, v, p = sys.argv[1:]
+			t = json.load(open(f"{raw}/throughput-{v}-{p}.json"))
+			l = json.load(open(f"{raw}/latency-{v}-{p}.json"))
+			g = json.load(open(f"{raw}/ping-{v}-{p}.json"))
+			print(f"{p}\t{v}\t{round(t['records_per_sec'])} records/s\tone in flight p99 {l['p99_ms']} ms\tping p99 {g['p99_ms']} ms")
+		PY
 	done
 done
-python3 - "$out/runs.tsv" <<'PY' | tee "$out/summary.md"
-import statistics, sys
-by = {}
-for l in open(sys.argv[1]):
-    if l.strip():
-        p, v, rps = l.split("\t")
-        by.setdefault(v, []).append(int(rps))
-print("| run | records/s min / median / max |")
-print("|---|---|")
-for v, name in (("rf1", "replication factor 1, acks=1"), ("rf3", "replication factor 3, acks=all, min.insync.replicas=2")):
-    xs = by[v]
-    print(f"| {name} | {min(xs):,} / {statistics.median(xs):,.0f} / {max(xs):,} |")
-print(f"\nRF=3 acks=all / RF=1 acks=1, medians: {statistics.median(by['rf3']) / statistics.median(by['rf1']):.1%} (goal: at least 40%)")
-PY
+{ cat "$out/machine.txt"; python3 perf/benchlib.py replication "$out/raw"; } | tee "$out/summary.md"
