@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"time"
 
@@ -45,12 +46,13 @@ type bulkWorker struct {
 	pool    sync.Pool
 	limit   int  // batch bytes to fill up to
 	stopped bool // the run's end (or record count) was reached in a fill
+	yield   bool // GOMAXPROCS is 1: fills yield (see yieldGroups)
 }
 
 // workBulk is producer p's loop on the batch path: batches go to the
 // partitions in turn, starting at the worker's index.
 func (pr *produceRun) workBulk(ctx context.Context, i int, p *client.Producer) {
-	w := &bulkWorker{pr: pr, rec: pr.recs[i], vals: pr.values(i), limit: pr.cfg.BatchSize}
+	w := &bulkWorker{pr: pr, rec: pr.recs[i], vals: pr.values(i), limit: pr.cfg.BatchSize, yield: runtime.GOMAXPROCS(0) == 1}
 	w.pool.New = func() any {
 		b := &bulkBatch{w: w}
 		b.fill, b.acked = b.fillBatch, b.ackBatch
@@ -92,8 +94,21 @@ func (b *bulkBatch) fillBatch(bd *record.Builder) {
 			g.bytes += len(value)
 		}
 		b.add(g)
+		if w.yield && len(b.groups)%yieldGroups == 0 {
+			runtime.Gosched()
+		}
 	}
 }
+
+// yieldGroups: with one OS thread for Go code (spate bench's default
+// --procs), a worker filling a batch lets the producer's sender and
+// connection reader run every yieldGroups groups (~50 KB of 100-byte
+// records). Without it an acknowledgement that arrives mid-fill waits for
+// the whole batch (about 1 ms at 1 MiB) before the sender sends the next
+// one: with one batch in flight (acks=all, idempotent) that wait is on
+// every batch's path. With more threads they run elsewhere, and a yield
+// would only wake an idle one.
+const yieldGroups = 8
 
 // take returns how many records the next group may hold: a full group,
 // or what is left of Config.Records (the worker stops after it). What a
