@@ -42,10 +42,15 @@ rawlimits=${RAWLIMITS:-$work/rawlimits}
 } | tee "$out/machine.txt"
 b=127.0.0.1:29592
 sb() { "$spate" bench produce -b $b --quiet --json --record-size "$rsize" --duration "$dur" "$@"; }
-topic() { # name rf
+topic() { # name rf: retried, as a cluster that just said "brokers alive" may still be electing its controller
 	local extra=()
 	[ "$2" = 3 ] && extra=(--config min.insync.replicas=2)
-	"$spate" topic create "$1" -b $b --partitions 1 --replication-factor "$2" "${extra[@]}" >/dev/null
+	for _ in $(seq 50); do
+		"$spate" topic create "$1" -b $b --partitions 1 --replication-factor "$2" "${extra[@]}" >/dev/null 2>"$work/topic.err" && return 0
+		sleep 0.2
+	done
+	cat "$work/topic.err" >&2
+	return 1
 }
 for p in $(seq "$pairs"); do
 	for v in rf1 rf3; do
