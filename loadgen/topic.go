@@ -69,7 +69,8 @@ const topicReadyTimeout = 10 * time.Second
 // partition has a leader, and returns its offsets. Existence is checked
 // with ListTopics: a metadata request naming the topic would have a broker
 // with auto.create.topics.enable create it with num.partitions instead of
-// c.Partitions.
+// c.Partitions. A topic that exists is waited for too: in a cluster, one
+// created a moment ago may not be hosted by its leader yet.
 func ensureTopic(ctx context.Context, admin *client.Admin, c *Config) (partitionOffsets, error) {
 	actx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
@@ -77,12 +78,11 @@ func ensureTopic(ctx context.Context, admin *client.Admin, c *Config) (partition
 	if err != nil {
 		return partitionOffsets{}, fmt.Errorf("loadgen: list topics: %w", err)
 	}
-	if slices.Contains(topics, c.Topic) {
-		return describe(ctx, admin, c.Topic)
-	}
-	err = admin.CreateTopic(actx, c.Topic, c.Partitions, c.ReplicationFactor, nil)
-	if err != nil && !errors.Is(err, wire.ErrTopicAlreadyExists) {
-		return partitionOffsets{}, fmt.Errorf("loadgen: create topic %q: %w", c.Topic, err)
+	if !slices.Contains(topics, c.Topic) {
+		err = admin.CreateTopic(actx, c.Topic, c.Partitions, c.ReplicationFactor, nil)
+		if err != nil && !errors.Is(err, wire.ErrTopicAlreadyExists) {
+			return partitionOffsets{}, fmt.Errorf("loadgen: create topic %q: %w", c.Topic, err)
+		}
 	}
 	deadline := time.Now().Add(topicReadyTimeout)
 	for {
