@@ -13,7 +13,14 @@ import sys
 
 
 def load(raw, pattern):
-    return [json.load(open(p)) for p in sorted(glob.glob(os.path.join(raw, pattern)))]
+    """The JSON results matching pattern; a failed run's empty file is left
+    out (its error is beside it, in a .err file)."""
+    rows = []
+    for p in sorted(glob.glob(os.path.join(raw, pattern))):
+        text = open(p).read()
+        if text.strip():
+            rows.append(json.loads(text))
+    return rows
 
 
 def nats(raw, pattern):
@@ -76,7 +83,11 @@ def replication_section(raw, nats_r3=None):
             continue
         rps = mmm([r.get("records_per_sec") for r in rs]) if "records_per_sec" in rs[0] else ""
         errors = sum(r["errors"] for r in rs) if "errors" in rs[0] else ""
-        print(f"| {name} | {rps} | {med(rs, 'p50_ms') or ''} | {med(rs, 'p99_ms') or ''} | {errors} |")
+        p50, p99 = med(rs, "p50_ms"), med(rs, "p99_ms")
+        print(f"| {name} | {rps} | {'' if p50 is None else f'{p50:.3f}'} | {'' if p99 is None else f'{p99:.3f}'} | {errors} |")
+    failed = [os.path.basename(p)[:-4] for p in sorted(glob.glob(os.path.join(raw, "*.err"))) if os.path.getsize(p)]
+    if failed:
+        print(f"\nFailed runs (their errors are in raw/*.err): {', '.join(failed)}")
     print("\n| replication | value | goal |")
     print("|---|---|---|")
     r1, r3 = med(tput["rf1"], "records_per_sec"), med(tput["rf3"], "records_per_sec")

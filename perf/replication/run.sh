@@ -30,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$out/raw"
-rm -f "$out"/raw/*.json
+rm -f "$out"/raw/*.json "$out"/raw/*.err
 spate=${SPATE:-$work/spate}
 rawlimits=${RAWLIMITS:-$work/rawlimits}
 [ -n "${SPATE:-}" ] || go build -o "$spate" ./cmd/spate
@@ -41,7 +41,15 @@ rawlimits=${RAWLIMITS:-$work/rawlimits}
 	echo "latency:  spate bench produce --record-size $rsize --batch-size 256 --linger 0 --max-in-flight 1 --buffer 256 --duration $dur, after rawlimits ping -duration $dur"
 } | tee "$out/machine.txt"
 b=127.0.0.1:29592
-sb() { "$spate" bench produce -b $b --quiet --json --record-size "$rsize" --duration "$dur" "$@"; }
+# sb NAME ARGS...: one bench run into raw/NAME.json; a failed run leaves its
+# error in raw/NAME.err and the rest of the runs go on.
+sb() {
+	local name=$1
+	shift
+	"$spate" bench produce -b $b --quiet --json --record-size "$rsize" --duration "$dur" "$@" \
+		>"$out/raw/$name.json" 2>"$out/raw/$name.err" || echo "$name failed: $(tail -1 "$out/raw/$name.err")" >&2
+	[ -s "$out/raw/$name.err" ] || rm -f "$out/raw/$name.err"
+}
 topic() { # name rf: retried, as a cluster that just said "brokers alive" may still be electing its controller
 	local extra=()
 	[ "$2" = 3 ] && extra=(--config min.insync.replicas=2)
@@ -64,17 +72,18 @@ for p in $(seq "$pairs"); do
 		# loaded yet, its ping-pong floor taken right before it.
 		"$rawlimits" ping -duration "$dur" >"$out/raw/ping-$v-$p.json"
 		topic lat "$rf"
-		sb --topic lat --batch-size 256 --linger 0 --max-in-flight 1 --buffer 256 --acks $acks >"$out/raw/latency-$v-$p.json"
+		sb "latency-$v-$p" --topic lat --batch-size 256 --linger 0 --max-in-flight 1 --buffer 256 --acks $acks
 		topic ab "$rf"
-		sb --topic ab --batch-size 1MiB --acks $acks >"$out/raw/throughput-$v-$p.json"
+		sb "throughput-$v-$p" --topic ab --batch-size 1MiB --acks $acks
 		kill -INT "$cpid"; wait "$cpid" 2>/dev/null || true; cpid=
 		python3 - "$out/raw" "$v" "$p" <<-'PY'
-			import json, sys
+			import sys
 			raw, v, p = sys.argv[1:]
-			t = json.load(open(f"{raw}/throughput-{v}-{p}.json"))
-			l = json.load(open(f"{raw}/latency-{v}-{p}.json"))
-			g = json.load(open(f"{raw}/ping-{v}-{p}.json"))
-			print(f"{p}\t{v}\t{round(t['records_per_sec'])} records/s\tone in flight p99 {l['p99_ms']} ms\tping p99 {g['p99_ms']} ms")
+			sys.path.insert(0, "perf")
+			from benchlib import load
+			t, l, g = (load(raw, f"{k}-{v}-{p}.json") or [{}] for k in ("throughput", "latency", "ping"))
+			print(f"{p}\t{v}\t{round(t[0]['records_per_sec']) if t[0] else 'failed'} records/s\tone in flight p99 {l[0].get('p99_ms', 'failed')} ms\t"
+			      f"ping p99 {g[0].get('p99_ms')} ms")
 		PY
 	done
 done
