@@ -20,7 +20,9 @@ package netpoll
 import (
 	"errors"
 	"os"
+	"runtime"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -117,17 +119,26 @@ func (p *Poller) Polling(callback PollEventHandler) error {
 
 	// Spate's patch (see ../../SPATE.md): upstream polls again with a zero
 	// timeout after every batch of events and, when that finds none, calls
-	// runtime.Gosched before blocking. With an idle P, Gosched wakes another
-	// thread (futex) that finds nothing to do and sleeps again: once per
-	// request at one request in flight. This loop blocks at once instead.
+	// runtime.Gosched before blocking, so that goroutines the batch made
+	// runnable run first. With an idle P, Gosched wakes another thread
+	// (futex) that finds nothing to do and sleeps again: once per request
+	// at one request in flight. This loop does so only after a batch that
+	// took longYield or more (large reads, hand-offs to other goroutines);
+	// after a short one it blocks at once.
+	msec := -1
 	for {
-		n, err := unix.EpollWait(p.fd, el.events, -1)
+		n, err := unix.EpollWait(p.fd, el.events, msec)
 		if n == 0 || (n < 0 && err == unix.EINTR) {
+			if msec == 0 {
+				runtime.Gosched()
+			}
+			msec = -1
 			continue
 		} else if err != nil {
 			logging.Errorf("error occurs in epoll: %v", os.NewSyscallError("epoll_wait", err))
 			return err
 		}
+		start := time.Now()
 
 		for i := 0; i < n; i++ {
 			ev := &el.events[i]
@@ -182,8 +193,17 @@ func (p *Poller) Polling(callback PollEventHandler) error {
 		} else if n < el.size>>1 {
 			el.shrink()
 		}
+		if time.Since(start) >= longYield {
+			msec = 0
+		}
 	}
 }
+
+// longYield is how long a batch of events must have taken for the loop to
+// poll once more and yield (runtime.Gosched) before it blocks: a 100-byte
+// request takes a few microseconds, the read of a 1 MiB frame and its
+// hand-off to an appending goroutine hundreds.
+const longYield = 50 * time.Microsecond
 
 // AddReadWrite registers the given file descriptor with readable and writable events to the poller.
 func (p *Poller) AddReadWrite(pa *PollAttachment, edgeTriggered bool) error {
