@@ -268,18 +268,30 @@ func (e *Engine) propose(p *partition, prop *replication.Proposal) {
 		}
 		e.replStats.refused.Add(1)
 		e.cfg.Logf("spate: %s-%d: ISR change to %v at partition epoch %d not committed: %v", p.topic, p.id, isr, prop.PartitionEpoch, err)
-		c.mu.Lock()
-		moved := false
-		if c.leader != nil {
-			c.leader.Refused(prop)
-			moved = c.publishLocked()
-		}
-		c.mu.Unlock()
-		if moved {
-			p.watchers.wake()
-		}
+		// The core forgets the proposal only after refusedBackoff: until
+		// then it stays pending, so the next fetch does not propose the
+		// same change again at once (a fenced follower that keeps fetching
+		// drew ~57 refusals a second from its leader before).
+		time.AfterFunc(refusedBackoff, func() {
+			c.mu.Lock()
+			moved := false
+			if c.leader != nil {
+				c.leader.Refused(prop)
+				moved = c.publishLocked()
+			}
+			c.mu.Unlock()
+			if moved {
+				p.watchers.wake()
+			}
+		})
 	}()
 }
+
+// refusedBackoff is how long a refused ISR change stays pending before the
+// leader may propose again. A pending expansion counts its replica in the
+// maximal ISR meanwhile, which only makes the high watermark wait for one
+// replica more (safe); a pending shrink removes nobody until committed.
+const refusedBackoff = 250 * time.Millisecond
 
 // tickReplicas lets every leading core check its followers' lag.
 func (e *Engine) tickReplicas(now time.Time) {

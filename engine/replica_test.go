@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,5 +225,33 @@ func TestFollowerProducerStateAcrossFailover(t *testing.T) {
 	wantBase(t, "retry of the truncated batch", produceIdem(t, e, "idem", 9, 0, 2, 2), 2)
 	if end := logEnd(t, e, "idem"); end != 4 {
 		t.Fatalf("log end %d, want 4 (one copy of each batch)", end)
+	}
+}
+
+// TestRefusedExpansionBacksOff: a follower the controller will not add
+// (fenced, say) keeps fetching at the log end; its leader asks for it again
+// only after refusedBackoff, not at every fetch.
+func TestRefusedExpansionBacksOff(t *testing.T) {
+	var calls atomic.Int32
+	e := openClustered(t, "", func(c *Config) {
+		c.AlterPartitionHook = func(string, int32, int32, int32, int32, []int32) error {
+			calls.Add(1)
+			return errors.New("broker 2 is fenced")
+		}
+	})
+	spec := spread("backoff", 1, 1, 3, func(int) (int32, []int32) { return self, []int32{self, 2} })
+	spec.Partitions[0].ISR = []int32{self}
+	mustApply(t, e, spec)
+	produceOne(t, e, "backoff", 0, 1) // 2 records: the follower fetches at their end
+	const window = 500 * time.Millisecond
+	fetches := 0
+	for start := time.Now(); time.Since(start) < window; fetches++ {
+		if _, _, err := replicaFetch(t, e, 2, "backoff", 0, 3, 2); err != nil {
+			t.Fatalf("follower fetch: %v", err)
+		}
+	}
+	// At most one proposal per backoff period, plus the one in flight.
+	if n, most := calls.Load(), int32(window/refusedBackoff)+1; n < 1 || n > most {
+		t.Fatalf("%d ISR change requests for %d follower fetches in %v; want 1 to %d", n, fetches, window, most)
 	}
 }
