@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -67,6 +68,13 @@ func startBroker(t testing.TB, dataDir, addr string, extra ...string) *brokerPro
 
 // startBrokerNofile is startBroker with RLIMIT_NOFILE (soft and hard) set
 // to nofile for the broker process (`ulimit -n`); 0 leaves it alone.
+// brokerEnviron is the test's environment without the fault suite's own
+// variables (SPATE_FAULTS...), which a broker would read as config keys and
+// warn about.
+func brokerEnviron() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "SPATE_FAULTS") })
+}
+
 func startBrokerNofile(t testing.TB, nofile int, dataDir, addr string, extra ...string) *brokerProc {
 	t.Helper()
 	args := append([]string{"broker", "--data-dir", dataDir, "--addr", addr, "--kafka-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
@@ -78,7 +86,7 @@ func startBrokerNofile(t testing.TB, nofile int, dataDir, addr string, extra ...
 		script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile)
 		cmd = exec.Command("sh", append([]string{"-c", script, spateBin}, args...)...)
 	}
-	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
+	cmd.Env = append(brokerEnviron(), "GOTRACEBACK=all")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
