@@ -192,6 +192,11 @@ type GroupConsumer struct {
 		assigned  map[topicPartition]bool
 		positions map[topicPartition]int64 // after the records Poll returned
 		processed map[topicPartition]int64 // after the records counted processed
+		// committed is what this member's last successful commit stored
+		// for each partition it holds: giving a partition up commits only
+		// what moved since, so a member closing during a rebalance it
+		// missed (its generation gone) fails no commit it did not need.
+		committed map[topicPartition]int64
 		// owned is the assignment of the last sync, sent as the
 		// subscription's owned_partitions: the sticky assignors keep it in
 		// place, and the cooperative leader withholds what moves.
@@ -463,6 +468,16 @@ func (g *GroupConsumer) commit(ctx context.Context, gen generation, offsets map[
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("client: commit for group %q generation %d: %w", g.group, gen.id, err)
 	}
+	g.mu.Lock()
+	if g.mu.committed == nil {
+		g.mu.committed = make(map[topicPartition]int64)
+	}
+	for tp, off := range offsets {
+		if g.mu.assigned[tp] {
+			g.mu.committed[tp] = off
+		}
+	}
+	g.mu.Unlock()
 	return nil
 }
 
@@ -959,12 +974,15 @@ func (g *GroupConsumer) giveUp(which func(topicPartition) bool) int {
 			continue
 		}
 		if off, ok := src[tp]; ok {
-			offsets[tp] = off
+			if last, done := g.mu.committed[tp]; !done || last != off {
+				offsets[tp] = off
+			}
 		}
 		tps = append(tps, TopicPartition{tp.topic, tp.partition})
 		delete(g.mu.assigned, tp)
 		delete(g.mu.positions, tp)
 		delete(g.mu.processed, tp)
+		delete(g.mu.committed, tp)
 	}
 	g.mu.Unlock()
 	if len(tps) == 0 {
