@@ -443,6 +443,16 @@ func (m *member) createTopic(name string, partitions, replicationFactor int32, c
 	if replicationFactor <= 0 {
 		replicationFactor = m.b.cfg.DefaultReplicationFactor
 	}
+	// A create sent as soon as the port opened (the listener starts before
+	// the broker registers) waits for this broker to be unfenced, so that
+	// it does not meet a cluster with no live broker yet and fail with
+	// INVALID_REPLICATION_FACTOR ("0 live brokers", seen by spate bench
+	// against a fresh broker).
+	select {
+	case <-m.ready:
+	case <-m.stop:
+	case <-time.After(loneReadyWait):
+	}
 	if _, err := m.node.CreateTopic(name, int(partitions), int(replicationFactor), configs); err != nil {
 		return controllerErr(err)
 	}
