@@ -69,12 +69,9 @@ type topicProducer struct {
 // partitionProducer is one partition's accumulator.
 //
 // Invariant: at most MaxInFlightPerPartition batches of a partition are in
-// flight (inflight, default 1), all on one connection, and a batch that
-// failed retriably goes back into the queue in its original place (by
-// seq); so with one in flight batches reach the broker, and their
-// callbacks run, in Produce order. With more, an idempotent producer keeps
-// that order in the log (seq.go says how); callbacks keep it too unless a
-// batch the broker wrote came back with a retriable error.
+// flight (inflight, default 1), and a batch that failed retriably goes back
+// into the queue in its original place (by seq); so with one in flight
+// batches reach the broker, and their callbacks run, in Produce order.
 type partitionProducer struct {
 	topic     *topicProducer
 	partition int32
@@ -89,11 +86,9 @@ type partitionProducer struct {
 
 	// Idempotence (see seq.go): the epoch this partition's batches carry,
 	// the sequence the next record appended is predicted to get, and the
-	// sequence the next batch sent gets; unacked holds the batches sent and
-	// not completed, in the order they were numbered.
+	// sequence the next batch sent gets.
 	epoch              int16
 	createSeq, sendSeq int32
-	unacked            []*batch
 }
 
 // batch is one record batch being built or sent. Batches are pooled with
@@ -486,8 +481,8 @@ func (p *Producer) recycle(b *batch) {
 }
 
 // encode finishes pp's batch b once; a retry resends the same bytes, so an
-// idempotent batch keeps its sequence across retries. Batches are encoded
-// in the order they are sent.
+// idempotent batch keeps its sequence across retries. The partition has no
+// other batch in flight.
 func (p *Producer) encode(pp *partitionProducer, b *batch) error {
 	if b.encoded {
 		return nil
