@@ -84,7 +84,13 @@ func TestUnderReplicatedInProcess(t *testing.T) {
 		}
 		return rs
 	}
-	if rs := rows(); len(rs) != 1 || rs[0].Topic != "ur" || slices.Contains(rs[0].ISR, gone) || rs[0].Target != nil {
+	// The broker asked may apply the ISR change a moment after the one
+	// c.Wait read: ask again until it has.
+	rs := rows()
+	for deadline := time.Now().Add(10 * time.Second); len(rs) == 0 && time.Now().Before(deadline); rs = rows() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(rs) != 1 || rs[0].Topic != "ur" || slices.Contains(rs[0].ISR, gone) || rs[0].Target != nil {
 		t.Fatalf("under-replicated with broker %d stopped: %+v", gone, rs)
 	}
 	live := slices.DeleteFunc(slices.Clone(p.Replicas), func(id int32) bool { return id == gone })
