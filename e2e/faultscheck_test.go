@@ -95,6 +95,9 @@ func (v *verdict) example(kind, format string, args ...any) {
 //     partition was read;
 //   - unseen: acknowledged, never read, and nothing after it read either
 //     (after the final read, also a loss);
+//   - lost too: acknowledged and read at some point, but absent from the
+//     final read (reader "final", from the log start to the high
+//     watermark) when there is one: the log no longer holds it;
 //   - duplicates: one value read at two offsets;
 //   - inconsistent offsets: one partition offset read with two values, or
 //     read with another value than the one acknowledged there;
@@ -134,6 +137,12 @@ func check(acks []ack, reads []read) verdict {
 		last[lk] = r.offset
 	}
 	v.DistinctRead = len(offsetsOf)
+	final := map[string]bool{}
+	for _, r := range reads {
+		if r.reader == "final" {
+			final[r.value] = true
+		}
+	}
 	for val, ks := range offsetsOf {
 		if len(ks) > 1 {
 			v.Duplicates++
@@ -148,6 +157,10 @@ func check(acks []ack, reads []read) verdict {
 			v.example("inconsistent offsets", "partition %d offset %d acknowledged as %s, read as %s", a.partition, a.offset, a.value, got)
 		}
 		if len(offsetsOf[a.value]) > 0 {
+			if len(final) > 0 && !final[a.value] {
+				v.Lost++
+				v.example("lost", "%s acknowledged at partition %d offset %d, read before, absent from the final read", a.value, a.partition, a.offset)
+			}
 			continue
 		}
 		if m, ok := maxRead[a.partition]; ok && m > a.offset {
@@ -200,6 +213,7 @@ func TestFaultsChecker(t *testing.T) {
 		want  func(verdict) int
 	}{
 		{"lost", acks, []read{{"c1", 0, 0, "a"}, {"c1", 0, 2, "c"}, {"c1", 1, 0, "d"}}, func(v verdict) int { return v.Lost }},
+		{"gone from the final read", acks, append(clean[:4:4], read{"final", 0, 0, "a"}, read{"final", 0, 1, "b"}, read{"final", 1, 0, "d"}), func(v verdict) int { return v.Lost }},
 		{"unseen", acks, []read{{"c1", 0, 0, "a"}, {"c1", 0, 1, "b"}, {"c1", 0, 2, "c"}}, func(v verdict) int { return v.Unseen }},
 		{"duplicate", acks, append(clean[:4:4], read{"c1", 1, 1, "a"}), func(v verdict) int { return v.Duplicates }},
 		{"inconsistent", acks, append(clean[:4:4], read{"final", 1, 0, "x"}), func(v verdict) int { return v.InconsistentOffsets }},
