@@ -441,6 +441,9 @@ func (e *Engine) TruncateFollower(topic string, id, leaderEpoch, epoch int32, en
 		if err != nil {
 			return fmt.Errorf("%w: %s-%d: %w", ErrInvalidRequest, p.topic, p.id, err)
 		}
+		if leo := p.log.LogEndOffset(); t.To < leo {
+			e.cfg.Logf("spate: %s-%d: truncating from %d to %d: leader %d says epoch %d ends at %d", p.topic, p.id, leo, t.To, f.Leader(), epoch, end)
+		}
 		if err := p.log.TruncateTo(t.To); err != nil {
 			return p.storageErr("truncate", t.To, err)
 		}

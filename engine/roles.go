@@ -223,7 +223,7 @@ func (e *Engine) applyLocked(spec TopicSpec, cfg TopicConfig) ([]*partition, err
 	// seen without its role.
 	var errs []error
 	for p := range next.hosted() {
-		errs = append(errs, p.setRole(next.roles[p.id], e.cfg.BrokerID, e.cfg.ReplicaLagTimeMax))
+		errs = append(errs, p.setRole(next.roles[p.id], e.cfg.BrokerID, e.cfg.ReplicaLagTimeMax, e.cfg.Logf))
 	}
 	if changed {
 		e.topics.Store(&topics)
@@ -337,8 +337,10 @@ func (e *Engine) applyLimits(t *topic) {
 // is stamped with it (under mu, so no append comes between), and the ISR
 // core follows the role (replica.go). The same role again changes nothing.
 // Losing leadership wakes parked operations so they answer ErrNotLeader, and
-// so does a committed ISR change that moves the high watermark.
-func (p *partition) setRole(r PartitionRole, self int32, lagMax time.Duration) error {
+// so does a committed ISR change that moves the high watermark. A new
+// leader or leader epoch is logged with the log end it starts from, as
+// Kafka's brokers do: after a failure, these lines say who led what.
+func (p *partition) setRole(r PartitionRole, self int32, lagMax time.Duration, logf func(string, ...any)) error {
 	p.mu.Lock()
 	cur := p.role.Load()
 	if cur != nil && sameRole(cur.PartitionRole, r) {
@@ -357,6 +359,10 @@ func (p *partition) setRole(r PartitionRole, self int32, lagMax time.Duration) e
 	}
 	p.role.Store(next)
 	moved, err := p.resetCoreLocked(next, self, lagMax)
+	if cur == nil || cur.Leader != r.Leader || cur.LeaderEpoch != r.LeaderEpoch {
+		logf("spate: %s-%d: leader %d at epoch %d (partition epoch %d, ISR %v); log here ends at %d, high watermark %d",
+			p.topic, p.id, r.Leader, r.LeaderEpoch, r.PartitionEpoch, r.ISR, p.log.LogEndOffset(), p.highWatermark())
+	}
 	p.mu.Unlock()
 	if moved || (cur != nil && cur.leads && !next.leads) {
 		p.watchers.wake()

@@ -253,6 +253,10 @@ func (e *Engine) openPartition(name string, id int32, settings *atomic.Pointer[t
 	if err != nil {
 		return nil, fmt.Errorf("%w: open %s: %w", storageSentinel(err), dir, err)
 	}
+	if r := log.Recovery(); r != (segment.Recovery{}) {
+		e.cfg.Logf("spate: %s-%d: recovered after an unclean stop: cut %d bytes of torn or corrupt tail, dropped %d later segments; log ends at %d",
+			name, id, r.CutBytes, r.DroppedSegments, log.LogEndOffset())
+	}
 	p := newPartition(name, id, settings, log, role)
 	p.repl.restored = e.restoredHW(name, id)
 	if err := p.rebuildProducers(); err != nil {

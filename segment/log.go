@@ -61,7 +61,20 @@ type Log struct {
 	syncFire []waiter
 
 	cleaner cleanerState // compaction; see compact.go
+
+	recovery Recovery // what Open repaired; read-only after Open
 }
+
+// Recovery is what Open repaired in a log stopped uncleanly: the bytes of
+// torn or corrupt tail it cut and the later segments it dropped. Zero when
+// nothing needed repair.
+type Recovery struct {
+	CutBytes        int64
+	DroppedSegments int
+}
+
+// Recovery returns what Open repaired.
+func (l *Log) Recovery() Recovery { return l.recovery }
 
 // Open opens the log in dir, creating dir if missing, and recovers it: after a
 // clean shutdown it trusts the indexes; otherwise it validates every batch
@@ -252,6 +265,7 @@ func (l *Log) validate(s *segment) (cut bool, err error) {
 		if err := os.Truncate(s.stem+logSuffix, end); err != nil {
 			return false, fmt.Errorf("segment: cut corrupt tail of %s at %d: %w", s.stem+logSuffix, end, err)
 		}
+		l.recovery.CutBytes += s.size - end
 		s.size = end
 	}
 	return cut, l.sealIndexes(s, true)
@@ -260,6 +274,7 @@ func (l *Log) validate(s *segment) (cut bool, err error) {
 // dropAfter deletes every segment after segs[i].
 func (l *Log) dropAfter(i int) error {
 	for _, s := range l.mu.segs[i+1:] {
+		l.recovery.DroppedSegments++
 		if err := s.removeFiles(); err != nil {
 			return err
 		}
