@@ -22,9 +22,9 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-# The fault-injection suite's full run: 35 faults on three real brokers, the
+# The fault-injection suite's full run: 40 faults on three real brokers, the
 # checker's counts and the replica comparison; report in perf/faults/latest.txt.
-# Its short run (7 faults, one of each kind) is TestFaults inside `make test`.
+# Its short run (8 faults, one of each kind) is TestFaults inside `make test`.
 faults:
 	bash perf/faults/run.sh perf/faults/latest.txt
 

@@ -17,7 +17,7 @@ func startLone(t *testing.T, dir string, id int32) *Node {
 // heartbeats until it is unfenced; it returns the broker epoch.
 func registerUnfenced(t *testing.T, n *Node, id int32, incarnation ID16, native string) int64 {
 	t.Helper()
-	epoch, err := n.RegisterBroker(RegisterBroker{BrokerID: id, Incarnation: incarnation, Addrs: BrokerAddrs{Native: native}})
+	epoch, err := n.RegisterBroker(RegisterBroker{BrokerID: id, Incarnation: incarnation, Addrs: BrokerAddrs{Native: native}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestLoneVoter(t *testing.T) {
 	if b := img.Broker(4); b == nil || b.Fenced {
 		t.Fatalf("broker 4 after the restart: %+v, want registered and unfenced (it never shut down cleanly)", b)
 	}
-	if _, err := n.RegisterBroker(RegisterBroker{BrokerID: 4, Incarnation: ID16{2}, Addrs: BrokerAddrs{Native: "127.0.0.1:2000"}}); err != nil {
+	if _, err := n.RegisterBroker(RegisterBroker{BrokerID: 4, Incarnation: ID16{2}, Addrs: BrokerAddrs{Native: "127.0.0.1:2000"}}, false); err != nil {
 		t.Fatalf("a lone voter's broker registering again after a crash: %v", err)
 	}
 	if t2 := n.Image().Topic("t"); t2 == nil || len(t2.Partitions) != 2 {

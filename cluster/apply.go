@@ -271,8 +271,9 @@ func (img *Image) checkAssignment(replicas, isr []int32, leader int32) error {
 }
 
 // checkPartition checks the invariants of a partition's shape: replicas
-// distinct and non-negative, ISR a non-empty subset of them without
-// duplicates, and the leader a member of the ISR or NoLeader.
+// distinct and non-negative, ISR a subset of them without duplicates
+// (empty only when there is no leader), and the leader a member of the ISR
+// or NoLeader.
 func checkPartition(replicas, isr []int32, leader int32) error {
 	if len(replicas) == 0 {
 		return fmt.Errorf("%w: no replicas", ErrInvalidChange)
@@ -282,8 +283,10 @@ func checkPartition(replicas, isr []int32, leader int32) error {
 			return fmt.Errorf("%w: replicas %v: bad or repeated broker %d", ErrInvalidChange, replicas, id)
 		}
 	}
-	if len(isr) == 0 {
-		return fmt.Errorf("%w: empty ISR", ErrInvalidChange)
+	if len(isr) == 0 && leader != NoLeader {
+		// Empty only with no leader: every in-sync replica restarted
+		// having lost records (restartChanges).
+		return fmt.Errorf("%w: empty ISR with leader %d", ErrInvalidChange, leader)
 	}
 	for i, id := range isr {
 		if !slices.Contains(replicas, id) || slices.Contains(isr[:i], id) {

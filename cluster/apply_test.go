@@ -90,7 +90,7 @@ func TestApplyRefuses(t *testing.T) {
 		{"second cluster id", []Record{InitCluster{ClusterID: ID16{2}}}, ErrInvalidChange},
 		{"leader outside ISR", []Record{ChangePartition{TopicID: sampleTopicID, Leader: 3, ISR: []int32{1, 2}}}, ErrInvalidChange},
 		{"ISR member not a replica", []Record{ChangePartition{TopicID: sampleTopicID, Leader: 1, ISR: []int32{1, 4}}}, ErrInvalidChange},
-		{"empty ISR", []Record{ChangePartition{TopicID: sampleTopicID, Leader: NoLeader}}, ErrInvalidChange},
+		{"empty ISR with a leader", []Record{ChangePartition{TopicID: sampleTopicID, Leader: 1}}, ErrInvalidChange},
 		{"unknown partition", []Record{ChangePartition{TopicID: sampleTopicID, Partition: 2, Leader: 1, ISR: []int32{1}}}, ErrUnknownTopic},
 		{"topic name taken", []Record{CreateTopic{Name: "t", TopicID: ID16{0xb}, Partitions: []PartitionAssignment{{Replicas: []int32{1}, ISR: []int32{1}, Leader: 1}}}}, ErrTopicExists},
 		{"topic id taken", []Record{CreateTopic{Name: "u", TopicID: sampleTopicID, Partitions: []PartitionAssignment{{Replicas: []int32{1}, ISR: []int32{1}, Leader: 1}}}}, ErrTopicExists},

@@ -218,7 +218,7 @@ func checkLiveness(t *testing.T, c *clustertest.Cluster, victim int32) {
 func TestDuplicateBrokerID(t *testing.T) {
 	c := clustertest.Start(t, 3)
 	err := c.Do(func(ctrl *cluster.Node) error {
-		_, err := ctrl.RegisterBroker(cluster.RegisterBroker{BrokerID: 2, Incarnation: cluster.ID16{0xdd}})
+		_, err := ctrl.RegisterBroker(cluster.RegisterBroker{BrokerID: 2, Incarnation: cluster.ID16{0xdd}}, false)
 		return err
 	})
 	if !errors.Is(err, cluster.ErrBrokerIDInUse) {
@@ -231,7 +231,7 @@ func TestDuplicateBrokerID(t *testing.T) {
 	if old.Addrs.Native == "" {
 		old.Addrs.Native = "127.0.0.1:9292" // give the test registration listeners to compare
 		err := c.Do(func(ctrl *cluster.Node) error {
-			_, err := ctrl.RegisterBroker(cluster.RegisterBroker{BrokerID: 2, Incarnation: old.Incarnation, Addrs: old.Addrs})
+			_, err := ctrl.RegisterBroker(cluster.RegisterBroker{BrokerID: 2, Incarnation: old.Incarnation, Addrs: old.Addrs}, false)
 			return err
 		})
 		if err != nil {
@@ -240,7 +240,7 @@ func TestDuplicateBrokerID(t *testing.T) {
 	}
 	var epoch int64
 	err = c.Do(func(ctrl *cluster.Node) (err error) {
-		epoch, err = ctrl.RegisterBroker(cluster.RegisterBroker{BrokerID: 2, Incarnation: cluster.ID16{0xee}, Addrs: old.Addrs})
+		epoch, err = ctrl.RegisterBroker(cluster.RegisterBroker{BrokerID: 2, Incarnation: cluster.ID16{0xee}, Addrs: old.Addrs}, false)
 		return err
 	})
 	if err != nil || epoch <= old.Epoch {

@@ -134,9 +134,11 @@ func randomID() ID16 {
 // controller counts every broker as heard from at its election, so a
 // broker killed just before a failover would otherwise wait a session more. A
 // registration that replaces an unfenced one (same incarnation, or an
-// expired session) fences the previous one first, in the same entry.
-func (n *Node) RegisterBroker(reg RegisterBroker) (epoch int64, err error) {
-	res, err := n.invoke(opRegisterBroker, reg.appendBody(nil))
+// expired session) fences the previous one first, in the same entry; the
+// previous run's ISR places are kept unless lossy says this start may lack
+// records the broker acknowledged (election.go, restartChanges).
+func (n *Node) RegisterBroker(reg RegisterBroker, lossy bool) (epoch int64, err error) {
+	res, err := n.invoke(opRegisterBroker, append(reg.appendBody(nil), boolByte(lossy)))
 	if err != nil {
 		return 0, err
 	}
@@ -146,11 +148,12 @@ func (n *Node) RegisterBroker(reg RegisterBroker) (epoch int64, err error) {
 	return epoch, r.err
 }
 
-func (n *Node) registerBroker(reg RegisterBroker) (epoch int64, err error) {
+func (n *Node) registerBroker(reg RegisterBroker, lossy bool) (epoch int64, err error) {
 	err = n.call(func() error {
 		img, now := n.Image(), n.cfg.Now()
 		var recs []Record
-		if old := img.Broker(reg.BrokerID); old != nil && !old.Fenced {
+		old := img.Broker(reg.BrokerID)
+		if old != nil && !old.Fenced {
 			// The same listeners mean the same broker restarted: two live
 			// processes cannot hold one host:port. Another incarnation
 			// elsewhere waits out the old session. A lone voter is its only
@@ -162,7 +165,11 @@ func (n *Node) registerBroker(reg RegisterBroker) (epoch int64, err error) {
 				return fmt.Errorf("%w: broker.id %d is live at %s (incarnation %s, heard from %s ago); give each broker its own broker.id",
 					ErrBrokerIDInUse, old.ID, old.Addrs.Native, old.Incarnation, now.Sub(n.ctrl.mu.lastSeen[old.ID]).Round(time.Millisecond))
 			}
-			recs = append(fenceChanges(img, old.ID), FenceBroker{BrokerID: old.ID, BrokerEpoch: old.Epoch})
+			recs = append(restartChanges(img, old.ID, lossy), FenceBroker{BrokerID: old.ID, BrokerEpoch: old.Epoch})
+		} else if old != nil && lossy {
+			// Fenced already (its session expired): it left every ISR
+			// but those it was the last of, which it leaves now.
+			recs = restartChanges(img, old.ID, true)
 		}
 		if epoch, err = n.propose(append(recs, reg)...); err != nil {
 			return fmt.Errorf("register broker %d: %w", reg.BrokerID, err)
@@ -257,7 +264,7 @@ func (n *Node) fenceLocked(id int32) error {
 	if b == nil || b.Fenced {
 		return nil
 	}
-	recs := append(fenceChanges(img, id), FenceBroker{BrokerID: id, BrokerEpoch: b.Epoch})
+	recs := append(fenceChanges(img, id, leaveISR), FenceBroker{BrokerID: id, BrokerEpoch: b.Epoch})
 	if _, err := n.propose(recs...); err != nil {
 		return fmt.Errorf("fence broker %d: %w", id, err)
 	}

@@ -90,7 +90,8 @@
 //     leader checked as a new partition's; the target empty or the head of
 //     the replicas.
 //   - Every partition: replicas distinct, registered brokers; ISR a
-//     non-empty subset of them; leader a live member of the ISR or NoLeader.
+//     subset of them, empty only with NoLeader (every in-sync replica's
+//     restart was lossy); leader a live member of the ISR or NoLeader.
 //   - AllocateProducerIDs: first id must be the next unallocated id, so
 //     blocks never overlap.
 //
@@ -133,7 +134,9 @@
 // unclean.leader.election.enable=true and no live ISR member, the first
 // live replica with an ISR of just it, or else NoLeader (offline, ISR kept
 // as the last member). Unfencing gives each offline partition it can lead a
-// leader again.
+// leader again. A restart's fencing keeps the broker's ISR places if its
+// log kept everything, and drops all of them, the last included, if the
+// restart is lossy (RegisterBroker's lossy; election.go has why).
 //
 // # Partition states
 //

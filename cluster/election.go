@@ -8,12 +8,36 @@ package cluster
 // case the first live replica leads and the ISR shrinks to it (Kafka's
 // unclean election: acknowledged records may be lost).
 //
-// When a broker is fenced, it leaves every ISR it is in, except where it is
-// the last member: that partition keeps ISR [broker] and goes offline
-// (NoLeader) if the broker led it, so the one replica known to hold every
-// acknowledged record is the one that can lead again. When a broker is
-// unfenced, each offline partition it can lead (clean or, if allowed,
-// unclean) gets it as leader.
+// When a broker is fenced (its session expired, or a controlled
+// shutdown), it leaves every ISR it is in, except where it is the last
+// member: that partition keeps ISR [broker] and goes offline (NoLeader) if
+// the broker led it, so the one replica known to hold every acknowledged
+// record is the one that can lead again. When a broker is unfenced, each
+// offline partition it can lead (clean or, if allowed, unclean) gets it as
+// leader.
+//
+// When a broker registers again (a restart), its previous run is fenced and
+// what happens to its ISRs depends on whether the restart kept its log:
+//
+//   - A restart that kept its log (the process died, the machine did not;
+//     or every append was fdatasync'd) stays in every ISR: it holds every
+//     record it held, so it is still a safe leader. Only leadership moves.
+//     Dropping it at registration, as a fence does, made the last broker to
+//     register after a whole-cluster restart the only ISR member of every
+//     partition, whatever its log held: after a power loss of one broker
+//     (its unsynced records gone) and a restart of all before it had
+//     fetched them back, that broker led every partition with an empty log
+//     and the others truncated to it (the fault suite's restart-all after
+//     power-loss, seen once in CI). A follower that does not come back is
+//     dropped by its leader after replica.lag.time.max.ms, as any lagging
+//     one.
+//   - A lossy restart (the broker stopped uncleanly on a machine that has
+//     rebooted since, with appends not all fdatasync'd: it may lack records
+//     it acknowledged or reported to a leader; engine.LossyRestart) leaves
+//     every ISR, even as its last member. That partition then has an empty
+//     ISR and no leader: no replica is known to hold every acknowledged
+//     record, and only an unclean election (which may lose them) brings it
+//     back. Kafka's KIP-966 treats an unclean shutdown the same way.
 
 import "slices"
 
@@ -43,10 +67,24 @@ func ElectLeader(replicas, isr []int32, live func(int32) bool, unclean bool) (le
 
 func (t *Topic) unclean() bool { return t.Configs[UncleanLeaderElectionKey] == "true" }
 
+// isrExit is what fencing a broker does with its ISR places.
+type isrExit int
+
+const (
+	// leaveISR: it leaves every ISR it is not the last member of (a
+	// session expired, a controlled shutdown).
+	leaveISR isrExit = iota
+	// stayInISR: it keeps them (a restart that kept its log).
+	stayInISR
+	// leaveEveryISR: it leaves every one, the last included (a lossy
+	// restart).
+	leaveEveryISR
+)
+
 // fenceChanges returns the partition changes that must precede fencing
-// broker id in img: it leaves every ISR where it is not the last member, and
-// each partition it led gets a new leader (or none).
-func fenceChanges(img *Image, id int32) []Record {
+// broker id in img: its ISR places go as exit says, and each partition it
+// led gets a new leader (or none).
+func fenceChanges(img *Image, id int32, exit isrExit) []Record {
 	live := func(b int32) bool { return b != id && img.live(b) }
 	var out []Record
 	for _, t := range img.Topics() {
@@ -54,9 +92,12 @@ func fenceChanges(img *Image, id int32) []Record {
 			if !slices.Contains(p.ISR, id) && p.Leader != id {
 				continue
 			}
-			isr := slices.DeleteFunc(slices.Clone(p.ISR), func(b int32) bool { return b == id })
-			if len(isr) == 0 {
-				isr = p.ISR
+			isr := p.ISR
+			if exit != stayInISR {
+				isr = slices.DeleteFunc(slices.Clone(p.ISR), func(b int32) bool { return b == id })
+				if len(isr) == 0 && exit == leaveISR {
+					isr = p.ISR
+				}
 			}
 			leader := p.Leader
 			if leader == id {
@@ -66,6 +107,16 @@ func fenceChanges(img *Image, id int32) []Record {
 		}
 	}
 	return out
+}
+
+// restartChanges returns the partition changes that must precede fencing
+// the previous run of broker id when it registers again, lossy or not (see
+// the package rules above).
+func restartChanges(img *Image, id int32, lossy bool) []Record {
+	if lossy {
+		return fenceChanges(img, id, leaveEveryISR)
+	}
+	return fenceChanges(img, id, stayInISR)
 }
 
 // unfenceChanges returns the changes that follow unfencing broker id in img:

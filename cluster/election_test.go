@@ -38,7 +38,7 @@ func TestFenceAndUnfenceChanges(t *testing.T) {
 	img = mustApply(t, img, 40, CreateTopic{Name: "solo", TopicID: ID16{0xd}, Partitions: []PartitionAssignment{
 		{Replicas: []int32{1}, ISR: []int32{1}, Leader: 1},
 	}})
-	recs := append(fenceChanges(img, 1), FenceBroker{BrokerID: 1, BrokerEpoch: 1})
+	recs := append(fenceChanges(img, 1, leaveISR), FenceBroker{BrokerID: 1, BrokerEpoch: 1})
 	img = mustApply(t, img, 41, recs...)
 	p0, p1 := img.Topic("t").Partitions[0], img.Topic("t").Partitions[1]
 	if p0.Leader != 2 || p0.LeaderEpoch != 1 || !reflect.DeepEqual(p0.ISR, []int32{2, 3}) {
@@ -75,7 +75,7 @@ func TestFenceUncleanTopic(t *testing.T) {
 	img = mustApply(t, img, 40, CreateTopic{Name: "u", TopicID: ID16{0xe},
 		Configs:    map[string]string{UncleanLeaderElectionKey: "true"},
 		Partitions: []PartitionAssignment{{Replicas: []int32{1, 2}, ISR: []int32{1}, Leader: 1}}})
-	img = mustApply(t, img, 41, append(fenceChanges(img, 1), FenceBroker{BrokerID: 1, BrokerEpoch: 1})...)
+	img = mustApply(t, img, 41, append(fenceChanges(img, 1, leaveISR), FenceBroker{BrokerID: 1, BrokerEpoch: 1})...)
 	if p := img.Topic("u").Partitions[0]; p.Leader != 2 || !reflect.DeepEqual(p.ISR, []int32{2}) {
 		t.Fatalf("unclean election: %+v", p)
 	}
@@ -97,5 +97,67 @@ func TestCountElections(t *testing.T) {
 	})
 	if clean, unclean := n.LeaderElections(); clean != 1 || unclean != 1 {
 		t.Fatalf("elections clean %d unclean %d, want 1 and 1", clean, unclean)
+	}
+}
+
+// TestRestartAllAfterLossyRestart replays what the fault suite once saw:
+// broker 3 lost its unsynced records (a power loss) and restarted, and
+// before its registration every broker was killed and restarted. The
+// brokers register again one by one, 3 last and lossy. A restart that kept
+// its log stays in the ISR, so the ISR ends [1 2], not [3] as when each
+// registration took its broker out: then broker 3, with an empty log,
+// led every partition and the others truncated to it.
+func TestRestartAllAfterLossyRestart(t *testing.T) {
+	img := sampleImage(t)
+	register := func(id int32, lossy bool) {
+		old := img.Broker(id)
+		recs := append(restartChanges(img, id, lossy), FenceBroker{BrokerID: id, BrokerEpoch: old.Epoch},
+			RegisterBroker{BrokerID: id, Incarnation: ID16{byte(id), 2}})
+		img = mustApply(t, img, img.offset+1, recs...)
+	}
+	register(1, false)
+	register(2, false)
+	for _, p := range img.Topic("t").Partitions {
+		if len(p.ISR) != 3 || p.Leader != 3 {
+			t.Fatalf("after 1 and 2 restarted: %+v, want ISR of 3 led by 3 (not yet registered again)", p)
+		}
+	}
+	register(3, true)
+	for i, p := range img.Topic("t").Partitions {
+		if slices.Contains(p.ISR, 3) || len(p.ISR) != 2 || p.Leader != NoLeader {
+			t.Fatalf("t-%d after the lossy restart of 3: %+v, want ISR [1 2] and no leader until one is unfenced", i, p)
+		}
+	}
+	img = mustApply(t, img, img.offset+1, append([]Record{UnfenceBroker{BrokerID: 1, BrokerEpoch: img.Broker(1).Epoch}}, unfenceChanges(img, 1)...)...)
+	for i, p := range img.Topic("t").Partitions {
+		if p.Leader != 1 {
+			t.Fatalf("t-%d after unfencing 1: %+v, want led by 1", i, p)
+		}
+	}
+}
+
+// TestLossyRestartOfLastISRMember: a lossy restart leaves even an ISR it is
+// the last of; the partition has no leader, and unfencing the broker does
+// not make it lead again (an unclean election would).
+func TestLossyRestartOfLastISRMember(t *testing.T) {
+	img := sampleImage(t)
+	img = mustApply(t, img, img.offset+1, CreateTopic{Name: "solo", TopicID: ID16{0xd}, Partitions: []PartitionAssignment{
+		{Replicas: []int32{1, 2}, ISR: []int32{1}, Leader: 1},
+	}})
+	// A restart that kept its log keeps its place.
+	keep := restartChanges(img, 1, false)
+	after := mustApply(t, img, img.offset+1, append(keep, FenceBroker{BrokerID: 1, BrokerEpoch: 1})...)
+	if p := after.Topic("solo").Partitions[0]; !slices.Equal(p.ISR, []int32{1}) || p.Leader != NoLeader {
+		t.Fatalf("solo-0 after a restart of 1 that kept its log: %+v", p)
+	}
+	img = mustApply(t, img, img.offset+1, append(restartChanges(img, 1, true), FenceBroker{BrokerID: 1, BrokerEpoch: 1},
+		RegisterBroker{BrokerID: 1, Incarnation: ID16{1, 2}})...)
+	if p := img.Topic("solo").Partitions[0]; len(p.ISR) != 0 || p.Leader != NoLeader {
+		t.Fatalf("solo-0 after a lossy restart of its last ISR member: %+v, want an empty ISR and no leader", p)
+	}
+	for _, r := range unfenceChanges(img, 1) {
+		if c, ok := r.(ChangePartition); ok && c.TopicID == (ID16{0xd}) {
+			t.Fatalf("unfencing the lossy broker changed solo-0: %+v", c)
+		}
 	}
 }

@@ -33,7 +33,7 @@ func Example() {
 	epoch, err := node.RegisterBroker(cluster.RegisterBroker{
 		BrokerID: 1, Incarnation: cluster.ID16{1},
 		Addrs: cluster.BrokerAddrs{Native: "127.0.0.1:9192", Controller: node.Addr()},
-	})
+	}, false) // false: not a restart that may lack acknowledged records
 	if err != nil {
 		log.Fatal(err)
 	}

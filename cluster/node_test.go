@@ -235,7 +235,7 @@ func testRestartAfter(t *testing.T, records int) {
 	const tail = 3_000 // entries after the last snapshot
 	dir := t.TempDir()
 	n := startSolo(t, dir, 1)
-	epoch, err := n.RegisterBroker(RegisterBroker{BrokerID: 1, Incarnation: ID16{1}})
+	epoch, err := n.RegisterBroker(RegisterBroker{BrokerID: 1, Incarnation: ID16{1}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,6 +145,7 @@ func (n *Node) invoke(op byte, args []byte) ([]byte, error) {
 type callArgs struct {
 	op      byte
 	reg     RegisterBroker
+	lossy   bool  // RegisterBroker: the start may lack acknowledged records
 	id      int32 // broker id
 	epoch   int64 // broker epoch
 	applied int64
@@ -170,6 +171,7 @@ func decodeCall(op byte, args []byte) (callArgs, error) {
 	case opRegisterBroker:
 		r.buf = append([]byte{byte(TypeRegisterBroker)}, args...)
 		c.reg, _ = decodeRecord(r).(RegisterBroker)
+		c.lossy = r.byte("lossy") != 0
 	case opHeartbeat:
 		c.id, c.epoch, c.applied = r.int32("broker id"), r.int64("epoch"), r.int64("applied")
 	case opControlledShutdown, opAllocateProducerIDs:
@@ -227,7 +229,7 @@ func (n *Node) dispatch(op byte, args []byte) ([]byte, error) {
 	}
 	switch op {
 	case opRegisterBroker:
-		epoch, err := n.registerBroker(c.reg)
+		epoch, err := n.registerBroker(c.reg, c.lossy)
 		return appendInt64(nil, epoch), err
 	case opHeartbeat:
 		fenced, err := n.heartbeat(c.id, c.epoch, c.applied)

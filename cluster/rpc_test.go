@@ -14,7 +14,7 @@ func FuzzDecodeCall(f *testing.F) {
 	f.Add(opHeartbeat, appendInt64(appendInt64(appendInt32(nil, 1), 7), 9))
 	f.Add(opCreateTopic, appendConfigs(appendInt32(appendInt32(appendString(nil, "t"), 3), 1), map[string]string{"a": "b"}))
 	f.Add(opAlterPartition, appendInt32s(appendInt32(appendInt32(appendInt32(appendInt32(appendString(nil, "t"), 0), 1), 2), 3), []int32{1, 2}))
-	f.Add(opRegisterBroker, RegisterBroker{BrokerID: 2, Addrs: BrokerAddrs{Native: "a:1"}}.appendBody(nil))
+	f.Add(opRegisterBroker, append(RegisterBroker{BrokerID: 2, Addrs: BrokerAddrs{Native: "a:1"}}.appendBody(nil), 1))
 	f.Add(opLiveness, []byte{})
 	f.Add(opAlterConfigs, appendStrings(appendConfigs(appendString(nil, "t"), map[string]string{"retention.ms": "1"}), []string{"segment.ms"}))
 	f.Add(opAdoptTopics, appendAdoptedTopics(appendInt64(appendInt64(appendInt32(nil, 1), 2), 3000), []AdoptedTopic{{Name: "t", Partitions: 2, Configs: map[string]string{"a": "b"}}}))

@@ -110,6 +110,26 @@ var faultKinds = []faultKind{
 		}
 		return "SIGKILL every broker at once, restarted all"
 	}},
+	{"lossy-restart-all", func(c *faultCluster, rng *rand.Rand) string {
+		// The window CI once caught by chance: a broker that lost its
+		// unsynced records is not yet registered again when every other
+		// broker restarts. It comes back last, after its session expired.
+		id := 1 + rng.IntN(len(c.procs))
+		n := c.powerLoss(id)
+		for other := 1; other <= len(c.procs); other++ {
+			if other != id {
+				c.kill(other)
+			}
+		}
+		for other := 1; other <= len(c.procs); other++ {
+			if other != id {
+				c.restart(other)
+			}
+		}
+		time.Sleep(c.outlast())
+		c.restart(id)
+		return fmt.Sprintf("power loss of broker %d (%d unsynced log bytes cut), SIGKILL of the others, all restarted, %d after %v", id, n, id, c.outlast())
+	}},
 	{"power-loss", func(c *faultCluster, rng *rand.Rand) string {
 		id := 1 + rng.IntN(len(c.procs))
 		n := c.powerLoss(id)
@@ -124,7 +144,7 @@ func TestFaults(t *testing.T) {
 	}
 	rounds := 1
 	if os.Getenv("SPATE_FAULTS") == "full" {
-		rounds = 5 // 35 faults
+		rounds = 5 // 40 faults
 	}
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("SPATE_FAULTS_SEED"); v != "" { // replays a run's choices

@@ -7,14 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/spate-io/spate/client"
+	"github.com/spate-io/spate/engine"
 	"github.com/spate-io/spate/internal/faultproxy"
 	"github.com/spate-io/spate/segment"
+	"github.com/spate-io/spate/wire"
 )
 
 // faultCluster is three real `spate broker` processes, each reached only
@@ -148,6 +151,18 @@ func (c *faultCluster) settled(topic string) string {
 			alive++
 		}
 	}
+	for i, p := range c.procs {
+		// The broker's current process must have registered: until then
+		// the metadata shows its previous run, unfenced and in every ISR,
+		// and a cluster that looks whole may not be.
+		epoch, ok := registeredEpoch(p.output())
+		if !ok {
+			return fmt.Sprintf("broker %d's process has not registered yet", i+1)
+		}
+		if j := slices.IndexFunc(cd.Brokers, func(b wire.ClusterBroker) bool { return b.ID == int32(i+1) }); j < 0 || cd.Brokers[j].Epoch < epoch {
+			return fmt.Sprintf("broker %d's registration at epoch %d not seen yet", i+1, epoch)
+		}
+	}
 	if alive != len(c.procs) || len(cd.Offline) > 0 || len(cd.UnderReplicated) > 0 {
 		return fmt.Sprintf("%d of %d brokers unfenced, %d offline and %d under-replicated partitions",
 			alive, len(c.procs), len(cd.Offline), len(cd.UnderReplicated))
@@ -158,6 +173,23 @@ func (c *faultCluster) settled(topic string) string {
 		}
 	}
 	return ""
+}
+
+// registeredEpoch is the broker epoch of the last "registered with the
+// controller (broker epoch N)" line of a broker process's output.
+func registeredEpoch(output string) (int64, bool) {
+	const mark = "registered with the controller (broker epoch "
+	i := strings.LastIndex(output, mark)
+	if i < 0 {
+		return 0, false
+	}
+	rest := output[i+len(mark):]
+	end := strings.IndexByte(rest, ')')
+	if end < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(rest[:end], 10, 64)
+	return n, err == nil
 }
 
 // waitSettled waits until settled holds twice in a row (two answers, maybe
@@ -255,12 +287,18 @@ func (c *faultCluster) signal(id int, sig syscall.Signal) {
 }
 
 // powerLoss kills broker id and cuts its logs back to what it fdatasync'd,
-// returning how many bytes that dropped.
+// returning how many bytes that dropped. The boot id the broker recorded
+// changes too: its machine rebooted, so its next start knows it may lack
+// what it acknowledged (engine.LossyRestart).
 func (c *faultCluster) powerLoss(id int) int64 {
 	c.t.Helper()
 	c.kill(id)
 	cut, err := segment.CutToSynced(c.dirs[id-1])
 	if err != nil {
+		c.t.Fatalf("power loss of broker %d: %v", id, err)
+	}
+	boot := fmt.Sprintf("a boot before the power loss at %s\n", time.Now().Format(time.RFC3339Nano))
+	if err := os.WriteFile(filepath.Join(c.dirs[id-1], engine.BootIDFile), []byte(boot), 0o644); err != nil {
 		c.t.Fatalf("power loss of broker %d: %v", id, err)
 	}
 	var n int64

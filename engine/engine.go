@@ -29,6 +29,9 @@ type Engine struct {
 	// writers replace it under admin.
 	topics atomic.Pointer[map[string]*topic]
 
+	// lossy: this start may lack acknowledged records (lossy.go).
+	lossy atomic.Bool
+
 	// applying serializes ApplyTopic and RemoveTopic (cluster mode) and the
 	// group coordinator's registration, so a topic's partitions are opened,
 	// dropped and handed to the coordinator by one call at a time. Taken
@@ -160,6 +163,11 @@ func Open(cfg Config) (*Engine, error) {
 		lock.unlock()
 		return nil, err
 	}
+	if err := e.detectLossyRestart(); err != nil {
+		e.closeLogs()
+		lock.unlock()
+		return nil, err
+	}
 	// Retention runs even on idle partitions, so retention.ms and
 	// retention.bytes act without traffic; compaction likewise.
 	e.every(cfg.RetentionCheckInterval, func(now time.Time) { e.ApplyRetention(now) })
@@ -286,7 +294,11 @@ func (e *Engine) close(ctx context.Context) error {
 	// The lock goes last, once every log is closed: a broker started right
 	// after this one must not open files this one still writes.
 	logsErr := e.closeLogs()
-	return errors.Join(waitErr, ckptErr, logsErr, e.lock.unlock())
+	var markErr error
+	if waitErr == nil && ckptErr == nil && logsErr == nil {
+		markErr = e.markCleanShutdown()
+	}
+	return errors.Join(waitErr, ckptErr, logsErr, markErr, e.lock.unlock())
 }
 
 // closeLogs closes every partition's log; partitions that a concurrent

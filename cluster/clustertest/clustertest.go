@@ -200,12 +200,21 @@ func (c *Cluster) Do(fn func(ctrl *cluster.Node) error) error {
 // Register registers broker id (a new incarnation) with the controller.
 func (c *Cluster) Register(id int32) {
 	c.t.Helper()
-	if err := c.tryRegister(id); err != nil {
+	if err := c.tryRegister(id, false); err != nil {
 		c.t.Fatalf("register broker %d: %v", id, err)
 	}
 }
 
-func (c *Cluster) tryRegister(id int32) error {
+// RegisterLossy registers broker id as a restart that may lack records it
+// acknowledged (cluster.Node.RegisterBroker's lossy).
+func (c *Cluster) RegisterLossy(id int32) {
+	c.t.Helper()
+	if err := c.tryRegister(id, true); err != nil {
+		c.t.Fatalf("register broker %d (lossy): %v", id, err)
+	}
+}
+
+func (c *Cluster) tryRegister(id int32, lossy bool) error {
 	var inc cluster.ID16
 	rand.Read(inc[:])
 	node := c.Node(id)
@@ -214,7 +223,7 @@ func (c *Cluster) tryRegister(id int32) error {
 		epoch, err = ctrl.RegisterBroker(cluster.RegisterBroker{
 			BrokerID: id, Incarnation: inc, Rack: c.rack(id),
 			Addrs: cluster.BrokerAddrs{Native: fmt.Sprintf("broker-%d:9092", id), Controller: node.Addr()},
-		})
+		}, lossy)
 		return err
 	})
 	if err != nil {
@@ -334,7 +343,7 @@ func (c *Cluster) Restart(id int32) {
 	// expires (ErrBrokerIDInUse, as in Kafka): move the clock a second at
 	// a time, heartbeating the other brokers so only this one expires.
 	c.waitFor(fmt.Sprintf("broker %d's previous session to expire", id), func() bool {
-		if c.tryRegister(id) == nil {
+		if c.tryRegister(id, false) == nil {
 			return true
 		}
 		c.Clock.Advance(time.Second)

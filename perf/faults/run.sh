@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The fault-injection suite's full run (issue 13): e2e TestFaults with
-# SPATE_FAULTS=full (five rounds of the seven fault kinds, 35 faults), its
+# SPATE_FAULTS=full (five rounds of the eight fault kinds, 40 faults), its
 # report written after the machine lines. `make faults` runs it.
 # Usage: perf/faults/run.sh [OUT]   (default perf/faults/latest.txt)
 set -euo pipefail

@@ -1,0 +1,135 @@
+package engine
+
+// Behavior: whether this start of the data dir may lack records the broker
+// acknowledged or reported to a leader (a lossy restart), which the
+// controller must know before it lets the broker keep its ISR places
+// (cluster/election.go, restartChanges):
+//
+//   - <data dir>/clean-shutdown is written (fdatasync'd) by Close once
+//     every log closed cleanly, and removed at Open: its absence at Open
+//     means the previous run stopped uncleanly (a crash, SIGKILL, a power
+//     loss).
+//   - <data dir>/boot-id records the machine's boot id
+//     (/proc/sys/kernel/random/boot_id) at each Open. An unclean stop with
+//     the same boot id was a process death: the page cache kept every
+//     write, so the logs hold all they held. A different one means the
+//     machine went down since: writes not yet fdatasync'd are gone.
+//   - The start is lossy when the previous run stopped uncleanly on another
+//     boot and some hosted topic does not fdatasync every append
+//     (flush.policy other than always), or when <data dir>/lossy-restart
+//     exists: it is written at such a start and removed only once the
+//     controller took the lossy registration (ClearLossyRestart), so a
+//     crash before that does not forget it.
+//
+// A data dir that has no boot-id yet (new, or from before this file) is
+// not lossy: nothing says the machine rebooted.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spate-io/spate/segment"
+)
+
+const (
+	cleanShutdownFile = "clean-shutdown"
+	lossyRestartFile  = "lossy-restart"
+	// BootIDFile is the data dir file holding the boot id of the machine
+	// at the last Open; the fault suite rewrites it to simulate a reboot.
+	BootIDFile = "boot-id"
+	bootIDPath = "/proc/sys/kernel/random/boot_id"
+)
+
+// detectLossyRestart runs at Open, after the topics are loaded: it reads
+// and resets the clean-shutdown marker, records the boot id and decides
+// whether this start is lossy.
+func (e *Engine) detectLossyRestart() error {
+	dir := e.cfg.DataDir
+	clean := true
+	switch err := os.Remove(filepath.Join(dir, cleanShutdownFile)); {
+	case errors.Is(err, os.ErrNotExist):
+		clean = false
+	case err != nil:
+		return fmt.Errorf("%w: remove %s: %w", ErrStorage, filepath.Join(dir, cleanShutdownFile), err)
+	}
+	prev, err := os.ReadFile(filepath.Join(dir, BootIDFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: read %s: %w", ErrStorage, filepath.Join(dir, BootIDFile), err)
+	}
+	// Without a boot id (not Linux) a reboot cannot be told from a
+	// process death, and no start counts as lossy.
+	cur, _ := os.ReadFile(bootIDPath)
+	cur = bytes.TrimSpace(cur)
+	// On a full disk the data dir must still open (to serve reads): the
+	// old boot id stays, so a later unclean stop on this boot counts as
+	// lossy (the safe side), and the lossy marker below lives in memory.
+	if err := writeFileAtomic(filepath.Join(dir, BootIDFile), append(cur, '\n')); err != nil && !segment.IsDiskFull(err) {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	marker := filepath.Join(dir, lossyRestartFile)
+	_, err = os.Stat(marker)
+	lossy := err == nil
+	prev = bytes.TrimSpace(prev)
+	if !lossy && !clean && len(prev) > 0 && len(cur) > 0 && !bytes.Equal(prev, cur) && !e.everyAppendSynced() {
+		lossy = true
+		if err := writeFileAtomic(marker, []byte("the previous run stopped uncleanly before a reboot, with unsynced appends\n")); err != nil && !segment.IsDiskFull(err) {
+			return fmt.Errorf("%w: %w", ErrStorage, err)
+		}
+	}
+	if clean {
+		if err := syncDir(dir); err != nil {
+			return fmt.Errorf("%w: %w", ErrStorage, err)
+		}
+	}
+	e.lossy.Store(lossy)
+	return nil
+}
+
+// everyAppendSynced reports whether every hosted topic fdatasyncs each
+// append before acknowledging it (flush.policy=always): then an unclean
+// stop loses nothing acknowledged, even across a reboot.
+func (e *Engine) everyAppendSynced() bool {
+	for _, t := range *e.topics.Load() {
+		if t.settings.Load().cfg.FlushPolicy != segment.FlushAlways {
+			return false
+		}
+	}
+	return true
+}
+
+// LossyRestart reports whether this start may lack records the broker
+// acknowledged or reported to a leader before it stopped (see above), until
+// ClearLossyRestart.
+func (e *Engine) LossyRestart() bool { return e.lossy.Load() }
+
+// ClearLossyRestart records that the controller has taken this start as
+// lossy (the broker left every ISR), so the next start is judged on its
+// own.
+func (e *Engine) ClearLossyRestart() error {
+	if !e.lossy.Load() {
+		return nil
+	}
+	path := filepath.Join(e.cfg.DataDir, lossyRestartFile)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: remove %s: %w", ErrStorage, path, err)
+	}
+	if err := syncDir(e.cfg.DataDir); err != nil {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	e.lossy.Store(false)
+	return nil
+}
+
+// markCleanShutdown writes the clean-shutdown marker; Close calls it once
+// every log closed without error. On a full disk it is left out: the next
+// start then counts as unclean, which only costs it its ISR places if the
+// machine also rebooted.
+func (e *Engine) markCleanShutdown() error {
+	if err := writeFileAtomic(filepath.Join(e.cfg.DataDir, cleanShutdownFile), nil); err != nil && !segment.IsDiskFull(err) {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	return nil
+}

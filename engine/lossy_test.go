@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestLossyRestart: a start is lossy only after an unclean stop on another
+// boot with appends not all fdatasync'd, and stays lossy until the
+// controller took it (ClearLossyRestart), across further restarts.
+func TestLossyRestart(t *testing.T) {
+	if _, err := os.ReadFile(bootIDPath); err != nil {
+		t.Skipf("no boot id on this machine: %v", err)
+	}
+	dir := t.TempDir()
+	reopen := func(e *Engine, crash ...func()) *Engine {
+		t.Helper()
+		if err := e.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range crash {
+			f()
+		}
+		return openClustered(t, dir, nil)
+	}
+	unclean := func() { // the next Open finds no clean-shutdown marker
+		if err := os.Remove(filepath.Join(dir, cleanShutdownFile)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reboot := func() {
+		if err := os.WriteFile(filepath.Join(dir, BootIDFile), []byte("an earlier boot\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := openClustered(t, dir, nil)
+	if e.LossyRestart() {
+		t.Fatal("a new data dir is lossy")
+	}
+	mustApply(t, e, spread("l", 7, 1, 1, func(int) (int32, []int32) { return self, []int32{self} }))
+	produceOne(t, e, "l", 0, 1)
+	steps := []struct {
+		name  string
+		crash []func()
+		lossy bool
+	}{
+		{"unclean stop, same boot (a process death)", []func(){unclean}, false},
+		{"clean stop, then a reboot", []func(){reboot}, false},
+		{"unclean stop before a reboot", []func(){unclean, reboot}, true},
+		{"restart before the controller took it", nil, true},
+	}
+	for _, s := range steps {
+		e = reopen(e, s.crash...)
+		if e.LossyRestart() != s.lossy {
+			t.Fatalf("%s: lossy %v, want %v", s.name, e.LossyRestart(), s.lossy)
+		}
+	}
+	if err := e.ClearLossyRestart(); err != nil || e.LossyRestart() {
+		t.Fatalf("ClearLossyRestart: %v, lossy %v", err, e.LossyRestart())
+	}
+	if e = reopen(e); e.LossyRestart() {
+		t.Fatal("lossy again after the controller took it and a clean restart")
+	}
+
+	// With flush.policy=always on every topic, nothing acknowledged was
+	// unsynced: an unclean stop before a reboot is not lossy.
+	spec := spread("l", 7, 1, 1, func(int) (int32, []int32) { return self, []int32{self} })
+	spec.Configs = map[string]string{"flush.policy": "always"}
+	mustApply(t, e, spec)
+	if e = reopen(e, unclean, reboot); e.LossyRestart() {
+		t.Fatal("lossy with every append fdatasync'd")
+	}
+}
