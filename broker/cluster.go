@@ -241,15 +241,15 @@ func (m *member) heartbeatLoop() {
 		}
 		if m.epoch.Load() == 0 {
 			lossy := m.b.engine.LossyRestart()
-			epoch, err := m.node.RegisterBroker(m.registration(), lossy)
+			epoch, err := m.node.RegisterBroker(m.registration(), lossy != "")
 			switch {
 			case err == nil:
 				m.epoch.Store(epoch)
 				inUseSince = time.Time{}
 				log.Printf("spate broker %d: registered with the controller (broker epoch %d)", m.b.cfg.BrokerID, epoch)
-				if lossy {
-					log.Printf("spate broker %d: the previous run stopped uncleanly and the machine rebooted since, with appends not fdatasync'd: "+
-						"this broker may lack records it acknowledged, so it left every ISR and catches up as a new follower", m.b.cfg.BrokerID)
+				if lossy != "" {
+					log.Printf("spate broker %d: registered as a lossy restart (%s): it may lack records it acknowledged, "+
+						"so it keeps no ISR place it held and catches up as a new follower", m.b.cfg.BrokerID, lossy)
 					if err := m.b.engine.ClearLossyRestart(); err != nil {
 						log.Printf("spate broker %d: %v (the next start counts as lossy again)", m.b.cfg.BrokerID, err)
 					}

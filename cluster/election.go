@@ -37,7 +37,10 @@ package cluster
 //     every ISR, even as its last member. That partition then has an empty
 //     ISR and no leader: no replica is known to hold every acknowledged
 //     record, and only an unclean election (which may lose them) brings it
-//     back. Kafka's KIP-966 treats an unclean shutdown the same way.
+//     back. Kafka's KIP-966 treats an unclean shutdown the same way. A
+//     partition with one replica keeps it: its log is all there is (a
+//     lone broker comes back after a power loss with what it had synced,
+//     as before it was a cluster member).
 
 import "slices"
 
@@ -76,8 +79,8 @@ const (
 	leaveISR isrExit = iota
 	// stayInISR: it keeps them (a restart that kept its log).
 	stayInISR
-	// leaveEveryISR: it leaves every one, the last included (a lossy
-	// restart).
+	// leaveEveryISR: it leaves every one, the last included, but for a
+	// partition with no other replica (a lossy restart).
 	leaveEveryISR
 )
 
@@ -95,7 +98,8 @@ func fenceChanges(img *Image, id int32, exit isrExit) []Record {
 			isr := p.ISR
 			if exit != stayInISR {
 				isr = slices.DeleteFunc(slices.Clone(p.ISR), func(b int32) bool { return b == id })
-				if len(isr) == 0 && exit == leaveISR {
+				if len(isr) == 0 && (exit == leaveISR || len(p.Replicas) == 1) {
+					// A sole replica's log is all there is, lossy or not.
 					isr = p.ISR
 				}
 			}

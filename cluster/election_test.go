@@ -138,11 +138,15 @@ func TestRestartAllAfterLossyRestart(t *testing.T) {
 
 // TestLossyRestartOfLastISRMember: a lossy restart leaves even an ISR it is
 // the last of; the partition has no leader, and unfencing the broker does
-// not make it lead again (an unclean election would).
+// not make it lead again (an unclean election would). A partition with one
+// replica keeps it.
 func TestLossyRestartOfLastISRMember(t *testing.T) {
 	img := sampleImage(t)
 	img = mustApply(t, img, img.offset+1, CreateTopic{Name: "solo", TopicID: ID16{0xd}, Partitions: []PartitionAssignment{
 		{Replicas: []int32{1, 2}, ISR: []int32{1}, Leader: 1},
+	}})
+	img = mustApply(t, img, img.offset+1, CreateTopic{Name: "rf1", TopicID: ID16{0xe}, Partitions: []PartitionAssignment{
+		{Replicas: []int32{1}, ISR: []int32{1}, Leader: 1},
 	}})
 	// A restart that kept its log keeps its place.
 	keep := restartChanges(img, 1, false)
@@ -159,5 +163,14 @@ func TestLossyRestartOfLastISRMember(t *testing.T) {
 		if c, ok := r.(ChangePartition); ok && c.TopicID == (ID16{0xd}) {
 			t.Fatalf("unfencing the lossy broker changed solo-0: %+v", c)
 		}
+	}
+	// A partition with no other replica keeps its only one, which leads
+	// again once unfenced.
+	if p := img.Topic("rf1").Partitions[0]; !slices.Equal(p.ISR, []int32{1}) || p.Leader != NoLeader {
+		t.Fatalf("rf1-0 after a lossy restart of its only replica: %+v", p)
+	}
+	img = mustApply(t, img, img.offset+1, append([]Record{UnfenceBroker{BrokerID: 1, BrokerEpoch: img.Broker(1).Epoch}}, unfenceChanges(img, 1)...)...)
+	if p := img.Topic("rf1").Partitions[0]; p.Leader != 1 {
+		t.Fatalf("rf1-0 after unfencing its only replica: %+v", p)
 	}
 }

@@ -29,8 +29,9 @@ type Engine struct {
 	// writers replace it under admin.
 	topics atomic.Pointer[map[string]*topic]
 
-	// lossy: this start may lack acknowledged records (lossy.go).
-	lossy atomic.Bool
+	// lossy says why this start may lack acknowledged records, "" if it
+	// does not (lossy.go).
+	lossy atomic.Pointer[string]
 
 	// applying serializes ApplyTopic and RemoveTopic (cluster mode) and the
 	// group coordinator's registration, so a topic's partitions are opened,

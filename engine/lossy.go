@@ -16,13 +16,15 @@ package engine
 //     machine went down since: writes not yet fdatasync'd are gone.
 //   - The start is lossy when the previous run stopped uncleanly on another
 //     boot and some hosted topic does not fdatasync every append
-//     (flush.policy other than always), or when <data dir>/lossy-restart
-//     exists: it is written at such a start and removed only once the
-//     controller took the lossy registration (ClearLossyRestart), so a
-//     crash before that does not forget it.
+//     (flush.policy other than always); when the data dir is new (no
+//     boot-id, no topics: for a broker id the cluster knows, a replaced
+//     disk); or when <data dir>/lossy-restart exists: it is written at
+//     such a start with the reason and removed only once the controller
+//     took the lossy registration (ClearLossyRestart), so a crash before
+//     that does not forget it.
 //
-// A data dir that has no boot-id yet (new, or from before this file) is
-// not lossy: nothing says the machine rebooted.
+// A data dir with topics but no boot-id (from before this file) is not
+// lossy: nothing says the machine rebooted.
 
 import (
 	"bytes"
@@ -59,8 +61,10 @@ func (e *Engine) detectLossyRestart() error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%w: read %s: %w", ErrStorage, filepath.Join(dir, BootIDFile), err)
 	}
+	fresh := errors.Is(err, os.ErrNotExist) && len(*e.topics.Load()) == 0
+	prev = bytes.TrimSpace(prev)
 	// Without a boot id (not Linux) a reboot cannot be told from a
-	// process death, and no start counts as lossy.
+	// process death, and no unclean stop counts as lossy.
 	cur, _ := os.ReadFile(bootIDPath)
 	cur = bytes.TrimSpace(cur)
 	// On a full disk the data dir must still open (to serve reads): the
@@ -70,12 +74,25 @@ func (e *Engine) detectLossyRestart() error {
 		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	marker := filepath.Join(dir, lossyRestartFile)
-	_, err = os.Stat(marker)
-	lossy := err == nil
-	prev = bytes.TrimSpace(prev)
-	if !lossy && !clean && len(prev) > 0 && len(cur) > 0 && !bytes.Equal(prev, cur) && !e.everyAppendSynced() {
-		lossy = true
-		if err := writeFileAtomic(marker, []byte("the previous run stopped uncleanly before a reboot, with unsynced appends\n")); err != nil && !segment.IsDiskFull(err) {
+	kept, err := os.ReadFile(marker)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: read %s: %w", ErrStorage, marker, err)
+	}
+	reason := string(bytes.TrimSpace(kept))
+	switch {
+	case err == nil && reason == "":
+		reason = "a lossy start before"
+	case err == nil:
+	case fresh:
+		// A broker id the cluster knows, on an empty data dir (a
+		// replaced disk), holds nothing it held; a new broker loses
+		// nothing by saying so.
+		reason = "a new data dir"
+	case !clean && len(prev) > 0 && len(cur) > 0 && !bytes.Equal(prev, cur) && !e.everyAppendSynced():
+		reason = "the previous run stopped uncleanly and the machine rebooted since, with appends not fdatasync'd"
+	}
+	if reason != "" && errors.Is(err, os.ErrNotExist) {
+		if err := writeFileAtomic(marker, []byte(reason+"\n")); err != nil && !segment.IsDiskFull(err) {
 			return fmt.Errorf("%w: %w", ErrStorage, err)
 		}
 	}
@@ -84,7 +101,7 @@ func (e *Engine) detectLossyRestart() error {
 			return fmt.Errorf("%w: %w", ErrStorage, err)
 		}
 	}
-	e.lossy.Store(lossy)
+	e.lossy.Store(&reason)
 	return nil
 }
 
@@ -100,16 +117,21 @@ func (e *Engine) everyAppendSynced() bool {
 	return true
 }
 
-// LossyRestart reports whether this start may lack records the broker
-// acknowledged or reported to a leader before it stopped (see above), until
-// ClearLossyRestart.
-func (e *Engine) LossyRestart() bool { return e.lossy.Load() }
+// LossyRestart says why this start may lack records the broker
+// acknowledged or reported to a leader before it stopped (see above), or ""
+// when it holds all it held, until ClearLossyRestart.
+func (e *Engine) LossyRestart() string {
+	if why := e.lossy.Load(); why != nil {
+		return *why
+	}
+	return ""
+}
 
 // ClearLossyRestart records that the controller has taken this start as
 // lossy (the broker left every ISR), so the next start is judged on its
 // own.
 func (e *Engine) ClearLossyRestart() error {
-	if !e.lossy.Load() {
+	if e.LossyRestart() == "" {
 		return nil
 	}
 	path := filepath.Join(e.cfg.DataDir, lossyRestartFile)
@@ -119,7 +141,8 @@ func (e *Engine) ClearLossyRestart() error {
 	if err := syncDir(e.cfg.DataDir); err != nil {
 		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
-	e.lossy.Store(false)
+	none := ""
+	e.lossy.Store(&none)
 	return nil
 }
 

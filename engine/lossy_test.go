@@ -36,8 +36,11 @@ func TestLossyRestart(t *testing.T) {
 		}
 	}
 	e := openClustered(t, dir, nil)
-	if e.LossyRestart() {
-		t.Fatal("a new data dir is lossy")
+	if why := e.LossyRestart(); why != "a new data dir" {
+		t.Fatalf("a new data dir: lossy %q", why)
+	}
+	if err := e.ClearLossyRestart(); err != nil {
+		t.Fatal(err)
 	}
 	mustApply(t, e, spread("l", 7, 1, 1, func(int) (int32, []int32) { return self, []int32{self} }))
 	produceOne(t, e, "l", 0, 1)
@@ -53,14 +56,14 @@ func TestLossyRestart(t *testing.T) {
 	}
 	for _, s := range steps {
 		e = reopen(e, s.crash...)
-		if e.LossyRestart() != s.lossy {
-			t.Fatalf("%s: lossy %v, want %v", s.name, e.LossyRestart(), s.lossy)
+		if why := e.LossyRestart(); (why != "") != s.lossy {
+			t.Fatalf("%s: lossy %q, want %v", s.name, why, s.lossy)
 		}
 	}
-	if err := e.ClearLossyRestart(); err != nil || e.LossyRestart() {
-		t.Fatalf("ClearLossyRestart: %v, lossy %v", err, e.LossyRestart())
+	if err := e.ClearLossyRestart(); err != nil || e.LossyRestart() != "" {
+		t.Fatalf("ClearLossyRestart: %v, lossy %q", err, e.LossyRestart())
 	}
-	if e = reopen(e); e.LossyRestart() {
+	if e = reopen(e); e.LossyRestart() != "" {
 		t.Fatal("lossy again after the controller took it and a clean restart")
 	}
 
@@ -69,7 +72,7 @@ func TestLossyRestart(t *testing.T) {
 	spec := spread("l", 7, 1, 1, func(int) (int32, []int32) { return self, []int32{self} })
 	spec.Configs = map[string]string{"flush.policy": "always"}
 	mustApply(t, e, spec)
-	if e = reopen(e, unclean, reboot); e.LossyRestart() {
+	if e = reopen(e, unclean, reboot); e.LossyRestart() != "" {
 		t.Fatal("lossy with every append fdatasync'd")
 	}
 }
