@@ -218,7 +218,21 @@ func TestFetchPipelineDepth(t *testing.T) {
 	c := newTestConsumer(t, fb, Assign("t", []int32{0}, Earliest()), PartitionMaxBytes(200))
 	before := fb.count(wire.FetchKey)
 	waitFor(t, func() bool { return fb.count(wire.FetchKey)-before == fetchesAhead })
+	// A Poll takes whatever is answered by then: wait for the answers, not
+	// only the sends, or a Poll that came between the two answers takes one
+	// and the consumer rightly sends one more, not fetchesAhead (clean-clone
+	// CI waited 20 s for a fourth fetch that way).
+	buffered := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		n := 0
+		for _, ls := range c.mu.leaders {
+			n += ls.buffered
+		}
+		return n
+	}
 	for i := 1; i <= 3; i++ {
+		waitFor(t, func() bool { return buffered() == fetchesAhead })
 		if _, err := c.Poll(testCtx(t)); err != nil {
 			t.Fatal(err)
 		}
