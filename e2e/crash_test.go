@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,6 +141,7 @@ func TestKillDuringDirectWrites(t *testing.T) {
 		t.Fatalf("create topic: %s", code)
 	}
 	acked := make(chan int, 1)
+	var progress atomic.Int64 // records acknowledged so far
 	go func() {
 		next := 0
 		for {
@@ -151,13 +153,19 @@ func TestKillDuringDirectWrites(t *testing.T) {
 				return
 			}
 			next += perBatch
+			progress.Store(int64(next))
 		}
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	// Killed once ten batches are in, mid-stream: waiting for a count, not
+	// a time (1.5 s gave eight batches on a loaded CI machine once).
+	deadline := time.Now().Add(60 * time.Second)
+	for progress.Load() < 10*perBatch && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	b.kill()
 	ackedNext := <-acked
 	if ackedNext < 10*perBatch {
-		t.Fatalf("only %d records acknowledged before the kill", ackedNext)
+		t.Fatalf("only %d records acknowledged before the kill (60 s)", ackedNext)
 	}
 	b2 := startBroker(t, dir, addr)
 	values := dialWire(t, b2.Addr).readAll("direct", 0)
