@@ -108,6 +108,13 @@ func New(cfg Config) (*Broker, error) {
 			return nil, fmt.Errorf("broker: kafka listener: %w", err)
 		}
 	}
+	// The start is accepted: only now does the data dir record it (its
+	// boot id, a crash from here on being an unclean stop), so a refused
+	// start leaves the directory as it found it.
+	if err := e.Started(); err != nil {
+		b.closeStorage()
+		return nil, fmt.Errorf("broker: data dir %s: %w", cfg.DataDir, err)
+	}
 	return b, nil
 }
 

@@ -30,8 +30,11 @@ type Engine struct {
 	topics atomic.Pointer[map[string]*topic]
 
 	// lossy says why this start may lack acknowledged records, "" if it
-	// does not (lossy.go).
-	lossy atomic.Pointer[string]
+	// does not; start is what Open read of the previous run, acted on once
+	// started (lossy.go).
+	lossy   atomic.Pointer[string]
+	start   *startState
+	started atomic.Bool
 
 	// applying serializes ApplyTopic and RemoveTopic (cluster mode) and the
 	// group coordinator's registration, so a topic's partitions are opened,

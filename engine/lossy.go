@@ -6,11 +6,11 @@ package engine
 // (cluster/election.go, restartChanges):
 //
 //   - <data dir>/clean-shutdown is written (fdatasync'd) by Close once
-//     every log closed cleanly, and removed at Open: its absence at Open
-//     means the previous run stopped uncleanly (a crash, SIGKILL, a power
-//     loss).
+//     every log closed cleanly, and removed by Started (the broker calls it
+//     once the start is accepted): its absence at Open means the previous
+//     run stopped uncleanly (a crash, SIGKILL, a power loss).
 //   - <data dir>/boot-id records the machine's boot id
-//     (/proc/sys/kernel/random/boot_id) at each Open. An unclean stop with
+//     (/proc/sys/kernel/random/boot_id) at each start (Started). An unclean stop with
 //     the same boot id was a process death: the page cache kept every
 //     write, so the logs hold all they held. A different one means the
 //     machine went down since: writes not yet fdatasync'd are gone.
@@ -45,18 +45,21 @@ const (
 	bootIDPath = "/proc/sys/kernel/random/boot_id"
 )
 
+// startState is what Open read of the previous run; Started acts on it.
+type startState struct {
+	clean       bool   // the clean-shutdown marker was there
+	bootID      []byte // this machine's boot id, to record
+	markerFound bool   // the lossy-restart marker was there
+}
+
 // detectLossyRestart runs at Open, after the topics are loaded: it reads
-// and resets the clean-shutdown marker, records the boot id and decides
-// whether this start is lossy.
+// the clean-shutdown marker, the recorded boot id and the lossy marker and
+// decides whether this start is lossy. It changes nothing in the data dir:
+// Started does, once the broker accepted the start, so a refused one
+// (another cluster's data dir) leaves the directory as it found it.
 func (e *Engine) detectLossyRestart() error {
 	dir := e.cfg.DataDir
-	clean := true
-	switch err := os.Remove(filepath.Join(dir, cleanShutdownFile)); {
-	case errors.Is(err, os.ErrNotExist):
-		clean = false
-	case err != nil:
-		return fmt.Errorf("%w: remove %s: %w", ErrStorage, filepath.Join(dir, cleanShutdownFile), err)
-	}
+	st := &startState{clean: fileExists(filepath.Join(dir, cleanShutdownFile))}
 	prev, err := os.ReadFile(filepath.Join(dir, BootIDFile))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%w: read %s: %w", ErrStorage, filepath.Join(dir, BootIDFile), err)
@@ -66,42 +69,59 @@ func (e *Engine) detectLossyRestart() error {
 	// Without a boot id (not Linux) a reboot cannot be told from a
 	// process death, and no unclean stop counts as lossy.
 	cur, _ := os.ReadFile(bootIDPath)
-	cur = bytes.TrimSpace(cur)
-	// On a full disk the data dir must still open (to serve reads): the
-	// old boot id stays, so a later unclean stop on this boot counts as
-	// lossy (the safe side), and the lossy marker below lives in memory.
-	if err := writeFileAtomic(filepath.Join(dir, BootIDFile), append(cur, '\n')); err != nil && !segment.IsDiskFull(err) {
-		return fmt.Errorf("%w: %w", ErrStorage, err)
-	}
+	st.bootID = bytes.TrimSpace(cur)
 	marker := filepath.Join(dir, lossyRestartFile)
 	kept, err := os.ReadFile(marker)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%w: read %s: %w", ErrStorage, marker, err)
 	}
+	st.markerFound = err == nil
 	reason := string(bytes.TrimSpace(kept))
 	switch {
-	case err == nil && reason == "":
+	case st.markerFound && reason == "":
 		reason = "a lossy start before"
-	case err == nil:
+	case st.markerFound:
 	case fresh:
 		// A broker id the cluster knows, on an empty data dir (a
 		// replaced disk), holds nothing it held; a new broker loses
 		// nothing by saying so.
 		reason = "a new data dir"
-	case !clean && len(prev) > 0 && len(cur) > 0 && !bytes.Equal(prev, cur) && !e.everyAppendSynced():
+	case !st.clean && len(prev) > 0 && len(st.bootID) > 0 && !bytes.Equal(prev, st.bootID) && !e.everyAppendSynced():
 		reason = "the previous run stopped uncleanly and the machine rebooted since, with appends not fdatasync'd"
 	}
-	if reason != "" && errors.Is(err, os.ErrNotExist) {
-		if err := writeFileAtomic(marker, []byte(reason+"\n")); err != nil && !segment.IsDiskFull(err) {
+	e.lossy.Store(&reason)
+	e.start = st
+	return nil
+}
+
+// Started records that this start is under way: it removes the
+// clean-shutdown marker (a crash from here on is an unclean stop), records
+// the boot id and, for a lossy start, writes the lossy-restart marker, all
+// durably. Close writes the clean-shutdown marker only after Started. On a
+// full disk the data dir must still serve: the old boot id stays (a later
+// unclean stop on this boot then counts as lossy, the safe side) and the
+// lossy marker lives in memory only.
+func (e *Engine) Started() error {
+	st, dir := e.start, e.cfg.DataDir
+	if st == nil || e.started.Swap(true) {
+		return nil
+	}
+	if why := e.LossyRestart(); why != "" && !st.markerFound {
+		if err := writeFileAtomic(filepath.Join(dir, lossyRestartFile), []byte(why+"\n")); err != nil && !segment.IsDiskFull(err) {
 			return fmt.Errorf("%w: %w", ErrStorage, err)
 		}
 	}
-	if clean {
+	if err := writeFileAtomic(filepath.Join(dir, BootIDFile), append(st.bootID, '\n')); err != nil && !segment.IsDiskFull(err) {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	if st.clean {
+		if err := os.Remove(filepath.Join(dir, cleanShutdownFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: remove %s: %w", ErrStorage, filepath.Join(dir, cleanShutdownFile), err)
+		}
 		if err := syncDir(dir); err != nil {
 			return fmt.Errorf("%w: %w", ErrStorage, err)
 		}
 	}
-	e.lossy.Store(&reason)
 	return nil
 }
 
@@ -147,10 +167,13 @@ func (e *Engine) ClearLossyRestart() error {
 }
 
 // markCleanShutdown writes the clean-shutdown marker; Close calls it once
-// every log closed without error. On a full disk it is left out: the next
-// start then counts as unclean, which only costs it its ISR places if the
-// machine also rebooted.
+// every log closed without error, if the start was Started. On a full disk
+// it is left out: the next start then counts as unclean, which only costs
+// it its ISR places if the machine also rebooted.
 func (e *Engine) markCleanShutdown() error {
+	if !e.started.Load() {
+		return nil
+	}
 	if err := writeFileAtomic(filepath.Join(e.cfg.DataDir, cleanShutdownFile), nil); err != nil && !segment.IsDiskFull(err) {
 		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}

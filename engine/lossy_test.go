@@ -2,10 +2,19 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 )
+
+// started calls Started, as the broker does once it accepts a start.
+func started(e *Engine) *Engine {
+	if err := e.Started(); err != nil {
+		panic(err)
+	}
+	return e
+}
 
 // TestLossyRestart: a start is lossy only after an unclean stop on another
 // boot with appends not all fdatasync'd, and stays lossy until the
@@ -23,7 +32,7 @@ func TestLossyRestart(t *testing.T) {
 		for _, f := range crash {
 			f()
 		}
-		return openClustered(t, dir, nil)
+		return started(openClustered(t, dir, nil))
 	}
 	unclean := func() { // the next Open finds no clean-shutdown marker
 		if err := os.Remove(filepath.Join(dir, cleanShutdownFile)); err != nil {
@@ -35,7 +44,7 @@ func TestLossyRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e := openClustered(t, dir, nil)
+	e := started(openClustered(t, dir, nil))
 	if why := e.LossyRestart(); why != "a new data dir" {
 		t.Fatalf("a new data dir: lossy %q", why)
 	}
@@ -75,4 +84,38 @@ func TestLossyRestart(t *testing.T) {
 	if e = reopen(e, unclean, reboot); e.LossyRestart() != "" {
 		t.Fatal("lossy with every append fdatasync'd")
 	}
+}
+
+// TestRefusedStartChangesNothing: until Started, opening and closing the
+// engine leaves the markers as they were: a broker that refuses the start
+// (another cluster's data dir) must not turn it into a clean or unclean
+// stop, nor record the boot id.
+func TestRefusedStartChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	e := started(openClustered(t, dir, nil))
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := dirState(t, dir)
+	e = openClustered(t, dir, nil)
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if after := dirState(t, dir); after != before {
+		t.Fatalf("open and close without Started changed the data dir:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// dirState lists the engine's marker files with their sizes and times.
+func dirState(t *testing.T, dir string) string {
+	var out string
+	for _, name := range []string{cleanShutdownFile, BootIDFile, lossyRestartFile} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			out += name + " none; "
+			continue
+		}
+		out += fmt.Sprintf("%s %d %v; ", name, fi.Size(), fi.ModTime().UnixNano())
+	}
+	return out
 }
