@@ -22,11 +22,14 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-# The fault-injection suite's full run: 40 faults on three real brokers, the
-# checker's counts and the replica comparison; report in perf/faults/latest.txt.
-# Its short run (8 faults, one of each kind) is TestFaults inside `make test`.
+# The fault-injection suite's full runs: 40 faults on three real brokers under
+# log.flush.policy=never, then 45 under always (with power losses of every broker
+# at once), the checker's counts and the replica comparison; reports in
+# perf/faults/latest.txt and latest-always.txt. Its short run (8 faults, one of
+# each kind, under never) is TestFaults inside `make test`.
 faults:
 	bash perf/faults/run.sh perf/faults/latest.txt
+	SPATE_FAULTS_FLUSH=always bash perf/faults/run.sh perf/faults/latest-always.txt
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

@@ -35,7 +35,7 @@ func TestFailoverFigure(t *testing.T) {
 		session = time.Duration(ms) * time.Millisecond
 	}
 	const topic = "failover"
-	c := startFaultCluster(t, 3, session)
+	c := startFaultCluster(t, 3, session, "never")
 	a, err := c.admin()
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ import (
 type faultCluster struct {
 	t       *testing.T
 	timeout time.Duration // broker.session.timeout.ms and replica.lag.time.max.ms
+	flush   string        // log.flush.policy
 	dirs    []string
 	natives []string // bound native addresses, fixed across restarts
 	ctrls   []string // bound controller addresses
@@ -36,11 +37,12 @@ type faultCluster struct {
 	runs    [][]*brokerProc // every process each broker ran, for the logs
 }
 
-// startFaultCluster starts n brokers with the power-loss journal on and
-// session and lag timeouts of timeout, and waits until all are alive.
-func startFaultCluster(t *testing.T, n int, timeout time.Duration) *faultCluster {
+// startFaultCluster starts n brokers with the power-loss journal on,
+// session and lag timeouts of timeout and log.flush.policy flush, and waits
+// until all are alive.
+func startFaultCluster(t *testing.T, n int, timeout time.Duration, flush string) *faultCluster {
 	t.Setenv(segment.PowerLossJournalEnv, "1") // inherited by the broker processes
-	c := &faultCluster{t: t, timeout: timeout, procs: make([]*brokerProc, n), runs: make([][]*brokerProc, n)}
+	c := &faultCluster{t: t, timeout: timeout, flush: flush, procs: make([]*brokerProc, n), runs: make([][]*brokerProc, n)}
 	for range n {
 		c.dirs = append(c.dirs, t.TempDir())
 		c.natives = append(c.natives, freeAddr(t))
@@ -78,7 +80,8 @@ func (c *faultCluster) start(id int) {
 		"--set", "controller.advertised.addr="+c.cproxy[id-1].Addr(),
 		"--set", "controller.quorum.voters="+strings.Join(voters, ","),
 		"--set", "broker.session.timeout.ms="+ms,
-		"--set", "replica.lag.time.max.ms="+ms)
+		"--set", "replica.lag.time.max.ms="+ms,
+		"--set", "log.flush.policy="+c.flush)
 	c.runs[id-1] = append(c.runs[id-1], c.procs[id-1])
 }
 

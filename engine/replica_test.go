@@ -255,3 +255,31 @@ func TestRefusedExpansionBacksOff(t *testing.T) {
 		t.Fatalf("%d ISR change requests for %d follower fetches in %v; want 1 to %d", n, fetches, window, most)
 	}
 }
+
+// TestFollowerSyncsUnderFlushAlways: under flush.policy=always a follower's
+// AppendFollower returns only once what it appended is fdatasync'd (its
+// next fetch reports that log end to the leader); under never it does not
+// wait for one.
+func TestFollowerSyncsUnderFlushAlways(t *testing.T) {
+	for _, policy := range []string{"always", "never"} {
+		e := openClustered(t, "", nil)
+		spec := spread("f", 4, 1, 1, func(int) (int32, []int32) { return 2, []int32{2, self} })
+		spec.Configs = map[string]string{"flush.policy": policy}
+		mustApply(t, e, spec)
+		data := slices.Concat(stampedBatch(2, 0, 1), stampedBatch(3, 2, 1))
+		if _, err := e.AppendFollower("f", 0, 1, data, 0); err != nil {
+			t.Fatal(err)
+		}
+		p, err := e.hosted("f", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flushed, end := p.log.FlushedOffset(), p.log.LogEndOffset()
+		if policy == "always" && flushed != end {
+			t.Fatalf("always: flushed %d of a log ending at %d after AppendFollower returned", flushed, end)
+		}
+		if policy == "never" && flushed == end {
+			t.Fatalf("never: AppendFollower synced (flushed %d, end %d)", flushed, end)
+		}
+	}
+}
