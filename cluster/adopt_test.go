@@ -37,6 +37,12 @@ func TestLoneVoter(t *testing.T) {
 	if n.Addr() != "" {
 		t.Fatalf("a lone voter listens on %q", n.Addr())
 	}
+	// startLone lowered the timeouts raft was created with (which is what
+	// makes it stand at once) to the lease's, not below: a lone leader
+	// checks its lease that often for as long as it runs.
+	if rc := n.raft.ReloadableConfig(); rc.HeartbeatTimeout != loneTimeout || rc.ElectionTimeout != loneTimeout {
+		t.Fatalf("lone voter's heartbeat and election timeouts %v and %v, want %v", rc.HeartbeatTimeout, rc.ElectionTimeout, loneTimeout)
+	}
 	registerUnfenced(t, n, 4, ID16{1}, "127.0.0.1:1000")
 	if _, err := n.CreateTopic("t", 2, 1, nil); err != nil {
 		t.Fatal(err)
