@@ -247,12 +247,12 @@ func (m *member) heartbeatLoop() {
 				m.epoch.Store(epoch)
 				inUseSince = time.Time{}
 				log.Printf("spate broker %d: registered with the controller (broker epoch %d)", m.b.cfg.BrokerID, epoch)
-				if lossy != "" {
+				if lossy != "" && lossy != engine.LossyNewDataDir {
 					log.Printf("spate broker %d: registered as a lossy restart (%s): it may lack records it acknowledged, "+
 						"so it keeps no ISR place it held and catches up as a new follower", m.b.cfg.BrokerID, lossy)
-					if err := m.b.engine.ClearLossyRestart(); err != nil {
-						log.Printf("spate broker %d: %v (the next start counts as lossy again)", m.b.cfg.BrokerID, err)
-					}
+				}
+				if err := m.b.engine.ClearLossyRestart(); err != nil {
+					log.Printf("spate broker %d: %v (the next start counts as lossy again)", m.b.cfg.BrokerID, err)
 				}
 				continue
 			case errors.Is(err, cluster.ErrBrokerIDInUse):

@@ -43,6 +43,10 @@ const (
 	// at the last Open; the fault suite rewrites it to simulate a reboot.
 	BootIDFile = "boot-id"
 	bootIDPath = "/proc/sys/kernel/random/boot_id"
+	// LossyNewDataDir is LossyRestart's reason for a data dir that held
+	// nothing: lossy for a broker id the cluster knew (a replaced disk),
+	// nothing to say for a new broker.
+	LossyNewDataDir = "a new data dir"
 )
 
 // startState is what Open read of the previous run; Started acts on it.
@@ -85,7 +89,7 @@ func (e *Engine) detectLossyRestart() error {
 		// A broker id the cluster knows, on an empty data dir (a
 		// replaced disk), holds nothing it held; a new broker loses
 		// nothing by saying so.
-		reason = "a new data dir"
+		reason = LossyNewDataDir
 	case !st.clean && len(prev) > 0 && len(st.bootID) > 0 && !bytes.Equal(prev, st.bootID) && !e.everyAppendSynced():
 		reason = "the previous run stopped uncleanly and the machine rebooted since, with appends not fdatasync'd"
 	}

@@ -45,7 +45,7 @@ func TestLossyRestart(t *testing.T) {
 		}
 	}
 	e := started(openClustered(t, dir, nil))
-	if why := e.LossyRestart(); why != "a new data dir" {
+	if why := e.LossyRestart(); why != LossyNewDataDir {
 		t.Fatalf("a new data dir: lossy %q", why)
 	}
 	if err := e.ClearLossyRestart(); err != nil {
