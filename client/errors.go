@@ -31,6 +31,13 @@ var (
 	// ErrRecordTooLarge: a record does not fit a batch (its encoding is
 	// above the 100 MiB frame limit or MaxBufferedBytes).
 	ErrRecordTooLarge = errors.New("client: record too large")
+	// ErrSequenceRestarted: an idempotent producer's batch was in flight
+	// (or waiting for a retry) with another batch of its partition that
+	// failed for good, restarting the partition's sequence; this one then
+	// failed or needed a retry, and resent it could be written out of
+	// order or twice (see MaxInFlightPerPartition). It wraps the batch's
+	// own error.
+	ErrSequenceRestarted = errors.New("client: another batch of the partition failed and restarted its sequence")
 	// ErrInvalidOption: an option is out of range.
 	ErrInvalidOption = errors.New("client: invalid option")
 	// ErrNoPartitions: the topic has no partitions (or the manual partition

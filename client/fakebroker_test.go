@@ -49,6 +49,8 @@ type fakeBroker struct {
 	// duplicates counts idempotent batches recognized as retries.
 	lostAcks   int
 	duplicates int
+	// outOfOrder counts batches refused with OUT_OF_ORDER_SEQUENCE_NUMBER.
+	outOfOrder int
 	conns      []net.Conn
 	wg         sync.WaitGroup
 }
@@ -56,11 +58,14 @@ type fakeBroker struct {
 type fakeLog struct {
 	batches [][]byte
 	next    int64
-	// producers holds the last batch of each producer id, for the broker's
-	// sequence rules (docs/protocol.md) cut down to a one-batch cache: the
-	// client has one request per partition in flight.
-	producers map[int64]fakeSeq
+	// producers holds the last fakeCachedBatches batches of each producer
+	// id, oldest first, for the broker's sequence rules (docs/protocol.md).
+	producers map[int64][]fakeSeq
 }
+
+// fakeCachedBatches is the batches per producer the fake broker remembers,
+// as the engine does.
+const fakeCachedBatches = 5
 
 type fakeSeq struct {
 	epoch       int16
@@ -353,6 +358,9 @@ func (fb *fakeBroker) appendBatches(topic string, partition int32, records []byt
 			return wire.CorruptMessage, -1
 		}
 		if code, dupBase := l.checkSequence(b, &fb.duplicates); code != wire.None || dupBase >= 0 {
+			if code == wire.OutOfOrderSequenceNumber {
+				fb.outOfOrder++
+			}
 			return code, dupBase
 		}
 		cp := append([]byte(nil), b...)
@@ -467,25 +475,36 @@ func (l *fakeLog) checkSequence(b record.Batch, dups *int) (wire.ErrorCode, int6
 	}
 	first := b.BaseSequence()
 	cur := fakeSeq{epoch: b.ProducerEpoch(), first: first, last: addSeq(first, int(b.LastOffsetDelta())), base: l.next}
-	prev, known := l.producers[id]
-	switch {
-	case !known:
-	case cur.epoch < prev.epoch:
-		return wire.InvalidProducerEpoch, -1
-	case cur.epoch > prev.epoch:
-		if first != 0 {
-			return wire.OutOfOrderSequenceNumber, -1
+	cache := l.producers[id]
+	if len(cache) > 0 {
+		prev := cache[len(cache)-1]
+		switch {
+		case cur.epoch < prev.epoch:
+			return wire.InvalidProducerEpoch, -1
+		case cur.epoch > prev.epoch:
+			if first != 0 {
+				return wire.OutOfOrderSequenceNumber, -1
+			}
+			cache = nil
+		default:
+			for _, c := range cache {
+				if first == c.first && cur.last == c.last {
+					*dups++
+					return wire.None, c.base
+				}
+			}
+			if first != addSeq(prev.last, 1) {
+				return wire.OutOfOrderSequenceNumber, -1
+			}
 		}
-	case first == prev.first && cur.last == prev.last:
-		*dups++
-		return wire.None, prev.base
-	case first != addSeq(prev.last, 1):
-		return wire.OutOfOrderSequenceNumber, -1
 	}
 	if l.producers == nil {
-		l.producers = map[int64]fakeSeq{}
+		l.producers = map[int64][]fakeSeq{}
 	}
-	l.producers[id] = cur
+	if len(cache) == fakeCachedBatches {
+		cache = cache[1:]
+	}
+	l.producers[id] = append(cache, cur)
 	return wire.None, -1
 }
 

@@ -202,18 +202,31 @@ func TestAddSeqWraps(t *testing.T) {
 
 // TestSequencePredictionAfterFailures: the sequence predicted for new
 // records is the next one to send plus the records still buffered, after a
-// batch that never left (forgetUnsent) and after a sent one failed for
-// good (bumpEpoch).
+// batch that never left failed and after a sent one failed for good
+// (settle); a batch sent before that epoch bump then fails with
+// ErrSequenceRestarted and leaves the epoch alone.
 func TestSequencePredictionAfterFailures(t *testing.T) {
 	queued := &batch{recs: make([]*Record, 4), n: 4}
 	open := &batch{recs: make([]*Record, 2), n: 2}
-	pp := &partitionProducer{queue: []*batch{queued}, open: open, epoch: 3, sendSeq: 10, createSeq: 25}
-	pp.forgetUnsent()
-	if pp.createSeq != 16 || pp.sendSeq != 10 || pp.epoch != 3 {
-		t.Fatalf("after forgetUnsent: create %d send %d epoch %d, want 16 10 3", pp.createSeq, pp.sendSeq, pp.epoch)
+	sent := &batch{n: 3, encoded: true, epoch: 3}
+	alsoSent := &batch{n: 1, encoded: true, epoch: 3}
+	pp := &partitionProducer{queue: []*batch{queued}, open: open, epoch: 3, sendSeq: 10, createSeq: 25,
+		unacked: []*batch{sent, alsoSent}}
+	if err := pp.settle(&batch{n: 9}, wire.ErrRequestTimedOut); err != wire.ErrRequestTimedOut {
+		t.Fatalf("unsent batch's error became %v", err)
 	}
-	pp.bumpEpoch()
-	if pp.createSeq != 6 || pp.sendSeq != 0 || pp.epoch != 4 {
-		t.Fatalf("after bumpEpoch: create %d send %d epoch %d, want 6 0 4", pp.createSeq, pp.sendSeq, pp.epoch)
+	if pp.createSeq != 16 || pp.sendSeq != 10 || pp.epoch != 3 {
+		t.Fatalf("after an unsent batch failed: create %d send %d epoch %d, want 16 10 3", pp.createSeq, pp.sendSeq, pp.epoch)
+	}
+	pp.settle(sent, wire.ErrCorruptMessage)
+	if pp.createSeq != 6 || pp.sendSeq != 0 || pp.epoch != 4 || len(pp.unacked) != 1 {
+		t.Fatalf("after a sent batch failed: create %d send %d epoch %d, %d unacked; want 6 0 4, 1",
+			pp.createSeq, pp.sendSeq, pp.epoch, len(pp.unacked))
+	}
+	if err := pp.settle(alsoSent, wire.ErrNotLeader); !errors.Is(err, ErrSequenceRestarted) || !errors.Is(err, wire.ErrNotLeader) {
+		t.Fatalf("batch sent before the bump: %v", err)
+	}
+	if pp.epoch != 4 || len(pp.unacked) != 0 {
+		t.Fatalf("epoch %d, %d unacked after the second failure; want 4, 0", pp.epoch, len(pp.unacked))
 	}
 }

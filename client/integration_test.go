@@ -284,8 +284,15 @@ func checkExactlyOnce(t testing.TB, part int32, values []string, n int) {
 
 // TestIntegrationConnectionCuts runs a producer through a proxy that cuts
 // every connection at random moments: all records are acknowledged, and
-// each partition holds each of them exactly once, in produce order.
+// each partition holds each of them exactly once, in produce order, with
+// one batch of a partition in flight and with five.
 func TestIntegrationConnectionCuts(t *testing.T) {
+	for _, window := range []int{1, 5} {
+		t.Run("in_flight="+strconv.Itoa(window), func(t *testing.T) { testConnectionCuts(t, window) })
+	}
+}
+
+func testConnectionCuts(t *testing.T, window int) {
 	b := brokertest.Start(t, nil)
 	createTopic(t, b.Addr(), "t", 3)
 	proxy, err := cutproxy.New(b.Addr())
@@ -295,7 +302,7 @@ func TestIntegrationConnectionCuts(t *testing.T) {
 	defer proxy.Close()
 	p, err := client.NewProducer(client.SeedBrokers(proxy.Addr()), client.Dialer(proxy.Dial), fastRetries(),
 		client.Partitioner(client.PartitionManual), client.BatchSize(1000), client.Linger(time.Millisecond),
-		client.RequestTimeout(3*time.Second))
+		client.RequestTimeout(3*time.Second), client.MaxInFlightPerPartition(window))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,9 +366,16 @@ func TestIntegrationConnectionCuts(t *testing.T) {
 // of every connection, as a crash does it: requests the broker already
 // appended lose their answers and are retried against the restarted
 // broker, whose producer state was rebuilt from the log. Every record must
-// be acknowledged and stored exactly once, in order. (With
-// Idempotent(false) this test sees duplicates.)
+// be acknowledged and stored exactly once, in order, with one batch of a
+// partition in flight and with five. (With Idempotent(false) this test
+// sees duplicates.)
 func TestIntegrationRestartMidStreamExactlyOnce(t *testing.T) {
+	for _, window := range []int{1, 5} {
+		t.Run("in_flight="+strconv.Itoa(window), func(t *testing.T) { testRestartMidStream(t, window) })
+	}
+}
+
+func testRestartMidStream(t *testing.T, window int) {
 	dir := t.TempDir()
 	b := brokertest.StartOn(t, dir, "127.0.0.1:0", nil)
 	addr := b.Addr()
@@ -379,7 +393,8 @@ func TestIntegrationRestartMidStreamExactlyOnce(t *testing.T) {
 	}
 	defer proxy.Close()
 	p, err := client.NewProducer(client.SeedBrokers(proxy.Addr()), client.Dialer(proxy.Dial), fastRetries(), client.Partitioner(client.PartitionManual),
-		client.Linger(time.Millisecond), client.BatchSize(256), client.RequiredAcks(client.AcksAll))
+		client.Linger(time.Millisecond), client.BatchSize(256), client.RequiredAcks(client.AcksAll),
+		client.MaxInFlightPerPartition(window))
 	if err != nil {
 		t.Fatal(err)
 	}

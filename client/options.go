@@ -120,7 +120,7 @@ func defaultConfig() config {
 		batchSize:        16 << 10,
 		linger:           5 * time.Millisecond,
 		maxInFlight:      5,               // Kafka's max.in.flight.requests.per.connection
-		partInFlight:     1,               // never reordered; see MaxInFlightPerPartition
+		partInFlight:     1,               // see MaxInFlightPerPartition
 		deliveryTimeout:  2 * time.Minute, // Kafka's delivery.timeout.ms
 		maxBufferedBytes: 64 << 20,        // a little above Kafka's 32 MiB buffer.memory
 		idempotent:       true,            // Kafka 3.x's enable.idempotence default
@@ -163,10 +163,11 @@ func newConfig(opts []Opt) (*config, error) {
 	// an explicit acks other than all, so configurations written for an
 	// at-least-once producer keep working.
 	c.idempotent = c.idempotent && c.acks == AcksAll
-	if c.idempotent && c.partInFlight > 1 {
+	if c.idempotent && c.partInFlight > maxIdempotentInFlight {
 		return nil, fmt.Errorf("client: MaxInFlightPerPartition(%d) with an idempotent producer: "+
-			"a batch behind a failed one would be refused as out of sequence; "+
-			"use Idempotent(false) or acks 0 or 1: %w", c.partInFlight, ErrInvalidOption)
+			"the broker recognizes a retry among a producer's last %d batches only; "+
+			"use at most %d, or Idempotent(false): %w", c.partInFlight, maxIdempotentInFlight,
+			maxIdempotentInFlight, ErrInvalidOption)
 	}
 	return &c, nil
 }
@@ -255,13 +256,23 @@ func MaxInFlightPerBroker(n int) Opt { return func(c *config) { c.maxInFlight = 
 // MaxInFlightPerPartition lets up to n batches of one partition be in
 // flight at once (default 1), within MaxInFlightPerBroker, so the next
 // batch travels while the broker writes the last one: about 15% more
-// records/s with 1 MiB batches on one partition (perf/bench.md). The price
-// is Kafka's for max.in.flight.requests.per.connection > 1 without
-// idempotence: when a batch fails and is retried after a later one
-// succeeded, the retried records land after it (reordered; never lost or
-// duplicated for that reason). Batches that fail together (a lost
-// connection) are resent in their original order. n > 1 needs a producer
-// that is not idempotent (Idempotent(false), or acks 0 or 1).
+// records/s with 1 MiB batches on one partition (perf/bench.md).
+//
+// With an idempotent producer (the default) n may be at most 5, Kafka's
+// limit: the broker remembers a producer's last 5 batches per partition,
+// so a retried one is still recognized. Order and exactly-once writes are
+// kept: when a batch fails retriably, the ones behind it that the broker
+// refused as out of sequence are resent after it in their order with
+// their sequence numbers (see seq.go). Callbacks then still run in
+// Produce order unless the broker wrote a batch it answered with a
+// retriable error (a timeout under acks=all): a later batch can be
+// acknowledged before that one's retry is.
+//
+// Without idempotence the price is Kafka's for
+// max.in.flight.requests.per.connection > 1: when a batch fails and is
+// retried after a later one succeeded, the retried records land after it
+// (reordered; never lost or duplicated for that reason). Batches that
+// fail together (a lost connection) are resent in their original order.
 func MaxInFlightPerPartition(n int) Opt { return func(c *config) { c.partInFlight = n } }
 
 // DeliveryTimeout bounds the time from Produce to the callback, retries

@@ -14,8 +14,8 @@ func TestMaxInFlightPerPartitionOptions(t *testing.T) {
 	fb := newFakeBroker(t)
 	for _, opts := range [][]Opt{
 		{MaxInFlightPerPartition(0)},
-		{MaxInFlightPerPartition(2)},                   // idempotent by default
-		{MaxInFlightPerPartition(2), Idempotent(true)}, // and explicitly
+		{MaxInFlightPerPartition(6)},                   // idempotent by default: the broker remembers 5 batches
+		{MaxInFlightPerPartition(6), Idempotent(true)}, // and explicitly
 	} {
 		if _, err := NewProducer(append(opts, SeedBrokers(fb.addr()))...); !errors.Is(err, ErrInvalidOption) {
 			t.Fatalf("%d options: %v, want ErrInvalidOption", len(opts), err)
@@ -24,6 +24,8 @@ func TestMaxInFlightPerPartitionOptions(t *testing.T) {
 	for _, opts := range [][]Opt{
 		{MaxInFlightPerPartition(3), RequiredAcks(AcksLeader)},
 		{MaxInFlightPerPartition(3), Idempotent(false)},
+		{MaxInFlightPerPartition(5)},
+		{MaxInFlightPerPartition(6), Idempotent(false)},
 	} {
 		p, err := NewProducer(append(opts, SeedBrokers(fb.addr()))...)
 		if err != nil {

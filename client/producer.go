@@ -69,9 +69,12 @@ type topicProducer struct {
 // partitionProducer is one partition's accumulator.
 //
 // Invariant: at most MaxInFlightPerPartition batches of a partition are in
-// flight (inflight, default 1), and a batch that failed retriably goes back
-// into the queue in its original place (by seq); so with one in flight
-// batches reach the broker, and their callbacks run, in Produce order.
+// flight (inflight, default 1), all on one connection, and a batch that
+// failed retriably goes back into the queue in its original place (by
+// seq); so with one in flight batches reach the broker, and their
+// callbacks run, in Produce order. With more, an idempotent producer keeps
+// that order in the log (seq.go says how); callbacks keep it too unless a
+// batch the broker wrote came back with a retriable error.
 type partitionProducer struct {
 	topic     *topicProducer
 	partition int32
@@ -86,9 +89,11 @@ type partitionProducer struct {
 
 	// Idempotence (see seq.go): the epoch this partition's batches carry,
 	// the sequence the next record appended is predicted to get, and the
-	// sequence the next batch sent gets.
+	// sequence the next batch sent gets; unacked holds the batches sent and
+	// not completed, in the order they were numbered.
 	epoch              int16
 	createSeq, sendSeq int32
+	unacked            []*batch
 }
 
 // batch is one record batch being built or sent. Batches are pooled with
@@ -481,8 +486,8 @@ func (p *Producer) recycle(b *batch) {
 }
 
 // encode finishes pp's batch b once; a retry resends the same bytes, so an
-// idempotent batch keeps its sequence across retries. The partition has no
-// other batch in flight.
+// idempotent batch keeps its sequence across retries. Batches are encoded
+// in the order they are sent.
 func (p *Producer) encode(pp *partitionProducer, b *batch) error {
 	if b.encoded {
 		return nil

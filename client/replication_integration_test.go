@@ -176,7 +176,15 @@ func TestReplicationFactor3(t *testing.T) {
 // elects another ISR member, the producer goes on, and once the old leader
 // is back (a follower now, truncating against the new leader) every
 // replica holds the same batches and every acknowledged value is read.
+// The idempotent producer runs with one and with five batches in flight:
+// either way the log holds each value at most once, in produce order.
 func TestReplicationLeaderFailover(t *testing.T) {
+	for _, window := range []int{1, 5} {
+		t.Run("in_flight="+strconv.Itoa(window), func(t *testing.T) { testLeaderFailover(t, window) })
+	}
+}
+
+func testLeaderFailover(t *testing.T, window int) {
 	c := brokertest.StartCluster(t, 3, nil)
 	if err := c.Brokers[0].CreateTopic("fo", 1, 3, map[string]string{"min.insync.replicas": "2"}); err != nil {
 		t.Fatal(err)
@@ -184,7 +192,7 @@ func TestReplicationLeaderFailover(t *testing.T) {
 	old := c.WaitLeaders("fo").Partitions[0].Leader
 	seed := c.Brokers[old%3].Addr() // not the broker that stops
 	p, err := client.NewProducer(client.SeedBrokers(strings.Split(c.Bootstrap(), ",")...), fastRetries(), client.RequiredAcks(client.AcksAll),
-		client.DeliveryTimeout(20*time.Second))
+		client.DeliveryTimeout(20*time.Second), client.MaxInFlightPerPartition(window))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,6 +262,20 @@ func TestReplicationLeaderFailover(t *testing.T) {
 		if !seen[v] {
 			t.Errorf("acknowledged value %d lost", v)
 		}
+	}
+	cons, err := client.NewConsumer(client.SeedBrokers(seed), client.Assign("fo", nil, client.Earliest()),
+		client.MaxWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	prev := -1
+	for off, s := range pollValues(t, cons, int(total))[0] {
+		v, _ := strconv.Atoi(s)
+		if v <= prev {
+			t.Fatalf("offset %d holds %d after %d: repeated or reordered", off, v, prev)
+		}
+		prev = v
 	}
 }
 

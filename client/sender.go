@@ -129,7 +129,7 @@ func (p *Producer) drain() (next time.Time) {
 	// Callbacks run with no producer lock held: they may call Produce.
 	for i, b := range expired {
 		pp := expPart[i]
-		p.finish(pp, b, -1, partitionErr(pp.topic.name, pp.partition, b.timeoutErr()))
+		p.finish(pp, b, -1, p.expiryErr(pp, b, now))
 	}
 	for _, r := range reqs {
 		if r.follow != nil {
@@ -159,9 +159,9 @@ func (p *Producer) drain() (next time.Time) {
 
 // take moves the partition's next batch into the request admit gives it,
 // marking the partition in flight, or returns when to look again (zero:
-// when woken). A batch at the head of the queue past its delivery timeout
-// is returned as expired, for the caller to fail outside the partition
-// lock.
+// when woken). A batch at the head of the queue past its delivery timeout,
+// or one an idempotent producer may not resend (seq.go), is returned as
+// expired, for the caller to fail outside the partition lock.
 func (p *Producer) take(pp *partitionProducer, now time.Time, flush bool,
 	admit func(leader int32, size int) *produceReq) (at time.Time, expired *batch) {
 	pp.mu.Lock()
@@ -184,7 +184,7 @@ func (p *Producer) take(pp *partitionProducer, now time.Time, flush bool,
 		return pp.retryAt, nil
 	}
 	b := pp.queue[0]
-	if now.Sub(b.created) > p.cfg.deliveryTimeout {
+	if now.Sub(b.created) > p.cfg.deliveryTimeout || p.cfg.idempotent && pp.staleLocked(b) {
 		pp.queue = pp.queue[:copy(pp.queue, pp.queue[1:])]
 		return now, b
 	}
@@ -219,11 +219,18 @@ func (p *Producer) take(pp *partitionProducer, now time.Time, flush bool,
 	return time.Time{}, nil
 }
 
-func (b *batch) timeoutErr() error {
-	if b.lastErr != nil {
-		return fmt.Errorf("%w after %d attempts: %w", ErrDeliveryTimeout, b.attempts, b.lastErr)
+// expiryErr is the error of a batch take found expired: its delivery
+// timeout, or else the error of its last attempt, which names the
+// partition already (settle wraps it in ErrSequenceRestarted).
+func (p *Producer) expiryErr(pp *partitionProducer, b *batch, now time.Time) error {
+	switch {
+	case now.Sub(b.created) <= p.cfg.deliveryTimeout:
+		return b.lastErr
+	case b.lastErr != nil:
+		return partitionErr(pp.topic.name, pp.partition,
+			fmt.Errorf("%w after %d attempts: %w", ErrDeliveryTimeout, b.attempts, b.lastErr))
 	}
-	return ErrDeliveryTimeout
+	return partitionErr(pp.topic.name, pp.partition, ErrDeliveryTimeout)
 }
 
 // takeInflight reserves a produce request slot on leader.
@@ -346,6 +353,29 @@ func (pp *partitionProducer) requeueLocked(b *batch) {
 	pp.queue = slices.Insert(pp.queue, i, b)
 }
 
+// retry puts b, which failed with err, back into the queue if err allows a
+// retry within the delivery timeout, and reports whether it did.
+func (p *Producer) retry(pp *partitionProducer, b *batch, err error) bool {
+	if time.Since(b.created) >= p.cfg.deliveryTimeout {
+		return false
+	}
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	ok := retriable(err)
+	if p.cfg.idempotent {
+		ok = !pp.staleLocked(b) && (ok || pp.retryBehindLocked(b, err))
+	}
+	if !ok {
+		return false
+	}
+	b.attempts++
+	b.lastErr = err
+	pp.requeueLocked(b)
+	pp.inflight--
+	pp.retryAt = time.Now().Add(backoff(p.cfg.retryMin, p.cfg.retryMax, b.attempts))
+	return true
+}
+
 func partitionResult(resp *wire.ProduceResponse, topic string, partition int32) (int64, error) {
 	for i := range resp.Topics {
 		t := &resp.Topics[i]
@@ -366,29 +396,18 @@ func partitionResult(resp *wire.ProduceResponse, topic string, partition int32) 
 // released; on a retriable error within the delivery timeout it goes back
 // to the head of the queue to be resent after a backoff.
 func (p *Producer) finish(pp *partitionProducer, b *batch, base int64, err error) {
-	if err != nil && retriable(err) && time.Since(b.created) < p.cfg.deliveryTimeout {
-		b.attempts++
-		b.lastErr = err
-		pp.mu.Lock()
-		pp.requeueLocked(b)
-		pp.inflight--
-		pp.retryAt = time.Now().Add(backoff(p.cfg.retryMin, p.cfg.retryMax, b.attempts))
-		pp.mu.Unlock()
+	if err != nil && p.retry(pp, b, err) {
 		if errors.Is(err, wire.ErrNotLeader) || errors.Is(err, wire.ErrUnknownTopicOrPartition) ||
 			errors.Is(err, wire.ErrLeaderNotAvailable) || errors.Is(err, wire.ErrNetworkException) {
 			p.cl.refreshSoon([]string{pp.topic.name})
 		}
 		return
 	}
-	if err != nil && retriable(err) {
+	if err != nil && retriable(err) && time.Since(b.created) >= p.cfg.deliveryTimeout && !errors.Is(err, ErrDeliveryTimeout) {
 		err = fmt.Errorf("%w after %d attempts: %w", ErrDeliveryTimeout, b.attempts+1, err)
 	}
-	switch {
-	case err == nil || !p.cfg.idempotent:
-	case b.encoded:
-		pp.bumpEpoch()
-	default:
-		pp.forgetUnsent()
+	if p.cfg.idempotent {
+		err = pp.settle(b, err)
 	}
 	if b.onBatch != nil {
 		b.onBatch(BatchResult{Topic: pp.topic.name, Partition: pp.partition, BaseOffset: base, Records: b.n, Bytes: len(b.buf)}, err)

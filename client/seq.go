@@ -21,6 +21,25 @@ package client
 // when they are encoded: new epoch and sequence in the header, CRC-32C
 // recomputed. That extra CRC pass happens only after a failure.
 //
+// Several batches in flight (MaxInFlightPerPartition up to
+// maxIdempotentInFlight). Batches are encoded, so numbered, in the order
+// they are sent, and a partition's batches in flight are all on one
+// connection, which the broker serves in order. The partition keeps its
+// sent, not yet completed batches in unacked, oldest first. When batch k
+// fails retriably, the broker refuses k+1.. with OUT_OF_ORDER_SEQUENCE_NUMBER
+// (it has a gap); such a refusal is retriable while an older batch of the
+// same epoch is unacked, and the batch goes back to the queue at its
+// place, behind k, to be resent with the same bytes. An out-of-sequence
+// answer for the oldest unacked batch has no such cause and fails it for
+// good. Kafka's producer does the same (KAFKA-5494).
+//
+// When a sent batch fails for good, the other sent batches of its epoch
+// cannot be renumbered: the broker may hold them, and a new number would
+// write them twice. So each keeps its fate: an acknowledgement still
+// counts, and an error that would have been retried fails it with
+// ErrSequenceRestarted instead. Batches not sent yet get the new epoch,
+// as above.
+//
 // The epoch is per partition: the broker keeps state per (partition,
 // producer id), so one partition's failure does not disturb another's
 // sequence. An epoch bumped 32,767 times on one partition would wrap and be
@@ -30,12 +49,20 @@ package client
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/spate-io/spate/record"
 	"github.com/spate-io/spate/wire"
 )
+
+// maxIdempotentInFlight is the most batches of a partition an idempotent
+// producer may have in flight: the batches the broker remembers per
+// producer (engine's cachedBatches, Kafka's 5), so that any of them can be
+// retried and recognized.
+const maxIdempotentInFlight = 5
 
 // Byte offsets in the RecordBatch v2 header (record's doc.go has the table).
 const (
@@ -106,28 +133,61 @@ func (pp *partitionProducer) assignSequence(b *batch) {
 		restamp(b.buf, b.epoch, b.baseSeq)
 	}
 	pp.sendSeq = addSeq(pp.sendSeq, b.n)
+	pp.unacked = append(pp.unacked, b)
 }
 
-// bumpEpoch starts the partition over after a sent batch failed for good:
-// a new epoch, sequence 0 for the next batch sent, and the records already
-// buffered (queued and open batches, to be re-stamped) counted so that
-// batches created from now on are predicted right.
-func (pp *partitionProducer) bumpEpoch() {
-	pp.mu.Lock()
-	defer pp.mu.Unlock()
-	pp.epoch++
-	pp.sendSeq = 0
-	pp.resyncLocked()
+// retryBehindLocked reports whether batch b, refused with err, is to be resent
+// because it is out of sequence only behind an older batch of its epoch
+// still unacknowledged (see the top of this file); pp.mu is held.
+func (pp *partitionProducer) retryBehindLocked(b *batch, err error) bool {
+	if !errors.Is(err, wire.ErrOutOfOrderSequenceNumber) || b.epoch != pp.epoch {
+		return false
+	}
+	for _, older := range pp.unacked {
+		if older == b {
+			return false
+		}
+		if older.epoch == b.epoch {
+			return true
+		}
+	}
+	return false
 }
 
-// forgetUnsent is called when a batch that was never sent fails (its
-// delivery timeout passed in the queue, or it could not be encoded): its
+// staleLocked reports whether sent batch b may no longer be resent:
+// another batch failed for good and bumped the epoch since b was
+// numbered; pp.mu is held.
+func (pp *partitionProducer) staleLocked(b *batch) bool {
+	return b.encoded && b.epoch != pp.epoch
+}
+
+// settle updates the partition's sequence state for batch b, completing
+// with err, and returns the error its records get (see the top of this
+// file). A batch that fails before it was ever sent used no sequence: its
 // records took predicted sequences they will not use, so the prediction
-// for new batches is recomputed from the next sequence to send.
-func (pp *partitionProducer) forgetUnsent() {
+// for new batches is recomputed. A sent batch that fails for good starts
+// the partition over: a new epoch, sequence 0 for the next batch sent,
+// and the records already buffered (to be re-stamped) counted so that
+// batches created from now on are predicted right; unless another batch
+// did so since b was numbered, and b fails with ErrSequenceRestarted.
+func (pp *partitionProducer) settle(b *batch, err error) error {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
-	pp.resyncLocked()
+	if i := slices.Index(pp.unacked, b); i >= 0 {
+		pp.unacked = slices.Delete(pp.unacked, i, i+1)
+	}
+	switch {
+	case err == nil:
+	case !b.encoded:
+		pp.resyncLocked()
+	case pp.staleLocked(b):
+		err = fmt.Errorf("%w: %w", ErrSequenceRestarted, err)
+	default:
+		pp.epoch++
+		pp.sendSeq = 0
+		pp.resyncLocked()
+	}
+	return err
 }
 
 // resyncLocked predicts createSeq as sendSeq plus the records buffered in
@@ -135,7 +195,9 @@ func (pp *partitionProducer) forgetUnsent() {
 func (pp *partitionProducer) resyncLocked() {
 	unsent := 0
 	for _, b := range pp.queue {
-		unsent += b.n
+		if !b.encoded { // a sent batch waiting for its retry keeps its number
+			unsent += b.n
+		}
 	}
 	if pp.open != nil {
 		unsent += pp.open.n
