@@ -104,12 +104,9 @@ type Config struct {
 	MaxInFlight int           // per broker connection; default 5
 	// PartitionInFlight is client.MaxInFlightPerPartition: batches of one
 	// partition in flight at once. Default 2 for a producer that is not
-	// idempotent (acks 0 or 1), where the client allows it, else 1. More
-	// than 1 with acks=all turns the producer's idempotence off, which the
-	// client requires for such a window (Kafka's acks=all with
-	// enable.idempotence=false): acknowledged still means written under the
-	// broker's flush policy, but a retried batch may land twice or after a
-	// later one (see Result.Idempotent).
+	// idempotent (acks 0 or 1), else 1, the client's default. With acks=all
+	// the producer is idempotent whatever the window, which the client
+	// then bounds at 5 (Kafka's max.in.flight.requests.per.connection).
 	PartitionInFlight int
 	// BufferBytes bounds each producer's records awaiting acknowledgement
 	// (client.MaxBufferedBytes); default 4 × BatchSize × Partitions. In a
@@ -239,9 +236,9 @@ func (c *Config) producerOpts() []client.Opt {
 	return c.clientOpts(client.RequiredAcks(c.Acks), client.Compression(c.Compression),
 		client.BatchSize(c.BatchSize), client.Linger(c.Linger), client.MaxInFlightPerBroker(c.MaxInFlight),
 		client.MaxInFlightPerPartition(c.PartitionInFlight),
-		client.MaxBufferedBytes(c.BufferBytes), client.Idempotent(c.idempotent()))
+		client.MaxBufferedBytes(c.BufferBytes))
 }
 
-// idempotent reports whether producers are idempotent: with acks=all
-// unless more than one batch of a partition may fly (PartitionInFlight).
-func (c *Config) idempotent() bool { return c.Acks == client.AcksAll && c.PartitionInFlight <= 1 }
+// idempotent reports whether producers are idempotent: with acks=all, the
+// client's default.
+func (c *Config) idempotent() bool { return c.Acks == client.AcksAll }

@@ -120,29 +120,31 @@ func TestProduceAcksNone(t *testing.T) {
 }
 
 // TestProduceAcksAllWindow: under acks=all one batch of a partition flies
-// at a time with an idempotent producer, and a wider window, which the
-// client allows only without idempotence, turns idempotence off instead of
-// failing; the result says which ran.
+// at a time by default, and a wider window keeps the producer idempotent;
+// every record is acknowledged and written once (the high watermark moves
+// by exactly the records produced). Above 5 the client refuses the window.
 func TestProduceAcksAllWindow(t *testing.T) {
 	addr := startBroker(t)
-	for _, tc := range []struct {
-		window, wantWindow int
-		wantIdempotent     bool
-	}{{0, 1, true}, {4, 4, false}} {
+	for _, tc := range []struct{ window, wantWindow int }{{0, 1}, {4, 4}} {
 		cfg := baseConfig(addr, "window"+strconv.Itoa(tc.window))
 		cfg.Acks, cfg.PartitionInFlight, cfg.Records = client.AcksAll, tc.window, 50_000
 		r, err := loadgen.Produce(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("window %d: %v", tc.window, err)
 		}
-		if r.PartInFlight != tc.wantWindow || r.Idempotent != tc.wantIdempotent {
-			t.Errorf("window %d: ran with %d in flight, idempotent %v: want %d, %v",
-				tc.window, r.PartInFlight, r.Idempotent, tc.wantWindow, tc.wantIdempotent)
+		if r.PartInFlight != tc.wantWindow || !r.Idempotent {
+			t.Errorf("window %d: ran with %d in flight, idempotent %v: want %d, idempotent",
+				tc.window, r.PartInFlight, r.Idempotent, tc.wantWindow)
 		}
 		if r.Errors != 0 || r.AckedTotal != cfg.Records || r.HWDelta != cfg.Records {
 			t.Errorf("window %d: acked %d, hw delta %d, %d errors (%s): want %d each, no error",
 				tc.window, r.AckedTotal, r.HWDelta, r.Errors, r.FirstError, cfg.Records)
 		}
+	}
+	cfg := baseConfig(addr, "window6")
+	cfg.Acks, cfg.PartitionInFlight, cfg.Records = client.AcksAll, 6, 1000
+	if _, err := loadgen.Produce(context.Background(), cfg); !errors.Is(err, client.ErrInvalidOption) {
+		t.Fatalf("window 6 with acks=all: %v, want client.ErrInvalidOption", err)
 	}
 }
 

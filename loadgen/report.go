@@ -27,7 +27,7 @@ type Result struct {
 	Compression   string  `json:"compression"`
 	MaxInFlight   int     `json:"max_in_flight"`
 	PartInFlight  int     `json:"max_in_flight_per_partition"`
-	Idempotent    bool    `json:"idempotent"` // see Config.PartitionInFlight
+	Idempotent    bool    `json:"idempotent"` // acks=all: see Config.PartitionInFlight
 	BufferBytes   int64   `json:"buffer_bytes"`
 	TargetRate    float64 `json:"target_rate"` // records/s; 0: closed loop
 	// API is how producers sent: "batch" (client.Producer.ProduceBatch) or

@@ -105,9 +105,9 @@ for r in $(seq "$reps"); do
 	# right before it: this VM's disk moves by 2x within minutes
 	# (perf/durable.md), so the pair shares one moment. Four batches fly at
 	# once so that group commit has the next batch to write while the
-	# current fdatasync runs; with one (the idempotent producer's window)
-	# the round trip alone keeps Spate under 80% of the loop
-	# (perf/durable.md). A window above one turns idempotence off.
+	# current fdatasync runs; with one (the client's default window) the
+	# round trip alone keeps Spate under 80% of the loop (perf/durable.md).
+	# The producer stays idempotent (the client allows it up to 5).
 	"$work/rawlimits" disk-sync -dir "$work" -duration "$dur" >"$out/raw/limit-disksync-$r.json"
 	"$work/spate" topic create -b 127.0.0.1:29192 dur$r --config flush.policy=always >/dev/null
 	sb produce --topic dur$r --record-size "$rsize" --batch-size 1MiB --acks all --max-in-flight-per-partition 4 \

@@ -84,7 +84,7 @@ func producerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "batch-size", Value: "1MiB", Usage: "producer batch size, e.g. 16KiB"},
 		&cli.DurationFlag{Name: "linger", Value: 5 * time.Millisecond, Usage: "producer linger"},
 		&cli.IntFlag{Name: "max-in-flight", Value: 5, Usage: "produce requests in flight per broker connection"},
-		&cli.IntFlag{Name: "max-in-flight-per-partition", Usage: "batches of one partition in flight (0: 2 with acks 0 or 1, 1 with acks all, which is then idempotent; more than 1 with acks all turns idempotence off)"},
+		&cli.IntFlag{Name: "max-in-flight-per-partition", Usage: "batches of one partition in flight (0: 2 with acks 0 or 1, 1 with acks all; acks all is idempotent and allows at most 5)"},
 		&cli.StringFlag{Name: "buffer", Usage: "each producer's unacknowledged bytes, e.g. 64MiB (default: 4 x batch size x partitions)"},
 		&cli.Float64Flag{Name: "rate", Usage: "open loop: records/s across all producers, latency from intended send times (0: closed loop)"},
 		&cli.BoolFlag{Name: "per-record", Usage: "send each record with Producer.Produce, as Kafka clients do (default in a closed loop without keys: whole batches with Producer.ProduceBatch)"},
