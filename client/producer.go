@@ -153,7 +153,9 @@ func newProducer(cfg *config, cl *cluster) *Producer {
 // Produce buffers r for sending and returns; cb (may be nil) is called
 // exactly once with r and nil when r is acknowledged, or with the error
 // that failed it. Callbacks run on a client goroutine (a connection's
-// reader or the sender) in Produce order per partition; they must not
+// reader or the sender) in Produce order per partition (with more than
+// one batch in flight, see MaxInFlightPerPartition for the one exception:
+// a batch retried after the broker wrote it); they must not
 // block, since they hold up other responses, and so should not call a
 // Produce that may wait for buffer room. Errors found before buffering (a closed
 // producer, a full buffer under FailWhenBufferFull, ctx ending while

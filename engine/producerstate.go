@@ -13,10 +13,10 @@ package engine
 // bounds the scan by 2 × segment.bytes of headers, one page touched per
 // batch. A producer whose last batch is older than those segments is
 // unknown after a restart and its next batch is accepted whatever its
-// sequence: a retry of a batch that old would be appended twice. With one
-// request per partition in flight a producer retries only its latest batch,
-// so this needs a whole segment of other writes between that batch's first
-// attempt and its retry. Kafka closes the gap with producer-state snapshot
+// sequence: a retry of a batch that old would be appended twice. A producer
+// retries only the batches of its window (at most the last 5 it sent to the
+// partition, the ones dedupe remembers), so this needs a whole segment of
+// other writes between a batch's first attempt and its retry. Kafka closes the gap with producer-state snapshot
 // files written at each roll; Spate does not have them yet.
 //
 // Producers idle for producerExpiration are forgotten by ApplyRetention, as
