@@ -49,6 +49,12 @@ type fakeBroker struct {
 	// duplicates counts idempotent batches recognized as retries.
 	lostAcks   int
 	duplicates int
+	// heldAnswers produce requests are applied and not answered, while the
+	// connection goes on serving later ones: the native broker answers a
+	// request when it completes, so a later one can overtake it (one
+	// waiting on another partition's fsync). The held answers are lost
+	// with the connection.
+	heldAnswers int
 	// outOfOrder counts batches refused with OUT_OF_ORDER_SEQUENCE_NUMBER.
 	outOfOrder int
 	conns      []net.Conn
@@ -210,6 +216,9 @@ func (fb *fakeBroker) serve(c net.Conn) {
 			}
 			if fb.loseAck(req) {
 				return // the produce was applied; its answer is lost with the connection
+			}
+			if fb.holdAnswer(req) {
+				continue
 			}
 			out = wire.AppendResponseFrame(out[:0], h.CorrelationID, resp)
 		}
@@ -510,11 +519,22 @@ func (l *fakeLog) checkSequence(b record.Batch, dups *int) (wire.ErrorCode, int6
 
 // loseAck reports whether the answer to req is to be lost (see lostAcks).
 func (fb *fakeBroker) loseAck(req wire.Request) bool {
+	return fb.takeProduceFault(req, &fb.lostAcks)
+}
+
+// holdAnswer reports whether the answer to req is to be held back (see
+// heldAnswers).
+func (fb *fakeBroker) holdAnswer(req wire.Request) bool {
+	return fb.takeProduceFault(req, &fb.heldAnswers)
+}
+
+// takeProduceFault uses up one of *n if req is a produce request.
+func (fb *fakeBroker) takeProduceFault(req wire.Request, n *int) bool {
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
-	if _, ok := req.(*wire.ProduceRequest); !ok || fb.lostAcks == 0 {
+	if _, ok := req.(*wire.ProduceRequest); !ok || *n == 0 {
 		return false
 	}
-	fb.lostAcks--
+	*n--
 	return true
 }

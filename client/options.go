@@ -263,10 +263,13 @@ func MaxInFlightPerBroker(n int) Opt { return func(c *config) { c.maxInFlight = 
 // so a retried one is still recognized. Order and exactly-once writes are
 // kept: when a batch fails retriably, the ones behind it that the broker
 // refused as out of sequence are resent after it in their order with
-// their sequence numbers (see seq.go). Callbacks then still run in
-// Produce order unless the broker wrote a batch it answered with a
-// retriable error (a timeout under acks=all): a later batch can be
-// acknowledged before that one's retry is.
+// their sequence numbers (see seq.go). The window counts from the oldest
+// batch not yet answered, whatever the answers of the ones behind it, so
+// that batch's retry is always among the 5 the broker remembers. The log
+// keeps Produce order; callbacks may not: the broker answers each request
+// when it is done (one waiting on another partition's fsync is overtaken),
+// and a batch retried after an answer lost or refused (a timeout under
+// acks=all) is acknowledged after the ones behind it.
 //
 // Without idempotence the price is Kafka's for
 // max.in.flight.requests.per.connection > 1: when a batch fails and is

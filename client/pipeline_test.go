@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/spate-io/spate/wire"
 )
@@ -28,10 +29,11 @@ type windowRun struct {
 
 const windowSize = 5
 
-func newWindowRun(t *testing.T, fb *fakeBroker, n int) *windowRun {
+func newWindowRun(t *testing.T, fb *fakeBroker, n int, opts ...Opt) *windowRun {
 	fb.createTopic("t", 1)
+	opts = append([]Opt{MaxInFlightPerPartition(windowSize), BatchSize(100), Linger(0)}, opts...)
 	w := &windowRun{fb: fb, errs: make([]error, n), calls: make([]int, n), recs: make([]*Record, n),
-		p: newTestProducer(t, fb, MaxInFlightPerPartition(windowSize), BatchSize(100), Linger(0))}
+		p: newTestProducer(t, fb, opts...)}
 	return w
 }
 
@@ -84,6 +86,31 @@ func (w *windowRun) checkOnce(t *testing.T) {
 	}
 }
 
+// checkExactlyOnce verifies that each of the n values was acknowledged
+// once, at its own offset (or -1, a duplicate answered without one), and
+// that the log holds each once, in produce order.
+func (w *windowRun) checkExactlyOnce(t *testing.T, n int) {
+	t.Helper()
+	w.checkOnce(t)
+	for i, err := range w.errs {
+		if err != nil {
+			t.Fatalf("value %d failed: %v", i, err)
+		}
+	}
+	stored := w.stored(t)
+	for i, v := range stored {
+		if v != i {
+			t.Fatalf("offset %d holds value %d: repeated, reordered or lost", i, v)
+		}
+		if off := w.recs[i].Offset; off != int64(i) && off != -1 {
+			t.Fatalf("value %d reported offset %d", i, off)
+		}
+	}
+	if len(stored) != n {
+		t.Fatalf("%d records stored, want %d", len(stored), n)
+	}
+}
+
 // TestIdempotentWindowFaults: with five batches of a partition in flight,
 // a retriable error on the third, NOT_LEADER on the third, or a connection
 // dropped after the broker wrote the first but before it answered, makes
@@ -131,24 +158,7 @@ func TestIdempotentWindowFaults(t *testing.T) {
 			w.fb.mu.Unlock()
 			release()
 			w.wg.Wait()
-			w.checkOnce(t)
-			for i, err := range w.errs {
-				if err != nil {
-					t.Fatalf("value %d failed: %v", i, err)
-				}
-			}
-			stored := w.stored(t)
-			for i, v := range stored {
-				if v != i {
-					t.Fatalf("offset %d holds value %d: repeated, reordered or lost", i, v)
-				}
-				if off := w.recs[i].Offset; off != int64(i) && off != -1 {
-					t.Fatalf("value %d reported offset %d", i, off)
-				}
-			}
-			if len(stored) != n {
-				t.Fatalf("%d records stored, want %d", len(stored), n)
-			}
+			w.checkExactlyOnce(t, n)
 			for i, v := range w.order {
 				if v != i {
 					t.Fatalf("callback %d was value %d's: not in produce order", i, v)
@@ -215,5 +225,35 @@ func TestIdempotentWindowFailsForGood(t *testing.T) {
 	bs := fb.rawBatches("t", 0)
 	if b := bs[1]; b.ProducerEpoch() != 1 || b.BaseSequence() != 0 {
 		t.Fatalf("first batch after the failure: epoch %d sequence %d, want 1 0", b.ProducerEpoch(), b.BaseSequence())
+	}
+}
+
+// TestIdempotentWindowAnswersOutOfOrder: the native broker answers each
+// request when it completes, so later batches can be acknowledged while an
+// older one's answer is still due. The window is counted from the oldest
+// unacknowledged batch, not by the requests in flight: with value 1's
+// answer held back, the producer sends only the 4 values behind it and
+// waits. The request timeout then drops the connection (value 1's answer
+// is lost, as in a broker restart), and value 1's retry is still among the
+// 5 batches the broker remembers: a duplicate, not out of sequence. Before
+// this rule the producer kept sending, the broker forgot value 1, and its
+// retry failed for good with OUT_OF_ORDER_SEQUENCE_NUMBER
+// (TestIntegrationRestartMidStreamExactlyOnce/in_flight=5 on a loaded CI).
+func TestIdempotentWindowAnswersOutOfOrder(t *testing.T) {
+	const n = 30
+	w := newWindowRun(t, newFakeBroker(t), n, RequestTimeout(time.Second))
+	w.produce(t, 0, 1) // producer id and metadata first
+	w.wg.Wait()
+	w.fb.mu.Lock()
+	w.fb.heldAnswers = 1
+	w.fb.mu.Unlock()
+	w.produce(t, 1, n)
+	w.wg.Wait()
+	w.checkExactlyOnce(t, n)
+	w.fb.mu.Lock()
+	dups := w.fb.duplicates
+	w.fb.mu.Unlock()
+	if dups < 1 {
+		t.Fatalf("no retry recognized as a duplicate: the held answer was not exercised")
 	}
 }

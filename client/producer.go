@@ -73,8 +73,10 @@ type topicProducer struct {
 // failed retriably goes back into the queue in its original place (by
 // seq); so with one in flight batches reach the broker, and their
 // callbacks run, in Produce order. With more, an idempotent producer keeps
-// that order in the log (seq.go says how); callbacks keep it too unless a
-// batch the broker wrote came back with a retriable error.
+// that order in the log, and numbers a new batch only while at most
+// MaxInFlightPerPartition batches span from the oldest unanswered one to
+// it (seq.go says why); callbacks may run out of order, as the broker
+// answers requests as they complete.
 type partitionProducer struct {
 	topic     *topicProducer
 	partition int32
@@ -89,11 +91,13 @@ type partitionProducer struct {
 
 	// Idempotence (see seq.go): the epoch this partition's batches carry,
 	// the sequence the next record appended is predicted to get, and the
-	// sequence the next batch sent gets; unacked holds the batches sent and
-	// not completed, in the order they were numbered.
+	// sequence the next batch sent gets; unacked holds the batches taken for
+	// sending and not completed, in the order they were first taken, which
+	// is the order they are numbered; taken counts first takes.
 	epoch              int16
 	createSeq, sendSeq int32
 	unacked            []*batch
+	taken              uint64
 }
 
 // batch is one record batch being built or sent. Batches are pooled with
@@ -120,6 +124,9 @@ type batch struct {
 	// header if the partition's epoch moved on since.
 	epoch   int16
 	baseSeq int32
+	// window is the batch's place among its partition's first takes,
+	// from 1 (idempotent producer; 0: not taken yet), see seq.go.
+	window uint64
 }
 
 // NewProducer returns a producer. It connects lazily: the first Produce to
@@ -153,9 +160,10 @@ func newProducer(cfg *config, cl *cluster) *Producer {
 // Produce buffers r for sending and returns; cb (may be nil) is called
 // exactly once with r and nil when r is acknowledged, or with the error
 // that failed it. Callbacks run on a client goroutine (a connection's
-// reader or the sender) in Produce order per partition (with more than
-// one batch in flight, see MaxInFlightPerPartition for the one exception:
-// a batch retried after the broker wrote it); they must not
+// reader or the sender) in Produce order per partition while one batch of
+// a partition is in flight (the default; with more, see
+// MaxInFlightPerPartition: the log keeps the order, callbacks may not);
+// they must not
 // block, since they hold up other responses, and so should not call a
 // Produce that may wait for buffer room. Errors found before buffering (a closed
 // producer, a full buffer under FailWhenBufferFull, ctx ending while
@@ -479,7 +487,7 @@ func (p *Producer) recycle(b *batch) {
 	clear(b.recs)
 	clear(b.cbs)
 	b.recs, b.cbs, b.n, b.onBatch = b.recs[:0], b.cbs[:0], 0, nil
-	b.encoded, b.reserved, b.attempts, b.lastErr = false, 0, 0, nil
+	b.encoded, b.reserved, b.attempts, b.lastErr, b.window = false, 0, 0, nil, 0
 	if cap(b.buf) > 4*(p.cfg.batchSize+1<<10) && cap(b.buf) > maxPooledFrame {
 		return // one huge record grew it; do not keep that much per pooled batch
 	}

@@ -199,11 +199,17 @@ func (p *Producer) take(pp *partitionProducer, now time.Time, flush bool,
 		// overtake them (or be written while they fail with it).
 		return time.Time{}, nil
 	}
+	if p.cfg.idempotent && !pp.windowRoomLocked(b, p.cfg.partInFlight) {
+		return time.Time{}, nil // the oldest batch's answer wakes the sender
+	}
 	r := admit(leader, b.size())
 	if r == nil {
 		return time.Time{}, nil
 	}
 	pp.queue = pp.queue[:copy(pp.queue, pp.queue[1:])]
+	if p.cfg.idempotent {
+		pp.enterWindowLocked(b)
+	}
 	if pp.inflight > 0 {
 		r.follow = pp.conn
 	}

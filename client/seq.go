@@ -24,14 +24,30 @@ package client
 // Several batches in flight (MaxInFlightPerPartition up to
 // maxIdempotentInFlight). Batches are encoded, so numbered, in the order
 // they are sent, and a partition's batches in flight are all on one
-// connection, which the broker serves in order. The partition keeps its
-// sent, not yet completed batches in unacked, oldest first. When batch k
-// fails retriably, the broker refuses k+1.. with OUT_OF_ORDER_SEQUENCE_NUMBER
-// (it has a gap); such a refusal is retriable while an older batch of the
-// same epoch is unacked, and the batch goes back to the queue at its
-// place, behind k, to be resent with the same bytes. An out-of-sequence
-// answer for the oldest unacked batch has no such cause and fails it for
-// good. Kafka's producer does the same (KAFKA-5494).
+// connection, whose requests the broker appends in order. The partition
+// keeps the batches taken for sending and not yet completed in unacked,
+// oldest first.
+//
+// The window is counted from the oldest batch in unacked, not by the
+// requests in flight: a new batch is taken only while, with it, at most
+// MaxInFlightPerPartition batches were numbered from that oldest one on.
+// The native broker answers a request when it is done, not in request
+// order (one waiting on another partition's fsync under acks=all is
+// overtaken), so later batches can be acknowledged while an older one's
+// answer is still due. Counting requests, the producer went on numbering
+// new batches; the broker, which remembers a producer's last 5 per
+// partition (engine's cachedBatches), forgot the old one, and when its
+// answer was lost (a broker restart) its retry was refused as out of
+// sequence and failed for good (TestIdempotentWindowAnswersOutOfOrder).
+// Counted from the oldest, every retry is among the 5 the broker holds.
+//
+// When batch k fails retriably, the broker refuses k+1.. with
+// OUT_OF_ORDER_SEQUENCE_NUMBER (it has a gap); such a refusal is retriable
+// while an older batch of the same epoch is unacked, and the batch goes
+// back to the queue at its place, behind k, to be resent with the same
+// bytes. An out-of-sequence answer for the oldest unacked batch has no
+// such cause and fails it for good. Kafka's producer does the same
+// (KAFKA-5494).
 //
 // When a sent batch fails for good, the other sent batches of its epoch
 // cannot be renumbered: the broker may hold them, and a new number would
@@ -133,6 +149,25 @@ func (pp *partitionProducer) assignSequence(b *batch) {
 		restamp(b.buf, b.epoch, b.baseSeq)
 	}
 	pp.sendSeq = addSeq(pp.sendSeq, b.n)
+}
+
+// windowRoomLocked reports whether batch b may be taken for sending within
+// a window of n batches: a retry always may (it was in the window when
+// first taken); a new batch only if, with it, the batches from the oldest
+// unacknowledged one to the newest number at most n (see the top of this
+// file). pp.mu is held.
+func (pp *partitionProducer) windowRoomLocked(b *batch, n int) bool {
+	return b.window > 0 || len(pp.unacked) == 0 || pp.taken-pp.unacked[0].window+1 < uint64(n)
+}
+
+// enterWindowLocked records b's first take: it joins unacked, which it
+// leaves when it completes (settle). pp.mu is held.
+func (pp *partitionProducer) enterWindowLocked(b *batch) {
+	if b.window > 0 {
+		return
+	}
+	pp.taken++
+	b.window = pp.taken
 	pp.unacked = append(pp.unacked, b)
 }
 
