@@ -163,6 +163,35 @@ func TestProducerStateSurvivesCleanReopen(t *testing.T) {
 	checkRebuilt(t, reopen(t, cfg))
 }
 
+// TestProducerStateRebuildsWindow: after a restart the state rebuilt from
+// the log holds a producer's last cachedBatches batches, not only its
+// last, so a client with that many batches in flight when the broker
+// stopped has each retry answered as a duplicate with its original
+// offset; one batch older is out of sequence, as before the restart.
+func TestProducerStateRebuildsWindow(t *testing.T) {
+	cfg := testConfig(t)
+	e, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, e, "win", 1, nil)
+	const batches = cachedBatches + 2
+	for i := range int32(batches) {
+		wantBase(t, "batch "+strconv.Itoa(int(i)), produceIdem(t, e, "win", 5, 0, 2*i, 2), int64(2*i))
+	}
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e = reopen(t, cfg)
+	for i := int32(batches - cachedBatches); i < batches; i++ {
+		wantBase(t, "retry of batch "+strconv.Itoa(int(i)), produceIdem(t, e, "win", 5, 0, 2*i, 2), int64(2*i))
+	}
+	end := int64(2 * batches)
+	old := batches - cachedBatches - 1
+	wantErr(t, e, "win", "retry of the batch before the window", produceIdem(t, e, "win", 5, 0, int32(2*old), 2), ErrOutOfOrderSequence, end)
+	wantBase(t, "next batch", produceIdem(t, e, "win", 5, 0, 2*batches, 2), end)
+}
+
 // TestProducerStateSurvivesUncleanStop copies the data dir of a running
 // engine, as a SIGKILL leaves it (no Close, no final sync: the page cache is
 // what the copy reads, as a restarted process would after a crash that
