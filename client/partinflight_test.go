@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spate-io/spate/client/internal/cutproxy"
+	"github.com/spate-io/spate/wire"
 )
 
 func TestMaxInFlightPerPartitionOptions(t *testing.T) {
@@ -111,4 +112,34 @@ func TestMaxInFlightPerPartitionThroughCuts(t *testing.T) {
 		}
 	}
 	t.Logf("%d cuts, %d records resent after being stored", cuts, dups)
+}
+
+// TestExpiredRetryFreesItsSlotOnce: a batch that failed retriably and
+// passed its delivery timeout in the queue, waiting for its retry, is
+// failed by the sender; its partition's count of batches in flight must
+// come back to 0. It went to -1 (the retry and finish both counted the
+// batch out of flight), which let two batches fly in a window of one.
+func TestExpiredRetryFreesItsSlotOnce(t *testing.T) {
+	fb := newFakeBroker(t)
+	fb.createTopic("t", 1)
+	fb.produceErr = func(string, int32) wire.ErrorCode { return wire.NotLeader }
+	// The retry waits 1 s, past the 200 ms delivery timeout: the sender
+	// finds the batch expired in its queue.
+	p := newTestProducer(t, fb, RetryBackoff(time.Second, time.Second), DeliveryTimeout(200*time.Millisecond))
+	err := p.ProduceSync(testCtx(t), &Record{Topic: "t", Value: []byte("x")})
+	if !errors.Is(err, ErrDeliveryTimeout) || !errors.Is(err, wire.ErrNotLeader) {
+		t.Fatalf("err %v, want delivery timeout wrapping NOT_LEADER", err)
+	}
+	if n := fb.count(wire.ProduceKey); n != 1 {
+		t.Fatalf("%d produce requests, want 1: the batch was to expire waiting for its retry", n)
+	}
+	if err := p.Flush(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	pp := p.topics["t"].parts[0]
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.inflight != 0 {
+		t.Fatalf("%d batches in flight after the expiry, want 0", pp.inflight)
+	}
 }

@@ -186,6 +186,9 @@ func (p *Producer) take(pp *partitionProducer, now time.Time, flush bool,
 	b := pp.queue[0]
 	if now.Sub(b.created) > p.cfg.deliveryTimeout || p.cfg.idempotent && pp.staleLocked(b) {
 		pp.queue = pp.queue[:copy(pp.queue, pp.queue[1:])]
+		// finish counts the batch it completes out of flight; a queued
+		// one is not in flight (never sent, or counted out by retry).
+		pp.inflight++
 		return now, b
 	}
 	leader, ok := p.cl.leader(pp.topic.name, pp.partition)
