@@ -58,7 +58,7 @@
 // acknowledgement looks like a lost request).
 //
 // Ordering: records of one partition are written, acknowledged and called
-// back in Produce order, retries included, by default. At most ONE produce
+// back in Produce order, retries included. By default at most ONE produce
 // request per partition is in flight: its next batch waits until the
 // previous one is acknowledged or has finally failed. The cost is one round
 // trip per batch per partition; throughput comes from batching and from
@@ -69,12 +69,11 @@
 // 5, as Kafka does, and keeps the order in the log: batches refused as out
 // of sequence behind a failed one are resent after it with their sequence
 // numbers, and if a batch fails for good, the batches in flight with it
-// fail too (ErrSequenceRestarted) rather than be written out of order; its
-// callbacks may run out of Produce order, as the broker answers each
-// request when it is done. A
-// producer that is not idempotent may allow any number; batches that fail
-// together are resent in order, but a batch retried after a later one
-// succeeded lands after it, as in Kafka with
+// fail too (ErrSequenceRestarted) rather than be written out of order;
+// callbacks keep Produce order although the broker answers each request
+// when it is done. A producer that is not idempotent may allow any number;
+// batches that fail together are resent in order, but a batch retried
+// after a later one succeeded lands after it, as in Kafka with
 // max.in.flight.requests.per.connection > 1 without idempotence.
 //
 // Duplicates: the producer is idempotent by default (Idempotent(true),

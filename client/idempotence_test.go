@@ -219,14 +219,41 @@ func TestSequencePredictionAfterFailures(t *testing.T) {
 		t.Fatalf("after an unsent batch failed: create %d send %d epoch %d, want 16 10 3", pp.createSeq, pp.sendSeq, pp.epoch)
 	}
 	pp.settle(sent, wire.ErrCorruptMessage)
-	if pp.createSeq != 6 || pp.sendSeq != 0 || pp.epoch != 4 || len(pp.unacked) != 1 {
-		t.Fatalf("after a sent batch failed: create %d send %d epoch %d, %d unacked; want 6 0 4, 1",
-			pp.createSeq, pp.sendSeq, pp.epoch, len(pp.unacked))
+	if pp.createSeq != 6 || pp.sendSeq != 0 || pp.epoch != 4 {
+		t.Fatalf("after a sent batch failed: create %d send %d epoch %d; want 6 0 4",
+			pp.createSeq, pp.sendSeq, pp.epoch)
 	}
 	if err := pp.settle(alsoSent, wire.ErrNotLeader); !errors.Is(err, ErrSequenceRestarted) || !errors.Is(err, wire.ErrNotLeader) {
 		t.Fatalf("batch sent before the bump: %v", err)
 	}
-	if pp.epoch != 4 || len(pp.unacked) != 0 {
-		t.Fatalf("epoch %d, %d unacked after the second failure; want 4, 0", pp.epoch, len(pp.unacked))
+	if pp.epoch != 4 {
+		t.Fatalf("epoch %d after the second failure; want 4", pp.epoch)
+	}
+}
+
+// TestCompleteInOrder: batches completed out of order get their callbacks
+// in the order they were taken, each once, and a caller that is handed
+// none leaves them to the one that runs callbacks.
+func TestCompleteInOrder(t *testing.T) {
+	a, b, c := &batch{}, &batch{}, &batch{}
+	pp := &partitionProducer{unacked: []*batch{a, b, c}}
+	if got := pp.completeInOrder(b, 7, nil); got != nil {
+		t.Fatal("b handed out before a completed")
+	}
+	if got := pp.completeInOrder(a, 3, nil); got != a || !pp.delivering {
+		t.Fatalf("completing a handed out %p, want a (%p)", got, a)
+	}
+	// c completes while a's callbacks run: its caller gets nothing.
+	if got := pp.completeInOrder(c, -1, wire.ErrNotLeader); got != nil {
+		t.Fatal("c handed to a second goroutine while a's callbacks run")
+	}
+	if got := pp.nextInOrder(); got != b || got.doneBase != 7 {
+		t.Fatalf("after a: %p, want b", got)
+	}
+	if got := pp.nextInOrder(); got != c || !errors.Is(got.doneErr, wire.ErrNotLeader) {
+		t.Fatalf("after b: %p, want c with its error", got)
+	}
+	if got := pp.nextInOrder(); got != nil || pp.delivering || len(pp.unacked) != 0 {
+		t.Fatalf("after c: %p, delivering %v, %d unacked", got, pp.delivering, len(pp.unacked))
 	}
 }

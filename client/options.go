@@ -265,11 +265,10 @@ func MaxInFlightPerBroker(n int) Opt { return func(c *config) { c.maxInFlight = 
 // refused as out of sequence are resent after it in their order with
 // their sequence numbers (see seq.go). The window counts from the oldest
 // batch not yet answered, whatever the answers of the ones behind it, so
-// that batch's retry is always among the 5 the broker remembers. The log
-// keeps Produce order; callbacks may not: the broker answers each request
-// when it is done (one waiting on another partition's fsync is overtaken),
-// and a batch retried after an answer lost or refused (a timeout under
-// acks=all) is acknowledged after the ones behind it.
+// that batch's retry is always among the 5 the broker remembers. Callbacks
+// run in Produce order too: the broker answers each request when it is
+// done (one waiting on another partition's fsync is overtaken), and the
+// callbacks of a batch answered early wait for the older ones'.
 //
 // Without idempotence the price is Kafka's for
 // max.in.flight.requests.per.connection > 1: when a batch fails and is

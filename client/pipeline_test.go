@@ -111,6 +111,18 @@ func (w *windowRun) checkExactlyOnce(t *testing.T, n int) {
 	}
 }
 
+// checkCallbackOrder verifies that the callbacks ran in produce order.
+func (w *windowRun) checkCallbackOrder(t *testing.T) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, v := range w.order {
+		if v != i {
+			t.Fatalf("callback %d was value %d's: not in produce order", i, v)
+		}
+	}
+}
+
 // TestIdempotentWindowFaults: with five batches of a partition in flight,
 // a retriable error on the third, NOT_LEADER on the third, or a connection
 // dropped after the broker wrote the first but before it answered, makes
@@ -159,11 +171,7 @@ func TestIdempotentWindowFaults(t *testing.T) {
 			release()
 			w.wg.Wait()
 			w.checkExactlyOnce(t, n)
-			for i, v := range w.order {
-				if v != i {
-					t.Fatalf("callback %d was value %d's: not in produce order", i, v)
-				}
-			}
+			w.checkCallbackOrder(t)
 			w.fb.mu.Lock()
 			ooo, dups := w.fb.outOfOrder, w.fb.duplicates
 			w.fb.mu.Unlock()
@@ -233,7 +241,7 @@ func TestIdempotentWindowFailsForGood(t *testing.T) {
 // older one's answer is still due. The window is counted from the oldest
 // unacknowledged batch, not by the requests in flight: with value 1's
 // answer held back, the producer sends only the 4 values behind it and
-// waits. The request timeout then drops the connection (value 1's answer
+// waits (their callbacks wait for value 1's, to run in produce order). The request timeout then drops the connection (value 1's answer
 // is lost, as in a broker restart), and value 1's retry is still among the
 // 5 batches the broker remembers: a duplicate, not out of sequence. Before
 // this rule the producer kept sending, the broker forgot value 1, and its
@@ -250,6 +258,7 @@ func TestIdempotentWindowAnswersOutOfOrder(t *testing.T) {
 	w.produce(t, 1, n)
 	w.wg.Wait()
 	w.checkExactlyOnce(t, n)
+	w.checkCallbackOrder(t)
 	w.fb.mu.Lock()
 	dups := w.fb.duplicates
 	w.fb.mu.Unlock()

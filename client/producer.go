@@ -73,10 +73,9 @@ type topicProducer struct {
 // failed retriably goes back into the queue in its original place (by
 // seq); so with one in flight batches reach the broker, and their
 // callbacks run, in Produce order. With more, an idempotent producer keeps
-// that order in the log, and numbers a new batch only while at most
-// MaxInFlightPerPartition batches span from the oldest unanswered one to
-// it (seq.go says why); callbacks may run out of order, as the broker
-// answers requests as they complete.
+// that order in the log and in callbacks, and numbers a new batch only
+// while at most MaxInFlightPerPartition batches span from the oldest
+// unanswered one to it (seq.go says how and why).
 type partitionProducer struct {
 	topic     *topicProducer
 	partition int32
@@ -98,6 +97,9 @@ type partitionProducer struct {
 	createSeq, sendSeq int32
 	unacked            []*batch
 	taken              uint64
+	// delivering is set while a goroutine runs callbacks of completed
+	// batches taken from the head of unacked (completeInOrder).
+	delivering bool
 }
 
 // batch is one record batch being built or sent. Batches are pooled with
@@ -127,6 +129,12 @@ type batch struct {
 	// window is the batch's place among its partition's first takes,
 	// from 1 (idempotent producer; 0: not taken yet), see seq.go.
 	window uint64
+	// completed, with the base offset and error its callbacks get, is set
+	// when an idempotent producer's batch completed before an older one:
+	// its callbacks wait in unacked (completeInOrder).
+	completed bool
+	doneBase  int64
+	doneErr   error
 }
 
 // NewProducer returns a producer. It connects lazily: the first Produce to
@@ -160,10 +168,9 @@ func newProducer(cfg *config, cl *cluster) *Producer {
 // Produce buffers r for sending and returns; cb (may be nil) is called
 // exactly once with r and nil when r is acknowledged, or with the error
 // that failed it. Callbacks run on a client goroutine (a connection's
-// reader or the sender) in Produce order per partition while one batch of
-// a partition is in flight (the default; with more, see
-// MaxInFlightPerPartition: the log keeps the order, callbacks may not);
-// they must not
+// reader or the sender) in Produce order per partition (with more than
+// one batch in flight, for an idempotent producer only: see
+// MaxInFlightPerPartition); they must not
 // block, since they hold up other responses, and so should not call a
 // Produce that may wait for buffer room. Errors found before buffering (a closed
 // producer, a full buffer under FailWhenBufferFull, ctx ending while
@@ -488,6 +495,7 @@ func (p *Producer) recycle(b *batch) {
 	clear(b.cbs)
 	b.recs, b.cbs, b.n, b.onBatch = b.recs[:0], b.cbs[:0], 0, nil
 	b.encoded, b.reserved, b.attempts, b.lastErr, b.window = false, 0, 0, nil, 0
+	b.completed, b.doneErr = false, nil
 	if cap(b.buf) > 4*(p.cfg.batchSize+1<<10) && cap(b.buf) > maxPooledFrame {
 		return // one huge record grew it; do not keep that much per pooled batch
 	}

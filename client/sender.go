@@ -189,6 +189,9 @@ func (p *Producer) take(pp *partitionProducer, now time.Time, flush bool,
 		// finish counts the batch it completes out of flight; a queued
 		// one is not in flight (never sent, or counted out by retry).
 		pp.inflight++
+		if p.cfg.idempotent {
+			pp.enterWindowLocked(b) // its callbacks wait for the older ones
+		}
 		return now, b
 	}
 	leader, ok := p.cl.leader(pp.topic.name, pp.partition)
@@ -415,9 +418,29 @@ func (p *Producer) finish(pp *partitionProducer, b *batch, base int64, err error
 	if err != nil && retriable(err) && time.Since(b.created) >= p.cfg.deliveryTimeout && !errors.Is(err, ErrDeliveryTimeout) {
 		err = fmt.Errorf("%w after %d attempts: %w", ErrDeliveryTimeout, b.attempts+1, err)
 	}
-	if p.cfg.idempotent {
-		err = pp.settle(b, err)
+	if !p.cfg.idempotent {
+		p.deliver(pp, b, base, err)
+		pp.mu.Lock()
+		pp.inflight--
+		pp.mu.Unlock()
+		p.retire(b)
+		return
 	}
+	// The broker may answer a later batch first (seq.go): callbacks run in
+	// Produce order all the same, a batch's waiting for the older ones.
+	next := pp.completeInOrder(b, base, pp.settle(b, err))
+	pp.mu.Lock()
+	pp.inflight--
+	pp.mu.Unlock()
+	for ; next != nil; next = pp.nextInOrder() {
+		p.deliver(pp, next, next.doneBase, next.doneErr)
+		p.retire(next)
+	}
+}
+
+// deliver runs the callbacks of completed batch b: base offset base, or
+// the error err.
+func (p *Producer) deliver(pp *partitionProducer, b *batch, base int64, err error) {
 	if b.onBatch != nil {
 		b.onBatch(BatchResult{Topic: pp.topic.name, Partition: pp.partition, BaseOffset: base, Records: b.n, Bytes: len(b.buf)}, err)
 	}
@@ -436,10 +459,12 @@ func (p *Producer) finish(pp *partitionProducer, b *batch, base int64, err error
 			h.OnProduceBatchWritten(pp.topic.name, pp.partition, b.n, len(b.buf))
 		}
 	}
+}
+
+// retire returns a batch whose callbacks ran to the pool, with its buffer
+// room, and counts its records done.
+func (p *Producer) retire(b *batch) {
 	n, reserved := b.n, b.reserved
-	pp.mu.Lock()
-	pp.inflight--
-	pp.mu.Unlock()
 	p.recycle(b)
 	p.release(reserved)
 	p.done(n)

@@ -40,6 +40,9 @@ package client
 // answer was lost (a broker restart) its retry was refused as out of
 // sequence and failed for good (TestIdempotentWindowAnswersOutOfOrder).
 // Counted from the oldest, every retry is among the 5 the broker holds.
+// For the same reason a batch answered before an older one stays in
+// unacked, its outcome kept, until the older ones complete: callbacks run
+// in Produce order (completeInOrder), as a Kafka producer's do.
 //
 // When batch k fails retriably, the broker refuses k+1.. with
 // OUT_OF_ORDER_SEQUENCE_NUMBER (it has a gap); such a refusal is retriable
@@ -161,7 +164,7 @@ func (pp *partitionProducer) windowRoomLocked(b *batch, n int) bool {
 }
 
 // enterWindowLocked records b's first take: it joins unacked, which it
-// leaves when it completes (settle). pp.mu is held.
+// leaves when its callbacks run (nextInOrder). pp.mu is held.
 func (pp *partitionProducer) enterWindowLocked(b *batch) {
 	if b.window > 0 {
 		return
@@ -182,7 +185,7 @@ func (pp *partitionProducer) retryBehindLocked(b *batch, err error) bool {
 		if older == b {
 			return false
 		}
-		if older.epoch == b.epoch {
+		if older.epoch == b.epoch && !older.completed {
 			return true
 		}
 	}
@@ -208,9 +211,6 @@ func (pp *partitionProducer) staleLocked(b *batch) bool {
 func (pp *partitionProducer) settle(b *batch, err error) error {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
-	if i := slices.Index(pp.unacked, b); i >= 0 {
-		pp.unacked = slices.Delete(pp.unacked, i, i+1)
-	}
 	switch {
 	case err == nil:
 	case !b.encoded:
@@ -223,6 +223,44 @@ func (pp *partitionProducer) settle(b *batch, err error) error {
 		pp.resyncLocked()
 	}
 	return err
+}
+
+// completeInOrder records that batch b (in unacked) completed at base
+// with err, the error settle gave it, and returns the batch whose
+// callbacks the caller runs now, or nil: none while an older batch is
+// still due, or while another goroutine runs the partition's callbacks
+// (it takes b in its turn). A caller given a batch runs its callbacks,
+// then asks nextInOrder for the next one until nil, so one goroutine at a
+// time runs them, in Produce order.
+func (pp *partitionProducer) completeInOrder(b *batch, base int64, err error) *batch {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	b.completed, b.doneBase, b.doneErr = true, base, err
+	if pp.delivering {
+		return nil
+	}
+	return pp.popCompletedLocked()
+}
+
+// nextInOrder returns the next batch whose callbacks the caller, given one
+// by completeInOrder, is to run, or nil when there is none for now.
+func (pp *partitionProducer) nextInOrder() *batch {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	return pp.popCompletedLocked()
+}
+
+// popCompletedLocked takes the oldest batch of unacked if it completed,
+// and records whether a goroutine is now running callbacks; pp.mu is held.
+func (pp *partitionProducer) popCompletedLocked() *batch {
+	if len(pp.unacked) == 0 || !pp.unacked[0].completed {
+		pp.delivering = false
+		return nil
+	}
+	b := pp.unacked[0]
+	pp.unacked = slices.Delete(pp.unacked, 0, 1)
+	pp.delivering = true
+	return b
 }
 
 // resyncLocked predicts createSeq as sendSeq plus the records buffered in
