@@ -141,13 +141,16 @@ func TestAcksWaitForSyncUnderFlushAlways(t *testing.T) {
 		e.Produce(ProduceRequest{Topic: "dur", Acks: acks, Timeout: 10 * time.Second, Records: b}, func(r ProduceResult) {
 			ch <- answer{r, p.log.FlushedOffset()}
 		})
-		// The append is done when Produce returns; the sync may not be.
+		// Under flush.policy=always the append may run off the caller
+		// (a durable partition's appends can wait on disk): read the log
+		// end once answered. An engine run under load failed here when it
+		// was read as soon as Produce returned.
+		a := <-ch
 		leo, _ := e.ListOffsets("dur", 0, LogEndTimestamp)
 		hw, _ := e.ListOffsets("dur", 0, LatestTimestamp)
 		if want := int64(10 * (i + 1)); leo != want || hw > leo {
 			t.Errorf("after append %d: log end %d (want %d), high watermark %d", i, leo, want, hw)
 		}
-		a := <-ch
 		last := a.r.BaseOffset + 9
 		if a.r.Err != nil || a.flushed <= last {
 			t.Errorf("acks=%d: err %v; FlushedOffset %d when answered, want > %d", acks, a.r.Err, a.flushed, last)
