@@ -3,6 +3,7 @@ package netio
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -23,6 +24,12 @@ type conn struct {
 	gc   gnet.Conn
 	fd   int
 	info ConnInfo
+	// pass is the state of the event loop that owns the connection.
+	pass *loopPass
+
+	// wakers counts Wake calls under way outside mu; onClose waits for
+	// them (see wake).
+	wakers atomic.Int32
 
 	// lastActive is Server.monoNow at the last loop pass; read by the ticker.
 	lastActive atomic.Int64
@@ -80,17 +87,22 @@ func (c *conn) complete(r *Responder) {
 		return
 	}
 	c.mu.done = append(c.mu.done, r)
-	if !c.mu.processing && !c.mu.wakePending {
-		c.mu.wakePending = true
-		// Wake runs under mu so it cannot race with OnClose: gnet closes
-		// every connection before it closes the loop's eventfd, and a Wake
-		// after that would write to a closed (maybe reused) descriptor.
-		// Wake only enqueues and signals the eventfd; it does not block.
-		// An error means the engine is shutting down; its close of this
-		// connection drops everything in done.
-		_ = c.gc.Wake(nil)
+	if c.mu.processing || c.mu.wakePending {
+		c.mu.Unlock()
+		return
 	}
+	c.mu.wakePending = true
+	// While the owning loop is in a pass (most often: this very call runs
+	// inside it, an append completing a parked fetch or produce of another
+	// connection of the loop), the pass takes c before it returns, so the
+	// eventfd write and the extra epoll round of a Wake are saved.
+	if c.pass.deferIfActive(c) {
+		c.mu.Unlock()
+		return
+	}
+	c.wakers.Add(1) // under mu, before onClose can see mu.closed
 	c.mu.Unlock()
+	c.wake()
 }
 
 // wakeLoop runs a loop pass for c soon, for a socket that became writable.
@@ -98,12 +110,29 @@ func (c *conn) complete(r *Responder) {
 // pass, which may have armed the watcher after its last write attempt.
 func (c *conn) wakeLoop() {
 	c.mu.Lock()
-	if !c.mu.closed && !c.mu.wakePending {
-		c.mu.wakePending = true
-		// Under mu for the reason complete gives.
-		_ = c.gc.Wake(nil)
+	if c.mu.closed || c.mu.wakePending {
+		c.mu.Unlock()
+		return
 	}
+	c.mu.wakePending = true
+	c.wakers.Add(1) // under mu, before onClose can see mu.closed
 	c.mu.Unlock()
+	c.wake()
+}
+
+// wake calls gnet's Conn.Wake, counted in wakers and with mu released: the
+// loop the eventfd write wakes often runs on the same CPU at once and
+// takes mu first thing, so a Wake under mu made it block on the lock and
+// hand the CPU back (two context switches and two futex calls per wake in
+// a trace of the RF=3 acks=all round trip). onClose waits until no wake is
+// under way before gnet closes the loop's eventfd, which a late Wake would
+// otherwise write to, closed or reused. Wake only enqueues and signals the
+// eventfd; it does not block. An error means the engine is shutting down;
+// its close of this connection drops everything in done.
+func (c *conn) wake() {
+	c.srv.stats.loopWakes.Add(1)
+	_ = c.gc.Wake(nil)
+	c.wakers.Add(-1)
 }
 
 // onTraffic is the loop pass: continue a response the socket could not take
@@ -296,6 +325,9 @@ func (c *conn) onClose() {
 	done := c.mu.done
 	c.mu.done = nil
 	c.mu.Unlock()
+	for c.wakers.Load() > 0 {
+		runtime.Gosched() // a Wake between two atomic adds: see wake
+	}
 	for _, r := range done {
 		c.srv.drop(r)
 	}

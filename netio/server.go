@@ -32,7 +32,7 @@ type Server struct {
 	// all connections; Stop waits for it to reach zero.
 	outstanding atomic.Int64
 	stats       struct {
-		faulted, sendfiles, writableWaits, directBytes, fdExhausted, refused atomic.Int64
+		faulted, sendfiles, writableWaits, directBytes, fdExhausted, refused, loopWakes atomic.Int64
 	}
 	nextID atomic.Uint64
 
@@ -55,6 +55,8 @@ type Server struct {
 	mu struct {
 		sync.Mutex
 		conns map[uint64]*conn
+		// passes holds each event loop's pass state (pass.go).
+		passes map[gnet.EventLoop]*loopPass
 	}
 }
 
@@ -73,6 +75,7 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 	}
 	s.observer, _ = h.(ConnObserver)
 	s.mu.conns = make(map[uint64]*conn)
+	s.mu.passes = make(map[gnet.EventLoop]*loopPass)
 	return s, nil
 }
 
@@ -204,6 +207,11 @@ type Stats struct {
 	// RefusedConns counts connections closed right after accept because the
 	// process had no descriptor to serve them with.
 	RefusedConns int64
+	// LoopWakes counts the event-loop wakes (gnet's Conn.Wake, an eventfd
+	// write) made to write completed responses or continue a drained
+	// socket's response. A response completed while its connection's loop
+	// is in a pass, on that loop or not, needs none (pass.go).
+	LoopWakes int64
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -215,6 +223,7 @@ func (s *Server) Stats() Stats {
 		DirectBytes:      s.stats.directBytes.Load(),
 		FDExhausted:      s.stats.fdExhausted.Load(),
 		RefusedConns:     s.stats.refused.Load(),
+		LoopWakes:        s.stats.loopWakes.Load(),
 	}
 }
 
@@ -240,7 +249,7 @@ func (s events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() {
 		return nil, gnet.Close
 	}
-	c := &conn{srv: s.Server, gc: gc, fd: gc.Fd()}
+	c := &conn{srv: s.Server, gc: gc, fd: gc.Fd(), pass: s.passFor(gc.EventLoop())}
 	c.info = ConnInfo{ID: s.nextID.Add(1), LocalAddr: gc.LocalAddr(), RemoteAddr: gc.RemoteAddr()}
 	c.lastActive.Store(s.monoNow())
 	gc.SetContext(c)
@@ -284,7 +293,7 @@ func (s events) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
-	return c.onTraffic()
+	return c.pass.run(c)
 }
 
 // OnTick closes idle connections. It runs on gnet's ticker goroutine, not
