@@ -26,6 +26,7 @@ package broker
 // Fetch with replica_id >= 0 (native_fetch.go) and epochQuery below.
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -54,6 +55,9 @@ const (
 	// peerTimeout bounds a dial and one request to a leader beyond its
 	// long poll.
 	peerTimeout = 5 * time.Second
+	// peerReadBuffer is a peer connection's read buffer: room for the
+	// answers of small fetches in one read.
+	peerReadBuffer = 64 << 10
 )
 
 // epochQuery answers a follower's OffsetForLeaderEpoch from the engine.
@@ -187,7 +191,7 @@ func (m *member) dialBroker(id int32) (*peerConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial broker %d at %s: %w", id, b.Addrs.Native, err)
 	}
-	return &peerConn{c: nc, addr: b.Addrs.Native}, nil
+	return &peerConn{c: nc, r: bufio.NewReaderSize(nc, peerReadBuffer), addr: b.Addrs.Native}, nil
 }
 
 // replicateOnce sends one epoch query (if any partition is truncating) or
@@ -313,7 +317,11 @@ func (m *member) queryEpochs(c *peerConn, parts []engine.FollowedPartition, logE
 // peerConn is a broker's synchronous native connection to another broker:
 // one request at a time, each answered before the next is sent.
 type peerConn struct {
-	c    net.Conn
+	c net.Conn
+	// r reads c through a buffer so that a small answer (a follower
+	// fetch of one record batch) takes one read instead of two, its size
+	// and its body; larger bodies bypass the buffer.
+	r    *bufio.Reader
 	addr string
 	corr int32
 	out  []byte
@@ -332,7 +340,7 @@ func (pc *peerConn) call(req wire.Request, resp wire.Response, timeout time.Dura
 		return fmt.Errorf("send %s to %s: %w", req.APIKey(), pc.addr, err)
 	}
 	var size [wire.SizeLen]byte
-	if _, err := io.ReadFull(pc.c, size[:]); err != nil {
+	if _, err := io.ReadFull(pc.r, size[:]); err != nil {
 		return fmt.Errorf("read %s answer from %s: %w", req.APIKey(), pc.addr, err)
 	}
 	n := binary.BigEndian.Uint32(size[:])
@@ -343,7 +351,7 @@ func (pc *peerConn) call(req wire.Request, resp wire.Response, timeout time.Dura
 		pc.in = make([]byte, n)
 	}
 	pc.in = pc.in[:n]
-	if _, err := io.ReadFull(pc.c, pc.in); err != nil {
+	if _, err := io.ReadFull(pc.r, pc.in); err != nil {
 		return fmt.Errorf("read %s answer from %s: %w", req.APIKey(), pc.addr, err)
 	}
 	corr, body, err := wire.ParseResponseHeader(pc.in)
