@@ -31,6 +31,11 @@
 // completion queue and, unless the loop is already draining that queue,
 // calls gnet's Conn.Wake, which runs OnTraffic on the connection's loop.
 // OnTraffic drains completions, then serves frames, until both are empty.
+// While the loop is in a pass for any of its connections (a frame served
+// on one connection often completes a parked request of another: a
+// leader's append answers follower fetches), the connection is queued on
+// the loop instead and the pass runs it before returning (pass.go): no
+// eventfd write, no extra epoll round.
 // Every write therefore happens on the loop, one response at a time, so the
 // bytes of two responses never interleave.
 //
