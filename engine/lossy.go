@@ -10,10 +10,11 @@ package engine
 //     once the start is accepted): its absence at Open means the previous
 //     run stopped uncleanly (a crash, SIGKILL, a power loss).
 //   - <data dir>/boot-id records the machine's boot id
-//     (/proc/sys/kernel/random/boot_id) at each start (Started). An unclean stop with
-//     the same boot id was a process death: the page cache kept every
-//     write, so the logs hold all they held. A different one means the
-//     machine went down since: writes not yet fdatasync'd are gone.
+//     (/proc/sys/kernel/random/boot_id) at each start (Started). An
+//     unclean stop with the same boot id was a process death: the page
+//     cache kept every write, so the logs hold all they held. A different
+//     one means the machine went down since: writes not yet fdatasync'd
+//     are gone.
 //   - The start is lossy when the previous run stopped uncleanly on another
 //     boot and some hosted topic does not fdatasync every append
 //     (flush.policy other than always); when the data dir is new (no
@@ -40,7 +41,7 @@ const (
 	cleanShutdownFile = "clean-shutdown"
 	lossyRestartFile  = "lossy-restart"
 	// BootIDFile is the data dir file holding the boot id of the machine
-	// at the last Open; the fault suite rewrites it to simulate a reboot.
+	// at the last start; the fault suite rewrites it to simulate a reboot.
 	BootIDFile = "boot-id"
 	bootIDPath = "/proc/sys/kernel/random/boot_id"
 	// LossyNewDataDir is LossyRestart's reason for a data dir that held
