@@ -223,6 +223,7 @@ func (m *member) replicateOnce(c *peerConn, parts []engine.FollowedPartition, lo
 	if resp.ErrorCode != wire.None || len(resp.Topics) != len(parts) {
 		return false, fmt.Errorf("fetch answered %v with %d topics for %d asked", resp.ErrorCode, len(resp.Topics), len(parts))
 	}
+	var appended []engine.FollowedPartition
 	for i, f := range parts {
 		t := resp.Topics[i]
 		if len(t.Partitions) != 1 {
@@ -240,9 +241,13 @@ func (m *member) replicateOnce(c *peerConn, parts []engine.FollowedPartition, lo
 		if pr.ErrorCode != wire.None {
 			continue
 		}
-		if _, err := e.AppendFollower(f.Topic, f.Partition, f.LeaderEpoch, pr.Records, pr.HighWatermark); err != nil && !errors.Is(err, engine.ErrNotLeader) {
+		n, err := e.AppendFollower(f.Topic, f.Partition, f.LeaderEpoch, pr.Records, pr.HighWatermark)
+		if err != nil && !errors.Is(err, engine.ErrNotLeader) {
 			logEvery.printf("%s-%d: append from leader %d: %v", f.Topic, f.Partition, f.Leader, err)
 			continue
+		}
+		if n > 0 {
+			appended = append(appended, f)
 		}
 		if pr.LogStartOffset > f.LogStart {
 			if err := e.FollowLogStart(f.Topic, f.Partition, f.LeaderEpoch, pr.LogStartOffset); err != nil && !errors.Is(err, engine.ErrNotLeader) {
@@ -250,6 +255,13 @@ func (m *member) replicateOnce(c *peerConn, parts []engine.FollowedPartition, lo
 			}
 		}
 		progress = true
+	}
+	// Under flush.policy=always, the next fetch reports only durable log
+	// ends: wait for the fdatasyncs the appends started, all at once.
+	for _, f := range appended {
+		if err := e.SyncFollower(f.Topic, f.Partition); err != nil {
+			return false, fmt.Errorf("%s-%d: sync what leader %d sent: %w", f.Topic, f.Partition, f.Leader, err)
+		}
 	}
 	return progress, nil
 }

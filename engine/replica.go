@@ -505,33 +505,43 @@ func (e *Engine) FollowLogStart(topic string, id, leaderEpoch int32, logStart in
 // hw. Batches wholly below the log end are skipped and a batch cut short at
 // the end of records is ignored; any other batch must start at the log end,
 // pass its CRC and carry no leader epoch older than the checkpoint's
-// newest. It returns the bytes appended. Under flush.policy=always it
-// returns once they are fdatasync'd: the follower's next fetch reports its
-// log end to the leader, whose high watermark then counts only records on
-// the disk of every ISR member, so an acks=all record survives a power
-// loss of every machine at once and a restart under always is never lossy
-// (lossy.go). Errors: ErrNotLeader (no longer followed at that epoch),
-// ErrCorruptMessage, ErrStorage, ErrDiskFull.
+// newest. It returns the bytes appended; under flush.policy=always the
+// log's syncer starts on them at once, and the caller waits for it with
+// SyncFollower before its next fetch. Errors: ErrNotLeader (no longer
+// followed at that epoch), ErrCorruptMessage, ErrStorage, ErrDiskFull.
 func (e *Engine) AppendFollower(topic string, id, leaderEpoch int32, records []byte, hw int64) (int, error) {
 	n := 0
-	var sync *partition
 	err := e.follower(topic, id, leaderEpoch, func(p *partition, f *replication.Follower) error {
 		var err error
 		n, err = p.appendVerbatimLocked(records)
 		f.OnFetched(hw, p.log.LogEndOffset())
-		if n > 0 && p.committedOnFlush {
-			sync = p
-		}
 		return err
 	})
-	if err == nil && sync != nil {
-		// Off the partition's locks: the fdatasync is the log's group
-		// commit, shared with whatever else waits for it.
-		if err := sync.log.Flush(); err != nil {
-			return n, sync.storageErr("sync fetched batches", sync.log.LogEndOffset(), err)
-		}
-	}
 	return n, err
+}
+
+// SyncFollower returns once what AppendFollower appended to a followed
+// partition is fdatasync'd, under flush.policy=always (at once otherwise).
+// A follower calls it for every partition of a fetch answer before its next
+// fetch, which reports its log ends to the leader: the leader's high
+// watermark then counts only records on the disk of every ISR member, so an
+// acks=all record survives a power loss of every machine at once and a
+// restart under always is never lossy (lossy.go). The partitions' syncers
+// were started by their appends, so their fdatasyncs overlap. Errors:
+// ErrUnknownTopicOrPartition, ErrStorage, ErrDiskFull.
+func (e *Engine) SyncFollower(topic string, id int32) error {
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer e.leave()
+	p, err := e.hosted(topic, id)
+	if err != nil || !p.committedOnFlush {
+		return err
+	}
+	if err := p.log.Flush(); err != nil {
+		return p.storageErr("sync fetched batches", p.log.LogEndOffset(), err)
+	}
+	return nil
 }
 
 // appendVerbatimLocked appends fetched batches as they are; p.mu held.

@@ -256,10 +256,10 @@ func TestRefusedExpansionBacksOff(t *testing.T) {
 	}
 }
 
-// TestFollowerSyncsUnderFlushAlways: under flush.policy=always a follower's
-// AppendFollower returns only once what it appended is fdatasync'd (its
-// next fetch reports that log end to the leader); under never it does not
-// wait for one.
+// TestFollowerSyncsUnderFlushAlways: under flush.policy=always
+// SyncFollower returns only once what AppendFollower appended is
+// fdatasync'd (the follower's next fetch reports that log end to the
+// leader); under never it syncs nothing.
 func TestFollowerSyncsUnderFlushAlways(t *testing.T) {
 	for _, policy := range []string{"always", "never"} {
 		e := openClustered(t, "", nil)
@@ -270,16 +270,19 @@ func TestFollowerSyncsUnderFlushAlways(t *testing.T) {
 		if _, err := e.AppendFollower("f", 0, 1, data, 0); err != nil {
 			t.Fatal(err)
 		}
+		if err := e.SyncFollower("f", 0); err != nil {
+			t.Fatal(err)
+		}
 		p, err := e.hosted("f", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		flushed, end := p.log.FlushedOffset(), p.log.LogEndOffset()
 		if policy == "always" && flushed != end {
-			t.Fatalf("always: flushed %d of a log ending at %d after AppendFollower returned", flushed, end)
+			t.Fatalf("always: flushed %d of a log ending at %d after SyncFollower returned", flushed, end)
 		}
 		if policy == "never" && flushed == end {
-			t.Fatalf("never: AppendFollower synced (flushed %d, end %d)", flushed, end)
+			t.Fatalf("never: SyncFollower synced (flushed %d, end %d)", flushed, end)
 		}
 	}
 }

@@ -254,7 +254,7 @@ func (e *Engine) openPartition(name string, id int32, settings *atomic.Pointer[t
 		return nil, fmt.Errorf("%w: open %s: %w", storageSentinel(err), dir, err)
 	}
 	if r := log.Recovery(); r != (segment.Recovery{}) {
-		e.cfg.Logf("spate: %s-%d: recovered after an unclean stop: cut %d bytes of torn or corrupt tail, dropped %d later segments; log ends at %d",
+		e.cfg.Logf("spate: %s-%d: recovered after an unclean stop: cut %d bytes after the last whole batch (a torn write, or a direct write's padding), dropped %d later segments; log ends at %d",
 			name, id, r.CutBytes, r.DroppedSegments, log.LogEndOffset())
 	}
 	p := newPartition(name, id, settings, log, role)

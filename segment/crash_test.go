@@ -153,6 +153,15 @@ func TestCrashRecovery(t *testing.T) {
 			keep := tc.damage(t, dir, &w)
 			l = openLog(t, dir, cfg)
 			defer l.Close()
+			// What recovery reports cutting: something whenever batches
+			// were lost, nothing after a crash that damaged nothing.
+			r := l.Recovery()
+			if keep < len(w.batches) && r.CutBytes == 0 && r.DroppedSegments == 0 {
+				t.Fatalf("kept %d of %d batches, Recovery() = %+v", keep, len(w.batches), r)
+			}
+			if tc.name == "clean crash" && r != (Recovery{}) {
+				t.Fatalf("nothing damaged, Recovery() = %+v", r)
+			}
 			want := w.batches[:keep]
 			checkReads(t, l, want)
 			next := int64(0)
