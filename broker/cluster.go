@@ -77,6 +77,9 @@ type member struct {
 	// ready is closed once the broker is unfenced and has adopted and
 	// applied its topics (loneReadyWait).
 	ready chan struct{}
+	// readyPending: unfenced and adopted, but the last apply failed, so
+	// ready waits for the roles loop's next whole one (markReady).
+	readyPending atomic.Bool
 
 	failed   chan error // Broker.Failed
 	failOnce sync.Once
@@ -325,9 +328,22 @@ func (m *member) heartbeatLoop() {
 }
 
 // markReady closes ready once the image the broker is unfenced at is
-// applied; a failed apply is logged by the roles loop, which retries it.
+// applied. A failed apply (a leader epoch that cannot be recorded on a
+// full disk, say) leaves its partitions without a role, so ready waits:
+// the roles loop retries and closes it after its next whole apply, and a
+// lone voter's Start stops waiting after loneReadyWait. Closing it anyway
+// let Start return while partitions still answered NOT_LEADER_OR_FOLLOWER
+// (TestDiskFull failed 1 run in 4 that way).
 func (m *member) markReady() {
-	m.applyNewest()
+	m.readyPending.Store(true)
+	if _, err := m.applyNewest(); err == nil {
+		m.closeReady()
+	}
+}
+
+// closeReady closes ready once.
+func (m *member) closeReady() {
+	m.readyPending.Store(false)
 	select {
 	case <-m.ready:
 	default:
@@ -341,6 +357,9 @@ func (m *member) rolesLoop() {
 	var lastErr string
 	for {
 		img, err := m.applyNewest()
+		if err == nil && m.readyPending.Load() {
+			m.closeReady()
+		}
 		if err != nil && err.Error() != lastErr {
 			lastErr = err.Error()
 			log.Printf("spate broker %d: applying metadata at offset %d: %v", m.b.cfg.BrokerID, img.Offset(), err)
