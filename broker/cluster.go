@@ -77,9 +77,10 @@ type member struct {
 	// ready is closed once the broker is unfenced and has adopted and
 	// applied its topics (loneReadyWait).
 	ready chan struct{}
-	// readyPending: unfenced and adopted, but the last apply failed, so
-	// ready waits for the roles loop's next whole one (markReady).
-	readyPending atomic.Bool
+	// readyAt is the offset of the image markReady failed to apply, or -1:
+	// ready then waits for the roles loop to apply that image or a newer
+	// one whole (markReady).
+	readyAt atomic.Int64
 
 	failed   chan error // Broker.Failed
 	failOnce sync.Once
@@ -132,6 +133,7 @@ func newMember(b *Broker, node *cluster.Node) *member {
 	m := &member{b: b, node: node, incarnation: randomIncarnation(), applied: map[string]*cluster.Topic{},
 		failed: make(chan error, 1), stop: make(chan struct{}), ready: make(chan struct{})}
 	m.fenced.Store(true)
+	m.readyAt.Store(-1) // nothing failed to apply yet
 	m.setProblem("not registered with the controller yet")
 	return m
 }
@@ -335,15 +337,17 @@ func (m *member) heartbeatLoop() {
 // let Start return while partitions still answered NOT_LEADER_OR_FOLLOWER
 // (TestDiskFull failed 1 run in 4 that way).
 func (m *member) markReady() {
-	m.readyPending.Store(true)
-	if _, err := m.applyNewest(); err == nil {
+	img, err := m.applyNewest()
+	if err == nil {
 		m.closeReady()
+		return
 	}
+	m.readyAt.Store(img.Offset())
 }
 
 // closeReady closes ready once.
 func (m *member) closeReady() {
-	m.readyPending.Store(false)
+	m.readyAt.Store(-1)
 	select {
 	case <-m.ready:
 	default:
@@ -357,7 +361,7 @@ func (m *member) rolesLoop() {
 	var lastErr string
 	for {
 		img, err := m.applyNewest()
-		if err == nil && m.readyPending.Load() {
+		if at := m.readyAt.Load(); err == nil && at >= 0 && img.Offset() >= at {
 			m.closeReady()
 		}
 		if err != nil && err.Error() != lastErr {
